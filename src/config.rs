@@ -1,0 +1,399 @@
+//! `config.toml` plus the standard `AZURE_*` environment variables → one validated, typed
+//! [`Config`]. Every later stage takes values from here and never reads the file or the
+//! environment itself; a bad value stops the run here with the key and the file named.
+
+use crate::model::PhoneType;
+use crate::phone::Region;
+use crate::planner;
+use anyhow::{Context, Result, anyhow};
+use secrecy::SecretString;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// The environment variables the tool reads, captured once so tests can supply their own.
+#[derive(Debug, Clone, Default)]
+pub struct Env(BTreeMap<String, String>);
+
+impl Env {
+    /// The variables of this process that the tool cares about.
+    pub fn from_process() -> Env {
+        Env(std::env::vars().filter(|(k, _)| k.starts_with("AZURE_")).collect())
+    }
+
+    /// An environment with exactly these variables.
+    pub fn from_pairs<K: Into<String>, V: Into<String>>(pairs: impl IntoIterator<Item = (K, V)>) -> Env {
+        Env(pairs.into_iter().map(|(k, v)| (k.into(), v.into())).collect())
+    }
+
+    fn get(&self, key: &str) -> Option<String> {
+        self.0.get(key).filter(|v| !v.trim().is_empty()).cloned()
+    }
+}
+
+/// Where Graph is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Endpoint {
+    /// The emulator inside this binary, started for the run.
+    Embedded,
+    /// A Graph base URL such as `https://graph.microsoft.com` (no version segment).
+    Url(reqwest::Url),
+}
+
+/// Sign-in settings. Secrets come only from the environment.
+#[derive(Debug, Clone)]
+pub struct Auth {
+    /// Directory (tenant) id or domain.
+    pub tenant_id: Option<String>,
+    /// Application (client) id.
+    pub client_id: Option<String>,
+    /// The client secret, from `AZURE_CLIENT_SECRET`.
+    pub client_secret: Option<SecretString>,
+    /// Base URL of the token service.
+    pub authority_host: reqwest::Url,
+}
+
+/// Pacing and retry settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rate {
+    /// Ceiling on requests per second across the whole run.
+    pub requests_per_second: u32,
+    /// How many users are worked on at once.
+    pub concurrency: usize,
+    /// Attempts per request, the first included.
+    pub max_attempts: u32,
+    /// Longest wait between attempts when Graph gives no `Retry-After`.
+    pub max_backoff: Duration,
+    /// Time allowed for one HTTP request.
+    pub request_timeout: Duration,
+}
+
+/// The embedded emulator's files.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EmulatorFiles {
+    /// Tenant to start from when there is no saved state.
+    pub seed: Option<PathBuf>,
+    /// Folder where the emulator's state is kept between runs.
+    pub state_dir: PathBuf,
+}
+
+/// The validated configuration of one run.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The file it came from.
+    pub path: PathBuf,
+    /// Where Graph is.
+    pub endpoint: Endpoint,
+    /// Sign-in settings.
+    pub auth: Auth,
+    /// Pacing and retries.
+    pub rate: Rate,
+    /// Planner settings.
+    pub planner: planner::Settings,
+    /// Region for numbers written without a country code.
+    pub default_region: Region,
+    /// Folder under which each run's report folder is created.
+    pub report_dir: PathBuf,
+    /// Files of the embedded emulator.
+    pub emulator: EmulatorFiles,
+}
+
+/// The file's shape. `deny_unknown_fields` turns a typo into an error that names the key.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    #[serde(default = "default_endpoint")]
+    endpoint: String,
+    #[serde(default)]
+    auth: RawAuth,
+    #[serde(default)]
+    rate: RawRate,
+    #[serde(default)]
+    plan: RawPlan,
+    #[serde(default)]
+    input: RawInput,
+    #[serde(default)]
+    reports: RawReports,
+    #[serde(default)]
+    emulator: RawEmulator,
+}
+
+fn default_endpoint() -> String {
+    "embedded".into()
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAuth {
+    tenant_id: Option<String>,
+    client_id: Option<String>,
+    authority_host: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawRate {
+    requests_per_second: u32,
+    concurrency: usize,
+    max_attempts: u32,
+    max_backoff_seconds: f64,
+    request_timeout_seconds: f64,
+}
+
+impl Default for RawRate {
+    fn default() -> Self {
+        RawRate {
+            requests_per_second: 20,
+            concurrency: 8,
+            max_attempts: 6,
+            max_backoff_seconds: 60.0,
+            request_timeout_seconds: 30.0,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawPlan {
+    managed_types: Vec<String>,
+    prune: bool,
+}
+
+impl Default for RawPlan {
+    fn default() -> Self {
+        RawPlan {
+            managed_types: PhoneType::ALL.iter().map(|t| t.as_str().to_string()).collect(),
+            prune: false,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawInput {
+    default_region: String,
+}
+
+impl Default for RawInput {
+    fn default() -> Self {
+        RawInput {
+            default_region: "US".into(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawReports {
+    dir: PathBuf,
+}
+
+impl Default for RawReports {
+    fn default() -> Self {
+        RawReports { dir: "reports".into() }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawEmulator {
+    seed: Option<PathBuf>,
+    state_dir: PathBuf,
+}
+
+impl Default for RawEmulator {
+    fn default() -> Self {
+        RawEmulator {
+            seed: None,
+            state_dir: ".phonesync".into(),
+        }
+    }
+}
+
+impl Config {
+    /// Reads and validates `path`, taking sign-in values from `env` where the file has none.
+    pub fn load(path: &Path, env: &Env) -> Result<Config> {
+        let text = std::fs::read_to_string(path).with_context(|| {
+            format!(
+                "cannot read config file {}: pass --config FILE, or run from the folder that holds config.toml",
+                path.display()
+            )
+        })?;
+        Config::parse(&text, path, env)
+    }
+
+    /// Validates config text; `path` names the file in messages and anchors relative paths.
+    pub fn parse(text: &str, path: &Path, env: &Env) -> Result<Config> {
+        let raw: RawConfig = toml::from_str(text).map_err(|e| anyhow!("{}: {}", path.display(), e.to_string().trim_end()))?;
+        let bad = |key: &str, why: String| anyhow!("{}: {key}: {why}", path.display());
+        let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        let resolve = |p: &Path| if p.is_absolute() { p.to_path_buf() } else { base.join(p) };
+
+        let endpoint = parse_endpoint(&raw.endpoint).map_err(|why| bad("endpoint", why))?;
+        let authority = raw
+            .auth
+            .authority_host
+            .or_else(|| env.get("AZURE_AUTHORITY_HOST"))
+            .unwrap_or_else(|| "https://login.microsoftonline.com".into());
+        let authority_host = parse_url(&authority).map_err(|why| bad("auth.authority_host", why))?;
+
+        let r = raw.rate;
+        if r.requests_per_second == 0 {
+            return Err(bad("rate.requests_per_second", "must be at least 1".into()));
+        }
+        if r.concurrency == 0 || r.concurrency > 1024 {
+            return Err(bad("rate.concurrency", "must be between 1 and 1024".into()));
+        }
+        if r.max_attempts == 0 {
+            return Err(bad("rate.max_attempts", "must be at least 1".into()));
+        }
+        let seconds = |key: &str, v: f64| {
+            if v.is_finite() && v > 0.0 && v <= 86_400.0 {
+                Ok(Duration::from_secs_f64(v))
+            } else {
+                Err(bad(key, format!("{v} is not a number of seconds between 0 and 86400")))
+            }
+        };
+        let rate = Rate {
+            requests_per_second: r.requests_per_second,
+            concurrency: r.concurrency,
+            max_attempts: r.max_attempts,
+            max_backoff: seconds("rate.max_backoff_seconds", r.max_backoff_seconds)?,
+            request_timeout: seconds("rate.request_timeout_seconds", r.request_timeout_seconds)?,
+        };
+
+        let mut managed_types = Vec::new();
+        for name in &raw.plan.managed_types {
+            let t = PhoneType::parse(name).ok_or_else(|| {
+                bad(
+                    "plan.managed_types",
+                    format!("unknown type '{name}': use mobile, alternateMobile or office"),
+                )
+            })?;
+            if !managed_types.contains(&t) {
+                managed_types.push(t);
+            }
+        }
+        if managed_types.is_empty() {
+            return Err(bad("plan.managed_types", "names no type, so there would be nothing to do".into()));
+        }
+        let default_region = raw.input.default_region.parse().map_err(|why| bad("input.default_region", why))?;
+
+        Ok(Config {
+            path: path.to_path_buf(),
+            endpoint,
+            auth: Auth {
+                tenant_id: raw.auth.tenant_id.or_else(|| env.get("AZURE_TENANT_ID")),
+                client_id: raw.auth.client_id.or_else(|| env.get("AZURE_CLIENT_ID")),
+                client_secret: env.get("AZURE_CLIENT_SECRET").map(SecretString::from),
+                authority_host,
+            },
+            rate,
+            planner: planner::Settings {
+                managed_types,
+                prune: raw.plan.prune,
+            },
+            default_region,
+            report_dir: resolve(&raw.reports.dir),
+            emulator: EmulatorFiles {
+                seed: raw.emulator.seed.as_deref().map(resolve),
+                state_dir: resolve(&raw.emulator.state_dir),
+            },
+        })
+    }
+}
+
+fn parse_endpoint(value: &str) -> Result<Endpoint, String> {
+    if value.trim().eq_ignore_ascii_case("embedded") {
+        return Ok(Endpoint::Embedded);
+    }
+    let mut url = parse_url(value)?;
+    // Accept a pasted `https://graph.microsoft.com/v1.0`: the client adds the version itself.
+    let path = url
+        .path()
+        .trim_end_matches('/')
+        .trim_end_matches("/v1.0")
+        .trim_end_matches("/beta")
+        .to_string();
+    url.set_path(&path);
+    Ok(Endpoint::Url(url))
+}
+
+/// HTTPS only, except plain HTTP to this machine (the emulator).
+fn parse_url(value: &str) -> Result<reqwest::Url, String> {
+    let url = reqwest::Url::parse(value.trim())
+        .map_err(|e| format!("'{value}' is not a URL ({e}); use \"embedded\" or a URL like https://graph.microsoft.com"))?;
+    let loopback = match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        None => false,
+    };
+    match url.scheme() {
+        "https" => Ok(url),
+        "http" if loopback => Ok(url),
+        "http" => bail_str(format!(
+            "'{value}' uses plain HTTP to another machine; only https:// is allowed (plain http only to loopback)"
+        )),
+        other => bail_str(format!("'{value}' has scheme '{other}'; use https://")),
+    }
+}
+
+fn bail_str<T>(why: String) -> Result<T, String> {
+    Err(why)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config> {
+        Config::parse(text, Path::new("/etc/ps/config.toml"), &Env::default())
+    }
+
+    #[test]
+    fn defaults_fill_an_empty_file() {
+        let c = parse("").unwrap();
+        assert_eq!(c.endpoint, Endpoint::Embedded);
+        assert_eq!(c.rate.requests_per_second, 20);
+        assert_eq!(c.planner.managed_types, PhoneType::ALL.to_vec());
+        assert_eq!(c.report_dir, PathBuf::from("/etc/ps/reports"));
+    }
+
+    #[test]
+    fn errors_name_the_file_and_the_key() {
+        let e = parse("[rate]\nrequests_per_second = 0\n").unwrap_err().to_string();
+        assert!(e.contains("/etc/ps/config.toml") && e.contains("rate.requests_per_second"), "{e}");
+        let e = parse("[plan]\nmanaged_types = [\"pager\"]\n").unwrap_err().to_string();
+        assert!(e.contains("plan.managed_types") && e.contains("pager"), "{e}");
+        let e = parse("[rate]\nrequests_per_secnd = 3\n").unwrap_err().to_string();
+        assert!(e.contains("requests_per_secnd"), "{e}");
+        let e = parse("[input]\ndefault_region = \"ZZ\"\n").unwrap_err().to_string();
+        assert!(e.contains("input.default_region"), "{e}");
+    }
+
+    #[test]
+    fn plain_http_only_to_loopback() {
+        assert!(parse("endpoint = \"http://127.0.0.1:8080\"").is_ok());
+        assert!(parse("endpoint = \"http://localhost:8080\"").is_ok());
+        let e = parse("endpoint = \"http://graph.example.com\"").unwrap_err().to_string();
+        assert!(e.contains("endpoint") && e.contains("plain HTTP"), "{e}");
+        let c = parse("endpoint = \"https://graph.microsoft.com/v1.0/\"").unwrap();
+        assert_eq!(c.endpoint, Endpoint::Url("https://graph.microsoft.com/".parse().unwrap()));
+    }
+
+    #[test]
+    fn secrets_come_from_the_environment_only() {
+        let env = Env::from_pairs([
+            ("AZURE_CLIENT_SECRET", "s3cret"),
+            ("AZURE_TENANT_ID", "t"),
+            ("AZURE_CLIENT_ID", "c"),
+        ]);
+        let c = Config::parse("", Path::new("config.toml"), &env).unwrap();
+        assert_eq!(c.auth.tenant_id.as_deref(), Some("t"));
+        assert!(c.auth.client_secret.is_some());
+        assert!(!format!("{c:?}").contains("s3cret"), "Debug must not show the secret");
+        assert!(parse("[auth]\nclient_secret = \"x\"\n").is_err(), "a secret in the file is refused");
+    }
+}

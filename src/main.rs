@@ -1,0 +1,18 @@
+//! Entry point: parse the command line, run, map the result to an exit code.
+
+use clap::Parser;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("PHONESYNC_LOG").unwrap_or_else(|_| "warn".into()))
+        .init();
+    match phonesync::run(phonesync::cli::Cli::parse()) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("Error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

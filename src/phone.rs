@@ -1,0 +1,239 @@
+//! The only place that touches the `phonenumber` crate: turns the many ways HR systems write a
+//! number into Graph's `+{cc} {national}[x{ext}]` form, decides validity, and derives the key
+//! numbers are compared by. It also masks numbers for the console.
+//!
+//! `phonenumber` has panicked on malformed input in the past, so every call into it is fenced
+//! with `catch_unwind`: a bad value becomes a rejected row, never a crashed run.
+
+use crate::model::Phone;
+use phonenumber::country;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::str::FromStr;
+
+/// A country whose numbering plan is used for numbers written without `+` or `00`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Region(country::Id);
+
+impl FromStr for Region {
+    type Err = String;
+
+    /// Parses a two-letter ISO 3166 region code such as `US` or `de`.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let upper = s.trim().to_ascii_uppercase();
+        country::Id::from_str(&upper)
+            .map(Region)
+            .map_err(|_| format!("'{s}' is not a two-letter region code such as US, GB or DE"))
+    }
+}
+
+/// Parses `raw` as written by a person and returns it in Graph's form, or a reason a person
+/// understands.
+pub fn parse(raw: &str, region: Region) -> Result<Phone, String> {
+    let text = raw.trim();
+    if text.is_empty() {
+        return Err("phone number is empty".into());
+    }
+    if text.len() > 64 {
+        return Err("phone number is longer than 64 characters".into());
+    }
+    let normalised = normalise_extension(text);
+    // `00` is the international prefix almost everywhere but in the NANP: HR data from Europe
+    // writes `0049 30 1234567` even when the default region is US.
+    let mut candidates = vec![normalised.clone()];
+    if let Some(rest) = normalised.strip_prefix("00") {
+        candidates.push(format!("+{rest}"));
+    }
+    let mut last_error = String::new();
+    let mut found = None;
+    for candidate in &candidates {
+        match parse_one(candidate, region) {
+            Ok(number) => {
+                found = Some(number);
+                break;
+            }
+            Err(e) => last_error = e,
+        }
+    }
+    let Some(number) = found else {
+        return Err(format!("'{text}' {last_error}"));
+    };
+    let mut display = format!("+{} {}", number.code().value(), number.national());
+    if let Some(ext) = number.extension() {
+        let digits: String = ext.chars().filter(|c| c.is_ascii_digit()).collect();
+        if !digits.is_empty() {
+            display.push('x');
+            display.push_str(&digits);
+        }
+    }
+    Ok(Phone {
+        key: key(&display),
+        display,
+    })
+}
+
+/// Parses and validates one candidate spelling; the error completes a sentence about the value.
+fn parse_one(candidate: &str, region: Region) -> Result<phonenumber::PhoneNumber, String> {
+    let parsed = catch_unwind(AssertUnwindSafe(|| {
+        phonenumber::parse(Some(region.0), candidate).map(|n| {
+            let valid = n.is_valid();
+            (n, valid)
+        })
+    }));
+    match parsed {
+        Ok(Ok((number, true))) => Ok(number),
+        Ok(Ok((_, false))) => Err("is not a valid number for its country".into()),
+        Ok(Err(e)) => Err(format!("is not a phone number ({e})")),
+        Err(_) => Err("could not be parsed as a phone number".into()),
+    }
+}
+
+/// Wraps a number Graph returned. Graph may echo what was sent or re-space it, so only the
+/// key matters for comparison.
+pub fn from_graph(value: &str) -> Phone {
+    Phone {
+        display: value.to_string(),
+        key: key(value),
+    }
+}
+
+/// The comparison key: `+`, digits and a lowercase `x`, nothing else.
+pub fn key(value: &str) -> String {
+    value
+        .chars()
+        .filter_map(|c| match c {
+            '0'..='9' | '+' => Some(c),
+            'x' | 'X' => Some('x'),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Masks a number for the console: the country code and the last two digits stay.
+pub fn mask(value: &str) -> String {
+    let digits = value.chars().filter(|c| c.is_ascii_digit()).count();
+    let keep_from = digits.saturating_sub(2);
+    let mut seen = 0;
+    let mut past_cc = !value.trim_start().starts_with('+');
+    value
+        .chars()
+        .map(|c| {
+            if c == ' ' {
+                past_cc = true;
+            }
+            if c.is_ascii_digit() {
+                seen += 1;
+                if past_cc && seen <= keep_from {
+                    return '*';
+                }
+            }
+            c
+        })
+        .collect()
+}
+
+/// `phonenumber` understands `ext.`/`ext`/`x` but not every HR spelling; map the common ones
+/// (`extension 12`, `ext: 12`, `#12`, `;ext=12`) onto ` ext. 12`.
+fn normalise_extension(text: &str) -> String {
+    let lower = text.to_ascii_lowercase();
+    for marker in [";ext=", "extension", "ext:", "ext.", "ext", " x", "x", "#"] {
+        if let Some(pos) = lower.rfind(marker) {
+            let (head, tail) = text.split_at(pos);
+            let ext = &tail[marker.len()..];
+            let ext_digits: String = ext.chars().filter(|c| !c.is_whitespace() && *c != ':' && *c != '.').collect();
+            if !ext_digits.is_empty() && ext_digits.chars().all(|c| c.is_ascii_digit()) && head.chars().any(|c| c.is_ascii_digit()) {
+                return format!("{} ext. {}", head.trim_end(), ext_digits);
+            }
+        }
+    }
+    text.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn us() -> Region {
+        "US".parse().unwrap()
+    }
+
+    #[test]
+    fn renders_the_graph_form_from_hr_spellings() {
+        for (raw, want) in [
+            ("(206) 555-5555", "+1 2065555555"),
+            ("206.555.5555", "+1 2065555555"),
+            ("+1 206 555 5555", "+1 2065555555"),
+            ("001 206 555 5555", "+1 2065555555"),
+            ("+31612345678", "+31 612345678"),
+            ("0049 30 1234567", "+49 301234567"),
+            ("+44 20 7946 0958", "+44 2079460958"),
+            ("+39 06 1234 5678", "+39 0612345678"),
+            ("206.555.5555 ext. 12", "+1 2065555555x12"),
+            ("206-555-5555 x12", "+1 2065555555x12"),
+            ("206-555-5555 extension 12", "+1 2065555555x12"),
+            ("+44 2079460958x12", "+44 2079460958x12"),
+        ] {
+            let got = parse(raw, us()).unwrap_or_else(|e| panic!("{raw}: {e}"));
+            assert_eq!(got.display, want, "{raw}");
+            assert_eq!(got.key, key(want));
+        }
+    }
+
+    #[test]
+    fn rejects_what_is_not_a_valid_number() {
+        for raw in ["", "   ", "12345", "hello", "+1 555", "+999 1234567", "206-555-555"] {
+            assert!(parse(raw, us()).is_err(), "{raw:?} should be rejected");
+        }
+    }
+
+    #[test]
+    fn never_panics_on_hostile_input() {
+        let samples = [
+            "+",
+            "++1",
+            "x",
+            "ext.",
+            "\u{0}",
+            "+1 ☎",
+            "+00000000000000000000",
+            "#",
+            ";ext=",
+            "(((((",
+            "+٣٤٥",
+        ];
+        for s in samples {
+            let _ = parse(s, us());
+        }
+        // A deterministic sweep over short strings of the characters that matter.
+        let alphabet = ['+', '0', '1', '9', ' ', 'x', '-', '(', ')', '#', '.'];
+        let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+        for _ in 0..5000 {
+            let mut s = String::new();
+            for _ in 0..(state % 20) {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                s.push(alphabet[(state % alphabet.len() as u64) as usize]);
+            }
+            let _ = parse(&s, us());
+        }
+    }
+
+    #[test]
+    fn keys_ignore_spacing_and_case() {
+        assert_eq!(key("+1 2065555555"), key("+12065555555"));
+        assert_eq!(key("+1 2065555555X12"), "+12065555555x12");
+        assert_ne!(key("+1 2065555555"), key("+1 2065555556"));
+    }
+
+    #[test]
+    fn masks_all_but_country_code_and_last_two_digits() {
+        assert_eq!(mask("+1 2065555555"), "+1 ********55");
+        assert_eq!(mask("+44 2079460958x12"), "+44 **********x12");
+    }
+
+    #[test]
+    fn region_codes_are_checked() {
+        assert!("us".parse::<Region>().is_ok());
+        assert!("XX".parse::<Region>().is_err());
+    }
+}

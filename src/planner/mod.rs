@@ -1,0 +1,150 @@
+//! Planner: (current, desired, settings) → the smallest safe list of ops per user.
+//!
+//! Pure code, no I/O: every rule of design.md §4 for the `auth` target lives here, so it can be
+//! tested exhaustively and a plan can be shown for approval before anything is written.
+
+use crate::model::{CurrentUser, DesiredUser, Op, OpKind, Phone, PhoneType, Plan, SkipReason, UserPlan};
+use std::collections::BTreeMap;
+
+/// The planner's knobs, from config.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    /// Types the tool may change; others are left alone and their input rows ignored.
+    pub managed_types: Vec<PhoneType>,
+    /// Delete managed phones the input does not name.
+    pub prune: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            managed_types: PhoneType::ALL.to_vec(),
+            prune: false,
+        }
+    }
+}
+
+/// Plans every user: `current` holds, for each desired user in the same order, either what
+/// Graph returned or why it could not be read.
+pub fn plan<'a>(users: impl IntoIterator<Item = (&'a DesiredUser, &'a Result<CurrentUser, SkipReason>)>, settings: &Settings) -> Plan {
+    let users = users
+        .into_iter()
+        .map(|(desired, current)| match current {
+            Ok(current) => plan_user(desired, current, settings),
+            Err(reason) => UserPlan::skipped(&desired.user, reason.clone()),
+        })
+        .collect();
+    Plan { users }
+}
+
+/// Plans one user.
+pub fn plan_user(desired: &DesiredUser, current: &CurrentUser, settings: &Settings) -> UserPlan {
+    if let Some(conflict) = &desired.conflict {
+        return UserPlan::skipped(&desired.user, SkipReason::Conflict(conflict.clone()));
+    }
+    let managed = |t: PhoneType| settings.managed_types.contains(&t);
+    let mut notes = Vec::new();
+    for (t, d) in desired.phones.iter().filter(|(t, _)| !managed(**t)) {
+        notes.push(format!("line {}: {t} is not in managed_types; row ignored", d.line));
+    }
+    let want: BTreeMap<PhoneType, (&Phone, u64)> = desired
+        .phones
+        .iter()
+        .filter(|(t, _)| managed(**t))
+        .map(|(t, d)| (*t, (&d.phone, d.line)))
+        .collect();
+
+    let mut writes = Vec::new();
+    let mut deletes = Vec::new();
+    // What the user will have once the plan has run, by comparison key.
+    let mut after: BTreeMap<PhoneType, &str> = current.phones.iter().map(|(t, p)| (*t, p.key.as_str())).collect();
+
+    for t in PhoneType::ALL.into_iter().filter(|t| managed(*t)) {
+        match (current.phones.get(&t), want.get(&t)) {
+            (None, Some((n, line))) => {
+                writes.push(op(OpKind::Add, t, None, Some(n), format!("not registered; wanted by line {line}")));
+                after.insert(t, &n.key);
+            }
+            (Some(m), Some((n, _))) if m.key == n.key => {}
+            (Some(m), Some((n, line))) => {
+                writes.push(op(OpKind::Update, t, Some(m), Some(n), format!("number differs from line {line}")));
+                after.insert(t, &n.key);
+            }
+            (Some(m), None) => {
+                let moved_to = want.iter().find(|(u, (n, _))| **u != t && n.key == m.key);
+                let reason = match (moved_to, settings.prune) {
+                    (Some((u, (_, line))), _) => format!("number moves to {u} (line {line})"),
+                    (None, true) => "not in the input, and prune is on".to_string(),
+                    (None, false) => continue,
+                };
+                deletes.push(op(OpKind::Delete, t, Some(m), None, reason));
+                after.remove(&t);
+            }
+            (None, None) => {}
+        }
+    }
+
+    if after.contains_key(&PhoneType::AlternateMobile) && !after.contains_key(&PhoneType::Mobile) {
+        let why = if current.phones.contains_key(&PhoneType::Mobile) {
+            "the plan would remove the mobile phone but keep alternateMobile, and Graph requires a mobile while an alternateMobile exists; give the user a mobile number too"
+        } else {
+            "alternateMobile needs a mobile phone, and the user has none and the input gives none"
+        };
+        return UserPlan {
+            notes,
+            ..UserPlan::skipped(&desired.user, SkipReason::Infeasible(why.to_string()))
+        };
+    }
+
+    // Deletes go office → alternateMobile → mobile: a mobile may only go once the alternate has.
+    deletes.sort_by_key(|o| match o.phone_type {
+        PhoneType::Office => 0,
+        PhoneType::AlternateMobile => 1,
+        PhoneType::Mobile => 2,
+    });
+    let mut ops = writes;
+    let write_count = ops.len();
+    // An alternateMobile can only be added once the mobile it needs exists.
+    if !current.phones.contains_key(&PhoneType::Mobile)
+        && let Some(mobile) = ops.iter().position(|o| o.phone_type == PhoneType::Mobile)
+        && let Some(alt) = ops.iter_mut().find(|o| o.phone_type == PhoneType::AlternateMobile)
+    {
+        alt.depends_on.push(mobile);
+    }
+    for mut delete in deletes {
+        // Add before delete, never the other way round: every delete waits for every write.
+        delete.depends_on.extend(0..write_count);
+        if delete.phone_type == PhoneType::Mobile
+            && let Some(alt) = ops
+                .iter()
+                .position(|o| o.kind == OpKind::Delete && o.phone_type == PhoneType::AlternateMobile)
+        {
+            delete.depends_on.push(alt);
+        }
+        if current.default_method == Some(delete.phone_type) {
+            delete.blocked = Some("it is the user's default sign-in method; change the default first".into());
+        }
+        ops.push(delete);
+    }
+    UserPlan {
+        user: desired.user.clone(),
+        ops,
+        skip: None,
+        notes,
+    }
+}
+
+fn op(kind: OpKind, phone_type: PhoneType, before: Option<&Phone>, after: Option<&Phone>, reason: String) -> Op {
+    Op {
+        kind,
+        phone_type,
+        before: before.map(|p| p.display.clone()),
+        after: after.map(|p| p.display.clone()),
+        depends_on: Vec::new(),
+        blocked: None,
+        reason,
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -67,7 +67,7 @@ async fn graph(State(s): State<Arc<Shared>>, method: Method, uri: Uri, headers: 
     let client_request_id = headers.get("client-request-id").and_then(|v| v.to_str().ok()).map(str::to_string);
     let answer = match authorize(&s, &headers) {
         Err(a) => a,
-        Ok(()) => match s.faults.lock().expect("faults lock").pop_front() {
+        Ok(()) => match take_fault(&s, &method) {
             Some(fault) => fault_answer(fault.status, fault.retry_after),
             None => dispatch(&s, &method, uri.path(), &body),
         },
@@ -142,6 +142,15 @@ fn authorize(s: &Shared, headers: &HeaderMap) -> Result<(), Answer> {
         )),
         Some(_) => Ok(()),
     }
+}
+
+/// The first queued fault that matches this request, removed from the queue.
+fn take_fault(s: &Shared, method: &Method) -> Option<super::Fault> {
+    let mut faults = s.faults.lock().expect("faults lock");
+    let at = faults
+        .iter()
+        .position(|f| f.method.as_deref().is_none_or(|m| m.eq_ignore_ascii_case(method.as_str())))?;
+    faults.remove(at)
 }
 
 fn fault_answer(status: u16, retry_after: Option<String>) -> Answer {

@@ -42,13 +42,36 @@ impl Default for Options {
     }
 }
 
-/// A canned failure for the next Graph request (tests use these to exercise retries).
+/// A canned failure for the next matching Graph request (tests use these to exercise retries
+/// and failed writes).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Fault {
     /// HTTP status to answer with (429, 503, 504, …).
     pub status: u16,
     /// `Retry-After` header value, if any.
     pub retry_after: Option<String>,
+    /// Only a request with this HTTP method takes the fault; any request when `None`.
+    pub method: Option<String>,
+}
+
+impl Fault {
+    /// A fault for the next request of any method.
+    pub fn any(status: u16, retry_after: Option<&str>) -> Fault {
+        Fault {
+            status,
+            retry_after: retry_after.map(str::to_string),
+            method: None,
+        }
+    }
+
+    /// A fault for the next request with `method` (e.g. `POST`).
+    pub fn on(method: &str, status: u16) -> Fault {
+        Fault {
+            status,
+            retry_after: None,
+            method: Some(method.to_string()),
+        }
+    }
 }
 
 /// One Graph request the emulator answered.

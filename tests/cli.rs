@@ -1,0 +1,126 @@
+//! The binary as a user runs it: exit codes, the embedded emulator's persisted state, console
+//! output free of phone numbers and secrets, and owner-only report files.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn phonesync(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_phonesync"))
+        .current_dir(dir)
+        .args(args)
+        .env_remove("AZURE_CLIENT_SECRET")
+        .output()
+        .expect("binary runs")
+}
+
+fn text(o: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+}
+
+fn embedded_project() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let samples = Path::new(env!("CARGO_MANIFEST_DIR")).join("samples");
+    std::fs::create_dir(dir.path().join("samples")).unwrap();
+    for f in ["tenant.json", "hr_phones.csv"] {
+        std::fs::copy(samples.join(f), dir.path().join("samples").join(f)).unwrap();
+    }
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("config.toml"),
+        dir.path().join("config.toml"),
+    )
+    .unwrap();
+    dir
+}
+
+#[test]
+fn the_readme_run_command_converges_on_the_embedded_emulator() {
+    let dir = embedded_project();
+    let first = phonesync(dir.path(), &["apply", "samples/hr_phones.csv"]);
+    let out = text(&first);
+    assert_eq!(first.status.code(), Some(1), "{out}");
+    assert!(
+        out.contains("embedded Graph emulator") && out.contains("not a Microsoft tenant"),
+        "banner says it is the emulator: {out}"
+    );
+    assert!(out.contains("Plan: 3 add, 2 update, 2 delete"), "{out}");
+    assert!(out.contains("Reports: "), "{out}");
+    // No phone number appears on the console in full.
+    for digits in ["2065550199", "4255550123", "2065550111", "4255550100"] {
+        assert!(!out.replace(' ', "").contains(digits), "console shows {digits}: {out}");
+    }
+
+    let state: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join(".phonesync/emulator-state.json")).unwrap()).unwrap();
+    let alex = state["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["userPrincipalName"] == "alex@contoso.com")
+        .unwrap();
+    assert_eq!(alex["phoneMethods"][0]["phoneNumber"], "+1 2065550199");
+
+    let second = phonesync(dir.path(), &["apply", "samples/hr_phones.csv"]);
+    assert!(
+        text(&second).contains("Plan: nothing to change; 5 users already in line"),
+        "{}",
+        text(&second)
+    );
+
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let reports: Vec<_> = std::fs::read_dir(dir.path().join("reports"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        assert_eq!(reports.len(), 2, "one folder per run");
+        for run in reports {
+            assert_eq!(std::fs::metadata(&run).unwrap().permissions().mode() & 0o777, 0o700);
+            for f in ["plan.md", "outcomes.csv", "rejects.csv", "summary.json"] {
+                let mode = std::fs::metadata(run.join(f)).unwrap().permissions().mode() & 0o777;
+                assert_eq!(mode, 0o600, "{f} is owner-only");
+            }
+        }
+    }
+}
+
+#[test]
+fn fatal_problems_exit_2_with_one_clear_message() {
+    let dir = embedded_project();
+    let cases: [(&str, &[&str], &str); 4] = [
+        ("[rate]\nconcurrency = 0\n", &["apply", "samples/hr_phones.csv"], "rate.concurrency"),
+        (
+            "endpoint = \"http://graph.example.com\"\n",
+            &["plan", "samples/hr_phones.csv"],
+            "plain HTTP",
+        ),
+        (
+            "endpoint = \"https://graph.microsoft.com\"\n",
+            &["plan", "samples/hr_phones.csv"],
+            "AZURE_CLIENT_SECRET",
+        ),
+        ("", &["apply", "samples/missing.csv"], "cannot open input file samples/missing.csv"),
+    ];
+    for (config, args, expect) in cases {
+        std::fs::write(dir.path().join("config.toml"), config).unwrap();
+        let out = phonesync(dir.path(), args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{config}: {stderr}");
+        assert!(stderr.starts_with("Error: ") && stderr.contains(expect), "{config}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "one message: {stderr}");
+    }
+    let out = phonesync(dir.path(), &["apply", "samples/hr_phones.csv", "--config", "nope.toml"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read config file nope.toml"));
+    let out = phonesync(dir.path(), &["apply"]);
+    assert_eq!(out.status.code(), Some(2), "usage errors are fatal too");
+}
+
+#[test]
+fn help_documents_the_exit_codes() {
+    let out = phonesync(Path::new("."), &["--help"]);
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert!(help.contains("Exit codes:") && help.contains("2  fatal"), "{help}");
+    let out = phonesync(Path::new("."), &["emulator", "--help"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("--seed"));
+}

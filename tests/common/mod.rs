@@ -1,0 +1,127 @@
+//! Shared test harness: an emulator on 127.0.0.1:0, a config pointing at it, and helpers to run
+//! phonesync in-process and read the reports it wrote.
+
+#![allow(dead_code)]
+
+use phonesync::cli::Cli;
+use phonesync::config::Env;
+use phonesync::emulator::{Emulator, Options, Seed, SeedUser};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+pub const CLIENT_ID: &str = "11111111-2222-3333-4444-555555555555";
+pub const SECRET: &str = "test-secret-value-7f3a9c";
+
+/// A test world: a temp folder, an emulator, and the config that points at it.
+pub struct World {
+    pub dir: tempfile::TempDir,
+    pub emulator: Emulator,
+    pub config: PathBuf,
+}
+
+impl World {
+    /// Starts an emulator holding `seed` (JSON in the seed format) and writes a config for it.
+    pub async fn new(seed: serde_json::Value) -> World {
+        World::with_config(seed, "").await
+    }
+
+    /// Like [`World::new`], with extra config lines appended (e.g. a `[plan]` table).
+    pub async fn with_config(seed: serde_json::Value, extra: &str) -> World {
+        let seed: Seed = serde_json::from_value(seed).expect("seed JSON");
+        let options = Options {
+            client_id: Some(CLIENT_ID.into()),
+            client_secret: Some(SECRET.into()),
+            ..Options::default()
+        };
+        let emulator = Emulator::start("127.0.0.1:0".parse().unwrap(), &seed, options)
+            .await
+            .expect("emulator starts");
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("config.toml");
+        let url = emulator.url();
+        let text = format!(
+            "endpoint = \"{url}\"\n\n[auth]\ntenant_id = \"contoso\"\nclient_id = \"{CLIENT_ID}\"\nauthority_host = \"{url}\"\n\n\
+             [rate]\nrequests_per_second = 1000\nconcurrency = 4\nmax_backoff_seconds = 0.2\n{extra}"
+        );
+        std::fs::write(&config, text).unwrap();
+        World { dir, emulator, config }
+    }
+
+    /// The environment a run sees: the secret only.
+    pub fn env(&self) -> Env {
+        Env::from_pairs([("AZURE_CLIENT_SECRET", SECRET)])
+    }
+
+    /// Writes `csv` to a file in the temp folder and returns its path.
+    pub fn csv(&self, name: &str, csv: &str) -> PathBuf {
+        let path = self.dir.path().join(name);
+        std::fs::write(&path, csv).unwrap();
+        path
+    }
+
+    /// Runs `phonesync <mode> <input> --config … --report-dir <reports/name>` in-process.
+    pub async fn run(&self, mode: &str, input: &Path, name: &str) -> (anyhow::Result<ExitCode>, PathBuf) {
+        let reports = self.dir.path().join("reports").join(name);
+        let args = [
+            "phonesync",
+            mode,
+            input.to_str().unwrap(),
+            "--quiet",
+            "--config",
+            self.config.to_str().unwrap(),
+            "--report-dir",
+            reports.to_str().unwrap(),
+        ];
+        let cli = <Cli as clap::Parser>::parse_from(args);
+        (phonesync::run_async(cli, self.env()).await, reports)
+    }
+
+    /// The emulator's user with this UPN.
+    pub fn user(&self, upn: &str) -> SeedUser {
+        self.emulator
+            .state()
+            .users
+            .into_iter()
+            .find(|u| u.user_principal_name == upn)
+            .expect("user in tenant")
+    }
+
+    /// That user's phones as (type, number), sorted.
+    pub fn phones(&self, upn: &str) -> Vec<(String, String)> {
+        let mut v: Vec<(String, String)> = self
+            .user(upn)
+            .phone_methods
+            .into_iter()
+            .map(|p| (p.phone_type, p.phone_number))
+            .collect();
+        v.sort();
+        v
+    }
+}
+
+/// Reads a report CSV as header-keyed rows.
+pub fn csv_rows(path: &Path) -> Vec<std::collections::HashMap<String, String>> {
+    let mut r = csv::Reader::from_path(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let headers = r.headers().unwrap().clone();
+    r.records()
+        .map(|rec| {
+            headers
+                .iter()
+                .map(str::to_string)
+                .zip(rec.unwrap().iter().map(str::to_string))
+                .collect()
+        })
+        .collect()
+}
+
+/// Reads `summary.json`.
+pub fn summary(dir: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap()
+}
+
+/// Phone pairs for assertions.
+pub fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
+    let mut v: Vec<(String, String)> = list.iter().map(|(t, n)| (t.to_string(), n.to_string())).collect();
+    v.sort();
+    v
+}

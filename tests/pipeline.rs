@@ -1,0 +1,321 @@
+//! End-to-end runs of the whole pipeline against the emulator over real HTTP. Each test asserts
+//! the emulator's final state, the reports, and the exit code.
+
+mod common;
+
+use common::{World, csv_rows, pairs, summary};
+use phonesync::emulator::Fault;
+use serde_json::json;
+use std::process::ExitCode;
+
+fn sample(name: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("samples").join(name)
+}
+
+fn sample_seed() -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(sample("tenant.json")).unwrap()).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sample_file_converges_and_a_second_run_changes_nothing() {
+    let w = World::new(sample_seed()).await;
+    let (code, first) = w.run("apply", &sample("hr_phones.csv"), "first").await;
+    assert_eq!(code.unwrap(), ExitCode::from(1), "skipped users and rejected rows make exit 1");
+
+    // add: kim gets an office phone; her mobile is untouched.
+    assert_eq!(
+        w.phones("kim@contoso.com"),
+        pairs(&[("mobile", "+1 2065555555"), ("office", "+1 4255550100")])
+    );
+    // update
+    assert_eq!(w.phones("alex@contoso.com"), pairs(&[("mobile", "+1 2065550199")]));
+    // type change office -> mobile: add then delete
+    assert_eq!(w.phones("sam@contoso.com"), pairs(&[("mobile", "+1 4255550123")]));
+    // promote the alternate, addressed by object id
+    assert_eq!(w.phones("taylor@contoso.com"), pairs(&[("mobile", "+1 2065550111")]));
+    // infeasible, conflicting and all-rejected users are untouched
+    assert_eq!(w.phones("jordan@contoso.com"), vec![]);
+    assert_eq!(w.phones("casey@contoso.com"), vec![]);
+    assert_eq!(w.phones("riley@contoso.com"), pairs(&[("mobile", "+1 2065550120")]));
+    // an extension
+    assert_eq!(
+        w.phones("morgan@contoso.com"),
+        pairs(&[("mobile", "+44 7911123456"), ("office", "+1 2065550150x12")])
+    );
+
+    let outcomes = csv_rows(&first.join("outcomes.csv"));
+    let ops: Vec<(String, String, String, String)> = outcomes
+        .iter()
+        .map(|r| (r["user"].clone(), r["op"].clone(), r["phoneType"].clone(), r["status"].clone()))
+        .collect();
+    let expect = |u: &str, op: &str, t: &str, s: &str| (u.to_string(), op.to_string(), t.to_string(), s.to_string());
+    assert!(ops.contains(&expect("sam@contoso.com", "add", "mobile", "succeeded")));
+    assert!(ops.contains(&expect("sam@contoso.com", "delete", "office", "succeeded")));
+    assert!(ops.contains(&expect("ghost@contoso.com", "none", "", "not_found")));
+    assert!(ops.contains(&expect("jordan@contoso.com", "none", "", "infeasible")));
+    assert!(ops.contains(&expect("casey@contoso.com", "none", "", "conflict")));
+    let sam_add = outcomes
+        .iter()
+        .find(|r| r["user"] == "sam@contoso.com" && r["op"] == "add")
+        .unwrap();
+    assert_eq!(sam_add["httpStatus"], "201");
+    assert!(!sam_add["requestId"].is_empty() && !sam_add["clientRequestId"].is_empty());
+    assert_eq!(sam_add["attempts"], "1");
+
+    let rejects = csv_rows(&first.join("rejects.csv"));
+    let lines: Vec<&str> = rejects.iter().map(|r| r["line"].as_str()).collect();
+    assert_eq!(lines, vec!["8", "9"]);
+    assert!(rejects[1]["reason"].contains("pager"));
+
+    let s = summary(&first);
+    assert_eq!(s["ops"]["planned"], json!({"add": 3, "update": 2, "delete": 2}));
+    assert_eq!(s["ops"]["byStatus"]["succeeded"], 7);
+    assert_eq!(s["users"]["skipped"], json!({"conflict": 1, "infeasible": 1, "not_found": 1}));
+    assert_eq!(s["rows"], json!({"read": 13, "rejected": 2}));
+    let plan_md = std::fs::read_to_string(first.join("plan.md")).unwrap();
+    assert!(plan_md.contains("number moves to mobile"), "{plan_md}");
+
+    // The journal: within each user, no delete ran before the write it depends on.
+    let journal = w.emulator.journal();
+    let sam_ops: Vec<&str> = journal
+        .iter()
+        .filter(|e| e.path.contains("sam%40contoso.com") || e.path.contains("sam@contoso.com"))
+        .map(|e| e.method.as_str())
+        .collect();
+    assert_eq!(sam_ops, vec!["GET", "POST", "DELETE"]);
+
+    // Second run: nothing left to do, and no write is sent.
+    let before = w.emulator.journal().len();
+    let (code, second) = w.run("apply", &sample("hr_phones.csv"), "second").await;
+    assert_eq!(code.unwrap(), ExitCode::from(1));
+    assert_eq!(summary(&second)["ops"]["planned"], json!({"add": 0, "update": 0, "delete": 0}));
+    assert!(
+        w.emulator.journal()[before..].iter().all(|e| e.method == "GET"),
+        "second run only reads"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_clean_run_exits_zero_and_a_plan_writes_nothing() {
+    let w = World::new(json!({"users": [{"id": "u1", "userPrincipalName": "a@contoso.com", "phoneMethods": [{"phoneType": "office", "phoneNumber": "+1 4255550100"}]}]})).await;
+    let csv = w.csv("in.csv", "user,phoneType,phoneNumber\na@contoso.com,mobile,425-555-0100\n");
+    let (code, plan_dir) = w.run("plan", &csv, "plan").await;
+    assert_eq!(code.unwrap(), ExitCode::SUCCESS);
+    assert_eq!(
+        w.phones("a@contoso.com"),
+        pairs(&[("office", "+1 4255550100")]),
+        "plan changes nothing"
+    );
+    assert!(w.emulator.journal().iter().all(|e| e.method == "GET"));
+    assert!(!plan_dir.join("outcomes.csv").exists());
+    let plan_md = std::fs::read_to_string(plan_dir.join("plan.md")).unwrap();
+    assert!(
+        plan_md.contains("| 1 | add | mobile |  | +1 4255550100 |") && plan_md.contains("this is a plan"),
+        "{plan_md}"
+    );
+
+    let (code, _) = w.run("apply", &csv, "apply").await;
+    assert_eq!(code.unwrap(), ExitCode::SUCCESS);
+    assert_eq!(w.phones("a@contoso.com"), pairs(&[("mobile", "+1 4255550100")]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn throttling_and_transient_faults_are_retried() {
+    let w = World::new(json!({"users": [{"id": "u1", "userPrincipalName": "a@contoso.com"}]})).await;
+    let csv = w.csv("in.csv", "user,phoneType,phoneNumber\na@contoso.com,mobile,206-555-0100\n");
+    // The read meets a 429 with a fractional Retry-After and a 503 without one; the write a 504.
+    w.emulator.inject([
+        Fault {
+            status: 429,
+            retry_after: Some("0.3".into()),
+            method: Some("GET".into()),
+        },
+        Fault::on("GET", 503),
+        Fault::on("POST", 504),
+    ]);
+    let started = std::time::Instant::now();
+    let (code, dir) = w.run("apply", &csv, "r").await;
+    assert_eq!(code.unwrap(), ExitCode::SUCCESS);
+    assert!(
+        started.elapsed() >= std::time::Duration::from_millis(300),
+        "Retry-After was honoured"
+    );
+    assert_eq!(w.phones("a@contoso.com"), pairs(&[("mobile", "+1 2065550100")]));
+    let outcomes = csv_rows(&dir.join("outcomes.csv"));
+    assert_eq!(outcomes[0]["attempts"], "2");
+    assert_eq!(outcomes[0]["status"], "succeeded");
+    let s = summary(&dir);
+    assert_eq!(s["throttledRequests"], 1);
+    assert_eq!(s["requests"], 5, "3 reads + 2 writes");
+    let statuses: Vec<u16> = w.emulator.journal().iter().map(|e| e.status).collect();
+    assert_eq!(statuses, vec![429, 503, 200, 504, 201]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_write_is_reported_and_its_delete_is_not_sent() {
+    let w = World::new(json!({"users": [
+        {"id": "u1", "userPrincipalName": "a@contoso.com", "phoneMethods": [{"phoneType": "office", "phoneNumber": "+1 4255550100"}]},
+        {"id": "u2", "userPrincipalName": "b@contoso.com"}
+    ]}))
+    .await;
+    let csv = w.csv(
+        "in.csv",
+        "user,phoneType,phoneNumber\na@contoso.com,mobile,425-555-0100\nb@contoso.com,office,425-555-0101\n",
+    );
+    w.emulator.inject([Fault::on("POST", 500)]);
+    // One worker, so the first POST is a@'s.
+    std::fs::write(
+        &w.config,
+        std::fs::read_to_string(&w.config)
+            .unwrap()
+            .replace("concurrency = 4", "concurrency = 1"),
+    )
+    .unwrap();
+    let (code, dir) = w.run("apply", &csv, "r").await;
+    assert_eq!(code.unwrap(), ExitCode::from(1));
+    assert_eq!(
+        w.phones("a@contoso.com"),
+        pairs(&[("office", "+1 4255550100")]),
+        "a@ keeps the office phone it had"
+    );
+    assert_eq!(
+        w.phones("b@contoso.com"),
+        pairs(&[("office", "+1 4255550101")]),
+        "the rest of the run goes on"
+    );
+    let outcomes = csv_rows(&dir.join("outcomes.csv"));
+    let add = &outcomes[0];
+    assert_eq!(
+        (add["op"].as_str(), add["status"].as_str(), add["httpStatus"].as_str()),
+        ("add", "failed", "500")
+    );
+    assert_eq!(add["errorCode"], "generalException");
+    assert_eq!(add["attempts"], "1", "500 is not retried");
+    let delete = &outcomes[1];
+    assert_eq!((delete["op"].as_str(), delete["status"].as_str()), ("delete", "skipped"));
+    assert!(delete["message"].contains("add of mobile did not succeed"));
+    assert!(!w.emulator.journal().iter().any(|e| e.method == "DELETE"), "no delete was sent");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graph_refusals_are_reported_with_code_and_message() {
+    // The default method cannot be deleted (graph-contract §1.4); the client does not know the
+    // default, so Graph refuses and the report carries Graph's words.
+    let w = World::new(
+        json!({"users": [{"id": "u1", "userPrincipalName": "a@contoso.com", "defaultMethod": "office",
+        "phoneMethods": [{"phoneType": "office", "phoneNumber": "+1 4255550100"}]}]}),
+    )
+    .await;
+    let csv = w.csv("in.csv", "user,phoneType,phoneNumber\na@contoso.com,mobile,425-555-0100\n");
+    let (code, dir) = w.run("apply", &csv, "r").await;
+    assert_eq!(code.unwrap(), ExitCode::from(1));
+    let outcomes = csv_rows(&dir.join("outcomes.csv"));
+    assert_eq!(outcomes[1]["status"], "failed");
+    assert_eq!(outcomes[1]["httpStatus"], "400");
+    assert_eq!(outcomes[1]["errorCode"], "invalidRequest");
+    assert!(outcomes[1]["message"].contains("default"), "{:?}", outcomes[1]);
+    assert_eq!(
+        w.phones("a@contoso.com"),
+        pairs(&[("mobile", "+1 4255550100"), ("office", "+1 4255550100")]),
+        "half done; a rerun finishes it"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn awkward_upns_address_exactly_their_user() {
+    let upns = [
+        "a/b@contoso.com",
+        "q?x=1@contoso.com",
+        "h#sh@contoso.com",
+        "p%41@contoso.com",
+        "$dollar@contoso.com",
+        "o'neil@contoso.com",
+    ];
+    let users: Vec<_> = upns
+        .iter()
+        .enumerate()
+        .map(|(i, u)| json!({"id": format!("id{i}"), "userPrincipalName": u}))
+        .collect();
+    let mut all = users.clone();
+    all.push(json!({"id": "decoy", "userPrincipalName": "a@contoso.com"}));
+    let w = World::new(json!({ "users": all })).await;
+    let mut csv = String::from("user,phoneType,phoneNumber\n");
+    for u in upns {
+        csv.push_str(&format!("\"{u}\",mobile,206-555-0100\n"));
+    }
+    let input = w.csv("in.csv", &csv);
+    let (code, _) = w.run("apply", &input, "r").await;
+    assert_eq!(code.unwrap(), ExitCode::SUCCESS);
+    for u in upns {
+        assert_eq!(w.phones(u), pairs(&[("mobile", "+1 2065550100")]), "{u}");
+    }
+    assert_eq!(w.phones("a@contoso.com"), vec![], "the decoy is untouched");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_column_stops_with_a_clear_message_and_writes_nothing() {
+    let w = World::new(json!({"users": []})).await;
+    let csv = w.csv("in.csv", "user,phone\na@contoso.com,2065550100\n");
+    let (result, _) = w.run("apply", &csv, "r").await;
+    let message = format!("{:#}", result.unwrap_err());
+    assert!(
+        message.contains("missing column 'phoneType'") && message.contains("in.csv"),
+        "{message}"
+    );
+    assert!(w.emulator.journal().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_secret_stops_before_any_work() {
+    let w = World::new(json!({"users": []})).await;
+    let csv = w.csv("in.csv", "user,phoneType,phoneNumber\na@contoso.com,mobile,2065550100\n");
+    let cli = <phonesync::cli::Cli as clap::Parser>::parse_from([
+        "phonesync",
+        "apply",
+        csv.to_str().unwrap(),
+        "-q",
+        "--config",
+        w.config.to_str().unwrap(),
+    ]);
+    let err = phonesync::run_async(cli, phonesync::config::Env::from_pairs([("AZURE_CLIENT_SECRET", "wrong")]))
+        .await
+        .unwrap_err();
+    let message = format!("{err:#}");
+    assert!(
+        message.contains("cannot sign in") && message.contains("invalid_client"),
+        "{message}"
+    );
+    assert!(!message.contains("wrong"), "the secret is not echoed: {message}");
+    assert!(w.emulator.journal().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unmanaged_types_and_prune_follow_config() {
+    let seed = json!({"users": [{"id": "u1", "userPrincipalName": "a@contoso.com", "phoneMethods": [
+        {"phoneType": "mobile", "phoneNumber": "+1 2065550100"}, {"phoneType": "office", "phoneNumber": "+1 4255550100"}]}]});
+    let w = World::with_config(seed, "\n[plan]\nmanaged_types = [\"mobile\", \"alternateMobile\"]\nprune = true\n").await;
+    let csv = w.csv("in.csv", "user,phoneType,phoneNumber\na@contoso.com,alternateMobile,206-555-0101\n");
+    let (code, dir) = w.run("apply", &csv, "r").await;
+    assert_eq!(
+        code.unwrap(),
+        ExitCode::from(1),
+        "pruning the mobile but keeping the alternate is infeasible"
+    );
+    assert_eq!(summary(&dir)["users"]["skipped"]["infeasible"], 1);
+
+    let csv = w.csv(
+        "in2.csv",
+        "user,phoneType,phoneNumber\na@contoso.com,alternateMobile,206-555-0101\na@contoso.com,mobile,206-555-0102\n",
+    );
+    let (code, _) = w.run("apply", &csv, "r2").await;
+    assert_eq!(code.unwrap(), ExitCode::SUCCESS);
+    assert_eq!(
+        w.phones("a@contoso.com"),
+        pairs(&[
+            ("alternateMobile", "+1 2065550101"),
+            ("mobile", "+1 2065550102"),
+            ("office", "+1 4255550100")
+        ]),
+        "office is not managed, so not pruned"
+    );
+}

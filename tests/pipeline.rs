@@ -76,7 +76,7 @@ async fn sample_file_converges_and_a_second_run_changes_nothing() {
     assert!(plan_md.contains("number moves to mobile"), "{plan_md}");
 
     // The journal: within each user, no delete ran before the write it depends on.
-    let journal = w.emulator.journal();
+    let journal = w.emulator.requests();
     let sam_ops: Vec<&str> = journal
         .iter()
         .filter(|e| e.path.contains("sam%40contoso.com") || e.path.contains("sam@contoso.com"))
@@ -85,12 +85,12 @@ async fn sample_file_converges_and_a_second_run_changes_nothing() {
     assert_eq!(sam_ops, vec!["GET", "POST", "DELETE"]);
 
     // Second run: nothing left to do, and no write is sent.
-    let before = w.emulator.journal().len();
+    let before = w.emulator.requests().len();
     let (code, second) = w.run("apply", &sample("hr_phones.csv"), "second").await;
     assert_eq!(code.unwrap(), ExitCode::from(1));
     assert_eq!(summary(&second)["ops"]["planned"], json!({"add": 0, "update": 0, "delete": 0}));
     assert!(
-        w.emulator.journal()[before..].iter().all(|e| e.method == "GET"),
+        w.emulator.requests()[before..].iter().all(|e| e.method == "GET"),
         "second run only reads"
     );
 }
@@ -106,7 +106,7 @@ async fn a_clean_run_exits_zero_and_a_plan_writes_nothing() {
         pairs(&[("office", "+1 4255550100")]),
         "plan changes nothing"
     );
-    assert!(w.emulator.journal().iter().all(|e| e.method == "GET"));
+    assert!(w.emulator.requests().iter().all(|e| e.method == "GET"));
     assert!(!plan_dir.join("outcomes.csv").exists());
     let plan_md = std::fs::read_to_string(plan_dir.join("plan.md")).unwrap();
     assert!(
@@ -125,13 +125,9 @@ async fn throttling_and_transient_faults_are_retried() {
     let csv = w.csv("in.csv", "user,phoneType,phoneNumber\na@contoso.com,mobile,206-555-0100\n");
     // The read meets a 429 with a fractional Retry-After and a 503 without one; the write a 504.
     w.emulator.inject([
-        Fault {
-            status: 429,
-            retry_after: Some("0.3".into()),
-            method: Some("GET".into()),
-        },
-        Fault::on("GET", 503),
-        Fault::on("POST", 504),
+        Fault::status(429).retry_after("0.3").only("GET"),
+        Fault::status(503).only("GET"),
+        Fault::status(504).only("POST"),
     ]);
     let started = std::time::Instant::now();
     let (code, dir) = w.run("apply", &csv, "r").await;
@@ -147,7 +143,7 @@ async fn throttling_and_transient_faults_are_retried() {
     let s = summary(&dir);
     assert_eq!(s["throttledRequests"], 1);
     assert_eq!(s["requests"], 5, "3 reads + 2 writes");
-    let statuses: Vec<u16> = w.emulator.journal().iter().map(|e| e.status).collect();
+    let statuses: Vec<u16> = w.emulator.requests().iter().map(|e| e.status).collect();
     assert_eq!(statuses, vec![429, 503, 200, 504, 201]);
 }
 
@@ -162,7 +158,7 @@ async fn a_failed_write_is_reported_and_its_delete_is_not_sent() {
         "in.csv",
         "user,phoneType,phoneNumber\na@contoso.com,mobile,425-555-0100\nb@contoso.com,office,425-555-0101\n",
     );
-    w.emulator.inject([Fault::on("POST", 500)]);
+    w.emulator.inject([Fault::status(500).only("POST")]);
     // One worker, so the first POST is a@'s.
     std::fs::write(
         &w.config,
@@ -194,7 +190,7 @@ async fn a_failed_write_is_reported_and_its_delete_is_not_sent() {
     let delete = &outcomes[1];
     assert_eq!((delete["op"].as_str(), delete["status"].as_str()), ("delete", "skipped"));
     assert!(delete["message"].contains("add of mobile did not succeed"));
-    assert!(!w.emulator.journal().iter().any(|e| e.method == "DELETE"), "no delete was sent");
+    assert!(!w.emulator.requests().iter().any(|e| e.method == "DELETE"), "no delete was sent");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -262,7 +258,7 @@ async fn a_missing_column_stops_with_a_clear_message_and_writes_nothing() {
         message.contains("missing column 'phoneType'") && message.contains("in.csv"),
         "{message}"
     );
-    assert!(w.emulator.journal().is_empty());
+    assert!(w.emulator.requests().is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -286,7 +282,7 @@ async fn a_wrong_secret_stops_before_any_work() {
         "{message}"
     );
     assert!(!message.contains("wrong"), "the secret is not echoed: {message}");
-    assert!(w.emulator.journal().is_empty());
+    assert!(w.emulator.requests().is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,21 +1,28 @@
-//! The emulator's HTTP surface: Graph's paths, error bodies and correlation headers (§3), the
-//! bearer-token check, the OAuth token endpoint (§5), and the `/_emulator` inspection routes.
+//! The emulator's HTTP surface: Graph's paths for both versions, error bodies and correlation
+//! headers (§3), the bearer-token check, throttling (§4.2–4.3), injected faults and latency, and
+//! the `/_emulator` inspection routes. `$batch` lives in `batch.rs` and reuses [`dispatch`].
 
+use super::journal::{Event, RequestRecord};
+use super::options::{FaultKind, RetryAfterMode};
 use super::tenant::Failure;
-use super::{JournalEntry, Shared};
+use super::{Effect, Issued, Shared, batch, token};
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::{Value, json};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant, SystemTime};
+
+/// Marks a response whose connection must be dropped instead of answered.
+#[derive(Clone, Copy)]
+pub(super) struct DropConnection;
 
 pub(super) fn router(shared: Arc<Shared>) -> Router {
     Router::new()
-        .route("/{tenant}/oauth2/v2.0/token", post(token))
+        .route("/{tenant}/oauth2/v2.0/token", post(token::token))
         .route("/_emulator/state", get(state))
         .route("/_emulator/journal", get(journal))
         .fallback(graph)
@@ -27,82 +34,103 @@ async fn state(State(s): State<Arc<Shared>>) -> Response {
 }
 
 async fn journal(State(s): State<Arc<Shared>>) -> Response {
-    axum::Json(s.journal.lock().expect("journal lock").clone()).into_response()
+    axum::Json(s.journal.entries()).into_response()
 }
 
-/// The answer to one Graph request, before headers are added.
-struct Answer {
-    status: u16,
-    body: Option<Value>,
-    retry_after: Option<String>,
+/// The answer to one Graph request (or `$batch` item), before correlation headers are added.
+#[derive(Debug)]
+pub(super) struct Answer {
+    pub status: u16,
+    pub body: Option<Value>,
+    pub headers: Vec<(&'static str, String)>,
+    /// Drop the connection instead of answering.
+    pub drop: bool,
+    /// Hold the answer this long.
+    pub delay: Option<Duration>,
+    /// The fault injected, for the journal.
+    pub fault: Option<String>,
 }
 
 impl Answer {
-    fn ok(status: u16, body: Option<Value>) -> Answer {
+    pub fn ok(status: u16, body: Option<Value>) -> Answer {
         Answer {
             status,
             body,
-            retry_after: None,
+            headers: Vec::new(),
+            drop: false,
+            delay: None,
+            fault: None,
         }
     }
 
-    fn error(status: u16, code: &str, message: impl Into<String>) -> Answer {
+    pub fn error(status: u16, code: &str, message: impl Into<String>) -> Answer {
         let message: String = message.into();
-        Answer {
-            status,
-            body: Some(json!({"error": {"code": code, "message": message}})),
-            retry_after: None,
-        }
+        Answer::ok(status, Some(json!({"error": {"code": code, "message": message}})))
+    }
+
+    fn is_success(&self) -> bool {
+        (200..300).contains(&self.status)
     }
 }
 
 impl From<Failure> for Answer {
     fn from(f: Failure) -> Answer {
-        Answer::error(f.status, f.code, f.message)
+        Answer::error(f.status, &f.code, f.message)
+    }
+}
+
+/// Adds `innerError` (date, request-id, client-request-id) to an error body (§3).
+pub(super) fn add_inner_error(body: &mut Option<Value>, request_id: &str, client_request_id: &str) {
+    if let Some(error) = body.as_mut().and_then(|b| b.get_mut("error")).and_then(Value::as_object_mut) {
+        let date = time::OffsetDateTime::now_utc()
+            .format(time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]"))
+            .unwrap_or_default();
+        let mut inner = json!({"date": date, "request-id": request_id, "client-request-id": client_request_id});
+        if error.get("code").and_then(Value::as_str) == Some("TooManyRequests") {
+            inner["code"] = json!("429");
+            inner["status"] = json!("429");
+            inner["message"] = json!("Please retry after");
+        }
+        error.insert("innerError".into(), inner);
     }
 }
 
 async fn graph(State(s): State<Arc<Shared>>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
     let request_id = uuid::Uuid::new_v4().to_string();
     let client_request_id = headers.get("client-request-id").and_then(|v| v.to_str().ok()).map(str::to_string);
-    let answer = match authorize(&s, &headers) {
-        Err(a) => a,
-        Ok(()) => match take_fault(&s, &method) {
-            Some(fault) => fault_answer(fault.status, fault.retry_after),
-            None => dispatch(&s, &method, uri.path(), &body),
-        },
-    };
-    {
-        let mut journal = s.journal.lock().expect("journal lock");
-        let seq = journal.len() as u64 + 1;
-        journal.push(JournalEntry {
-            seq,
-            method: method.to_string(),
-            path: uri.path().to_string(),
-            status: answer.status,
-            request_id: request_id.clone(),
-            client_request_id: client_request_id.clone(),
-        });
+    let latency = s.latency();
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
+    let (answer, changes) = handle(&s, &method, uri.path(), &headers, &body, &request_id);
+    let mut events: Vec<Event> = changes.into_iter().map(Event::Change).collect();
+    events.push(Event::Request(RequestRecord {
+        method: method.to_string(),
+        path: uri.path().to_string(),
+        status: if answer.drop { 0 } else { answer.status },
+        request_id: request_id.clone(),
+        client_request_id: client_request_id.clone(),
+        batch_item: None,
+        fault: answer.fault.clone(),
+    }));
+    s.journal.record(events);
+    if let Some(d) = answer.delay {
+        tokio::time::sleep(d).await;
     }
     respond(answer, &request_id, client_request_id.as_deref())
 }
 
-/// Adds the correlation headers Graph sends on every response and the `innerError` block to
-/// error bodies.
-fn respond(answer: Answer, request_id: &str, client_request_id: Option<&str>) -> Response {
+/// Turns an answer into a response with the headers Graph sends on every response.
+fn respond(mut answer: Answer, request_id: &str, client_request_id: Option<&str>) -> Response {
+    if answer.drop {
+        let mut r = StatusCode::INTERNAL_SERVER_ERROR.into_response();
+        r.extensions_mut().insert(DropConnection);
+        return r;
+    }
     let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let client_request_id = client_request_id.unwrap_or(request_id);
-    let mut body = answer.body;
-    if let Some(error) = body.as_mut().and_then(|b| b.get_mut("error")).and_then(Value::as_object_mut) {
-        let date = time::OffsetDateTime::now_utc()
-            .format(time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]"))
-            .unwrap_or_default();
-        error.insert(
-            "innerError".into(),
-            json!({"date": date, "request-id": request_id, "client-request-id": client_request_id}),
-        );
-    }
-    let mut response = match body {
+    add_inner_error(&mut answer.body, request_id, client_request_id);
+    let mut response = match answer.body {
         Some(b) => (status, axum::Json(b)).into_response(),
         None => status.into_response(),
     };
@@ -113,13 +141,16 @@ fn respond(answer: Answer, request_id: &str, client_request_id: Option<&str>) ->
         }
     }
     h.insert("cache-control", HeaderValue::from_static("no-store"));
-    if let Some(ra) = answer.retry_after.and_then(|r| HeaderValue::from_str(&r).ok()) {
-        h.insert("retry-after", ra);
+    for (name, value) in answer.headers {
+        if let Ok(v) = HeaderValue::from_str(&value) {
+            h.insert(name, v);
+        }
     }
     response
 }
 
-fn authorize(s: &Shared, headers: &HeaderMap) -> Result<(), Answer> {
+/// The bearer token's grant, or the 401 Graph gives.
+pub(super) fn authorize(s: &Shared, headers: &HeaderMap) -> Result<Issued, Answer> {
     let token = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
@@ -133,82 +164,247 @@ fn authorize(s: &Shared, headers: &HeaderMap) -> Result<(), Answer> {
         None => Err(Answer::error(
             401,
             "InvalidAuthenticationToken",
-            "Access token validation failure. Invalid audience.",
+            "IDX14100: JWT is not well formed. Access token validation failure.",
         )),
-        Some(expiry) if *expiry <= Instant::now() => Err(Answer::error(
+        Some(issued) if issued.expiry <= Instant::now() => Err(Answer::error(
             401,
             "InvalidAuthenticationToken",
             "Lifetime validation failed, the token is expired.",
         )),
-        Some(_) => Ok(()),
+        Some(issued) => Ok(issued.clone()),
     }
 }
 
-/// The first queued fault that matches this request, removed from the queue.
-fn take_fault(s: &Shared, method: &Method) -> Option<super::Fault> {
-    let mut faults = s.faults.lock().expect("faults lock");
-    let at = faults
-        .iter()
-        .position(|f| f.method.as_deref().is_none_or(|m| m.eq_ignore_ascii_case(method.as_str())))?;
-    faults.remove(at)
+/// The `Retry-After` value for a wait, in the configured style (§4.3).
+pub(super) fn retry_after(mode: RetryAfterMode, wait: Duration) -> Option<String> {
+    match mode {
+        RetryAfterMode::Seconds => Some(wait.as_secs_f64().ceil().max(1.0).to_string()),
+        RetryAfterMode::Fractional => Some(format!("{:.3}", wait.as_secs_f64().max(0.001))),
+        RetryAfterMode::HttpDate => Some(httpdate::fmt_http_date(
+            SystemTime::now() + Duration::from_secs_f64(wait.as_secs_f64().ceil().max(1.0)),
+        )),
+        RetryAfterMode::Absent => None,
+    }
 }
 
-fn fault_answer(status: u16, retry_after: Option<String>) -> Answer {
+/// Charges the throttle for one request; a 429 answer when over budget.
+pub(super) fn charge(s: &Shared, issued: &Issued, method: &str) -> Result<Vec<(&'static str, String)>, Answer> {
+    let is_write = matches!(method, "POST" | "PATCH" | "PUT" | "DELETE");
+    let mut headers = vec![("x-ms-resource-unit", "1".to_string())];
+    match s
+        .throttle
+        .lock()
+        .expect("throttle lock")
+        .charge(&issued.app, &issued.tenant, is_write, Instant::now())
+    {
+        Ok(admitted) => {
+            if let Some(p) = admitted.limit_percentage {
+                headers.push(("x-ms-throttle-limit-percentage", format!("{p:.1}")));
+            }
+            Ok(headers)
+        }
+        Err(t) => {
+            let mut a = Answer::error(429, "TooManyRequests", "Please retry again later.");
+            headers.push(("x-ms-throttle-scope", t.scope));
+            headers.push(("x-ms-throttle-information", t.information.to_string()));
+            if let Some(ra) = retry_after(s.options.retry_after, t.wait) {
+                headers.push(("retry-after", ra));
+            }
+            a.headers = headers;
+            Err(a)
+        }
+    }
+}
+
+/// The fault this request meets, if any: a scripted one first, else a random draw.
+pub(super) fn pick_fault(s: &Shared, method: &str, transport_ok: bool) -> Option<Effect> {
+    {
+        let mut faults = s.faults.lock().expect("faults lock");
+        if let Some(at) = faults
+            .iter()
+            .position(|f| f.method.as_deref().is_none_or(|m| m.eq_ignore_ascii_case(method)))
+        {
+            return faults.remove(at).map(|f| f.effect);
+        }
+    }
+    if s.options.fault_rate <= 0.0 {
+        return None;
+    }
+    let mut dice = s.dice.lock().expect("dice lock");
+    if dice.unit() >= s.options.fault_rate {
+        return None;
+    }
+    let kinds: Vec<FaultKind> = s
+        .options
+        .faults
+        .iter()
+        .copied()
+        .filter(|k| transport_ok || !matches!(k, FaultKind::Drop | FaultKind::Slow | FaultKind::AppliedDrop))
+        .collect();
+    let kind = *kinds.get(dice.below(kinds.len() as u64) as usize)?;
+    Some(match kind {
+        FaultKind::E500 => Effect::Status {
+            status: 500,
+            retry_after: None,
+        },
+        FaultKind::E502 => Effect::Status {
+            status: 502,
+            retry_after: None,
+        },
+        FaultKind::E503 => Effect::Status {
+            status: 503,
+            retry_after: None,
+        },
+        FaultKind::E503RetryAfter => Effect::Status {
+            status: 503,
+            retry_after: retry_after(s.options.retry_after, Duration::from_secs(1)),
+        },
+        FaultKind::E504 => Effect::Status {
+            status: 504,
+            retry_after: None,
+        },
+        FaultKind::E507 => Effect::Status {
+            status: 507,
+            retry_after: None,
+        },
+        FaultKind::Drop => Effect::Drop,
+        FaultKind::Slow => Effect::Slow,
+        FaultKind::Applied500 => Effect::Applied(500),
+        FaultKind::AppliedDrop => Effect::AppliedDrop,
+    })
+}
+
+/// The Graph error for an injected status.
+pub(super) fn fault_answer(status: u16, retry_after: Option<String>) -> Answer {
     let (code, message) = match status {
         429 => ("TooManyRequests", "Please retry again later."),
-        503 => ("serviceNotAvailable", "The service is temporarily unavailable. Please retry later."),
-        504 => ("UnknownError", "The upstream service did not respond in time."),
         500 => ("generalException", "An unspecified error has occurred."),
+        502 => ("BadGateway", "The upstream service returned an invalid response."),
+        503 => ("serviceNotAvailable", "The service is temporarily unavailable. Please retry later."),
+        504 => ("GatewayTimeout", "The upstream service did not respond in time."),
+        507 => ("quotaLimitReached", "Insufficient storage to complete the request."),
         _ => ("UnknownError", "Injected fault."),
     };
-    Answer {
-        retry_after,
-        ..Answer::error(status, code, message)
+    let mut a = Answer::error(status, code, message);
+    if let Some(ra) = retry_after {
+        a.headers.push(("retry-after", ra));
     }
+    a
+}
+
+/// Applies the effect of a fault around `run`, which processes the request.
+pub(super) fn with_fault(effect: Option<Effect>, run: impl FnOnce() -> Answer, slow: Duration) -> Answer {
+    let name = effect.as_ref().map(|e| format!("{e:?}"));
+    let mut answer = match effect {
+        None => return run(),
+        Some(Effect::Status { status, retry_after }) => fault_answer(status, retry_after),
+        Some(Effect::Drop) => Answer {
+            drop: true,
+            ..Answer::ok(0, None)
+        },
+        Some(Effect::Slow) => Answer {
+            delay: Some(slow),
+            ..run()
+        },
+        Some(Effect::Applied(status)) => {
+            let done = run();
+            if done.is_success() { fault_answer(status, None) } else { done }
+        }
+        Some(Effect::AppliedDrop) => Answer { drop: true, ..run() },
+    };
+    answer.fault = name;
+    answer
 }
 
 /// Splits a raw path into decoded segments, so `%2F` inside a UPN stays inside its segment.
-fn segments(path: &str) -> Vec<String> {
+pub(super) fn segments(path: &str) -> Vec<String> {
     path.trim_start_matches('/')
         .split('/')
         .map(|s| percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned())
         .collect()
 }
 
-/// The user named by `users/{x}` or `users('{x}')` (graph-contract §1.9).
-fn user_of(segs: &[String]) -> Option<(String, &[String])> {
-    let first = segs.first()?;
-    if first.eq_ignore_ascii_case("users") {
-        let user = segs.get(1)?;
-        if user.starts_with('$') {
-            return None; // Graph needs the users('$…') form for these
-        }
-        return Some((user.clone(), &segs[2..]));
-    }
-    let inner = first
-        .strip_prefix("users('")
-        .or_else(|| first.strip_prefix("Users('"))?
-        .strip_suffix("')")?;
-    Some((inner.replace("''", "'"), &segs[1..]))
-}
-
-fn dispatch(s: &Shared, method: &Method, path: &str, body: &[u8]) -> Answer {
+/// Handles one Graph request; returns the answer and the state changes it made.
+fn handle(
+    s: &Shared,
+    method: &Method,
+    path: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+    request_id: &str,
+) -> (Answer, Vec<super::tenant::Change>) {
+    let issued = match authorize(s, headers) {
+        Ok(i) => i,
+        Err(a) => return (a, Vec::new()),
+    };
     let segs = segments(path);
     let Some((version, rest)) = segs.split_first() else {
-        return Answer::error(400, "BadRequest", "Invalid request.");
+        return (Answer::error(400, "BadRequest", "Invalid request."), Vec::new());
     };
-    if version != "v1.0" {
-        return Answer::error(400, "BadRequest", format!("Invalid version: {version}"));
+    if version != "v1.0" && version != "beta" {
+        return (Answer::error(400, "BadRequest", format!("Invalid version: {version}")), Vec::new());
     }
-    let Some((user, tail)) = user_of(rest) else {
-        return Answer::error(
-            400,
-            "BadRequest",
-            format!(
-                "Resource not found for the segment '{}'.",
-                rest.first().map(String::as_str).unwrap_or("")
-            ),
-        );
+    if rest.len() == 1 && rest[0] == "$batch" {
+        if method != Method::POST {
+            return (Answer::error(405, "BadRequest", "Only POST is allowed on $batch."), Vec::new());
+        }
+        let effect = pick_fault(s, "POST", true);
+        let mut changes = Vec::new();
+        let answer = with_fault(effect, || batch::run(s, version, &issued, body, request_id, &mut changes), s.slow());
+        return (answer, changes);
+    }
+    let mut changes = Vec::new();
+    let answer = match charge(s, &issued, method.as_str()) {
+        Err(throttled) => throttled,
+        Ok(ru_headers) => {
+            let effect = pick_fault(s, method.as_str(), true);
+            let mut a = with_fault(effect, || dispatch(s, version, method.as_str(), rest, body, &mut changes), s.slow());
+            a.headers.extend(ru_headers);
+            a
+        }
+    };
+    (answer, changes)
+}
+
+/// The user named by `users/{x}` or `users('{x}')` (graph-contract §1.9), and the rest of the path.
+fn user_of(segs: &[String]) -> Result<(String, &[String]), Answer> {
+    let not_found = |seg: &str| Answer::error(400, "BadRequest", format!("Resource not found for the segment '{seg}'."));
+    let first = segs.first().ok_or_else(|| not_found(""))?;
+    if first.eq_ignore_ascii_case("users") {
+        let user = segs.get(1).ok_or_else(|| not_found("users"))?;
+        if user.starts_with('$') {
+            return Err(Answer::error(
+                400,
+                "BadRequest",
+                format!("Invalid object identifier '{user}'. Use the users('{user}') form for a name that starts with $."),
+            ));
+        }
+        return Ok((user.clone(), &segs[2..]));
+    }
+    let inner = first
+        .get(..7)
+        .filter(|p| p.eq_ignore_ascii_case("users('"))
+        .and_then(|_| first[7..].strip_suffix("')"))
+        .ok_or_else(|| not_found(first))?;
+    Ok((inner.replace("''", "'"), &segs[1..]))
+}
+
+fn is(segment: &str, name: &str) -> bool {
+    segment.eq_ignore_ascii_case(name)
+}
+
+/// Serves one phone-method request; shared by plain requests and `$batch` items.
+pub(super) fn dispatch(
+    s: &Shared,
+    version: &str,
+    method: &str,
+    rest: &[String],
+    body: &[u8],
+    changes: &mut Vec<super::tenant::Change>,
+) -> Answer {
+    let (user, tail) = match user_of(rest) {
+        Ok(v) => v,
+        Err(a) => return a,
     };
     let names: Vec<&str> = tail.iter().map(String::as_str).collect();
     let parse_body = || -> Result<Value, Answer> {
@@ -222,124 +418,57 @@ fn dispatch(s: &Shared, method: &Method, path: &str, body: &[u8]) -> Answer {
     };
     let context = |suffix: &str| {
         format!(
-            "https://graph.microsoft.com/v1.0/$metadata#users('{}')/authentication/phoneMethods{suffix}",
+            "https://graph.microsoft.com/{version}/$metadata#users('{}')/authentication/{suffix}",
             percent_encoding::utf8_percent_encode(&user, percent_encoding::NON_ALPHANUMERIC)
         )
     };
     let mut tenant = s.tenant.lock().expect("tenant lock");
-    let result = match (method.as_str(), names.as_slice()) {
-        ("GET", [a, p]) if is(a, "authentication") && is(p, "phoneMethods") => tenant
-            .list(&user)
-            .map(|v| Answer::ok(200, Some(json!({"@odata.context": context(""), "value": v})))),
-        ("GET", [a, p, id]) if is(a, "authentication") && is(p, "phoneMethods") => tenant.get(&user, id).map(|mut v| {
-            v["@odata.context"] = json!(context("/$entity"));
+    let u = match tenant.user(&user) {
+        Ok(u) => u,
+        Err(f) => return f.into(),
+    };
+    let phone_methods = names.len() >= 2 && is(names[0], "authentication") && is(names[1], "phoneMethods");
+    let action = |n: &str| names.len() == 4 && (is(names[3], n) || is(names[3], &format!("microsoft.graph.{n}")));
+    let result: Result<Answer, Failure> = match (method, names.len()) {
+        ("GET", 2) if names[0].eq_ignore_ascii_case("authentication") && is(names[1], "methods") => Ok(Answer::ok(
+            200,
+            Some(json!({"@odata.context": context("methods"), "value": tenant.all_methods(u)})),
+        )),
+        ("GET", 2) if phone_methods => Ok(Answer::ok(
+            200,
+            Some(json!({"@odata.context": context("phoneMethods"), "value": tenant.list(u)})),
+        )),
+        ("GET", 3) if phone_methods => tenant.get(u, names[2]).map(|mut v| {
+            v["@odata.context"] = json!(context("phoneMethods/$entity"));
             Answer::ok(200, Some(v))
         }),
-        ("POST", [a, p]) if is(a, "authentication") && is(p, "phoneMethods") => match parse_body() {
-            Ok(b) => tenant.create(&user, &b).map(|v| Answer::ok(201, Some(v))),
+        ("POST", 2) if phone_methods => match parse_body() {
+            Ok(b) => tenant.create(u, &b).map(|v| Answer::ok(s.options.create_status, Some(v))),
             Err(a) => return a,
         },
-        ("PATCH", [a, p, id]) if is(a, "authentication") && is(p, "phoneMethods") => match parse_body() {
-            Ok(b) => tenant.update(&user, id, &b).map(|()| Answer::ok(204, None)),
+        ("PATCH", 3) if phone_methods => match parse_body() {
+            Ok(b) => tenant.update(u, names[2], &b).map(|v| match s.options.update_response {
+                super::options::UpdateResponse::Empty => Answer::ok(204, None),
+                super::options::UpdateResponse::Body => Answer::ok(200, Some(v)),
+            }),
             Err(a) => return a,
         },
-        ("DELETE", [a, p, id]) if is(a, "authentication") && is(p, "phoneMethods") => {
-            tenant.delete(&user, id).map(|()| Answer::ok(204, None))
+        ("DELETE", 3) if phone_methods => tenant.delete(u, names[2]).map(|()| Answer::ok(204, None)),
+        ("POST", 4) if phone_methods && action("enableSmsSignIn") => tenant.sms_sign_in(u, names[2], true).map(|()| Answer::ok(204, None)),
+        ("POST", 4) if phone_methods && action("disableSmsSignIn") => {
+            tenant.sms_sign_in(u, names[2], false).map(|()| Answer::ok(204, None))
         }
-        (_, [a, p, ..]) if is(a, "authentication") && is(p, "phoneMethods") => {
-            return Answer::error(
-                405,
-                "Request_BadRequest",
-                format!("The HTTP method '{method}' is not allowed on this resource."),
-            );
-        }
-        _ => {
-            return Answer::error(
-                400,
-                "BadRequest",
-                format!("Resource not found for the segment '{}'.", names.first().copied().unwrap_or("")),
-            );
-        }
+        (_, 2..=4) if phone_methods => Ok(Answer::error(
+            405,
+            "Request_BadRequest",
+            format!("The HTTP method '{method}' is not allowed on this resource."),
+        )),
+        _ => Ok(Answer::error(
+            400,
+            "BadRequest",
+            format!("Resource not found for the segment '{}'.", names.first().copied().unwrap_or("")),
+        )),
     };
+    changes.extend(tenant.take_changes());
     result.unwrap_or_else(Answer::from)
-}
-
-fn is(segment: &str, name: &str) -> bool {
-    segment.eq_ignore_ascii_case(name)
-}
-
-/// `POST /{tenant}/oauth2/v2.0/token`, client-credentials grant with a client secret.
-async fn token(State(s): State<Arc<Shared>>, Path(_tenant): Path<String>, headers: HeaderMap, body: Bytes) -> Response {
-    let form: std::collections::HashMap<String, String> = url::form_urlencoded::parse(&body).into_owned().collect();
-    let aad_error = |status: StatusCode, error: &str, code: u32, description: &str| {
-        let trace = uuid::Uuid::new_v4().to_string();
-        (status, axum::Json(json!({"error": error, "error_description": format!("AADSTS{code}: {description} Trace ID: {trace}"), "error_codes": [code], "trace_id": trace, "correlation_id": uuid::Uuid::new_v4().to_string()}))).into_response()
-    };
-    let is_form = headers
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
-    if !is_form {
-        return aad_error(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            900144,
-            "The request body must contain the following parameter: 'grant_type'.",
-        );
-    }
-    if form.get("grant_type").map(String::as_str) != Some("client_credentials") {
-        return aad_error(
-            StatusCode::BAD_REQUEST,
-            "unsupported_grant_type",
-            70003,
-            "The app requested an unsupported grant type.",
-        );
-    }
-    let Some(client_id) = form.get("client_id").filter(|c| !c.is_empty()) else {
-        return aad_error(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            900144,
-            "The request body must contain the following parameter: 'client_id'.",
-        );
-    };
-    if !form.get("scope").is_some_and(|sc| sc.ends_with("/.default") && !sc.contains(' ')) {
-        return aad_error(
-            StatusCode::BAD_REQUEST,
-            "invalid_scope",
-            70011,
-            "The provided value for the input parameter 'scope' is not valid. The scope must name one resource with /.default.",
-        );
-    }
-    if s.options.client_id.as_ref().is_some_and(|pinned| pinned != client_id) {
-        return aad_error(
-            StatusCode::BAD_REQUEST,
-            "unauthorized_client",
-            700016,
-            "Application with identifier was not found in the directory.",
-        );
-    }
-    let Some(secret) = form.get("client_secret").filter(|c| !c.is_empty()) else {
-        return aad_error(
-            StatusCode::UNAUTHORIZED,
-            "invalid_client",
-            7000215,
-            "Invalid client secret provided.",
-        );
-    };
-    if s.options.client_secret.as_ref().is_some_and(|pinned| pinned != secret) {
-        return aad_error(
-            StatusCode::UNAUTHORIZED,
-            "invalid_client",
-            7000215,
-            "Invalid client secret provided.",
-        );
-    }
-    let access_token = format!("emu.{}", uuid::Uuid::new_v4().simple());
-    let lifetime = s.options.token_lifetime;
-    s.tokens
-        .lock()
-        .expect("tokens lock")
-        .insert(access_token.clone(), Instant::now() + lifetime);
-    axum::Json(json!({"token_type": "Bearer", "expires_in": lifetime.as_secs(), "ext_expires_in": lifetime.as_secs(), "access_token": access_token})).into_response()
 }

@@ -1,145 +1,219 @@
-//! The Graph emulator: an axum server that behaves like Microsoft Graph's phone-method API as
-//! documented (graph-contract.md), with a token endpoint, injected faults and a request journal.
+//! The Graph emulator: a server that behaves like Microsoft Graph's phone-method API as
+//! documented (graph-contract.md): rules, errors, throttling, faults, `$batch`, tokens, and a
+//! journal of everything it did.
 //!
 //! It is the embedded default endpoint (started in-process for `endpoint = "embedded"`), the
 //! test bed of every integration test, and a sandbox to try a CSV in before touching a tenant
-//! (`phonesync emulator`). It follows the contract, not the client.
+//! (`phonesync emulator`). It follows the contract, not the client, and shares no code with the
+//! client side.
 
+mod batch;
+mod dice;
+pub mod generate;
 mod http;
+pub mod journal;
 mod number;
+pub mod options;
 pub mod tenant;
+mod throttle;
+mod token;
 
-pub use tenant::{Seed, SeedPhone, SeedUser};
+pub use journal::{Event, JournalEntry, RequestRecord};
+pub use options::Options;
+pub use tenant::{Change, Seed, SeedPhone, SeedUser};
 
 use anyhow::{Context, Result};
-use serde::Serialize;
+use dice::Dice;
+use hyper_util::rt::{TokioExecutor, TokioIo};
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tenant::Tenant;
-use tokio::sync::oneshot;
+use throttle::Throttle;
+use tokio::sync::watch;
+use tower::ServiceExt;
 
-/// How the emulator behaves.
-#[derive(Debug, Clone)]
-pub struct Options {
-    /// Accept only this client id at the token endpoint; any when `None`.
-    pub client_id: Option<String>,
-    /// Accept only this client secret; any when `None`.
-    pub client_secret: Option<String>,
-    /// Lifetime of issued access tokens.
-    pub token_lifetime: Duration,
+/// What a fault does to a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Effect {
+    /// Answer with this status (the request is not processed).
+    Status {
+        /// HTTP status.
+        status: u16,
+        /// `Retry-After` value, if any.
+        retry_after: Option<String>,
+    },
+    /// Drop the connection without answering (the request is not processed).
+    Drop,
+    /// Process the request, then hold the answer for `--slow-ms`.
+    Slow,
+    /// Process the request, then answer with this status anyway.
+    Applied(u16),
+    /// Process the request, then drop the connection.
+    AppliedDrop,
 }
 
-impl Default for Options {
-    fn default() -> Self {
-        Options {
-            client_id: None,
-            client_secret: None,
-            token_lifetime: Duration::from_secs(3599),
-        }
-    }
-}
-
-/// A canned failure for the next matching Graph request (tests use these to exercise retries
-/// and failed writes).
+/// A scripted fault for the next matching Graph request (tests use these for exact scenarios).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Fault {
-    /// HTTP status to answer with (429, 503, 504, …).
-    pub status: u16,
-    /// `Retry-After` header value, if any.
-    pub retry_after: Option<String>,
+    /// What happens.
+    pub effect: Effect,
     /// Only a request with this HTTP method takes the fault; any request when `None`.
     pub method: Option<String>,
 }
 
 impl Fault {
-    /// A fault for the next request of any method.
-    pub fn any(status: u16, retry_after: Option<&str>) -> Fault {
+    /// Answer the next request with `status`.
+    pub fn status(status: u16) -> Fault {
         Fault {
-            status,
-            retry_after: retry_after.map(str::to_string),
+            effect: Effect::Status { status, retry_after: None },
             method: None,
         }
     }
 
-    /// A fault for the next request with `method` (e.g. `POST`).
-    pub fn on(method: &str, status: u16) -> Fault {
-        Fault {
-            status,
-            retry_after: None,
-            method: Some(method.to_string()),
+    /// Any effect for the next request.
+    pub fn effect(effect: Effect) -> Fault {
+        Fault { effect, method: None }
+    }
+
+    /// With this `Retry-After` value (status faults only).
+    pub fn retry_after(mut self, value: &str) -> Fault {
+        if let Effect::Status { retry_after, .. } = &mut self.effect {
+            *retry_after = Some(value.to_string());
         }
+        self
+    }
+
+    /// Only for a request with `method`.
+    pub fn only(mut self, method: &str) -> Fault {
+        self.method = Some(method.to_string());
+        self
     }
 }
 
-/// One Graph request the emulator answered.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-#[serde(rename_all = "camelCase")]
-pub struct JournalEntry {
-    /// Order of arrival, from 1.
-    pub seq: u64,
-    /// HTTP method.
-    pub method: String,
-    /// Path as received, still percent-encoded.
-    pub path: String,
-    /// Status answered.
-    pub status: u16,
-    /// The `request-id` the emulator assigned.
-    pub request_id: String,
-    /// The client's `client-request-id`, if it sent one.
-    pub client_request_id: Option<String>,
+/// An access token the emulator issued.
+#[derive(Debug, Clone)]
+struct Issued {
+    expiry: Instant,
+    app: String,
+    tenant: String,
 }
 
 /// State shared by the handlers.
 struct Shared {
     tenant: Mutex<Tenant>,
-    tokens: Mutex<HashMap<String, Instant>>,
+    tokens: Mutex<HashMap<String, Issued>>,
     options: Options,
+    certificate: Option<token::Certificate>,
     faults: Mutex<VecDeque<Fault>>,
-    journal: Mutex<Vec<JournalEntry>>,
+    dice: Mutex<Dice>,
+    throttle: Mutex<Throttle>,
+    journal: journal::Journal,
 }
 
-/// A running emulator. Dropping it without [`Emulator::stop`] leaves the server task running
-/// until the runtime ends.
+impl Shared {
+    fn latency(&self) -> Duration {
+        let jitter = match self.options.latency_jitter_ms {
+            0 => 0,
+            j => self.dice.lock().expect("dice lock").below(j + 1),
+        };
+        Duration::from_millis(self.options.latency_ms + jitter)
+    }
+
+    fn slow(&self) -> Duration {
+        Duration::from_millis(self.options.slow_ms)
+    }
+}
+
+/// A running emulator.
 pub struct Emulator {
     addr: SocketAddr,
     shared: Arc<Shared>,
-    stop: Option<oneshot::Sender<()>>,
+    stop: watch::Sender<bool>,
     task: tokio::task::JoinHandle<()>,
 }
+
+/// The error a connection ends with when a fault drops it.
+#[derive(Debug)]
+struct Dropped;
+
+impl std::fmt::Display for Dropped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("connection dropped by an injected fault")
+    }
+}
+
+impl std::error::Error for Dropped {}
 
 impl Emulator {
     /// Starts an emulator on `listen` (port 0 picks a free port) holding `seed`.
     pub async fn start(listen: SocketAddr, seed: &Seed, options: Options) -> Result<Emulator> {
-        let tenant = Tenant::from_seed(seed).map_err(|e| anyhow::anyhow!("invalid emulator seed: {e}"))?;
+        options.validate().map_err(anyhow::Error::msg)?;
+        let tenant = Tenant::from_seed(seed, &options).map_err(|e| anyhow::anyhow!("invalid emulator seed: {e}"))?;
+        let certificate = match &options.certificate {
+            Some(path) => {
+                let pem = std::fs::read(path).with_context(|| format!("cannot read certificate {}", path.display()))?;
+                Some(token::Certificate::from_pem(&pem).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?)
+            }
+            None => None,
+        };
+        let journal = journal::Journal::new(options.journal.as_deref()).context("cannot open the journal file")?;
         let shared = Arc::new(Shared {
             tenant: Mutex::new(tenant),
             tokens: Mutex::default(),
-            options,
+            certificate,
             faults: Mutex::default(),
-            journal: Mutex::default(),
+            dice: Mutex::new(Dice::new(options.random_seed)),
+            throttle: Mutex::new(Throttle::new(&options)),
+            journal,
+            options,
         });
         let listener = tokio::net::TcpListener::bind(listen)
             .await
             .with_context(|| format!("cannot listen on {listen}"))?;
         let addr = listener.local_addr()?;
-        let (stop, stopped) = oneshot::channel::<()>();
+        let (stop, mut stopped) = watch::channel(false);
         let app = http::router(shared.clone());
         let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    let _ = stopped.await;
-                })
-                .await;
+            loop {
+                let stream = tokio::select! {
+                    _ = stopped.changed() => break,
+                    accepted = listener.accept() => match accepted {
+                        Ok((stream, _)) => stream,
+                        Err(_) => continue,
+                    },
+                };
+                let app = app.clone();
+                let mut stopped = stopped.clone();
+                tokio::spawn(async move {
+                    // A service error makes hyper close the connection without an answer: that
+                    // is how a "dropped connection" fault reaches the client.
+                    let service = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+                        let app = app.clone();
+                        async move {
+                            let response = app
+                                .oneshot(req.map(axum::body::Body::new))
+                                .await
+                                .unwrap_or_else(|never| match never {});
+                            if response.extensions().get::<http::DropConnection>().is_some() {
+                                Err(Dropped)
+                            } else {
+                                Ok(response)
+                            }
+                        }
+                    });
+                    let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+                    let connection = builder.serve_connection(TokioIo::new(stream), service);
+                    tokio::select! {
+                        _ = connection => {}
+                        _ = stopped.changed() => {}
+                    }
+                });
+            }
         });
-        Ok(Emulator {
-            addr,
-            shared,
-            stop: Some(stop),
-            task,
-        })
+        Ok(Emulator { addr, shared, stop, task })
     }
 
     /// Base URL, e.g. `http://127.0.0.1:41234`.
@@ -152,22 +226,42 @@ impl Emulator {
         self.shared.tenant.lock().expect("tenant lock").to_seed()
     }
 
-    /// Queues faults that the next Graph requests receive, one each, in order.
+    /// Queues faults for the next matching Graph requests, one each, in order.
     pub fn inject(&self, faults: impl IntoIterator<Item = Fault>) {
         self.shared.faults.lock().expect("faults lock").extend(faults);
     }
 
-    /// Every Graph request answered so far.
+    /// Every journal entry so far.
     pub fn journal(&self) -> Vec<JournalEntry> {
-        self.shared.journal.lock().expect("journal lock").clone()
+        self.shared.journal.entries()
+    }
+
+    /// The requests in the journal, in order.
+    pub fn requests(&self) -> Vec<RequestRecord> {
+        self.journal()
+            .into_iter()
+            .filter_map(|e| match e.event {
+                Event::Request(r) => Some(r),
+                Event::Change(_) => None,
+            })
+            .collect()
+    }
+
+    /// The state changes in the journal, in order.
+    pub fn changes(&self) -> Vec<Change> {
+        self.journal()
+            .into_iter()
+            .filter_map(|e| match e.event {
+                Event::Change(c) => Some(c),
+                Event::Request(_) => None,
+            })
+            .collect()
     }
 
     /// Stops the server and waits for it.
-    pub async fn stop(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        let _ = (&mut self.task).await;
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        let _ = self.task.await;
     }
 }
 
@@ -179,26 +273,46 @@ pub fn load_seed(path: &Path) -> Result<Seed> {
 
 /// Runs the standalone emulator until Ctrl-C.
 pub async fn serve(args: &crate::cli::EmulatorArgs) -> Result<std::process::ExitCode> {
-    let seed = match &args.seed {
-        Some(path) => load_seed(path)?,
-        None => Seed::default(),
+    let seed = match (&args.seed, args.generate_users) {
+        (Some(_), Some(_)) => anyhow::bail!("--seed and --generate-users cannot be used together"),
+        (Some(path), None) => load_seed(path)?,
+        (None, Some(n)) => {
+            let started = Instant::now();
+            let generated = generate::generate(n, args.generate_seed, args.change_fraction);
+            if let Some(path) = &args.write_csv {
+                let file = std::fs::File::create(path).with_context(|| format!("cannot write {}", path.display()))?;
+                generated
+                    .write_csv(std::io::BufWriter::new(file))
+                    .with_context(|| format!("cannot write {}", path.display()))?;
+                eprintln!(
+                    "wrote {} HR rows ({} users with changes) to {}",
+                    generated.rows.len(),
+                    generated.changed_users,
+                    path.display()
+                );
+            }
+            if let Some(path) = &args.write_seed {
+                std::fs::write(path, serde_json::to_vec(&generated.seed)?).with_context(|| format!("cannot write {}", path.display()))?;
+            }
+            eprintln!("generated {n} users in {:.1} s", started.elapsed().as_secs_f64());
+            generated.seed
+        }
+        (None, None) => Seed::default(),
     };
-    let options = Options {
-        client_id: args.client_id.clone(),
-        client_secret: args.client_secret.clone(),
-        token_lifetime: Duration::from_secs(args.token_lifetime.max(1)),
-    };
+    let options = args.options.clone();
+    let pinned = options.client_id.is_some() || options.client_secret.is_some();
     let emulator = Emulator::start(args.listen, &seed, options).await?;
     let url = emulator.url();
     eprintln!(
         "phonesync Graph emulator (not Microsoft Graph) listening on {url} with {} users",
         seed.users.len()
     );
-    eprintln!("  Graph:  {url}/v1.0/users/{{id or UPN}}/authentication/phoneMethods");
+    eprintln!("  Graph:  {url}/v1.0/users/{{id or UPN}}/authentication/phoneMethods  (and /v1.0/$batch, /beta/…)");
     eprintln!("  tokens: {url}/{{tenant}}/oauth2/v2.0/token (client-credentials grant)");
-    match (&args.client_id, &args.client_secret) {
-        (None, None) => eprintln!("  sign-in: any client id and secret are accepted (pin them with --client-id / --client-secret)"),
-        _ => eprintln!("  sign-in: only the pinned client id/secret are accepted"),
+    if pinned {
+        eprintln!("  sign-in: only the pinned client id / secret are accepted");
+    } else {
+        eprintln!("  sign-in: any client id and secret are accepted (pin them with --client-id / --client-secret)");
     }
     eprintln!("  state:  {url}/_emulator/state    journal: {url}/_emulator/journal");
     eprintln!("Point phonesync at it with endpoint = \"{url}\" in config.toml. Ctrl-C stops it.");

@@ -1,9 +1,12 @@
 //! The emulated tenant: users, their phone methods, and Graph's rules for changing them
 //! (graph-contract.md §1.2–§1.6). Deliberately shares no code with the client side, so a
-//! misreading of the contract on one side is caught by the other.
+//! misreading of the contract on one side is caught by the other. Every change is recorded
+//! for the journal.
 
 use super::number;
+use super::options::Options;
 use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
 use std::collections::HashMap;
 
 /// The seed / state file format: `{ "users": [ … ] }`.
@@ -51,6 +54,9 @@ pub enum Kind {
     Office = 2,
 }
 
+/// The password method's fixed id, listed by `/authentication/methods` (§1.2).
+const PASSWORD_METHOD_ID: &str = "28c10230-6103-485e-b985-444c60001490";
+
 impl Kind {
     const ALL: [Kind; 3] = [Kind::Mobile, Kind::AlternateMobile, Kind::Office];
 
@@ -81,13 +87,6 @@ impl Kind {
     pub fn from_name(name: &str) -> Option<Kind> {
         Kind::ALL.into_iter().find(|k| k.name() == name)
     }
-
-    fn sms_state(self) -> &'static str {
-        match self {
-            Kind::Mobile => "ready",
-            _ => "notSupported",
-        }
-    }
 }
 
 /// A refusal, shaped like a Graph error.
@@ -96,19 +95,40 @@ pub struct Failure {
     /// HTTP status.
     pub status: u16,
     /// `error.code`.
-    pub code: &'static str,
+    pub code: String,
     /// `error.message`.
     pub message: String,
 }
 
 impl Failure {
-    fn bad(message: impl Into<String>) -> Failure {
+    /// A malformed request (not a business rule): 400 `BadRequest`.
+    pub fn bad_request(message: impl Into<String>) -> Failure {
         Failure {
             status: 400,
-            code: "invalidRequest",
+            code: "BadRequest".into(),
             message: message.into(),
         }
     }
+}
+
+/// One change of state, for the journal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Change {
+    /// The user's object id.
+    pub user_id: String,
+    /// `add`, `update`, `delete`, `enableSmsSignIn`, `disableSmsSignIn`.
+    pub op: &'static str,
+    /// The method's type.
+    pub phone_type: &'static str,
+    /// Number before.
+    pub before: Option<String>,
+    /// Number after.
+    pub after: Option<String>,
+    /// Phone methods the user had before the change.
+    pub methods_before: usize,
+    /// Phone methods the user has after it.
+    pub methods_after: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -117,19 +137,37 @@ struct User {
     upn: String,
     phones: [Option<String>; 3],
     default_method: Option<Kind>,
+    /// Whether the mobile number is registered for SMS sign-in.
+    sms_enabled: bool,
+}
+
+impl User {
+    fn count(&self) -> usize {
+        self.phones.iter().flatten().count()
+    }
 }
 
 /// The tenant's users, addressable by id or UPN (case-insensitively).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Tenant {
     users: Vec<User>,
     index: HashMap<String, usize>,
+    /// How many users hold each mobile number (SMS sign-in needs it unique).
+    mobiles: HashMap<String, usize>,
+    options: Options,
+    changes: Vec<Change>,
 }
 
 impl Tenant {
     /// Builds a tenant from a seed, refusing a seed Graph could never hold.
-    pub fn from_seed(seed: &Seed) -> Result<Tenant, String> {
-        let mut tenant = Tenant::default();
+    pub fn from_seed(seed: &Seed, options: &Options) -> Result<Tenant, String> {
+        let mut tenant = Tenant {
+            users: Vec::new(),
+            index: HashMap::new(),
+            mobiles: HashMap::new(),
+            options: options.clone(),
+            changes: Vec::new(),
+        };
         for (n, u) in seed.users.iter().enumerate() {
             let at = |what: String| format!("users[{n}] ({}): {what}", u.user_principal_name);
             if u.id.is_empty() || u.user_principal_name.is_empty() {
@@ -155,11 +193,15 @@ impl Tenant {
                     return Err(at(format!("'{key}' is used by two users")));
                 }
             }
+            if let Some(m) = &phones[Kind::Mobile as usize] {
+                *tenant.mobiles.entry(number::identity(m)).or_default() += 1;
+            }
             tenant.users.push(User {
                 id: u.id.clone(),
                 upn: u.user_principal_name.clone(),
                 phones,
                 default_method,
+                sms_enabled: true,
             });
         }
         Ok(tenant)
@@ -188,192 +230,312 @@ impl Tenant {
         Seed { users }
     }
 
-    fn user(&self, key: &str) -> Result<usize, Failure> {
+    /// Number of users.
+    pub fn len(&self) -> usize {
+        self.users.len()
+    }
+
+    /// True when the tenant has no users.
+    pub fn is_empty(&self) -> bool {
+        self.users.is_empty()
+    }
+
+    /// The changes made since the last call.
+    pub fn take_changes(&mut self) -> Vec<Change> {
+        std::mem::take(&mut self.changes)
+    }
+
+    fn rule(&self, message: impl Into<String>) -> Failure {
+        Failure {
+            status: self.options.rule_error_status,
+            code: self.options.rule_error_code.clone(),
+            message: message.into(),
+        }
+    }
+
+    /// The index of the user named `key` (object id or UPN).
+    pub fn user(&self, key: &str) -> Result<usize, Failure> {
         self.index.get(&key.to_lowercase()).copied().ok_or_else(|| Failure {
             status: 404,
-            code: "Request_ResourceNotFound",
+            code: "Request_ResourceNotFound".into(),
             message: format!("Resource '{key}' does not exist or one of its queried reference-property objects are not present."),
         })
     }
 
-    fn method(&self, user: usize, id: &str) -> Result<Kind, Failure> {
+    /// The object id of user `u`.
+    pub fn user_id(&self, u: usize) -> &str {
+        &self.users[u].id
+    }
+
+    fn method(&self, u: usize, id: &str) -> Result<Kind, Failure> {
         let not_found = || Failure {
             status: 404,
-            code: "itemNotFound",
+            code: "itemNotFound".into(),
             message: format!("The phone method '{id}' was not found for this user."),
         };
         let kind = Kind::from_id(id).ok_or_else(not_found)?;
-        self.users[user].phones[kind as usize].as_ref().map(|_| kind).ok_or_else(not_found)
+        self.users[u].phones[kind as usize].as_ref().map(|_| kind).ok_or_else(not_found)
     }
 
-    fn object(&self, user: usize, kind: Kind) -> serde_json::Value {
-        serde_json::json!({
+    fn sms_state(&self, u: usize, kind: Kind) -> &'static str {
+        let user = &self.users[u];
+        match (kind, &user.phones[kind as usize]) {
+            (Kind::Mobile, Some(_)) if self.options.sms_sign_in_disabled => "notAllowedByPolicy",
+            (Kind::Mobile, Some(n)) if self.mobiles.get(&number::identity(n)).copied().unwrap_or(0) > 1 => "phoneNumberNotUnique",
+            (Kind::Mobile, Some(_)) if user.sms_enabled => "ready",
+            (Kind::Mobile, Some(_)) => "notEnabled",
+            _ => "notSupported",
+        }
+    }
+
+    fn object(&self, u: usize, kind: Kind) -> Value {
+        json!({
             "id": kind.id(),
-            "phoneNumber": self.users[user].phones[kind as usize],
+            "phoneNumber": self.users[u].phones[kind as usize],
             "phoneType": kind.name(),
-            "smsSignInState": kind.sms_state(),
+            "smsSignInState": self.sms_state(u, kind),
         })
     }
 
     /// `GET …/phoneMethods`: the user's phones, not ordered by type (the tutorial lists office first).
-    pub fn list(&self, user: &str) -> Result<Vec<serde_json::Value>, Failure> {
-        let u = self.user(user)?;
-        Ok([Kind::Office, Kind::Mobile, Kind::AlternateMobile]
+    pub fn list(&self, u: usize) -> Vec<Value> {
+        [Kind::Office, Kind::Mobile, Kind::AlternateMobile]
             .into_iter()
             .filter(|k| self.users[u].phones[*k as usize].is_some())
             .map(|k| self.object(u, k))
-            .collect())
+            .collect()
+    }
+
+    /// `GET …/authentication/methods`: every method, each with `@odata.type` (§1.8).
+    pub fn all_methods(&self, u: usize) -> Vec<Value> {
+        let mut v = vec![
+            json!({"@odata.type": "#microsoft.graph.passwordAuthenticationMethod", "id": PASSWORD_METHOD_ID, "password": null, "createdDateTime": null}),
+        ];
+        for mut phone in self.list(u) {
+            phone["@odata.type"] = json!("#microsoft.graph.phoneAuthenticationMethod");
+            v.push(phone);
+        }
+        v
     }
 
     /// `GET …/phoneMethods/{id}`.
-    pub fn get(&self, user: &str, id: &str) -> Result<serde_json::Value, Failure> {
-        let u = self.user(user)?;
+    pub fn get(&self, u: usize, id: &str) -> Result<Value, Failure> {
         let kind = self.method(u, id)?;
         Ok(self.object(u, kind))
     }
 
-    /// `POST …/phoneMethods`: 201 with the new object.
-    pub fn create(&mut self, user: &str, body: &serde_json::Value) -> Result<serde_json::Value, Failure> {
-        let u = self.user(user)?;
+    fn accept_number(&self, value: &Value) -> Result<String, Failure> {
+        let n = value
+            .as_str()
+            .ok_or_else(|| Failure::bad_request("phoneNumber must be a string."))?;
+        number::accept(n, self.options.number_input, self.options.number_echo).map_err(|m| self.rule(m))
+    }
+
+    fn set(&mut self, u: usize, kind: Kind, op: &'static str, number: Option<String>) {
+        let methods_before = self.users[u].count();
+        let before = std::mem::replace(&mut self.users[u].phones[kind as usize], number.clone());
+        if kind == Kind::Mobile {
+            if let Some(b) = &before
+                && let Some(c) = self.mobiles.get_mut(&number::identity(b))
+            {
+                *c = c.saturating_sub(1);
+            }
+            if let Some(a) = &number {
+                *self.mobiles.entry(number::identity(a)).or_default() += 1;
+                // Adding or changing a mobile registers it for SMS sign-in where policy allows (§1.4).
+                self.users[u].sms_enabled = true;
+            }
+        }
+        let methods_after = self.users[u].count();
+        self.changes.push(Change {
+            user_id: self.users[u].id.clone(),
+            op,
+            phone_type: kind.name(),
+            before,
+            after: number,
+            methods_before,
+            methods_after,
+        });
+    }
+
+    /// `POST …/phoneMethods`: the new object.
+    pub fn create(&mut self, u: usize, body: &Value) -> Result<Value, Failure> {
         let obj = body
             .as_object()
-            .ok_or_else(|| Failure::bad("The request body must be a JSON object."))?;
+            .ok_or_else(|| Failure::bad_request("The request body must be a JSON object."))?;
         if obj.contains_key("smsSignInState") {
-            return Err(Failure::bad("smsSignInState is read-only and cannot be set."));
+            return Err(self.rule("smsSignInState is read-only and cannot be set."));
         }
         let number = obj
             .get("phoneNumber")
-            .and_then(|v| v.as_str())
-            .ok_or_else(|| Failure::bad("phoneNumber is required."))?;
+            .ok_or_else(|| Failure::bad_request("phoneNumber is required."))?;
         let type_name = obj
             .get("phoneType")
-            .and_then(|v| v.as_str())
-            .ok_or_else(|| Failure::bad("phoneType is required."))?;
-        let kind = Kind::from_name(type_name).ok_or_else(|| Failure::bad(format!("Invalid phoneType '{type_name}'.")))?;
-        number::check(number).map_err(Failure::bad)?;
-        let phones = &mut self.users[u].phones;
+            .and_then(Value::as_str)
+            .ok_or_else(|| Failure::bad_request("phoneType is required."))?;
+        let kind = Kind::from_name(type_name).ok_or_else(|| Failure::bad_request(format!("Invalid value '{type_name}' for phoneType.")))?;
+        let stored = self.accept_number(number)?;
+        let phones = &self.users[u].phones;
         if phones[kind as usize].is_some() {
-            return Err(Failure::bad(format!(
+            return Err(self.rule(format!(
                 "The user already has a {} phone method; only one of each type is allowed.",
                 kind.name()
             )));
         }
         if kind == Kind::AlternateMobile && phones[Kind::Mobile as usize].is_none() {
-            return Err(Failure::bad(
-                "A user must have a mobile phone method before an alternateMobile phone method can be added.",
-            ));
+            return Err(self.rule("A user must have a mobile phone method before an alternateMobile phone method can be added."));
         }
-        phones[kind as usize] = Some(number.to_string());
+        self.set(u, kind, "add", Some(stored));
         Ok(self.object(u, kind))
     }
 
-    /// `PATCH …/phoneMethods/{id}`: 204.
-    pub fn update(&mut self, user: &str, id: &str, body: &serde_json::Value) -> Result<(), Failure> {
-        let u = self.user(user)?;
+    /// `PATCH …/phoneMethods/{id}`: the updated object (sent back only in one response mode).
+    pub fn update(&mut self, u: usize, id: &str, body: &Value) -> Result<Value, Failure> {
         let kind = self.method(u, id)?;
         let obj = body
             .as_object()
-            .ok_or_else(|| Failure::bad("The request body must be a JSON object."))?;
+            .ok_or_else(|| Failure::bad_request("The request body must be a JSON object."))?;
         if let Some(t) = obj.get("phoneType")
             && t.as_str() != Some(kind.name())
         {
-            return Err(Failure::bad(
-                "The phoneType of a phone method cannot be changed; add a method of the new type and delete this one.",
-            ));
+            return Err(self.rule("The phoneType of a phone method cannot be changed; add a method of the new type and delete this one."));
+        }
+        if obj.contains_key("smsSignInState") {
+            return Err(self.rule("smsSignInState is read-only and cannot be set."));
         }
         if let Some(n) = obj.get("phoneNumber") {
-            let n = n.as_str().ok_or_else(|| Failure::bad("phoneNumber must be a string."))?;
-            number::check(n).map_err(Failure::bad)?;
-            self.users[u].phones[kind as usize] = Some(n.to_string());
+            let stored = self.accept_number(n)?;
+            self.set(u, kind, "update", Some(stored));
         }
-        Ok(())
+        Ok(self.object(u, kind))
     }
 
-    /// `DELETE …/phoneMethods/{id}`: 204.
-    pub fn delete(&mut self, user: &str, id: &str) -> Result<(), Failure> {
-        let u = self.user(user)?;
+    /// `DELETE …/phoneMethods/{id}`.
+    pub fn delete(&mut self, u: usize, id: &str) -> Result<(), Failure> {
         let kind = self.method(u, id)?;
-        let rec = &mut self.users[u];
-        if kind == Kind::Mobile && rec.phones[Kind::AlternateMobile as usize].is_some() {
-            return Err(Failure::bad(
-                "A user can't have an alternateMobile without a mobile: delete the alternateMobile phone method first.",
-            ));
+        let user = &self.users[u];
+        if kind == Kind::Mobile && user.phones[Kind::AlternateMobile as usize].is_some() {
+            return Err(self.rule("A user can't have an alternateMobile without a mobile: delete the alternateMobile phone method first, or update the mobile instead."));
         }
-        if rec.default_method == Some(kind) {
-            return Err(Failure::bad(
-                "This phone method is the user's default sign-in method and can't be deleted; change the default first.",
-            ));
+        if user.default_method == Some(kind) {
+            return Err(self.rule("This phone method is the user's default sign-in method and can't be deleted; change the default first."));
         }
-        rec.phones[kind as usize] = None;
+        self.set(u, kind, "delete", None);
         Ok(())
     }
 
-    /// The phones of one user by type name (for the journal's invariant checks).
-    pub fn phone_count(&self, user: &str) -> Option<usize> {
-        self.user(user).ok().map(|u| self.users[u].phones.iter().flatten().count())
+    /// `POST …/phoneMethods/{id}/enableSmsSignIn` and `disableSmsSignIn` (§1.1 rows 6–7).
+    pub fn sms_sign_in(&mut self, u: usize, id: &str, enable: bool) -> Result<(), Failure> {
+        let kind = self.method(u, id)?;
+        if enable {
+            if kind != Kind::Mobile {
+                return Err(self.rule("SMS sign-in can only be enabled for a mobile phone method."));
+            }
+            match self.sms_state(u, kind) {
+                "notAllowedByPolicy" => {
+                    return Err(self.rule("The user is not enabled for SMS sign-in by the authentication methods policy."));
+                }
+                "phoneNumberNotUnique" => return Err(self.rule("The phone number is not unique in the SMS sign-in system.")),
+                _ => {}
+            }
+        }
+        if kind == Kind::Mobile {
+            self.users[u].sms_enabled = enable;
+        }
+        let n = self.users[u].count();
+        let number = self.users[u].phones[kind as usize].clone();
+        let op = if enable { "enableSmsSignIn" } else { "disableSmsSignIn" };
+        self.changes.push(Change {
+            user_id: self.users[u].id.clone(),
+            op,
+            phone_type: kind.name(),
+            before: number.clone(),
+            after: number,
+            methods_before: n,
+            methods_after: n,
+        });
+        Ok(())
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
-    fn tenant() -> Tenant {
+    fn tenant(options: Options) -> Tenant {
         let seed: Seed = serde_json::from_value(json!({"users": [
             {"id": "1", "userPrincipalName": "kim@contoso.com", "phoneMethods": [{"phoneType": "mobile", "phoneNumber": "+1 2065555555"}], "defaultMethod": "mobile"},
             {"id": "2", "userPrincipalName": "lee@contoso.com"}
         ]}))
         .unwrap();
-        Tenant::from_seed(&seed).unwrap()
+        Tenant::from_seed(&seed, &options).unwrap()
     }
 
     #[test]
     fn enforces_one_per_type_and_mobile_first() {
-        let mut t = tenant();
+        let mut t = tenant(Options::default());
         let dup = t
-            .create("kim@contoso.com", &json!({"phoneNumber": "+1 2065550100", "phoneType": "mobile"}))
+            .create(0, &json!({"phoneNumber": "+1 2065550100", "phoneType": "mobile"}))
             .unwrap_err();
-        assert_eq!(dup.status, 400);
+        assert_eq!((dup.status, dup.code.as_str()), (400, "invalidRequest"));
         let alt = t
-            .create(
-                "LEE@contoso.com",
-                &json!({"phoneNumber": "+1 2065550100", "phoneType": "alternateMobile"}),
-            )
+            .create(1, &json!({"phoneNumber": "+1 2065550100", "phoneType": "alternateMobile"}))
             .unwrap_err();
         assert!(alt.message.contains("mobile phone method before"));
         let ok = t
-            .create("2", &json!({"phoneNumber": "+1 2065550100", "phoneType": "mobile"}))
+            .create(1, &json!({"phoneNumber": "+1 2065550100", "phoneType": "mobile"}))
             .unwrap();
         assert_eq!(ok["id"], Kind::Mobile.id());
+        let changes = t.take_changes();
+        assert_eq!(changes.len(), 1);
+        assert_eq!((changes[0].methods_before, changes[0].methods_after), (0, 1));
     }
 
     #[test]
-    fn refuses_deletes_graph_refuses() {
-        let mut t = tenant();
-        t.create("1", &json!({"phoneNumber": "+1 2065550100", "phoneType": "alternateMobile"}))
+    fn rule_errors_are_configurable() {
+        let mut t = tenant(Options {
+            rule_error_status: 409,
+            rule_error_code: "conflict".into(),
+            ..Options::default()
+        });
+        let e = t
+            .create(0, &json!({"phoneNumber": "+1 2065550100", "phoneType": "mobile"}))
+            .unwrap_err();
+        assert_eq!((e.status, e.code.as_str()), (409, "conflict"));
+    }
+
+    #[test]
+    fn sms_sign_in_needs_a_unique_mobile() {
+        let mut t = tenant(Options::default());
+        assert_eq!(t.get(0, Kind::Mobile.id()).unwrap()["smsSignInState"], "ready");
+        t.create(1, &json!({"phoneNumber": "+1 2065555555", "phoneType": "mobile"}))
             .unwrap();
-        t.users[0].default_method = None;
-        assert!(t.delete("1", Kind::Mobile.id()).unwrap_err().message.contains("alternateMobile"));
-        t.delete("1", Kind::AlternateMobile.id()).unwrap();
-        t.users[0].default_method = Some(Kind::Mobile);
-        assert!(t.delete("1", Kind::Mobile.id()).unwrap_err().message.contains("default"));
-        assert_eq!(t.delete("1", Kind::Office.id()).unwrap_err().status, 404);
-        assert_eq!(t.delete("nobody", Kind::Office.id()).unwrap_err().code, "Request_ResourceNotFound");
-    }
-
-    #[test]
-    fn refuses_type_change_and_bad_numbers_in_patch() {
-        let mut t = tenant();
-        assert!(t.update("1", Kind::Mobile.id(), &json!({"phoneType": "office"})).is_err());
-        assert!(t.update("1", Kind::Mobile.id(), &json!({"phoneNumber": "2065555555"})).is_err());
-        t.update("1", Kind::Mobile.id(), &json!({"phoneNumber": "+1 2065550199"})).unwrap();
-        assert_eq!(t.to_seed().users[0].phone_methods[0].phone_number, "+1 2065550199");
+        assert_eq!(t.get(0, Kind::Mobile.id()).unwrap()["smsSignInState"], "phoneNumberNotUnique");
+        assert!(
+            t.sms_sign_in(1, Kind::Mobile.id(), true)
+                .unwrap_err()
+                .message
+                .contains("not unique")
+        );
+        t.update(1, Kind::Mobile.id(), &json!({"phoneNumber": "+1 2065550199"})).unwrap();
+        assert_eq!(t.get(0, Kind::Mobile.id()).unwrap()["smsSignInState"], "ready");
+        t.sms_sign_in(0, Kind::Mobile.id(), false).unwrap();
+        assert_eq!(t.get(0, Kind::Mobile.id()).unwrap()["smsSignInState"], "notEnabled");
+        let disabled = tenant(Options {
+            sms_sign_in_disabled: true,
+            ..Options::default()
+        });
+        assert_eq!(disabled.get(0, Kind::Mobile.id()).unwrap()["smsSignInState"], "notAllowedByPolicy");
     }
 
     #[test]
     fn seeds_graph_could_not_hold_are_refused() {
-        let seed: Seed = serde_json::from_value(json!({"users": [{"id": "1", "userPrincipalName": "a@b", "phoneMethods": [{"phoneType": "alternateMobile", "phoneNumber": "+1 2065555555"}]}]})).unwrap();
-        assert!(Tenant::from_seed(&seed).unwrap_err().contains("alternateMobile without mobile"));
+        let seed: Seed =
+            serde_json::from_value(json!({"users": [{"id": "1", "userPrincipalName": "a@b", "phoneMethods": [{"phoneType": "alternateMobile", "phoneNumber": "+1 2065555555"}]}]})).unwrap();
+        assert!(
+            Tenant::from_seed(&seed, &Options::default())
+                .unwrap_err()
+                .contains("alternateMobile without mobile")
+        );
     }
 }

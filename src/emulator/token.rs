@@ -1,0 +1,343 @@
+//! The emulator's OAuth 2.0 token endpoint, `POST /{tenant}/oauth2/v2.0/token`, client-credentials
+//! grant (graph-contract.md §5): a client secret; a client assertion signed PS256 (`x5t#S256`) or
+//! RS256 (`x5t`) with the configured certificate; or a federated assertion from the configured
+//! issuer with audience `api://AzureADTokenExchange`. Errors are shaped like Entra's.
+
+use super::Shared;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use serde_json::json;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+const EXCHANGE_AUDIENCE: &str = "api://AzureADTokenExchange";
+
+/// The certificate client assertions are checked against.
+pub struct Certificate {
+    pem: Vec<u8>,
+    sha256: String,
+    sha1: String,
+}
+
+impl Certificate {
+    /// Reads a PEM certificate and computes its thumbprints.
+    pub fn from_pem(pem_bytes: &[u8]) -> Result<Certificate, String> {
+        let parsed = pem::parse_many(pem_bytes)
+            .map_err(|e| e.to_string())?
+            .into_iter()
+            .find(|p| p.tag() == "CERTIFICATE")
+            .ok_or("no CERTIFICATE block")?;
+        let der = parsed.contents();
+        let digest = |alg| URL_SAFE_NO_PAD.encode(aws_lc_rs::digest::digest(alg, der).as_ref());
+        DecodingKey::from_rsa_pem(pem_bytes).map_err(|e| format!("not an RSA certificate: {e}"))?;
+        Ok(Certificate {
+            pem: pem_bytes.to_vec(),
+            sha256: digest(&aws_lc_rs::digest::SHA256),
+            sha1: digest(&aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY),
+        })
+    }
+}
+
+/// A token-service refusal.
+struct Refusal {
+    status: StatusCode,
+    error: &'static str,
+    code: u32,
+    description: String,
+}
+
+fn refuse(status: StatusCode, error: &'static str, code: u32, description: impl Into<String>) -> Refusal {
+    Refusal {
+        status,
+        error,
+        code,
+        description: description.into(),
+    }
+}
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        let trace = uuid::Uuid::new_v4().to_string();
+        let body = json!({
+            "error": self.error,
+            "error_description": format!("AADSTS{}: {} Trace ID: {trace}", self.code, self.description),
+            "error_codes": [self.code],
+            "timestamp": time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
+            "trace_id": trace,
+            "correlation_id": uuid::Uuid::new_v4().to_string(),
+        });
+        (self.status, axum::Json(body)).into_response()
+    }
+}
+
+/// Claims read from an assertion.
+#[derive(serde::Deserialize)]
+struct Claims {
+    iss: String,
+    sub: String,
+    #[serde(default)]
+    aud: serde_json::Value,
+    #[serde(default)]
+    jti: Option<String>,
+    #[serde(default)]
+    exp: Option<i64>,
+}
+
+fn audiences(aud: &serde_json::Value) -> Vec<String> {
+    match aud {
+        serde_json::Value::String(s) => vec![s.clone()],
+        serde_json::Value::Array(v) => v.iter().filter_map(|a| a.as_str().map(str::to_string)).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// `POST /{tenant}/oauth2/v2.0/token`.
+pub async fn token(State(s): State<Arc<Shared>>, Path(tenant): Path<String>, headers: HeaderMap, body: Bytes) -> Response {
+    match grant(&s, &tenant, &headers, &body) {
+        Ok(client_id) => {
+            let access_token = format!("emu.{}", uuid::Uuid::new_v4().simple());
+            let lifetime = s.options.token_lifetime();
+            s.tokens.lock().expect("tokens lock").insert(
+                access_token.clone(),
+                super::Issued {
+                    expiry: Instant::now() + lifetime,
+                    app: client_id,
+                    tenant,
+                },
+            );
+            axum::Json(json!({"token_type": "Bearer", "expires_in": lifetime.as_secs(), "ext_expires_in": lifetime.as_secs(), "access_token": access_token}))
+                .into_response()
+        }
+        Err(r) => r.into_response(),
+    }
+}
+
+/// Checks the request and returns the client id a token is issued to.
+fn grant(s: &Shared, tenant: &str, headers: &HeaderMap, body: &[u8]) -> Result<String, Refusal> {
+    let bad = StatusCode::BAD_REQUEST;
+    let unauthorized = StatusCode::UNAUTHORIZED;
+    let is_form = headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    if !is_form {
+        return Err(refuse(
+            bad,
+            "invalid_request",
+            900144,
+            "The request body must contain the following parameter: 'grant_type'.",
+        ));
+    }
+    let form: HashMap<String, String> = url::form_urlencoded::parse(body).into_owned().collect();
+    let field = |k: &str| form.get(k).map(String::as_str).filter(|v| !v.is_empty());
+    if field("grant_type") != Some("client_credentials") {
+        return Err(refuse(
+            bad,
+            "unsupported_grant_type",
+            70003,
+            "The app requested an unsupported grant type.",
+        ));
+    }
+    let client_id = field("client_id").ok_or_else(|| {
+        refuse(
+            bad,
+            "invalid_request",
+            900144,
+            "The request body must contain the following parameter: 'client_id'.",
+        )
+    })?;
+    let scope = field("scope").unwrap_or("");
+    if !scope.ends_with("/.default") || scope.contains(' ') {
+        return Err(refuse(
+            bad,
+            "invalid_scope",
+            70011,
+            "The provided value for the input parameter 'scope' is not valid. The scope must name one resource and end in /.default.",
+        ));
+    }
+    if s.options.client_id.as_deref().is_some_and(|pinned| pinned != client_id) {
+        return Err(refuse(
+            bad,
+            "unauthorized_client",
+            700016,
+            format!("Application with identifier '{client_id}' was not found in the directory."),
+        ));
+    }
+    match (field("client_secret"), field("client_assertion")) {
+        (Some(secret), None) => {
+            if s.options.client_secret.as_deref().is_some_and(|pinned| pinned != secret) {
+                return Err(refuse(unauthorized, "invalid_client", 7000215, "Invalid client secret provided."));
+            }
+            if s.options.client_secret.is_none()
+                && (s.certificate.is_some() || s.options.federated_issuer.is_some())
+                && s.options.client_id.is_some()
+            {
+                // An app set up for certificate or federated sign-in has no secret.
+                return Err(refuse(unauthorized, "invalid_client", 7000215, "Invalid client secret provided."));
+            }
+        }
+        (None, Some(assertion)) => {
+            if field("client_assertion_type") != Some(JWT_BEARER) {
+                return Err(refuse(
+                    bad,
+                    "invalid_request",
+                    90023,
+                    format!("client_assertion_type must be {JWT_BEARER}."),
+                ));
+            }
+            verify_assertion(s, tenant, client_id, assertion)?;
+        }
+        (Some(_), Some(_)) => {
+            return Err(refuse(
+                bad,
+                "invalid_request",
+                90023,
+                "Send either client_secret or client_assertion, not both.",
+            ));
+        }
+        (None, None) => {
+            return Err(refuse(
+                unauthorized,
+                "invalid_client",
+                7000218,
+                "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
+            ));
+        }
+    }
+    Ok(client_id.to_string())
+}
+
+fn verify_assertion(s: &Shared, tenant: &str, client_id: &str, assertion: &str) -> Result<(), Refusal> {
+    let unauthorized = StatusCode::UNAUTHORIZED;
+    let header = jsonwebtoken::decode_header(assertion).map_err(|e| {
+        refuse(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            50027,
+            format!("Invalid JWT token: {e}."),
+        )
+    })?;
+    // A certificate assertion names its certificate by thumbprint; a federated one does not.
+    let thumbprint = header
+        .x5t_s256
+        .as_ref()
+        .map(|t| (t, true))
+        .or(header.x5t.as_ref().map(|t| (t, false)));
+    match (thumbprint, &s.certificate, &s.options.federated_issuer) {
+        (Some((thumb, sha256)), Some(cert), _) => {
+            let expected = if sha256 { &cert.sha256 } else { &cert.sha1 };
+            if thumb != expected {
+                return Err(refuse(
+                    unauthorized,
+                    "invalid_client",
+                    700027,
+                    "The certificate with identifier used to sign the client assertion is not registered on application.",
+                ));
+            }
+            let alg = match header.alg {
+                Algorithm::PS256 | Algorithm::RS256 => header.alg,
+                other => {
+                    return Err(refuse(
+                        unauthorized,
+                        "invalid_client",
+                        5002738,
+                        format!("Algorithm {other:?} is not supported; use PS256 or RS256."),
+                    ));
+                }
+            };
+            let key = DecodingKey::from_rsa_pem(&cert.pem)
+                .map_err(|_| refuse(unauthorized, "invalid_client", 700027, "Certificate unusable."))?;
+            let mut validation = Validation::new(alg);
+            validation.validate_aud = false;
+            validation.set_required_spec_claims(&["exp", "nbf", "iss", "sub", "aud"]);
+            let claims = jsonwebtoken::decode::<Claims>(assertion, &key, &validation).map_err(|e| match e.kind() {
+                jsonwebtoken::errors::ErrorKind::ExpiredSignature | jsonwebtoken::errors::ErrorKind::ImmatureSignature => refuse(
+                    unauthorized,
+                    "invalid_client",
+                    700024,
+                    "Client assertion is not within its valid time range.",
+                ),
+                _ => refuse(
+                    unauthorized,
+                    "invalid_client",
+                    700027,
+                    format!("Client assertion failed signature validation ({e})."),
+                ),
+            })?;
+            let c = claims.claims;
+            if c.iss != client_id || c.sub != client_id {
+                return Err(refuse(
+                    unauthorized,
+                    "invalid_client",
+                    700021,
+                    "Client assertion application identifier doesn't match 'client_id' parameter.",
+                ));
+            }
+            let suffix = format!("/{tenant}/oauth2/v2.0/token");
+            if !audiences(&c.aud).iter().any(|a| a.ends_with(&suffix)) {
+                return Err(refuse(
+                    unauthorized,
+                    "invalid_client",
+                    700023,
+                    format!("Client assertion audience claim does not match Realm issuer; expected an audience ending in {suffix}."),
+                ));
+            }
+            if c.jti.as_deref().unwrap_or("").is_empty() {
+                return Err(refuse(
+                    unauthorized,
+                    "invalid_client",
+                    700025,
+                    "Client assertion contains no jti claim.",
+                ));
+            }
+            Ok(())
+        }
+        (None, _, Some(issuer)) => {
+            // The external IdP's keys are not known here: the claims are what is checked.
+            let claims = jsonwebtoken::dangerous::insecure_decode::<Claims>(assertion).map_err(|e| {
+                refuse(
+                    unauthorized,
+                    "invalid_client",
+                    700211,
+                    format!("Federated assertion is invalid ({e})."),
+                )
+            })?;
+            let now = time::OffsetDateTime::now_utc().unix_timestamp();
+            if claims.claims.exp.is_none_or(|exp| exp < now - 60) {
+                return Err(refuse(
+                    unauthorized,
+                    "invalid_client",
+                    700024,
+                    "Client assertion is not within its valid time range.",
+                ));
+            }
+            let c = claims.claims;
+            let subject_ok = s.options.federated_subject.as_ref().is_none_or(|want| *want == c.sub);
+            if &c.iss != issuer || !subject_ok || !audiences(&c.aud).iter().any(|a| a == EXCHANGE_AUDIENCE) {
+                return Err(refuse(
+                    unauthorized,
+                    "invalid_client",
+                    70021,
+                    format!(
+                        "No matching federated identity record found for presented assertion. Assertion issuer: '{}'.",
+                        c.iss
+                    ),
+                ));
+            }
+            Ok(())
+        }
+        _ => Err(refuse(
+            unauthorized,
+            "invalid_client",
+            700027,
+            "Client assertion failed signature validation: no certificate or federated credential is registered on application.",
+        )),
+    }
+}

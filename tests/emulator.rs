@@ -1,0 +1,1072 @@
+//! The emulator against graph-contract.md, over real HTTP: every endpoint, rule, error shape,
+//! sign-in grant, throttle mode and fault. Test names carry the contract section they check.
+
+use phonesync::emulator::options::{FaultKind, NumberEcho, NumberInput, RetryAfterMode};
+use phonesync::emulator::{Effect, Emulator, Event, Fault, Options};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use std::time::{Duration, Instant};
+
+const MOBILE: &str = "3179e48a-750b-4051-897c-87b9720928f7";
+const ALT: &str = "b6332ec1-7057-4abe-9331-3d72feddfe41";
+const OFFICE: &str = "e37fc753-ff3b-4958-9484-eaa9425c82bc";
+
+struct Graph {
+    emu: Emulator,
+    http: reqwest::Client,
+    token: String,
+}
+
+struct Reply {
+    status: StatusCode,
+    headers: reqwest::header::HeaderMap,
+    body: Value,
+}
+
+impl Reply {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    fn code(&self) -> &str {
+        self.body["error"]["code"].as_str().unwrap_or("")
+    }
+}
+
+fn seed() -> Value {
+    json!({"users": [
+        {"id": "u-kim", "userPrincipalName": "kim@contoso.com"},
+        {"id": "u-lee", "userPrincipalName": "lee@contoso.com", "defaultMethod": "office", "phoneMethods": [
+            {"phoneType": "mobile", "phoneNumber": "+1 2065550100"},
+            {"phoneType": "alternateMobile", "phoneNumber": "+1 2065550101"},
+            {"phoneType": "office", "phoneNumber": "+1 4255550100"}]},
+        {"id": "u-guest", "userPrincipalName": "ann_fabrikam.com#EXT#@contoso.com"},
+        {"id": "u-dollar", "userPrincipalName": "$admin@contoso.com"}
+    ]})
+}
+
+async fn graph_with(options: Options) -> Graph {
+    let emu = Emulator::start("127.0.0.1:0".parse().unwrap(), &serde_json::from_value(seed()).unwrap(), options)
+        .await
+        .unwrap();
+    let http = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap();
+    let token = token_for(&http, &emu, &[("client_secret", "s")]).await.1["access_token"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    Graph { emu, http, token }
+}
+
+async fn graph() -> Graph {
+    graph_with(Options::default()).await
+}
+
+async fn token_for(http: &reqwest::Client, emu: &Emulator, extra: &[(&str, &str)]) -> (StatusCode, Value) {
+    let mut form = vec![
+        ("grant_type", "client_credentials"),
+        ("client_id", "app-1"),
+        ("scope", "https://graph.microsoft.com/.default"),
+    ];
+    form.extend_from_slice(extra);
+    let body = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(form).finish();
+    let r = http
+        .post(format!("{}/contoso/oauth2/v2.0/token", emu.url()))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    (r.status(), r.json().await.unwrap_or(Value::Null))
+}
+
+impl Graph {
+    async fn call(&self, method: &str, path: &str, body: Option<Value>) -> Reply {
+        self.call_with(method, path, body, &[]).await
+    }
+
+    async fn call_with(&self, method: &str, path: &str, body: Option<Value>, headers: &[(&str, &str)]) -> Reply {
+        self.try_call(method, path, body, headers).await.expect("an answer")
+    }
+
+    async fn try_call(&self, method: &str, path: &str, body: Option<Value>, headers: &[(&str, &str)]) -> reqwest::Result<Reply> {
+        let mut r = self
+            .http
+            .request(method.parse().unwrap(), format!("{}{path}", self.emu.url()))
+            .bearer_auth(&self.token);
+        for (k, v) in headers {
+            r = r.header(*k, *v);
+        }
+        if let Some(b) = body {
+            r = r.json(&b);
+        }
+        let resp = r.send().await?;
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let bytes = resp.bytes().await?;
+        Ok(Reply {
+            status,
+            headers,
+            body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        })
+    }
+
+    fn phones(&self, upn: &str) -> Vec<(String, String)> {
+        let user = self.emu.state().users.into_iter().find(|u| u.user_principal_name == upn).unwrap();
+        let mut v: Vec<_> = user.phone_methods.into_iter().map(|p| (p.phone_type, p.phone_number)).collect();
+        v.sort();
+        v
+    }
+}
+
+const KIM: &str = "/v1.0/users/kim@contoso.com/authentication/phoneMethods";
+const LEE: &str = "/v1.0/users/lee@contoso.com/authentication/phoneMethods";
+
+#[tokio::test]
+async fn s1_1_create_reproduces_the_documented_example() {
+    // seeds/001: POST …/users/kim@contoso.com/authentication/phoneMethods → 201 with the object.
+    let g = graph().await;
+    let r = g
+        .call("POST", KIM, Some(json!({"phoneNumber": "+1 2065555555", "phoneType": "mobile"})))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED);
+    assert_eq!(r.body["phoneNumber"], "+1 2065555555");
+    assert_eq!(r.body["phoneType"], "mobile");
+    assert_eq!(r.body["smsSignInState"], "ready");
+    assert_eq!(r.body["id"], MOBILE);
+}
+
+#[tokio::test]
+async fn s1_1_update_reproduces_the_documented_example() {
+    // seeds/000: PATCH …/phoneMethods/3179e48a-… → 204 No Content, empty body. (The page's example
+    // body has a trailing comma, which is not JSON; the test sends the same fields as JSON.)
+    let g = graph().await;
+    g.call("POST", KIM, Some(json!({"phoneNumber": "+1 2065555555", "phoneType": "mobile"})))
+        .await;
+    let r = g
+        .call(
+            "PATCH",
+            &format!("{KIM}/{MOBILE}"),
+            Some(json!({"phoneNumber": "+1 2065555554", "phoneType": "mobile"})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    assert_eq!(r.body, Value::Null);
+    assert_eq!(g.phones("kim@contoso.com"), vec![("mobile".into(), "+1 2065555554".into())]);
+}
+
+#[tokio::test]
+async fn s1_10_create_status_and_update_body_are_configurable() {
+    let g = graph_with(Options {
+        create_status: 200,
+        update_response: phonesync::emulator::options::UpdateResponse::Body,
+        ..Options::default()
+    })
+    .await;
+    assert_eq!(
+        g.call("POST", KIM, Some(json!({"phoneNumber": "+1 2065555555", "phoneType": "mobile"})))
+            .await
+            .status,
+        StatusCode::OK
+    );
+    let r = g
+        .call("PATCH", &format!("{KIM}/{MOBILE}"), Some(json!({"phoneNumber": "+1 2065555554"})))
+        .await;
+    assert_eq!((r.status, r.body["phoneNumber"].as_str()), (StatusCode::OK, Some("+1 2065555554")));
+}
+
+#[tokio::test]
+async fn s1_1_list_get_delete_and_s1_2_fixed_ids() {
+    let g = graph().await;
+    let r = g.call("GET", LEE, None).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.body["@odata.context"].as_str().unwrap().contains("/authentication/phoneMethods"));
+    let ids: Vec<&str> = r.body["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        vec![OFFICE, MOBILE, ALT],
+        "not ordered by type: office first, as in the tutorial"
+    );
+    let alt = g.call("GET", &format!("{LEE}/{ALT}"), None).await;
+    assert_eq!(
+        (alt.body["phoneType"].as_str(), alt.body["smsSignInState"].as_str()),
+        (Some("alternateMobile"), Some("notSupported"))
+    );
+    assert_eq!(g.call("DELETE", &format!("{LEE}/{ALT}"), None).await.status, StatusCode::NO_CONTENT);
+    let again = g.call("DELETE", &format!("{LEE}/{ALT}"), None).await;
+    assert_eq!((again.status, again.code()), (StatusCode::NOT_FOUND, "itemNotFound"));
+    let unknown = g.call("GET", &format!("{LEE}/not-a-method"), None).await;
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        g.call("PUT", &format!("{LEE}/{MOBILE}"), Some(json!({}))).await.status,
+        StatusCode::METHOD_NOT_ALLOWED
+    );
+}
+
+#[tokio::test]
+async fn s1_4_rules_are_enforced() {
+    let g = graph().await;
+    let dup = g
+        .call("POST", LEE, Some(json!({"phoneNumber": "+1 2065550199", "phoneType": "mobile"})))
+        .await;
+    assert_eq!((dup.status, dup.code()), (StatusCode::BAD_REQUEST, "invalidRequest"));
+    let alt = g
+        .call(
+            "POST",
+            KIM,
+            Some(json!({"phoneNumber": "+1 2065550199", "phoneType": "alternateMobile"})),
+        )
+        .await;
+    assert!(alt.status == StatusCode::BAD_REQUEST && alt.body["error"]["message"].as_str().unwrap().contains("mobile"));
+    let mobile_first = g.call("DELETE", &format!("{LEE}/{MOBILE}"), None).await;
+    assert!(
+        mobile_first.body["error"]["message"].as_str().unwrap().contains("alternateMobile"),
+        "{:?}",
+        mobile_first.body
+    );
+    let default = g.call("DELETE", &format!("{LEE}/{OFFICE}"), None).await;
+    assert!(default.status == StatusCode::BAD_REQUEST && default.body["error"]["message"].as_str().unwrap().contains("default"));
+    let type_change = g
+        .call("PATCH", &format!("{LEE}/{OFFICE}"), Some(json!({"phoneType": "mobile"})))
+        .await;
+    assert_eq!(type_change.status, StatusCode::BAD_REQUEST);
+    let read_only = g
+        .call(
+            "POST",
+            KIM,
+            Some(json!({"phoneNumber": "+1 2065550199", "phoneType": "mobile", "smsSignInState": "ready"})),
+        )
+        .await;
+    assert_eq!(read_only.status, StatusCode::BAD_REQUEST);
+    let missing = g.call("POST", KIM, Some(json!({"phoneType": "mobile"}))).await;
+    assert_eq!((missing.status, missing.code()), (StatusCode::BAD_REQUEST, "BadRequest"));
+    assert_eq!(g.phones("lee@contoso.com").len(), 3, "nothing changed");
+    assert!(g.emu.changes().is_empty());
+}
+
+#[tokio::test]
+async fn s1_6_unconfirmed_rule_errors_are_configurable() {
+    let g = graph_with(Options {
+        rule_error_status: 409,
+        rule_error_code: "conflict".into(),
+        ..Options::default()
+    })
+    .await;
+    let dup = g
+        .call("POST", LEE, Some(json!({"phoneNumber": "+1 2065550199", "phoneType": "mobile"})))
+        .await;
+    assert_eq!((dup.status, dup.code()), (StatusCode::CONFLICT, "conflict"));
+}
+
+#[tokio::test]
+async fn s1_5_numbers_strict_lenient_and_echo_modes() {
+    let g = graph().await;
+    for bad in ["+12065555555", "2065555555", "+1 206-555-5555", "+1 2065555555X1"] {
+        let r = g.call("POST", KIM, Some(json!({"phoneNumber": bad, "phoneType": "office"}))).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{bad} is rejected in strict mode");
+    }
+    let lenient = graph_with(Options {
+        number_input: NumberInput::Lenient,
+        number_echo: NumberEcho::Respaced,
+        ..Options::default()
+    })
+    .await;
+    let r = lenient
+        .call("POST", KIM, Some(json!({"phoneNumber": "+12065555555", "phoneType": "office"})))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED);
+    let compact = graph_with(Options {
+        number_echo: NumberEcho::Compact,
+        ..Options::default()
+    })
+    .await;
+    compact
+        .call("POST", KIM, Some(json!({"phoneNumber": "+1 2065555555x12", "phoneType": "office"})))
+        .await;
+    assert_eq!(
+        compact.call("GET", &format!("{KIM}/{OFFICE}"), None).await.body["phoneNumber"],
+        "+12065555555x12"
+    );
+    let respaced = graph_with(Options {
+        number_echo: NumberEcho::Respaced,
+        ..Options::default()
+    })
+    .await;
+    respaced
+        .call("POST", KIM, Some(json!({"phoneNumber": "+1 2065555555", "phoneType": "office"})))
+        .await;
+    assert_eq!(
+        respaced.call("GET", KIM, None).await.body["value"][0]["phoneNumber"],
+        "+1 206 555 5555"
+    );
+}
+
+#[tokio::test]
+async fn s1_1_sms_sign_in_actions_bare_and_qualified() {
+    let g = graph().await;
+    for (action, state) in [
+        ("disableSmsSignIn", "notEnabled"),
+        ("microsoft.graph.enableSmsSignIn", "ready"),
+        ("microsoft.graph.disableSmsSignIn", "notEnabled"),
+        ("enableSmsSignIn", "ready"),
+    ] {
+        let r = g.call("POST", &format!("{LEE}/{MOBILE}/{action}"), None).await;
+        assert_eq!(r.status, StatusCode::NO_CONTENT, "{action}");
+        assert_eq!(
+            g.call("GET", &format!("{LEE}/{MOBILE}"), None).await.body["smsSignInState"],
+            state,
+            "{action}"
+        );
+    }
+    assert_eq!(
+        g.call("POST", &format!("{LEE}/{OFFICE}/enableSmsSignIn"), None).await.status,
+        StatusCode::BAD_REQUEST,
+        "only mobile"
+    );
+    // Uniqueness: kim takes lee's mobile number.
+    g.call("POST", KIM, Some(json!({"phoneNumber": "+1 2065550100", "phoneType": "mobile"})))
+        .await;
+    assert_eq!(
+        g.call("GET", &format!("{LEE}/{MOBILE}"), None).await.body["smsSignInState"],
+        "phoneNumberNotUnique"
+    );
+    let r = g.call("POST", &format!("{KIM}/{MOBILE}/enableSmsSignIn"), None).await;
+    assert!(r.status == StatusCode::BAD_REQUEST && r.body["error"]["message"].as_str().unwrap().contains("unique"));
+    let policy = graph_with(Options {
+        sms_sign_in_disabled: true,
+        ..Options::default()
+    })
+    .await;
+    assert_eq!(
+        policy.call("GET", &format!("{LEE}/{MOBILE}"), None).await.body["smsSignInState"],
+        "notAllowedByPolicy"
+    );
+}
+
+#[tokio::test]
+async fn s1_8_all_methods_are_polymorphic() {
+    let g = graph().await;
+    let r = g.call("GET", "/v1.0/users/lee@contoso.com/authentication/methods", None).await;
+    let types: Vec<&str> = r.body["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["@odata.type"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        types.iter().filter(|t| **t == "#microsoft.graph.phoneAuthenticationMethod").count(),
+        3
+    );
+    assert!(types.contains(&"#microsoft.graph.passwordAuthenticationMethod"));
+}
+
+#[tokio::test]
+async fn s1_9_users_by_id_upn_and_quoted_form() {
+    let g = graph().await;
+    for path in [
+        "/v1.0/users/u-lee/authentication/phoneMethods",
+        "/v1.0/users/LEE@contoso.com/authentication/phoneMethods",
+        "/v1.0/users('lee@contoso.com')/authentication/phoneMethods",
+        "/v1.0/users/lee%40contoso.com/authentication/phoneMethods",
+    ] {
+        let r = g.call("GET", path, None).await;
+        assert_eq!(
+            (r.status, r.body["value"].as_array().map(Vec::len)),
+            (StatusCode::OK, Some(3)),
+            "{path}"
+        );
+    }
+    let guest = g
+        .call(
+            "GET",
+            "/v1.0/users/ann_fabrikam.com%23EXT%23@contoso.com/authentication/phoneMethods",
+            None,
+        )
+        .await;
+    assert_eq!(guest.status, StatusCode::OK, "%23 decodes to #");
+    assert_eq!(
+        g.call("GET", "/v1.0/users/$admin@contoso.com/authentication/phoneMethods", None)
+            .await
+            .status,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        g.call("GET", "/v1.0/users('$admin@contoso.com')/authentication/phoneMethods", None)
+            .await
+            .status,
+        StatusCode::OK
+    );
+    let missing = g
+        .call("GET", "/v1.0/users/nobody@contoso.com/authentication/phoneMethods", None)
+        .await;
+    assert_eq!(
+        (missing.status, missing.code()),
+        (StatusCode::NOT_FOUND, "Request_ResourceNotFound")
+    );
+    assert!(missing.body["error"]["message"].as_str().unwrap().contains("does not exist"));
+}
+
+#[tokio::test]
+async fn s3_error_bodies_and_correlation_headers() {
+    let g = graph().await;
+    let r = g
+        .call_with(
+            "GET",
+            "/v1.0/users/nobody/authentication/phoneMethods",
+            None,
+            &[("client-request-id", "abc-123")],
+        )
+        .await;
+    let inner = &r.body["error"]["innerError"];
+    assert_eq!(inner["client-request-id"], "abc-123");
+    assert_eq!(r.header("client-request-id"), Some("abc-123"));
+    let request_id = r.header("request-id").unwrap();
+    assert_eq!(inner["request-id"], request_id);
+    assert_eq!(inner["date"].as_str().unwrap().len(), 19, "yyyy-mm-ddThh:mm:ss");
+    let ok = g.call("GET", LEE, None).await;
+    assert!(ok.header("request-id").is_some());
+    assert_eq!(
+        ok.header("client-request-id"),
+        ok.header("request-id"),
+        "without the client's id, the request id stands in"
+    );
+    assert_eq!(ok.header("x-ms-resource-unit"), Some("1"));
+}
+
+#[tokio::test]
+async fn s3_missing_bad_and_expired_tokens_get_401() {
+    let g = graph_with(Options {
+        token_lifetime: 1,
+        ..Options::default()
+    })
+    .await;
+    let url = format!("{}{LEE}", g.emu.url());
+    let none: Value = g.http.get(&url).send().await.unwrap().json().await.unwrap();
+    assert_eq!(
+        (none["error"]["code"].as_str(), none["error"]["message"].as_str()),
+        (Some("InvalidAuthenticationToken"), Some("Access token is empty."))
+    );
+    let bogus = g.http.get(&url).bearer_auth("nope").send().await.unwrap();
+    assert_eq!(bogus.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(g.call("GET", LEE, None).await.status, StatusCode::OK);
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let expired = g.call("GET", LEE, None).await;
+    assert_eq!(expired.status, StatusCode::UNAUTHORIZED);
+    assert!(expired.body["error"]["message"].as_str().unwrap().contains("expired"));
+}
+
+#[tokio::test]
+async fn s5_client_secret_grant_and_its_errors() {
+    let emu = Emulator::start(
+        "127.0.0.1:0".parse().unwrap(),
+        &Default::default(),
+        Options {
+            client_id: Some("app-1".into()),
+            client_secret: Some("right".into()),
+            token_lifetime: 123,
+            ..Options::default()
+        },
+    )
+    .await
+    .unwrap();
+    let http = reqwest::Client::new();
+    let (status, body) = token_for(&http, &emu, &[("client_secret", "right")]).await;
+    assert_eq!(
+        (status, body["token_type"].as_str(), body["expires_in"].as_u64()),
+        (StatusCode::OK, Some("Bearer"), Some(123))
+    );
+    let (status, body) = token_for(&http, &emu, &[("client_secret", "wrong")]).await;
+    assert_eq!((status, body["error"].as_str()), (StatusCode::UNAUTHORIZED, Some("invalid_client")));
+    assert!(body["error_description"].as_str().unwrap().starts_with("AADSTS7000215"));
+    assert_eq!(body["error_codes"], json!([7000215]));
+    let (status, body) = token_for(&http, &emu, &[("client_secret", "right"), ("scope", "User.Read")]).await;
+    // The form now has two scopes; the last one wins in the emulator's parse, and it is not /.default.
+    assert_eq!((status, body["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_scope")));
+}
+
+fn assertion(alg: jsonwebtoken::Algorithm, key: &str, thumb: (&str, String), claims: Value) -> String {
+    let mut header = jsonwebtoken::Header::new(alg);
+    match thumb.0 {
+        "x5t#S256" => header.x5t_s256 = Some(thumb.1),
+        _ => header.x5t = Some(thumb.1),
+    }
+    let key = jsonwebtoken::EncodingKey::from_rsa_pem(&std::fs::read(fixture(key)).unwrap()).unwrap();
+    jsonwebtoken::encode(&header, &claims, &key).unwrap()
+}
+
+fn fixture(name: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
+}
+
+/// base64url(SHA-256 or SHA-1 of the certificate's DER).
+fn thumbprint(cert: &str, sha256: bool) -> String {
+    use base64::Engine;
+    let der = pem::parse(std::fs::read(fixture(cert)).unwrap()).unwrap();
+    let alg = if sha256 {
+        &aws_lc_rs::digest::SHA256
+    } else {
+        &aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY
+    };
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(aws_lc_rs::digest::digest(alg, der.contents()))
+}
+
+fn claims(aud: &str, iss: &str, exp_offset: i64) -> Value {
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    json!({"aud": aud, "iss": iss, "sub": iss, "jti": uuid::Uuid::new_v4().to_string(), "nbf": now - 10, "iat": now - 10, "exp": now + exp_offset})
+}
+
+#[tokio::test]
+async fn s5_certificate_assertions_ps256_and_rs256() {
+    use jsonwebtoken::Algorithm::{PS256, RS256};
+    let options = Options {
+        client_id: Some("app-1".into()),
+        certificate: Some(fixture("app-cert.pem")),
+        ..Options::default()
+    };
+    let emu = Emulator::start("127.0.0.1:0".parse().unwrap(), &Default::default(), options)
+        .await
+        .unwrap();
+    let http = reqwest::Client::new();
+    let aud = format!("{}/contoso/oauth2/v2.0/token", emu.url());
+    let s256 = ("x5t#S256", thumbprint("app-cert.pem", true));
+    let s1 = ("x5t", thumbprint("app-cert.pem", false));
+    let try_it = |jwt: String| {
+        let http = http.clone();
+        let emu_url = emu.url();
+        async move {
+            let form = [
+                ("grant_type", "client_credentials"),
+                ("client_id", "app-1"),
+                ("scope", "https://graph.microsoft.com/.default"),
+                ("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"),
+                ("client_assertion", jwt.as_str()),
+            ];
+            let body = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(form).finish();
+            let r = http
+                .post(format!("{emu_url}/contoso/oauth2/v2.0/token"))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            let status = r.status();
+            let body: Value = r.json().await.unwrap();
+            (status, body["error_codes"][0].as_u64().unwrap_or(0))
+        }
+    };
+    assert_eq!(
+        try_it(assertion(PS256, "app-key.pem", s256.clone(), claims(&aud, "app-1", 600))).await,
+        (StatusCode::OK, 0)
+    );
+    assert_eq!(
+        try_it(assertion(RS256, "app-key.pem", s1.clone(), claims(&aud, "app-1", 600))).await,
+        (StatusCode::OK, 0)
+    );
+    assert_eq!(
+        try_it(assertion(PS256, "other-key.pem", s256.clone(), claims(&aud, "app-1", 600))).await,
+        (StatusCode::UNAUTHORIZED, 700027),
+        "wrong key"
+    );
+    assert_eq!(
+        try_it(assertion(
+            PS256,
+            "other-key.pem",
+            ("x5t#S256", thumbprint("other-cert.pem", true)),
+            claims(&aud, "app-1", 600)
+        ))
+        .await
+        .1,
+        700027,
+        "unregistered certificate"
+    );
+    assert_eq!(
+        try_it(assertion(PS256, "app-key.pem", s256.clone(), claims(&aud, "app-1", -120)))
+            .await
+            .1,
+        700024,
+        "expired"
+    );
+    assert_eq!(
+        try_it(assertion(
+            PS256,
+            "app-key.pem",
+            s256.clone(),
+            claims("https://elsewhere/token", "app-1", 600)
+        ))
+        .await
+        .1,
+        700023,
+        "audience"
+    );
+    assert_eq!(
+        try_it(assertion(PS256, "app-key.pem", s256, claims(&aud, "app-2", 600))).await.1,
+        700021,
+        "issuer is not the client"
+    );
+    let (status, body) = token_for(&http, &emu, &[("client_secret", "guess")]).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("invalid_client")),
+        "no secret on a certificate app"
+    );
+}
+
+#[tokio::test]
+async fn s5_federated_assertions() {
+    let options = Options {
+        federated_issuer: Some("https://oidc.example/cluster".into()),
+        federated_subject: Some("system:serviceaccount:hr:phonesync".into()),
+        ..Options::default()
+    };
+    let emu = Emulator::start("127.0.0.1:0".parse().unwrap(), &Default::default(), options)
+        .await
+        .unwrap();
+    let http = reqwest::Client::new();
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let make = |iss: &str, sub: &str, aud: &str, exp: i64| {
+        let key = jsonwebtoken::EncodingKey::from_rsa_pem(&std::fs::read(fixture("other-key.pem")).unwrap()).unwrap();
+        jsonwebtoken::encode(
+            &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256),
+            &json!({"iss": iss, "sub": sub, "aud": [aud], "exp": exp}),
+            &key,
+        )
+        .unwrap()
+    };
+    let post = |jwt: String| token_for_owned(http.clone(), emu.url(), jwt);
+    let ok = post(make(
+        "https://oidc.example/cluster",
+        "system:serviceaccount:hr:phonesync",
+        "api://AzureADTokenExchange",
+        now + 600,
+    ))
+    .await;
+    assert_eq!(ok, (StatusCode::OK, 0));
+    assert_eq!(
+        post(make(
+            "https://evil.example",
+            "system:serviceaccount:hr:phonesync",
+            "api://AzureADTokenExchange",
+            now + 600
+        ))
+        .await,
+        (StatusCode::UNAUTHORIZED, 70021)
+    );
+    assert_eq!(
+        post(make(
+            "https://oidc.example/cluster",
+            "other",
+            "api://AzureADTokenExchange",
+            now + 600
+        ))
+        .await
+        .1,
+        70021
+    );
+    assert_eq!(
+        post(make(
+            "https://oidc.example/cluster",
+            "system:serviceaccount:hr:phonesync",
+            "api://other",
+            now + 600
+        ))
+        .await
+        .1,
+        70021
+    );
+    assert_eq!(
+        post(make(
+            "https://oidc.example/cluster",
+            "system:serviceaccount:hr:phonesync",
+            "api://AzureADTokenExchange",
+            now - 600
+        ))
+        .await
+        .1,
+        700024
+    );
+}
+
+async fn token_for_owned(http: reqwest::Client, url: String, jwt: String) -> (StatusCode, u64) {
+    let form = [
+        ("grant_type", "client_credentials"),
+        ("client_id", "app-1"),
+        ("scope", "https://graph.microsoft.com/.default"),
+        ("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"),
+        ("client_assertion", jwt.as_str()),
+    ];
+    let body = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(form).finish();
+    let r = http
+        .post(format!("{url}/contoso/oauth2/v2.0/token"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status();
+    let body: Value = r.json().await.unwrap();
+    (status, body["error_codes"][0].as_u64().unwrap_or(0))
+}
+
+#[tokio::test]
+async fn s4_2_resource_unit_bucket_throttles_with_graph_headers() {
+    for (mode, check) in [
+        (
+            RetryAfterMode::Seconds,
+            (|v: Option<&str>| v.is_some_and(|v| v.parse::<u64>().is_ok_and(|n| n >= 1))) as fn(Option<&str>) -> bool,
+        ),
+        (RetryAfterMode::Fractional, |v| {
+            v.is_some_and(|v| v.contains('.') && v.parse::<f64>().is_ok())
+        }),
+        (RetryAfterMode::HttpDate, |v| {
+            v.is_some_and(|v| httpdate::parse_http_date(v).is_ok())
+        }),
+        (RetryAfterMode::Absent, |v| v.is_none()),
+    ] {
+        let g = graph_with(Options {
+            throttle_ru: Some(5),
+            throttle_window: 10.0,
+            retry_after: mode,
+            ..Options::default()
+        })
+        .await;
+        let mut statuses = Vec::new();
+        let mut last = None;
+        for _ in 0..6 {
+            let r = g.call("GET", LEE, None).await;
+            statuses.push(r.status.as_u16());
+            last = Some(r);
+        }
+        assert_eq!(statuses, vec![200, 200, 200, 200, 200, 429], "{mode:?}");
+        let r = last.unwrap();
+        assert_eq!(r.code(), "TooManyRequests");
+        assert_eq!(r.body["error"]["innerError"]["code"], "429");
+        assert!(check(r.header("retry-after")), "{mode:?}: {:?}", r.header("retry-after"));
+        assert!(
+            r.header("x-ms-throttle-scope")
+                .unwrap()
+                .starts_with("Tenant_Application/ReadWrite/app-1/")
+        );
+        assert_eq!(r.header("x-ms-throttle-information"), Some("ResourceUnitLimitExceeded"));
+        assert_eq!(r.header("x-ms-resource-unit"), Some("1"));
+    }
+}
+
+#[tokio::test]
+async fn s4_2_writes_have_their_own_budget_and_usage_warns_past_80_percent() {
+    let g = graph_with(Options {
+        throttle_writes: Some(2),
+        throttle_ru: Some(100),
+        ..Options::default()
+    })
+    .await;
+    for n in ["+1 2065550191", "+1 2065550192"] {
+        assert!(
+            g.call("PATCH", &format!("{LEE}/{OFFICE}"), Some(json!({"phoneNumber": n})))
+                .await
+                .status
+                .is_success()
+        );
+    }
+    let r = g
+        .call("PATCH", &format!("{LEE}/{OFFICE}"), Some(json!({"phoneNumber": "+1 2065550193"})))
+        .await;
+    assert_eq!(
+        (r.status.as_u16(), r.header("x-ms-throttle-information")),
+        (429, Some("WriteLimitExceeded"))
+    );
+    assert_eq!(
+        g.phones("lee@contoso.com")[2].1,
+        "+1 2065550192",
+        "the throttled write was not applied"
+    );
+    let read = g.call("GET", LEE, None).await;
+    assert_eq!(read.status, StatusCode::OK, "reads are not writes");
+    assert!(
+        read.header("x-ms-throttle-limit-percentage").is_some(),
+        "more than 80% of the write budget is used"
+    );
+}
+
+#[tokio::test]
+async fn s4_3_injected_status_faults_carry_graph_codes() {
+    let g = graph().await;
+    for (status, code) in [
+        (500, "generalException"),
+        (502, "BadGateway"),
+        (503, "serviceNotAvailable"),
+        (504, "GatewayTimeout"),
+        (507, "quotaLimitReached"),
+        (429, "TooManyRequests"),
+    ] {
+        g.emu.inject([Fault::status(status).retry_after("2")]);
+        let r = g.call("GET", LEE, None).await;
+        assert_eq!((r.status.as_u16(), r.code()), (status, code));
+        assert_eq!(r.header("retry-after"), Some("2"));
+    }
+}
+
+#[tokio::test]
+async fn s4_3_dropped_connections_slow_answers_and_applied_but_failed_writes() {
+    let g = graph_with(Options {
+        slow_ms: 400,
+        ..Options::default()
+    })
+    .await;
+    g.emu.inject([Fault::effect(Effect::Drop)]);
+    assert!(
+        g.try_call("GET", LEE, None, &[]).await.is_err(),
+        "the connection is dropped with no answer"
+    );
+
+    g.emu.inject([Fault::effect(Effect::Slow)]);
+    let impatient = reqwest::Client::builder().timeout(Duration::from_millis(150)).build().unwrap();
+    let err = impatient
+        .get(format!("{}{LEE}", g.emu.url()))
+        .bearer_auth(&g.token)
+        .send()
+        .await
+        .unwrap_err();
+    assert!(err.is_timeout());
+
+    g.emu.inject([Fault::effect(Effect::Applied(500)).only("POST")]);
+    let r = g
+        .call("POST", KIM, Some(json!({"phoneNumber": "+1 2065550150", "phoneType": "mobile"})))
+        .await;
+    assert_eq!(r.status.as_u16(), 500);
+    assert_eq!(
+        g.phones("kim@contoso.com"),
+        vec![("mobile".into(), "+1 2065550150".into())],
+        "applied anyway"
+    );
+
+    g.emu.inject([Fault::effect(Effect::AppliedDrop).only("PATCH")]);
+    assert!(
+        g.try_call(
+            "PATCH",
+            &format!("{KIM}/{MOBILE}"),
+            Some(json!({"phoneNumber": "+1 2065550151"})),
+            &[]
+        )
+        .await
+        .is_err()
+    );
+    assert_eq!(
+        g.phones("kim@contoso.com"),
+        vec![("mobile".into(), "+1 2065550151".into())],
+        "applied, then dropped"
+    );
+    let faults: Vec<Option<String>> = g.emu.requests().iter().map(|r| r.fault.clone()).collect();
+    assert_eq!(faults.iter().flatten().count(), 4, "{faults:?}");
+}
+
+#[tokio::test]
+async fn s4_3_random_faults_follow_rate_and_seed() {
+    let count = |seed: u64| async move {
+        let g = graph_with(Options {
+            fault_rate: 0.3,
+            faults: vec![FaultKind::E503],
+            random_seed: seed,
+            ..Options::default()
+        })
+        .await;
+        let mut statuses = Vec::new();
+        for _ in 0..200 {
+            statuses.push(g.call("GET", LEE, None).await.status.as_u16());
+        }
+        statuses
+    };
+    let a = count(7).await;
+    let failed = a.iter().filter(|s| **s == 503).count();
+    assert!((35..=85).contains(&failed), "about 30% of 200: {failed}");
+    assert_eq!(a, count(7).await, "same seed, same faults");
+}
+
+#[tokio::test]
+async fn latency_is_added_to_every_request() {
+    let g = graph_with(Options {
+        latency_ms: 120,
+        ..Options::default()
+    })
+    .await;
+    let started = Instant::now();
+    g.call("GET", LEE, None).await;
+    assert!(started.elapsed() >= Duration::from_millis(120));
+}
+
+fn batch_item(id: &str, method: &str, url: &str, body: Option<Value>, depends_on: &[&str]) -> Value {
+    let mut v = json!({"id": id, "method": method, "url": url});
+    if let Some(b) = body {
+        v["body"] = b;
+        v["headers"] = json!({"Content-Type": "application/json"});
+    }
+    if !depends_on.is_empty() {
+        v["dependsOn"] = json!(depends_on);
+    }
+    v
+}
+
+#[tokio::test]
+async fn s4_5_batch_runs_chains_and_answers_each_item() {
+    let g = graph().await;
+    let kim = "/users/kim@contoso.com/authentication/phoneMethods";
+    let requests = json!({"requests": [
+        batch_item("1", "POST", kim, Some(json!({"phoneNumber": "+1 2065550160", "phoneType": "mobile"})), &[]),
+        batch_item("2", "POST", kim, Some(json!({"phoneNumber": "+1 2065550161", "phoneType": "alternateMobile"})), &["1"]),
+        // A failure, and a dependent of it.
+        batch_item("3", "POST", kim, Some(json!({"phoneNumber": "+1 2065550162", "phoneType": "mobile"})), &["2"]),
+        batch_item("4", "DELETE", &format!("{kim}/{ALT}"), None, &["3"]),
+        batch_item("5", "GET", "/users/nobody/authentication/phoneMethods", None, &[]),
+        batch_item("6", "GET", "/users/lee@contoso.com/authentication/phoneMethods", None, &[]),
+        batch_item("7", "GET", "/v1.0/users/lee@contoso.com/authentication/phoneMethods", None, &[]),
+    ]});
+    let r = g.call("POST", "/v1.0/$batch", Some(requests)).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let responses = r.body["responses"].as_array().unwrap();
+    let by_id = |id: &str| responses.iter().find(|x| x["id"] == id).unwrap();
+    assert_eq!(by_id("1")["status"], 201);
+    assert_eq!(by_id("1")["body"]["id"], MOBILE);
+    assert_eq!(by_id("1")["headers"]["content-type"], "application/json");
+    assert_eq!(by_id("2")["status"], 201);
+    assert_eq!(by_id("3")["status"], 400);
+    assert_eq!(by_id("4")["status"], 424, "dependents of a failure get 424");
+    assert_eq!(by_id("5")["status"], 404);
+    assert_eq!(by_id("6")["status"], 200);
+    assert_eq!(by_id("7")["status"], 400, "batch URLs carry no version");
+    let order: Vec<&str> = responses.iter().map(|x| x["id"].as_str().unwrap()).collect();
+    assert_ne!(order, vec!["1", "2", "3", "4", "5", "6", "7"], "responses are not in request order");
+    assert_eq!(
+        g.phones("kim@contoso.com"),
+        vec![
+            ("alternateMobile".into(), "+1 2065550161".into()),
+            ("mobile".into(), "+1 2065550160".into())
+        ]
+    );
+    let items: Vec<_> = g.emu.requests().into_iter().filter(|r| r.batch_item.is_some()).collect();
+    assert_eq!(items.len(), 7, "each item is journaled");
+}
+
+#[tokio::test]
+async fn s4_5_malformed_batches_are_400() {
+    let g = graph().await;
+    let get = |id: &str| batch_item(id, "GET", "/users/lee@contoso.com/authentication/phoneMethods", None, &[]);
+    let too_many: Vec<Value> = (0..21).map(|i| get(&i.to_string())).collect();
+    assert_eq!(
+        g.call("POST", "/v1.0/$batch", Some(json!({"requests": too_many}))).await.status,
+        StatusCode::BAD_REQUEST
+    );
+    let twenty: Vec<Value> = (0..20).map(|i| get(&i.to_string())).collect();
+    assert_eq!(
+        g.call("POST", "/v1.0/$batch", Some(json!({"requests": twenty}))).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        g.call("POST", "/v1.0/$batch", Some(json!({"requests": [get("a"), get("A")]})))
+            .await
+            .status,
+        StatusCode::BAD_REQUEST,
+        "ids are not case-sensitive"
+    );
+    let no_type = json!({"requests": [{"id": "1", "method": "POST", "url": "/users/kim@contoso.com/authentication/phoneMethods", "body": {"phoneNumber": "+1 2065550160", "phoneType": "mobile"}}]});
+    assert_eq!(
+        g.call("POST", "/v1.0/$batch", Some(no_type)).await.status,
+        StatusCode::BAD_REQUEST,
+        "a body needs Content-Type"
+    );
+    let unknown_dep = json!({"requests": [batch_item("1", "GET", "/users/lee@contoso.com/authentication/phoneMethods", None, &["9"])]});
+    assert_eq!(
+        g.call("POST", "/v1.0/$batch", Some(unknown_dep)).await.status,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        g.call("POST", "/v1.0/$batch", Some(json!({"nope": 1}))).await.status,
+        StatusCode::BAD_REQUEST
+    );
+    let beta = g.call("POST", "/beta/$batch", Some(json!({"requests": [get("1")]}))).await;
+    assert_eq!(
+        (beta.status, beta.body["responses"][0]["status"].as_u64()),
+        (StatusCode::OK, Some(200)),
+        "beta batches serve beta paths"
+    );
+    assert!(
+        g.emu.requests().iter().any(|r| r.path.starts_with("/beta/users/")),
+        "items are journaled under the batch's version"
+    );
+}
+
+#[tokio::test]
+async fn s4_5_throttled_items_carry_their_own_retry_after() {
+    let g = graph_with(Options {
+        throttle_ru: Some(3),
+        ..Options::default()
+    })
+    .await;
+    let items: Vec<Value> = (0..5)
+        .map(|i| {
+            batch_item(
+                &i.to_string(),
+                "GET",
+                "/users/lee@contoso.com/authentication/phoneMethods",
+                None,
+                &[],
+            )
+        })
+        .collect();
+    let r = g.call("POST", "/v1.0/$batch", Some(json!({"requests": items}))).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let responses = r.body["responses"].as_array().unwrap();
+    let throttled: Vec<&Value> = responses.iter().filter(|x| x["status"] == 429).collect();
+    assert_eq!(throttled.len(), 2);
+    for t in throttled {
+        assert!(t["headers"]["retry-after"].as_str().is_some(), "{t}");
+        assert_eq!(t["body"]["error"]["code"], "TooManyRequests");
+    }
+}
+
+#[tokio::test]
+async fn journal_records_requests_and_changes_and_can_be_written_as_json_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("journal.jsonl");
+    let g = graph_with(Options {
+        journal: Some(file.clone()),
+        ..Options::default()
+    })
+    .await;
+    g.call("POST", KIM, Some(json!({"phoneNumber": "+1 2065550170", "phoneType": "mobile"})))
+        .await;
+    g.call("GET", KIM, None).await;
+    let entries = g.emu.journal();
+    assert!(matches!(&entries[0].event, Event::Change(c) if c.op == "add" && c.methods_before == 0 && c.methods_after == 1));
+    assert!(matches!(&entries[1].event, Event::Request(r) if r.method == "POST" && r.status == 201));
+    let lines: Vec<Value> = std::fs::read_to_string(&file)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 3);
+    assert_eq!(lines[0]["kind"], "change");
+    assert_eq!(lines[2]["kind"], "request");
+    let over_http: Value = g
+        .http
+        .get(format!("{}/_emulator/journal", g.emu.url()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(over_http.as_array().unwrap().len(), 3);
+    let state: Value = g
+        .http
+        .get(format!("{}/_emulator/state", g.emu.url()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(state["users"][0]["phoneMethods"][0]["phoneNumber"], "+1 2065550170");
+}

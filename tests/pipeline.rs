@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{World, csv_rows, pairs, summary};
+use common::{World, assert_journal_invariants, csv_rows, pairs, summary};
 use phonesync::emulator::Fault;
 use serde_json::json;
 use std::process::ExitCode;
@@ -89,6 +89,7 @@ async fn sample_file_converges_and_a_second_run_changes_nothing() {
     let (code, second) = w.run("apply", &sample("hr_phones.csv"), "second").await;
     assert_eq!(code.unwrap(), ExitCode::from(1));
     assert_eq!(summary(&second)["ops"]["planned"], json!({"add": 0, "update": 0, "delete": 0}));
+    assert_journal_invariants(&w.emulator.changes());
     assert!(
         w.emulator.requests()[before..].iter().all(|e| e.method == "GET"),
         "second run only reads"

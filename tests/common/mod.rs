@@ -125,3 +125,39 @@ pub fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
     v.sort();
     v
 }
+
+/// Checks the journal invariants every run must keep, and panics with the first violation:
+/// - per user, no delete of a phone ran before the add it depends on: a user's method count
+///   never drops below both its count before the run and its count after it;
+/// - no type was added twice in a row without a delete between (no duplicate add).
+pub fn assert_journal_invariants(changes: &[phonesync::emulator::Change]) {
+    use std::collections::HashMap;
+    let mut first: HashMap<&str, usize> = HashMap::new();
+    let mut last: HashMap<&str, usize> = HashMap::new();
+    let mut lowest: HashMap<&str, usize> = HashMap::new();
+    let mut present: HashMap<(&str, &str), bool> = HashMap::new();
+    for c in changes {
+        first.entry(&c.user_id).or_insert(c.methods_before);
+        last.insert(&c.user_id, c.methods_after);
+        let low = lowest.entry(&c.user_id).or_insert(c.methods_before);
+        *low = (*low).min(c.methods_after);
+        let slot = present.entry((&c.user_id, c.phone_type)).or_insert(c.before.is_some());
+        match c.op {
+            "add" => {
+                assert!(!*slot, "duplicate add of {} for {}", c.phone_type, c.user_id);
+                *slot = true;
+            }
+            "delete" => *slot = false,
+            _ => {}
+        }
+    }
+    for (user, low) in lowest {
+        let floor = first[user].min(last[user]);
+        assert!(
+            low >= floor,
+            "{user} went down to {low} methods, below both {} before and {} after",
+            first[user],
+            last[user]
+        );
+    }
+}

@@ -16,6 +16,9 @@ use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
+/// Characters escaped in the user part of `@odata.context` (Graph writes `users('kim%40contoso.com')`).
+const CONTEXT_SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC.remove(b'.').remove(b'-').remove(b'_').remove(b'~');
+
 /// Marks a response whose connection must be dropped instead of answered.
 #[derive(Clone, Copy)]
 pub(super) struct DropConnection;
@@ -419,7 +422,7 @@ pub(super) fn dispatch(
     let context = |suffix: &str| {
         format!(
             "https://graph.microsoft.com/{version}/$metadata#users('{}')/authentication/{suffix}",
-            percent_encoding::utf8_percent_encode(&user, percent_encoding::NON_ALPHANUMERIC)
+            percent_encoding::utf8_percent_encode(&user, CONTEXT_SEGMENT)
         )
     };
     let mut tenant = s.tenant.lock().expect("tenant lock");

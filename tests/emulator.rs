@@ -62,6 +62,11 @@ async fn graph() -> Graph {
 }
 
 async fn token_for(http: &reqwest::Client, emu: &Emulator, extra: &[(&str, &str)]) -> (StatusCode, Value) {
+    post_token(http, &emu.url(), extra).await
+}
+
+/// Posts a client-credentials request for app-1 with `extra` fields to the emulator at `url`.
+async fn post_token(http: &reqwest::Client, url: &str, extra: &[(&str, &str)]) -> (StatusCode, Value) {
     let mut form = vec![
         ("grant_type", "client_credentials"),
         ("client_id", "app-1"),
@@ -70,7 +75,7 @@ async fn token_for(http: &reqwest::Client, emu: &Emulator, extra: &[(&str, &str)
     form.extend_from_slice(extra);
     let body = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(form).finish();
     let r = http
-        .post(format!("{}/contoso/oauth2/v2.0/token", emu.url()))
+        .post(format!("{url}/contoso/oauth2/v2.0/token"))
         .header("content-type", "application/x-www-form-urlencoded")
         .body(body)
         .send()
@@ -179,7 +184,10 @@ async fn s1_1_list_get_delete_and_s1_2_fixed_ids() {
     let g = graph().await;
     let r = g.call("GET", LEE, None).await;
     assert_eq!(r.status, StatusCode::OK);
-    assert_eq!(r.body["@odata.context"], "https://graph.microsoft.com/v1.0/$metadata#users('lee%40contoso.com')/authentication/phoneMethods");
+    assert_eq!(
+        r.body["@odata.context"],
+        "https://graph.microsoft.com/v1.0/$metadata#users('lee%40contoso.com')/authentication/phoneMethods"
+    );
     let ids: Vec<&str> = r.body["value"]
         .as_array()
         .unwrap()
@@ -534,30 +542,7 @@ async fn s5_certificate_assertions_ps256_and_rs256() {
     let aud = format!("{}/contoso/oauth2/v2.0/token", emu.url());
     let s256 = ("x5t#S256", thumbprint("app-cert.pem", true));
     let s1 = ("x5t", thumbprint("app-cert.pem", false));
-    let try_it = |jwt: String| {
-        let http = http.clone();
-        let emu_url = emu.url();
-        async move {
-            let form = [
-                ("grant_type", "client_credentials"),
-                ("client_id", "app-1"),
-                ("scope", "https://graph.microsoft.com/.default"),
-                ("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"),
-                ("client_assertion", jwt.as_str()),
-            ];
-            let body = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(form).finish();
-            let r = http
-                .post(format!("{emu_url}/contoso/oauth2/v2.0/token"))
-                .header("content-type", "application/x-www-form-urlencoded")
-                .body(body)
-                .send()
-                .await
-                .unwrap();
-            let status = r.status();
-            let body: Value = r.json().await.unwrap();
-            (status, body["error_codes"][0].as_u64().unwrap_or(0))
-        }
-    };
+    let try_it = |jwt: String| with_assertion(http.clone(), emu.url(), jwt);
     assert_eq!(
         try_it(assertion(PS256, "app-key.pem", s256.clone(), claims(&aud, "app-1", 600))).await,
         (StatusCode::OK, 0)
@@ -636,7 +621,7 @@ async fn s5_federated_assertions() {
         )
         .unwrap()
     };
-    let post = |jwt: String| token_for_owned(http.clone(), emu.url(), jwt);
+    let post = |jwt: String| with_assertion(http.clone(), emu.url(), jwt);
     let ok = post(make(
         "https://oidc.example/cluster",
         "system:serviceaccount:hr:phonesync",
@@ -690,24 +675,13 @@ async fn s5_federated_assertions() {
     );
 }
 
-async fn token_for_owned(http: reqwest::Client, url: String, jwt: String) -> (StatusCode, u64) {
-    let form = [
-        ("grant_type", "client_credentials"),
-        ("client_id", "app-1"),
-        ("scope", "https://graph.microsoft.com/.default"),
+/// Asks for a token with a client assertion; returns the status and the AADSTS code (0 on success).
+async fn with_assertion(http: reqwest::Client, url: String, jwt: String) -> (StatusCode, u64) {
+    let fields = [
         ("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"),
         ("client_assertion", jwt.as_str()),
     ];
-    let body = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(form).finish();
-    let r = http
-        .post(format!("{url}/contoso/oauth2/v2.0/token"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    let status = r.status();
-    let body: Value = r.json().await.unwrap();
+    let (status, body) = post_token(&http, &url, &fields).await;
     (status, body["error_codes"][0].as_u64().unwrap_or(0))
 }
 

@@ -17,7 +17,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 /// Characters escaped in the user part of `@odata.context` (Graph writes `users('kim%40contoso.com')`).
-const CONTEXT_SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC.remove(b'.').remove(b'-').remove(b'_').remove(b'~');
+const CONTEXT_SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'.')
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'~');
 
 /// Marks a response whose connection must be dropped instead of answered.
 #[derive(Clone, Copy)]
@@ -274,6 +278,7 @@ pub(super) fn pick_fault(s: &Shared, method: &str, transport_ok: bool) -> Option
         FaultKind::Slow => Effect::Slow,
         FaultKind::Applied500 => Effect::Applied(500),
         FaultKind::AppliedDrop => Effect::AppliedDrop,
+        FaultKind::Applied429 => Effect::Applied(429),
     })
 }
 

@@ -225,11 +225,14 @@ pub enum FaultKind {
     /// A write is applied, then the connection is dropped.
     #[value(name = "applied-drop")]
     AppliedDrop,
+    /// A write is applied, then 429 is returned (graph-contract §4.3, last point).
+    #[value(name = "applied-429")]
+    Applied429,
 }
 
 impl FaultKind {
     /// Every kind.
-    pub const ALL: [FaultKind; 10] = [
+    pub const ALL: [FaultKind; 11] = [
         FaultKind::E500,
         FaultKind::E502,
         FaultKind::E503,
@@ -240,6 +243,7 @@ impl FaultKind {
         FaultKind::Slow,
         FaultKind::Applied500,
         FaultKind::AppliedDrop,
+        FaultKind::Applied429,
     ];
 }
 

@@ -2,6 +2,7 @@
 //! [`Config`]. Every later stage takes values from here and never reads the file or the
 //! environment itself; a bad value stops the run here with the key and the file named.
 
+use crate::graph::auth::AssertionAlgorithm;
 use crate::model::PhoneType;
 use crate::phone::Region;
 use crate::planner;
@@ -12,6 +13,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+/// The variable a pre-acquired bearer token is read from.
+pub const ACCESS_TOKEN_VAR: &str = "PHONESYNC_ACCESS_TOKEN";
+
 /// The environment variables the tool reads, captured once so tests can supply their own.
 #[derive(Debug, Clone, Default)]
 pub struct Env(BTreeMap<String, String>);
@@ -19,7 +23,9 @@ pub struct Env(BTreeMap<String, String>);
 impl Env {
     /// The variables of this process that the tool cares about.
     pub fn from_process() -> Env {
-        Env(std::env::vars().filter(|(k, _)| k.starts_with("AZURE_")).collect())
+        Env(std::env::vars()
+            .filter(|(k, _)| k.starts_with("AZURE_") || k == ACCESS_TOKEN_VAR)
+            .collect())
     }
 
     /// An environment with exactly these variables.
@@ -48,10 +54,46 @@ pub struct Auth {
     pub tenant_id: Option<String>,
     /// Application (client) id.
     pub client_id: Option<String>,
-    /// The client secret, from `AZURE_CLIENT_SECRET`.
-    pub client_secret: Option<SecretString>,
     /// Base URL of the token service.
     pub authority_host: reqwest::Url,
+    /// How to sign in; `None` when nothing is configured.
+    pub sign_in: Option<SignIn>,
+}
+
+/// A sign-in method with what it needs.
+#[derive(Debug, Clone)]
+pub enum SignIn {
+    /// App-only with the secret from `AZURE_CLIENT_SECRET`.
+    ClientSecret(SecretString),
+    /// App-only with a certificate: a PEM file holding the certificate and its private key.
+    Certificate {
+        /// The PEM file.
+        path: PathBuf,
+        /// The assertion's signature.
+        algorithm: AssertionAlgorithm,
+    },
+    /// App-only with workload identity federation: the assertion file, re-read at every sign-in.
+    WorkloadIdentity {
+        /// The token file (`AZURE_FEDERATED_TOKEN_FILE`).
+        token_file: PathBuf,
+    },
+    /// A bearer token obtained elsewhere, from `PHONESYNC_ACCESS_TOKEN`.
+    AccessToken(SecretString),
+    /// Delegated sign-in of an admin through the device-code flow.
+    DeviceCode,
+}
+
+impl SignIn {
+    /// The method's name as written in config.
+    pub fn name(&self) -> &'static str {
+        match self {
+            SignIn::ClientSecret(_) => "client_secret",
+            SignIn::Certificate { .. } => "certificate",
+            SignIn::WorkloadIdentity { .. } => "workload_identity",
+            SignIn::AccessToken(_) => "access_token",
+            SignIn::DeviceCode => "device_code",
+        }
+    }
 }
 
 /// Pacing and retry settings.
@@ -67,6 +109,12 @@ pub struct Rate {
     pub max_backoff: Duration,
     /// Time allowed for one HTTP request.
     pub request_timeout: Duration,
+    /// Longest time one call may spend retrying.
+    pub retry_budget: Duration,
+    /// Time allowed for the whole run; nothing new starts after it.
+    pub run_timeout: Option<Duration>,
+    /// `x-ms-throttle-priority` to send (`low` for background runs).
+    pub throttle_priority: Option<String>,
 }
 
 /// The embedded emulator's files.
@@ -126,9 +174,13 @@ fn default_endpoint() -> String {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawAuth {
+    method: Option<String>,
     tenant_id: Option<String>,
     client_id: Option<String>,
     authority_host: Option<String>,
+    certificate_path: Option<PathBuf>,
+    assertion_algorithm: Option<String>,
+    federated_token_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -139,6 +191,9 @@ struct RawRate {
     max_attempts: u32,
     max_backoff_seconds: f64,
     request_timeout_seconds: f64,
+    retry_budget_seconds: f64,
+    run_timeout_seconds: Option<f64>,
+    throttle_priority: Option<String>,
 }
 
 impl Default for RawRate {
@@ -149,6 +204,9 @@ impl Default for RawRate {
             max_attempts: 6,
             max_backoff_seconds: 60.0,
             request_timeout_seconds: 30.0,
+            retry_budget_seconds: 300.0,
+            run_timeout_seconds: None,
+            throttle_priority: None,
         }
     }
 }
@@ -234,6 +292,7 @@ impl Config {
         let authority = raw
             .auth
             .authority_host
+            .clone()
             .or_else(|| env.get("AZURE_AUTHORITY_HOST"))
             .unwrap_or_else(|| "https://login.microsoftonline.com".into());
         let authority_host = parse_url(&authority).map_err(|why| bad("auth.authority_host", why))?;
@@ -261,6 +320,13 @@ impl Config {
             max_attempts: r.max_attempts,
             max_backoff: seconds("rate.max_backoff_seconds", r.max_backoff_seconds)?,
             request_timeout: seconds("rate.request_timeout_seconds", r.request_timeout_seconds)?,
+            retry_budget: seconds("rate.retry_budget_seconds", r.retry_budget_seconds)?,
+            run_timeout: r.run_timeout_seconds.map(|v| seconds("rate.run_timeout_seconds", v)).transpose()?,
+            throttle_priority: match r.throttle_priority.as_deref() {
+                None => None,
+                Some(p @ ("low" | "normal" | "high")) => Some(p.to_string()),
+                Some(other) => return Err(bad("rate.throttle_priority", format!("'{other}' is not low, normal or high"))),
+            },
         };
 
         let mut managed_types = Vec::new();
@@ -280,14 +346,15 @@ impl Config {
         }
         let default_region = raw.input.default_region.parse().map_err(|why| bad("input.default_region", why))?;
 
+        let sign_in = sign_in(&raw.auth, env, &resolve).map_err(|(key, why)| bad(key, why))?;
         Ok(Config {
             path: path.to_path_buf(),
             endpoint,
             auth: Auth {
                 tenant_id: raw.auth.tenant_id.or_else(|| env.get("AZURE_TENANT_ID")),
                 client_id: raw.auth.client_id.or_else(|| env.get("AZURE_CLIENT_ID")),
-                client_secret: env.get("AZURE_CLIENT_SECRET").map(SecretString::from),
                 authority_host,
+                sign_in,
             },
             rate,
             planner: planner::Settings {
@@ -302,6 +369,57 @@ impl Config {
             },
         })
     }
+}
+
+/// Picks the sign-in method: the one named by `auth.method`, or with `auto` (the default) the
+/// first that is configured of: access token, client secret, certificate, federated token file.
+fn sign_in(raw: &RawAuth, env: &Env, resolve: &dyn Fn(&Path) -> PathBuf) -> Result<Option<SignIn>, (&'static str, String)> {
+    let secret = env.get("AZURE_CLIENT_SECRET").map(SecretString::from);
+    let token = env.get(ACCESS_TOKEN_VAR).map(SecretString::from);
+    let certificate = raw
+        .certificate_path
+        .as_deref()
+        .map(resolve)
+        .or_else(|| env.get("AZURE_CLIENT_CERTIFICATE_PATH").map(PathBuf::from));
+    let token_file = raw
+        .federated_token_file
+        .as_deref()
+        .map(resolve)
+        .or_else(|| env.get("AZURE_FEDERATED_TOKEN_FILE").map(PathBuf::from));
+    let algorithm = match raw.assertion_algorithm.as_deref().map(str::to_ascii_uppercase).as_deref() {
+        None | Some("PS256") => AssertionAlgorithm::Ps256,
+        Some("RS256") => AssertionAlgorithm::Rs256,
+        Some(other) => return Err(("auth.assertion_algorithm", format!("'{other}' is not PS256 or RS256"))),
+    };
+    let need = |what: &str| ("auth.method", format!("needs {what}"));
+    let method = raw.method.as_deref().unwrap_or("auto");
+    Ok(match method {
+        "auto" => token
+            .map(SignIn::AccessToken)
+            .or(secret.map(SignIn::ClientSecret))
+            .or(certificate.map(|path| SignIn::Certificate { path, algorithm }))
+            .or(token_file.map(|token_file| SignIn::WorkloadIdentity { token_file })),
+        "client_secret" => Some(SignIn::ClientSecret(
+            secret.ok_or_else(|| need("AZURE_CLIENT_SECRET in the environment"))?,
+        )),
+        "certificate" => Some(SignIn::Certificate {
+            path: certificate.ok_or_else(|| need("auth.certificate_path or AZURE_CLIENT_CERTIFICATE_PATH"))?,
+            algorithm,
+        }),
+        "workload_identity" => Some(SignIn::WorkloadIdentity {
+            token_file: token_file.ok_or_else(|| need("auth.federated_token_file or AZURE_FEDERATED_TOKEN_FILE"))?,
+        }),
+        "access_token" => Some(SignIn::AccessToken(
+            token.ok_or_else(|| need("PHONESYNC_ACCESS_TOKEN in the environment"))?,
+        )),
+        "device_code" => Some(SignIn::DeviceCode),
+        other => {
+            return Err((
+                "auth.method",
+                format!("'{other}' is not auto, client_secret, certificate, workload_identity, access_token or device_code"),
+            ));
+        }
+    })
 }
 
 fn parse_endpoint(value: &str) -> Result<Endpoint, String> {
@@ -374,6 +492,49 @@ mod tests {
     }
 
     #[test]
+    fn sign_in_method_is_chosen_like_azure_tooling() {
+        let env = |pairs: &[(&str, &str)]| Env::from_pairs(pairs.iter().copied());
+        let pick = |text: &str, e: Env| Config::parse(text, Path::new("/p/config.toml"), &e).map(|c| c.auth.sign_in.map(|s| s.name()));
+        assert_eq!(pick("", env(&[])).unwrap(), None);
+        assert_eq!(
+            pick("", env(&[("AZURE_CLIENT_CERTIFICATE_PATH", "/c.pem")])).unwrap(),
+            Some("certificate")
+        );
+        assert_eq!(
+            pick("", env(&[("AZURE_FEDERATED_TOKEN_FILE", "/t")])).unwrap(),
+            Some("workload_identity")
+        );
+        assert_eq!(
+            pick(
+                "",
+                env(&[("AZURE_CLIENT_SECRET", "s"), ("AZURE_CLIENT_CERTIFICATE_PATH", "/c.pem")])
+            )
+            .unwrap(),
+            Some("client_secret")
+        );
+        assert_eq!(
+            pick("", env(&[("PHONESYNC_ACCESS_TOKEN", "t"), ("AZURE_CLIENT_SECRET", "s")])).unwrap(),
+            Some("access_token")
+        );
+        assert_eq!(
+            pick("[auth]\nmethod = \"device_code\"\n", env(&[("AZURE_CLIENT_SECRET", "s")])).unwrap(),
+            Some("device_code")
+        );
+        let e = pick("[auth]\nmethod = \"certificate\"\n", env(&[])).unwrap_err().to_string();
+        assert!(e.contains("auth.method") && e.contains("AZURE_CLIENT_CERTIFICATE_PATH"), "{e}");
+        let c = Config::parse(
+            "[auth]\ncertificate_path = \"app.pem\"\nassertion_algorithm = \"rs256\"\n",
+            Path::new("/p/config.toml"),
+            &env(&[]),
+        )
+        .unwrap();
+        assert!(
+            matches!(c.auth.sign_in, Some(SignIn::Certificate { ref path, algorithm: AssertionAlgorithm::Rs256 }) if path == Path::new("/p/app.pem"))
+        );
+        assert!(pick("[auth]\nmethod = \"magic\"\n", env(&[])).is_err());
+    }
+
+    #[test]
     fn plain_http_only_to_loopback() {
         assert!(parse("endpoint = \"http://127.0.0.1:8080\"").is_ok());
         assert!(parse("endpoint = \"http://localhost:8080\"").is_ok());
@@ -392,7 +553,7 @@ mod tests {
         ]);
         let c = Config::parse("", Path::new("config.toml"), &env).unwrap();
         assert_eq!(c.auth.tenant_id.as_deref(), Some("t"));
-        assert!(c.auth.client_secret.is_some());
+        assert!(matches!(c.auth.sign_in, Some(SignIn::ClientSecret(_))));
         assert!(!format!("{c:?}").contains("s3cret"), "Debug must not show the secret");
         assert!(parse("[auth]\nclient_secret = \"x\"\n").is_err(), "a secret in the file is refused");
     }

@@ -2,14 +2,14 @@
 //! started for this run with its state loaded from (and saved back to) the state folder, or a
 //! real tenant with credentials from the environment.
 
-use crate::config::{Config, Endpoint};
+use crate::config::{Config, Endpoint, SignIn};
 use crate::emulator::{self, Emulator, Seed};
-use crate::graph::auth::Credential;
+use crate::graph::auth::{App, ClientCertificate, Credential};
 use crate::graph::{ClientSettings, GraphClient, retry};
 use anyhow::{Context, Result, bail};
 use secrecy::SecretString;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// The file in the state folder holding the embedded emulator's tenant between runs.
 pub const STATE_FILE: &str = "emulator-state.json";
@@ -34,6 +34,9 @@ pub async fn open(config: &Config) -> Result<Connection> {
             max_delay: config.rate.max_backoff,
         },
         request_timeout: config.rate.request_timeout,
+        retry_budget: config.rate.retry_budget,
+        deadline: config.rate.run_timeout.map(|t| Instant::now() + t),
+        throttle_priority: config.rate.throttle_priority.clone(),
     };
     let (credential, label, embedded) = match &config.endpoint {
         Endpoint::Embedded => {
@@ -49,41 +52,68 @@ pub async fn open(config: &Config) -> Result<Connection> {
             };
             let emu = Emulator::start("127.0.0.1:0".parse().expect("static address"), &seed, options).await?;
             settings.base = emu.url().parse().context("emulator URL")?;
-            let credential = Credential::ClientSecret {
+            let app = App {
                 authority: settings.base.clone(),
                 tenant: "embedded".into(),
                 client_id,
-                secret: SecretString::from(secret),
                 scope: "https://graph.microsoft.com/.default".into(),
             };
+            let credential = Credential::ClientSecret(app, SecretString::from(secret));
             let label = format!("embedded Graph emulator (state: {})", state_file.display());
             (credential, label, Some((emu, state_file)))
         }
         Endpoint::Url(url) => {
             settings.base = url.clone();
-            let (Some(tenant), Some(client_id), Some(secret)) =
-                (&config.auth.tenant_id, &config.auth.client_id, &config.auth.client_secret)
-            else {
-                bail!(
-                    "sign-in is not configured for {url}: set AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET \
-                     (tenant and client id may also be set under [auth] in {}); see the README's Sign-in section",
-                    config.path.display()
-                );
-            };
-            let scope = format!("{}://{}/.default", url.scheme(), url.host_str().unwrap_or("graph.microsoft.com"));
-            let credential = Credential::ClientSecret {
-                authority: config.auth.authority_host.clone(),
-                tenant: tenant.clone(),
-                client_id: client_id.clone(),
-                secret: secret.clone(),
-                scope,
-            };
+            let credential = credential(config, url)?;
+            let tenant = config.auth.tenant_id.as_deref().unwrap_or("(from the token)");
             (credential, format!("Microsoft Graph at {url} (tenant {tenant})"), None)
         }
     };
     let client = GraphClient::new(settings, credential).context("cannot set up the HTTP client")?;
     client.sign_in().await.context("cannot sign in to Graph")?;
     Ok(Connection { client, label, embedded })
+}
+
+/// The credential for a real tenant, from the configured sign-in method.
+fn credential(config: &Config, url: &reqwest::Url) -> Result<Credential> {
+    let auth = &config.auth;
+    let Some(sign_in) = &auth.sign_in else {
+        bail!(
+            "sign-in is not configured for {url}: set AZURE_TENANT_ID and AZURE_CLIENT_ID, and AZURE_CLIENT_SECRET, \
+             AZURE_CLIENT_CERTIFICATE_PATH or AZURE_FEDERATED_TOKEN_FILE (or choose auth.method in {}); see the README's Sign-in section",
+            config.path.display()
+        );
+    };
+    if let SignIn::AccessToken(token) = sign_in {
+        return Ok(Credential::Static(token.clone()));
+    }
+    let (Some(tenant), Some(client_id)) = (&auth.tenant_id, &auth.client_id) else {
+        bail!(
+            "sign-in with {} needs the tenant and the app: set AZURE_TENANT_ID and AZURE_CLIENT_ID, or auth.tenant_id and auth.client_id in {}",
+            sign_in.name(),
+            config.path.display()
+        );
+    };
+    let resource = format!("{}://{}", url.scheme(), url.host_str().unwrap_or("graph.microsoft.com"));
+    let app = |scope: String| App {
+        authority: auth.authority_host.clone(),
+        tenant: tenant.clone(),
+        client_id: client_id.clone(),
+        scope,
+    };
+    let app_only = app(format!("{resource}/.default"));
+    Ok(match sign_in {
+        SignIn::ClientSecret(secret) => Credential::ClientSecret(app_only, secret.clone()),
+        SignIn::Certificate { path, algorithm } => {
+            Credential::Certificate(app_only, ClientCertificate::load(path).map_err(anyhow::Error::msg)?, *algorithm)
+        }
+        SignIn::WorkloadIdentity { token_file } => Credential::Federated(app_only, token_file.clone()),
+        SignIn::DeviceCode => Credential::DeviceCode(
+            app(format!("{resource}/UserAuthenticationMethod.ReadWrite.All offline_access")),
+            |message| eprintln!("{message}"),
+        ),
+        SignIn::AccessToken(_) => unreachable!("handled above"),
+    })
 }
 
 /// The saved state if there is one, else the seed, else an empty tenant.

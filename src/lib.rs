@@ -126,6 +126,8 @@ async fn sync(args: &RunArgs, mode: Mode, env: &Env) -> Result<ExitCode> {
         duration: started.elapsed(),
         requests: api.stats.requests.load(Ordering::Relaxed),
         throttled: api.stats.throttled.load(Ordering::Relaxed),
+        confirmed_by_reread: api.stats.confirmed_by_reread.load(Ordering::Relaxed),
+        lowest_rate: api.lowest_rate(),
     };
     report::write_all(&report_dir, &report)?;
     print_summary(&report, &report_dir);

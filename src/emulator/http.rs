@@ -30,6 +30,8 @@ pub(super) struct DropConnection;
 pub(super) fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/{tenant}/oauth2/v2.0/token", post(token::token))
+        .route("/{tenant}/oauth2/v2.0/devicecode", post(token::device_code))
+        .route("/_emulator/devicelogin", post(token::approve))
         .route("/_emulator/state", get(state))
         .route("/_emulator/journal", get(journal))
         .fallback(graph)
@@ -285,6 +287,8 @@ pub(super) fn pick_fault(s: &Shared, method: &str, transport_ok: bool) -> Option
 /// The Graph error for an injected status.
 pub(super) fn fault_answer(status: u16, retry_after: Option<String>) -> Answer {
     let (code, message) = match status {
+        401 => ("InvalidAuthenticationToken", "Access token validation failure."),
+        403 => ("Authorization_RequestDenied", "Insufficient privileges to complete the operation."),
         429 => ("TooManyRequests", "Please retry again later."),
         500 => ("generalException", "An unspecified error has occurred."),
         502 => ("BadGateway", "The upstream service returned an invalid response."),

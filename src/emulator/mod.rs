@@ -111,6 +111,9 @@ struct Shared {
     dice: Mutex<Dice>,
     throttle: Mutex<Throttle>,
     journal: journal::Journal,
+    device_codes: Mutex<HashMap<String, token::PendingDeviceCode>>,
+    refresh_tokens: Mutex<HashMap<String, String>>,
+    tokens_issued: std::sync::atomic::AtomicU64,
 }
 
 impl Shared {
@@ -168,6 +171,9 @@ impl Emulator {
             dice: Mutex::new(Dice::new(options.random_seed)),
             throttle: Mutex::new(Throttle::new(&options)),
             journal,
+            device_codes: Mutex::default(),
+            refresh_tokens: Mutex::default(),
+            tokens_issued: Default::default(),
             options,
         });
         let listener = tokio::net::TcpListener::bind(listen)
@@ -256,6 +262,21 @@ impl Emulator {
                 Event::Request(_) => None,
             })
             .collect()
+    }
+
+    /// Access tokens issued so far.
+    pub fn tokens_issued(&self) -> u64 {
+        self.shared.tokens_issued.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Approves every pending device-code sign-in, as the admin would in a browser.
+    pub fn approve_device_codes(&self) {
+        token::approve_all(&self.shared);
+    }
+
+    /// Forgets every issued access token, as a revocation would; the next Graph call gets 401.
+    pub fn revoke_tokens(&self) {
+        self.shared.tokens.lock().expect("tokens lock").clear();
     }
 
     /// Stops the server and waits for it.

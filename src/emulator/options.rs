@@ -29,6 +29,13 @@ pub struct Options {
     /// Lifetime of issued access tokens, in seconds (`expires_in`).
     #[arg(long, default_value_t = 3599, help_heading = "Sign-in")]
     pub token_lifetime: u64,
+    /// Device-code sign-in: approve each code at its first poll, as if the admin had signed in
+    /// at once (otherwise approve with POST /_emulator/devicelogin, form field user_code).
+    #[arg(long, help_heading = "Sign-in")]
+    pub device_code_auto_approve: bool,
+    /// Device-code sign-in: the polling interval the emulator asks for, in seconds.
+    #[arg(long, default_value_t = 5, help_heading = "Sign-in")]
+    pub device_code_interval: u64,
 
     /// Which numbers create/update accept: `strict` is the documented `+CC NUMBER[xEXT]`;
     /// `lenient` also takes `+CCNUMBER` and punctuation (graph-contract §1.5, UNCONFIRMED).
@@ -105,6 +112,8 @@ impl Default for Options {
             federated_issuer: None,
             federated_subject: None,
             token_lifetime: 3599,
+            device_code_auto_approve: false,
+            device_code_interval: 5,
             number_input: NumberInput::Strict,
             number_echo: NumberEcho::Verbatim,
             rule_error_status: 400,

@@ -98,29 +98,144 @@ fn audiences(aud: &serde_json::Value) -> Vec<String> {
     }
 }
 
+/// A device code waiting for an admin to sign in.
+pub struct PendingDeviceCode {
+    user_code: String,
+    client_id: String,
+    approved: bool,
+    expiry: Instant,
+}
+
+/// What a successful grant yields.
+struct Granted {
+    client_id: String,
+    /// Delegated grants also get a refresh token.
+    delegated: bool,
+}
+
 /// `POST /{tenant}/oauth2/v2.0/token`.
 pub async fn token(State(s): State<Arc<Shared>>, Path(tenant): Path<String>, headers: HeaderMap, body: Bytes) -> Response {
     match grant(&s, &tenant, &headers, &body) {
-        Ok(client_id) => {
+        Ok(granted) => {
             let access_token = format!("emu.{}", uuid::Uuid::new_v4().simple());
             let lifetime = s.options.token_lifetime();
-            s.tokens.lock().expect("tokens lock").insert(
-                access_token.clone(),
-                super::Issued {
-                    expiry: Instant::now() + lifetime,
-                    app: client_id,
-                    tenant,
-                },
-            );
-            axum::Json(json!({"token_type": "Bearer", "expires_in": lifetime.as_secs(), "ext_expires_in": lifetime.as_secs(), "access_token": access_token}))
-                .into_response()
+            let issued = super::Issued {
+                expiry: Instant::now() + lifetime,
+                app: granted.client_id.clone(),
+                tenant,
+            };
+            s.tokens.lock().expect("tokens lock").insert(access_token.clone(), issued);
+            s.tokens_issued.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let seconds = lifetime.as_secs();
+            let mut body = json!({"token_type": "Bearer", "expires_in": seconds, "ext_expires_in": seconds, "access_token": access_token});
+            if granted.delegated {
+                let refresh = format!("emu-refresh.{}", uuid::Uuid::new_v4().simple());
+                s.refresh_tokens
+                    .lock()
+                    .expect("refresh lock")
+                    .insert(refresh.clone(), granted.client_id);
+                body["refresh_token"] = json!(refresh);
+                body["scope"] = json!("https://graph.microsoft.com/UserAuthenticationMethod.ReadWrite.All");
+            }
+            axum::Json(body).into_response()
         }
         Err(r) => r.into_response(),
     }
 }
 
-/// Checks the request and returns the client id a token is issued to.
-fn grant(s: &Shared, tenant: &str, headers: &HeaderMap, body: &[u8]) -> Result<String, Refusal> {
+/// `POST /{tenant}/oauth2/v2.0/devicecode`: starts a device-code sign-in.
+pub async fn device_code(State(s): State<Arc<Shared>>, Path(_tenant): Path<String>, body: Bytes) -> Response {
+    let form: HashMap<String, String> = url::form_urlencoded::parse(&body).into_owned().collect();
+    let Some(client_id) = form.get("client_id").filter(|c| !c.is_empty()) else {
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            900144,
+            "The request body must contain the following parameter: 'client_id'.",
+        )
+        .into_response();
+    };
+    if s.options.client_id.as_ref().is_some_and(|pinned| pinned != client_id) {
+        let why = format!("Application with identifier '{client_id}' was not found in the directory.");
+        return refuse(StatusCode::BAD_REQUEST, "unauthorized_client", 700016, why).into_response();
+    }
+    let device_code = uuid::Uuid::new_v4().simple().to_string();
+    let user_code: String = uuid::Uuid::new_v4().simple().to_string()[..8].to_uppercase();
+    let expires_in = 900;
+    let pending = PendingDeviceCode {
+        user_code: user_code.clone(),
+        client_id: client_id.clone(),
+        approved: false,
+        expiry: Instant::now() + std::time::Duration::from_secs(expires_in),
+    };
+    s.device_codes.lock().expect("device lock").insert(device_code.clone(), pending);
+    let uri = "https://microsoft.com/devicelogin (emulator: POST /_emulator/devicelogin with user_code)";
+    axum::Json(json!({
+        "device_code": device_code,
+        "user_code": user_code,
+        "verification_uri": uri,
+        "expires_in": expires_in,
+        "interval": s.options.device_code_interval,
+        "message": format!("To sign in, use a web browser to open the page {uri} and enter the code {user_code} to authenticate."),
+    }))
+    .into_response()
+}
+
+/// `POST /_emulator/devicelogin` (form `user_code`): the admin signs in.
+pub async fn approve(State(s): State<Arc<Shared>>, body: Bytes) -> Response {
+    let form: HashMap<String, String> = url::form_urlencoded::parse(&body).into_owned().collect();
+    let code = form.get("user_code").map(|c| c.trim().to_uppercase()).unwrap_or_default();
+    let mut pending = s.device_codes.lock().expect("device lock");
+    match pending.values_mut().find(|p| p.user_code == code) {
+        Some(p) => {
+            p.approved = true;
+            StatusCode::NO_CONTENT.into_response()
+        }
+        None => (StatusCode::NOT_FOUND, "no pending sign-in has that code").into_response(),
+    }
+}
+
+/// Approves every pending device code (what a test does instead of a person).
+pub fn approve_all(s: &Shared) {
+    for p in s.device_codes.lock().expect("device lock").values_mut() {
+        p.approved = true;
+    }
+}
+
+fn device_grant(s: &Shared, client_id: &str, device_code: &str) -> Result<Granted, Refusal> {
+    let bad = StatusCode::BAD_REQUEST;
+    let mut pending = s.device_codes.lock().expect("device lock");
+    let Some(p) = pending.get_mut(device_code).filter(|p| p.client_id == client_id) else {
+        return Err(refuse(bad, "invalid_grant", 70000, "The provided device code is not valid."));
+    };
+    if p.expiry <= Instant::now() {
+        return Err(refuse(
+            bad,
+            "expired_token",
+            70020,
+            "The provided value for the input parameter 'device_code' is not valid. This device code has expired.",
+        ));
+    }
+    if s.options.device_code_auto_approve {
+        p.approved = true;
+    }
+    if !p.approved {
+        return Err(refuse(
+            bad,
+            "authorization_pending",
+            70016,
+            "OAuth 2.0 device flow error. Authorization is pending. Continue polling.",
+        ));
+    }
+    pending.remove(device_code);
+    Ok(Granted {
+        client_id: client_id.to_string(),
+        delegated: true,
+    })
+}
+
+/// Checks the request and says who a token is issued to.
+fn grant(s: &Shared, tenant: &str, headers: &HeaderMap, body: &[u8]) -> Result<Granted, Refusal> {
     let bad = StatusCode::BAD_REQUEST;
     let unauthorized = StatusCode::UNAUTHORIZED;
     let is_form = headers
@@ -137,7 +252,10 @@ fn grant(s: &Shared, tenant: &str, headers: &HeaderMap, body: &[u8]) -> Result<S
     }
     let form: HashMap<String, String> = url::form_urlencoded::parse(body).into_owned().collect();
     let field = |k: &str| form.get(k).map(String::as_str).filter(|v| !v.is_empty());
-    if field("grant_type") != Some("client_credentials") {
+    if !matches!(
+        field("grant_type"),
+        Some("client_credentials" | "urn:ietf:params:oauth:grant-type:device_code" | "refresh_token")
+    ) {
         return Err(refuse(
             bad,
             "unsupported_grant_type",
@@ -153,6 +271,30 @@ fn grant(s: &Shared, tenant: &str, headers: &HeaderMap, body: &[u8]) -> Result<S
             "The request body must contain the following parameter: 'client_id'.",
         )
     })?;
+    match field("grant_type") {
+        Some("urn:ietf:params:oauth:grant-type:device_code") => return device_grant(s, client_id, field("device_code").unwrap_or("")),
+        Some("refresh_token") => {
+            let known = s
+                .refresh_tokens
+                .lock()
+                .expect("refresh lock")
+                .get(field("refresh_token").unwrap_or(""))
+                .cloned();
+            return match known {
+                Some(owner) if owner == client_id => Ok(Granted {
+                    client_id: owner,
+                    delegated: true,
+                }),
+                _ => Err(refuse(
+                    bad,
+                    "invalid_grant",
+                    70000,
+                    "The provided refresh token is invalid or expired.",
+                )),
+            };
+        }
+        _ => {}
+    }
     let scope = field("scope").unwrap_or("");
     if !scope.ends_with("/.default") || scope.contains(' ') {
         return Err(refuse(
@@ -211,7 +353,10 @@ fn grant(s: &Shared, tenant: &str, headers: &HeaderMap, body: &[u8]) -> Result<S
             ));
         }
     }
-    Ok(client_id.to_string())
+    Ok(Granted {
+        client_id: client_id.to_string(),
+        delegated: false,
+    })
 }
 
 fn verify_assertion(s: &Shared, tenant: &str, client_id: &str, assertion: &str) -> Result<(), Refusal> {

@@ -122,6 +122,12 @@ fn not_sent(user: &UserPlan, op: &Op, status: Status, message: String) -> Outcom
 
 fn sent(user: &UserPlan, op: &Op, result: Result<CallInfo, GraphError>) -> Outcome {
     let (status, info, code, message) = match result {
+        Ok(info) if info.confirmed_by_reread => (
+            Status::Succeeded,
+            info,
+            String::new(),
+            "applied; confirmed by re-reading after an ambiguous failure, so not sent again".to_string(),
+        ),
         Ok(info) => (Status::Succeeded, info, String::new(), String::new()),
         Err(e) => (Status::Failed, e.info, e.code, e.message),
     };

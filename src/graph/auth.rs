@@ -1,29 +1,133 @@
-//! Access tokens for Graph: the client-credentials grant with a client secret (graph-contract
-//! §5), or a token handed in ready-made. Tokens are cached, refreshed before they expire, and
-//! dropped on a 401 so the next request signs in afresh. Secrets stay in `secrecy` types.
+//! Access tokens for Graph (graph-contract.md §5): app-only sign-in with a client secret, a
+//! certificate (client assertion signed PS256 with `x5t#S256`, or RS256 with `x5t`), or workload
+//! identity federation (an assertion re-read from a file at every request, since kubelet rotates
+//! it); a token handed in ready-made; or delegated device-code sign-in for an admin at a terminal.
+//! Tokens are cached, refreshed before they expire, and dropped on a 401. Secrets stay in
+//! `secrecy` types and never reach `Debug` output, logs or errors.
 
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use secrecy::{ExposeSecret, SecretString};
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use tokio::sync::Mutex;
+
+/// The client-assertion type of certificate and federated sign-in.
+const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+
+/// The app and the token service it signs in to.
+#[derive(Debug, Clone)]
+pub struct App {
+    /// Token service base, e.g. `https://login.microsoftonline.com`.
+    pub authority: reqwest::Url,
+    /// Tenant id or domain.
+    pub tenant: String,
+    /// Application (client) id.
+    pub client_id: String,
+    /// For app-only sign-in, the resource's `.default` scope; for device code, the delegated scopes.
+    pub scope: String,
+}
+
+impl App {
+    fn endpoint(&self, leaf: &str) -> Result<reqwest::Url, AuthError> {
+        let mut url = self.authority.clone();
+        url.path_segments_mut()
+            .map_err(|_| AuthError::Unreachable("the authority host cannot be a base URL".into()))?
+            .pop_if_empty()
+            .extend([self.tenant.as_str(), "oauth2", "v2.0", leaf]);
+        Ok(url)
+    }
+}
+
+/// Which signature a certificate assertion uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AssertionAlgorithm {
+    /// PS256 with the SHA-256 thumbprint in `x5t#S256` (current Entra documentation).
+    Ps256,
+    /// RS256 with the SHA-1 thumbprint in `x5t` (older documentation; a fallback).
+    Rs256,
+}
+
+/// A certificate and its private key, loaded from a PEM file.
+#[derive(Clone)]
+pub struct ClientCertificate {
+    key: jsonwebtoken::EncodingKey,
+    sha256: String,
+    sha1: String,
+}
+
+impl std::fmt::Debug for ClientCertificate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientCertificate")
+            .field("x5t#S256", &self.sha256)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ClientCertificate {
+    /// Reads a PEM file holding the certificate and its RSA private key (the format
+    /// `AZURE_CLIENT_CERTIFICATE_PATH` names).
+    pub fn load(path: &Path) -> Result<ClientCertificate, String> {
+        let bytes = std::fs::read(path).map_err(|e| format!("cannot read certificate {}: {e}", path.display()))?;
+        let blocks = pem::parse_many(&bytes).map_err(|e| format!("{} is not PEM: {e}", path.display()))?;
+        let cert = blocks
+            .iter()
+            .find(|b| b.tag() == "CERTIFICATE")
+            .ok_or_else(|| format!("{} holds no CERTIFICATE block", path.display()))?;
+        let key = blocks.iter().find(|b| b.tag().ends_with("PRIVATE KEY")).ok_or_else(|| {
+            format!(
+                "{} holds no PRIVATE KEY block: it needs the certificate and its private key",
+                path.display()
+            )
+        })?;
+        let key = jsonwebtoken::EncodingKey::from_rsa_pem(pem::encode(key).as_bytes())
+            .map_err(|e| format!("{}: the private key is not an RSA key ({e})", path.display()))?;
+        let digest = |alg| URL_SAFE_NO_PAD.encode(aws_lc_rs::digest::digest(alg, cert.contents()).as_ref());
+        Ok(ClientCertificate {
+            key,
+            sha256: digest(&aws_lc_rs::digest::SHA256),
+            sha1: digest(&aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY),
+        })
+    }
+
+    /// A fresh client assertion for `app`, valid for ten minutes.
+    fn assertion(&self, app: &App, algorithm: AssertionAlgorithm) -> Result<String, AuthError> {
+        let mut header = jsonwebtoken::Header::new(match algorithm {
+            AssertionAlgorithm::Ps256 => jsonwebtoken::Algorithm::PS256,
+            AssertionAlgorithm::Rs256 => jsonwebtoken::Algorithm::RS256,
+        });
+        match algorithm {
+            AssertionAlgorithm::Ps256 => header.x5t_s256 = Some(self.sha256.clone()),
+            AssertionAlgorithm::Rs256 => header.x5t = Some(self.sha1.clone()),
+        }
+        let now = jsonwebtoken::get_current_timestamp();
+        let claims = serde_json::json!({
+            "aud": app.endpoint("token")?.as_str(),
+            "iss": app.client_id,
+            "sub": app.client_id,
+            "jti": uuid::Uuid::new_v4().to_string(),
+            "nbf": now,
+            "iat": now,
+            "exp": now + 600,
+        });
+        jsonwebtoken::encode(&header, &claims, &self.key).map_err(|e| AuthError::Setup(format!("cannot sign the client assertion: {e}")))
+    }
+}
 
 /// How the tool proves who it is.
 #[derive(Debug, Clone)]
 pub enum Credential {
-    /// App-only sign-in with a client secret.
-    ClientSecret {
-        /// Token endpoint base, e.g. `https://login.microsoftonline.com`.
-        authority: reqwest::Url,
-        /// Tenant id or domain.
-        tenant: String,
-        /// Application (client) id.
-        client_id: String,
-        /// The secret.
-        secret: SecretString,
-        /// The resource's `.default` scope, e.g. `https://graph.microsoft.com/.default`.
-        scope: String,
-    },
+    /// App-only, client secret.
+    ClientSecret(App, SecretString),
+    /// App-only, certificate.
+    Certificate(App, ClientCertificate, AssertionAlgorithm),
+    /// App-only, workload identity federation: the assertion is read from this file each time.
+    Federated(App, PathBuf),
     /// A bearer token obtained elsewhere; it cannot be refreshed.
     Static(SecretString),
+    /// Delegated sign-in of an admin through the device-code flow; `prompt` shows the
+    /// instructions (URL and code) to the person.
+    DeviceCode(App, fn(&str)),
 }
 
 /// Why no token could be had.
@@ -42,11 +146,15 @@ pub enum AuthError {
     /// The token service could not be reached or answered nonsense.
     #[error("cannot reach the token service: {0}")]
     Unreachable(String),
+    /// The credential itself is unusable (unreadable token file, bad key, …).
+    #[error("{0}")]
+    Setup(String),
 }
 
 struct Cached {
     token: SecretString,
     refresh_at: Instant,
+    refresh_token: Option<SecretString>,
 }
 
 /// A credential plus its cached token.
@@ -60,6 +168,7 @@ pub struct TokenSource {
 struct TokenResponse {
     access_token: String,
     expires_in: Option<u64>,
+    refresh_token: Option<String>,
 }
 
 #[derive(serde::Deserialize, Default)]
@@ -68,6 +177,26 @@ struct TokenError {
     error: String,
     #[serde(default)]
     error_description: String,
+}
+
+#[derive(serde::Deserialize)]
+struct DeviceCodeResponse {
+    device_code: String,
+    message: String,
+    expires_in: u64,
+    #[serde(default = "default_interval")]
+    interval: u64,
+}
+
+fn default_interval() -> u64 {
+    5
+}
+
+/// What one token request produced.
+struct Grant {
+    token: SecretString,
+    lifetime: Duration,
+    refresh_token: Option<SecretString>,
 }
 
 impl TokenSource {
@@ -88,46 +217,124 @@ impl TokenSource {
         {
             return Ok(c.token.clone());
         }
-        let (token, lifetime) = self.acquire().await?;
+        let refresh_token = cache.as_ref().and_then(|c| c.refresh_token.clone());
+        let grant = match (refresh_token, &self.credential) {
+            (Some(rt), Credential::DeviceCode(app, _)) => match self.refresh(app, &rt).await {
+                Ok(g) => g,
+                Err(_) => self.acquire().await?,
+            },
+            _ => self.acquire().await?,
+        };
         // Refresh well before expiry: five minutes early, or halfway for short-lived tokens.
-        let margin = (lifetime / 2).min(Duration::from_secs(300));
+        let margin = (grant.lifetime / 2).min(Duration::from_secs(300));
+        let token = grant.token.clone();
         *cache = Some(Cached {
-            token: token.clone(),
-            refresh_at: Instant::now() + lifetime - margin,
+            token: grant.token,
+            refresh_at: Instant::now() + grant.lifetime - margin,
+            refresh_token: grant.refresh_token,
         });
         Ok(token)
     }
 
-    /// Forgets `rejected` (after a 401), so the next call signs in again.
-    pub async fn invalidate(&self, rejected: &SecretString) {
+    /// Forgets `rejected` (after a 401), so the next call signs in again. Returns false when
+    /// the credential cannot produce another token.
+    pub async fn invalidate(&self, rejected: &SecretString) -> bool {
         let mut cache = self.cache.lock().await;
-        if cache.as_ref().is_some_and(|c| c.token.expose_secret() == rejected.expose_secret()) {
-            *cache = None;
+        if let Some(c) = cache.as_mut()
+            && c.token.expose_secret() == rejected.expose_secret()
+        {
+            c.refresh_at = Instant::now();
+        }
+        !matches!(self.credential, Credential::Static(_))
+    }
+
+    async fn acquire(&self) -> Result<Grant, AuthError> {
+        match &self.credential {
+            Credential::Static(token) => Ok(Grant {
+                token: token.clone(),
+                lifetime: Duration::from_secs(3600),
+                refresh_token: None,
+            }),
+            Credential::ClientSecret(app, secret) => self.client_credentials(app, &[("client_secret", secret.expose_secret())]).await,
+            Credential::Certificate(app, cert, alg) => {
+                let assertion = cert.assertion(app, *alg)?;
+                self.client_credentials(app, &[("client_assertion_type", JWT_BEARER), ("client_assertion", &assertion)])
+                    .await
+            }
+            Credential::Federated(app, file) => {
+                // Re-read every time: the projected token is rotated under us.
+                let assertion = std::fs::read_to_string(file)
+                    .map_err(|e| AuthError::Setup(format!("cannot read the federated token file {}: {e}", file.display())))?;
+                self.client_credentials(
+                    app,
+                    &[("client_assertion_type", JWT_BEARER), ("client_assertion", assertion.trim())],
+                )
+                .await
+            }
+            Credential::DeviceCode(app, prompt) => self.device_code(app, *prompt).await,
         }
     }
 
-    async fn acquire(&self) -> Result<(SecretString, Duration), AuthError> {
-        let (authority, tenant, client_id, secret, scope) = match &self.credential {
-            Credential::Static(token) => return Ok((token.clone(), Duration::from_secs(3600))),
-            Credential::ClientSecret {
-                authority,
-                tenant,
-                client_id,
-                secret,
-                scope,
-            } => (authority, tenant, client_id, secret, scope),
-        };
-        let mut url = authority.clone();
-        url.path_segments_mut()
-            .map_err(|_| AuthError::Unreachable("the authority host cannot be a base URL".into()))?
-            .pop_if_empty()
-            .extend([tenant.as_str(), "oauth2", "v2.0", "token"]);
-        let form = [
+    async fn client_credentials(&self, app: &App, proof: &[(&str, &str)]) -> Result<Grant, AuthError> {
+        let mut form = vec![
             ("grant_type", "client_credentials"),
-            ("client_id", client_id.as_str()),
-            ("client_secret", secret.expose_secret()),
-            ("scope", scope.as_str()),
+            ("client_id", app.client_id.as_str()),
+            ("scope", app.scope.as_str()),
         ];
+        form.extend_from_slice(proof);
+        self.post(app.endpoint("token")?, &form).await
+    }
+
+    async fn refresh(&self, app: &App, refresh_token: &SecretString) -> Result<Grant, AuthError> {
+        let form = [
+            ("grant_type", "refresh_token"),
+            ("client_id", app.client_id.as_str()),
+            ("scope", app.scope.as_str()),
+            ("refresh_token", refresh_token.expose_secret()),
+        ];
+        self.post(app.endpoint("token")?, &form).await
+    }
+
+    async fn device_code(&self, app: &App, prompt: fn(&str)) -> Result<Grant, AuthError> {
+        let form = [("client_id", app.client_id.as_str()), ("scope", app.scope.as_str())];
+        let (status, bytes) = self.send(app.endpoint("devicecode")?, &form).await?;
+        if !(200..300).contains(&status) {
+            return Err(refused(status, &bytes));
+        }
+        let dc: DeviceCodeResponse =
+            serde_json::from_slice(&bytes).map_err(|e| AuthError::Unreachable(format!("unexpected device-code response: {e}")))?;
+        prompt(&dc.message);
+        let deadline = Instant::now() + Duration::from_secs(dc.expires_in);
+        let mut interval = Duration::from_secs(dc.interval);
+        let device_grant = "urn:ietf:params:oauth:grant-type:device_code";
+        loop {
+            tokio::time::sleep(interval).await;
+            let form = [
+                ("grant_type", device_grant),
+                ("client_id", app.client_id.as_str()),
+                ("device_code", dc.device_code.as_str()),
+            ];
+            let (status, bytes) = self.send(app.endpoint("token")?, &form).await?;
+            if (200..300).contains(&status) {
+                return grant(&bytes);
+            }
+            match serde_json::from_slice::<TokenError>(&bytes).unwrap_or_default().error.as_str() {
+                "authorization_pending" if Instant::now() < deadline => {}
+                "slow_down" => interval += Duration::from_secs(5),
+                _ => return Err(refused(status, &bytes)),
+            }
+        }
+    }
+
+    async fn post(&self, url: reqwest::Url, form: &[(&str, &str)]) -> Result<Grant, AuthError> {
+        let (status, bytes) = self.send(url, form).await?;
+        if !(200..300).contains(&status) {
+            return Err(refused(status, &bytes));
+        }
+        grant(&bytes)
+    }
+
+    async fn send(&self, url: reqwest::Url, form: &[(&str, &str)]) -> Result<(u16, Vec<u8>), AuthError> {
         let body: String = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(form).finish();
         let response = self
             .http
@@ -137,24 +344,29 @@ impl TokenSource {
             .send()
             .await
             .map_err(|e| AuthError::Unreachable(e.without_url().to_string()))?;
-        let status = response.status();
+        let status = response.status().as_u16();
         let bytes = response
             .bytes()
             .await
             .map_err(|e| AuthError::Unreachable(e.without_url().to_string()))?;
-        if !status.is_success() {
-            let e: TokenError = serde_json::from_slice(&bytes).unwrap_or_default();
-            return Err(AuthError::Refused {
-                status: status.as_u16(),
-                error: e.error,
-                description: e.error_description,
-            });
-        }
-        let t: TokenResponse =
-            serde_json::from_slice(&bytes).map_err(|e| AuthError::Unreachable(format!("unexpected token response: {e}")))?;
-        Ok((
-            SecretString::from(t.access_token),
-            Duration::from_secs(t.expires_in.unwrap_or(3599).max(1)),
-        ))
+        Ok((status, bytes.to_vec()))
     }
+}
+
+fn refused(status: u16, bytes: &[u8]) -> AuthError {
+    let e: TokenError = serde_json::from_slice(bytes).unwrap_or_default();
+    AuthError::Refused {
+        status,
+        error: e.error,
+        description: e.error_description,
+    }
+}
+
+fn grant(bytes: &[u8]) -> Result<Grant, AuthError> {
+    let t: TokenResponse = serde_json::from_slice(bytes).map_err(|e| AuthError::Unreachable(format!("unexpected token response: {e}")))?;
+    Ok(Grant {
+        token: SecretString::from(t.access_token),
+        lifetime: Duration::from_secs(t.expires_in.unwrap_or(3599).max(1)),
+        refresh_token: t.refresh_token.map(SecretString::from),
+    })
 }

@@ -3,16 +3,16 @@
 //! method ids, error bodies, correlation headers) lives here.
 
 pub mod auth;
+pub mod rate;
 pub mod retry;
 
 use crate::model::PhoneType;
 use auth::{AuthError, TokenSource};
-use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use rate::Pacer;
 use reqwest::Method;
 use secrecy::ExposeSecret;
 use serde_json::Value;
-use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -42,6 +42,9 @@ pub struct CallInfo {
     pub attempts: u32,
     /// Time from the first attempt to the end, waits included.
     pub elapsed: Duration,
+    /// Set when an ambiguous failure (timeout, dropped connection, 5xx, 429) was followed by a
+    /// re-read showing the write had been applied.
+    pub confirmed_by_reread: bool,
 }
 
 /// A call that did not succeed: Graph's answer, or why there was none.
@@ -90,6 +93,8 @@ pub struct Stats {
     pub requests: AtomicU64,
     /// Requests answered 429.
     pub throttled: AtomicU64,
+    /// Writes found applied by a re-read after an ambiguous failure (so not sent twice).
+    pub confirmed_by_reread: AtomicU64,
 }
 
 /// Settings of a [`GraphClient`].
@@ -103,6 +108,12 @@ pub struct ClientSettings {
     pub retry: retry::Policy,
     /// Time allowed for one HTTP request.
     pub request_timeout: Duration,
+    /// Longest time one call may spend retrying.
+    pub retry_budget: Duration,
+    /// No request starts after this instant (the run's time limit).
+    pub deadline: Option<Instant>,
+    /// `x-ms-throttle-priority` sent on every request (`low` for background runs).
+    pub throttle_priority: Option<String>,
 }
 
 /// A Graph client shared by every worker of a run.
@@ -110,11 +121,31 @@ pub struct GraphClient {
     http: reqwest::Client,
     base: String,
     tokens: TokenSource,
-    limiter: DefaultDirectRateLimiter,
+    pacer: Pacer,
     policy: retry::Policy,
     timeout: Duration,
+    retry_budget: Duration,
+    deadline: Option<Instant>,
+    priority: Option<String>,
     /// Counters for the summary.
     pub stats: Stats,
+}
+
+/// How to tell, by reading, whether a write that failed ambiguously was applied anyway.
+#[derive(Debug, Clone)]
+enum Confirm {
+    /// The method at this URL holds a number with this comparison key.
+    Holds { url: String, key: String },
+    /// The method at this URL is gone.
+    Gone { url: String },
+}
+
+/// One call to Graph.
+struct Call {
+    method: Method,
+    url: String,
+    body: Option<Value>,
+    confirm: Option<Confirm>,
 }
 
 /// The `reqwest` client every part of the tool uses.
@@ -129,17 +160,23 @@ impl GraphClient {
     /// A client for `settings`, signing in with `credential`.
     pub fn new(settings: ClientSettings, credential: auth::Credential) -> reqwest::Result<GraphClient> {
         let http = http_client()?;
-        let rps = NonZeroU32::new(settings.requests_per_second).unwrap_or(NonZeroU32::MIN);
         Ok(GraphClient {
             tokens: TokenSource::new(credential, http.clone()),
             http,
             base: format!("{}/v1.0", settings.base.as_str().trim_end_matches('/')),
-            // Burst of one: requests are spread evenly, never bunched above the ceiling.
-            limiter: RateLimiter::direct(Quota::per_second(rps).allow_burst(NonZeroU32::MIN)),
+            pacer: Pacer::new(settings.requests_per_second),
             policy: settings.retry,
             timeout: settings.request_timeout,
+            retry_budget: settings.retry_budget,
+            deadline: settings.deadline,
+            priority: settings.throttle_priority,
             stats: Stats::default(),
         })
+    }
+
+    /// The lowest request rate the run fell to because of throttling.
+    pub fn lowest_rate(&self) -> f64 {
+        self.pacer.lowest_rate()
     }
 
     /// Signs in once, so a bad credential stops the run before any work.
@@ -166,79 +203,125 @@ impl GraphClient {
         }
     }
 
-    /// Sends one call, pacing every attempt through the shared limiter and retrying what
-    /// Graph says to retry. Returns the status and body of the successful attempt.
-    async fn call(&self, method: Method, url: String, body: Option<Value>) -> Result<(u16, Vec<u8>, CallInfo), GraphError> {
+    /// Sends one call, pacing every attempt through the shared pacer and retrying what Graph
+    /// says to retry. A write that failed in a way that may still have applied it (timeout,
+    /// dropped connection, 5xx, 429) is re-read first, so it is never sent twice.
+    async fn call(&self, call: Call) -> Result<(u16, Vec<u8>, CallInfo), GraphError> {
         let started = Instant::now();
         let mut info = CallInfo {
             client_request_id: uuid::Uuid::new_v4().to_string(),
             ..CallInfo::default()
         };
         let mut refreshed = false;
+        let mut ambiguous = false;
+        let is_write = call.method != Method::GET;
         loop {
+            if self.deadline.is_some_and(|d| Instant::now() >= d) {
+                return Err(self.fail(
+                    info.status,
+                    "runTimeout",
+                    "not sent: the run's time limit (rate.run_timeout_seconds) was reached".into(),
+                    info,
+                    started,
+                ));
+            }
             info.attempts += 1;
-            self.limiter.until_ready().await;
+            self.pacer.ready().await;
             let token = match self.tokens.token().await {
                 Ok(t) => t,
                 Err(e) => return Err(self.fail(None, "signIn", e.to_string(), info, started)),
             };
             let mut request = self
                 .http
-                .request(method.clone(), &url)
+                .request(call.method.clone(), &call.url)
                 .bearer_auth(token.expose_secret())
                 .header("client-request-id", &info.client_request_id)
                 .timeout(self.timeout);
-            if let Some(b) = &body {
+            if let Some(p) = &self.priority {
+                request = request.header("x-ms-throttle-priority", p);
+            }
+            if let Some(b) = &call.body {
                 request = request.json(b);
             }
             self.stats.requests.fetch_add(1, Ordering::Relaxed);
-            let retry_after;
-            match request.send().await {
+            let (code, message, retry_after, retryable) = match request.send().await {
                 Ok(response) => {
                     let status = response.status().as_u16();
                     info.status = Some(status);
                     info.request_id = header(&response, "request-id");
-                    retry_after = header(&response, "retry-after").and_then(|v| retry::parse_retry_after(&v, SystemTime::now()));
-                    let bytes = match response.bytes().await {
-                        Ok(b) => b.to_vec(),
-                        Err(e) if info.attempts < self.policy.max_attempts => {
-                            tracing::debug!(error = %e.without_url(), "response body cut off; retrying");
-                            tokio::time::sleep(self.policy.delay(info.attempts, None)).await;
+                    let retry_after = header(&response, "retry-after").and_then(|v| retry::parse_retry_after(&v, SystemTime::now()));
+                    match response.bytes().await {
+                        Ok(bytes) if (200..300).contains(&status) => {
+                            self.pacer.succeeded();
+                            info.elapsed = started.elapsed();
+                            return Ok((status, bytes.to_vec(), info));
+                        }
+                        Ok(_) if status == 401 && !refreshed && self.tokens.invalidate(&token).await => {
+                            // The token may have been revoked or expired early: sign in again, once.
+                            refreshed = true;
+                            info.attempts -= 1;
                             continue;
                         }
-                        Err(e) => return Err(self.fail(Some(status), "transport", e.without_url().to_string(), info, started)),
-                    };
-                    if (200..300).contains(&status) {
-                        info.elapsed = started.elapsed();
-                        return Ok((status, bytes, info));
-                    }
-                    if status == 401 && !refreshed {
-                        // The token may have been revoked or expired early: sign in again, once.
-                        refreshed = true;
-                        self.tokens.invalidate(&token).await;
-                        info.attempts -= 1;
-                        continue;
-                    }
-                    if status == 429 {
-                        self.stats.throttled.fetch_add(1, Ordering::Relaxed);
-                    }
-                    if !(retry::is_retryable_status(status) && info.attempts < self.policy.max_attempts) {
-                        let (code, message) = error_body(&bytes);
-                        return Err(self.fail(Some(status), &code, message, info, started));
+                        Ok(bytes) => {
+                            if status == 429 {
+                                self.stats.throttled.fetch_add(1, Ordering::Relaxed);
+                                self.pacer.throttled(retry_after);
+                            }
+                            let (code, message) = error_body(&bytes);
+                            (code, message, retry_after, retry::is_retryable_status(status))
+                        }
+                        Err(e) => (
+                            "transport".to_string(),
+                            format!("response cut off: {}", e.without_url()),
+                            None,
+                            true,
+                        ),
                     }
                 }
                 Err(e) => {
+                    info.status = None;
                     let transient = e.is_timeout() || e.is_connect() || e.is_request() || e.is_body();
-                    let message = e.without_url().to_string();
-                    if !(transient && info.attempts < self.policy.max_attempts) {
-                        return Err(self.fail(None, "transport", message, info, started));
-                    }
-                    retry_after = None;
+                    ("transport".to_string(), e.without_url().to_string(), None, transient)
                 }
+            };
+            ambiguous |= is_write && (info.status.is_none_or(|s| s >= 500 || s == 429));
+            if ambiguous
+                && let Some(confirm) = &call.confirm
+                && self.applied(confirm).await
+            {
+                self.stats.confirmed_by_reread.fetch_add(1, Ordering::Relaxed);
+                info.confirmed_by_reread = true;
+                info.elapsed = started.elapsed();
+                return Ok((info.status.unwrap_or(200), Vec::new(), info));
             }
             let wait = self.policy.delay(info.attempts, retry_after);
-            tracing::debug!(attempt = info.attempts, wait_ms = wait.as_millis() as u64, "retrying Graph call");
+            let in_budget = started.elapsed() + wait <= self.retry_budget;
+            if !(retryable && info.attempts < self.policy.max_attempts && in_budget) {
+                return Err(self.fail(info.status, &code, message, info, started));
+            }
+            tracing::debug!(attempt = info.attempts, wait_ms = wait.as_millis() as u64, code = %code, "retrying Graph call");
             tokio::time::sleep(wait).await;
+        }
+    }
+
+    /// Reads back what an ambiguous write should have done.
+    async fn applied(&self, confirm: &Confirm) -> bool {
+        let url = match confirm {
+            Confirm::Holds { url, .. } | Confirm::Gone { url } => url.clone(),
+        };
+        let read = Box::pin(self.call(Call {
+            method: Method::GET,
+            url,
+            body: None,
+            confirm: None,
+        }))
+        .await;
+        match (confirm, read) {
+            (Confirm::Holds { key, .. }, Ok((_, body, _))) => {
+                serde_json::from_slice::<PhoneMethod>(&body).is_ok_and(|m| crate::phone::key(&m.phone_number) == *key)
+            }
+            (Confirm::Gone { .. }, Err(GraphError { status: Some(404), .. })) => true,
+            _ => false,
         }
     }
 
@@ -271,13 +354,26 @@ fn error_body(bytes: &[u8]) -> (String, String) {
     }
 }
 
+impl GraphClient {
+    fn method_url(&self, user: &str, phone_type: PhoneType) -> String {
+        format!("{}/{}", self.user_path(user), method_id(phone_type))
+    }
+}
+
 impl PhoneMethods for GraphClient {
     async fn list(&self, user: &str) -> Result<(Vec<PhoneMethod>, CallInfo), GraphError> {
         #[derive(serde::Deserialize)]
         struct Page {
             value: Vec<PhoneMethod>,
         }
-        let (status, body, info) = self.call(Method::GET, self.user_path(user), None).await?;
+        let (status, body, info) = self
+            .call(Call {
+                method: Method::GET,
+                url: self.user_path(user),
+                body: None,
+                confirm: None,
+            })
+            .await?;
         match serde_json::from_slice::<Page>(&body) {
             Ok(page) => Ok((page.value, info)),
             Err(e) => Err(GraphError {
@@ -291,20 +387,45 @@ impl PhoneMethods for GraphClient {
 
     async fn add(&self, user: &str, phone_type: PhoneType, number: &str) -> Result<CallInfo, GraphError> {
         let body = serde_json::json!({"phoneNumber": number, "phoneType": phone_type.as_str()});
-        self.call(Method::POST, self.user_path(user), Some(body))
-            .await
-            .map(|(_, _, info)| info)
+        let confirm = Confirm::Holds {
+            url: self.method_url(user, phone_type),
+            key: crate::phone::key(number),
+        };
+        self.call(Call {
+            method: Method::POST,
+            url: self.user_path(user),
+            body: Some(body),
+            confirm: Some(confirm),
+        })
+        .await
+        .map(|(_, _, info)| info)
     }
 
     async fn update(&self, user: &str, phone_type: PhoneType, number: &str) -> Result<CallInfo, GraphError> {
-        let url = format!("{}/{}", self.user_path(user), method_id(phone_type));
-        self.call(Method::PATCH, url, Some(serde_json::json!({"phoneNumber": number})))
-            .await
-            .map(|(_, _, info)| info)
+        let url = self.method_url(user, phone_type);
+        let confirm = Confirm::Holds {
+            url: url.clone(),
+            key: crate::phone::key(number),
+        };
+        self.call(Call {
+            method: Method::PATCH,
+            url,
+            body: Some(serde_json::json!({"phoneNumber": number})),
+            confirm: Some(confirm),
+        })
+        .await
+        .map(|(_, _, info)| info)
     }
 
     async fn delete(&self, user: &str, phone_type: PhoneType) -> Result<CallInfo, GraphError> {
-        let url = format!("{}/{}", self.user_path(user), method_id(phone_type));
-        self.call(Method::DELETE, url, None).await.map(|(_, _, info)| info)
+        let url = self.method_url(user, phone_type);
+        self.call(Call {
+            method: Method::DELETE,
+            url: url.clone(),
+            body: None,
+            confirm: Some(Confirm::Gone { url }),
+        })
+        .await
+        .map(|(_, _, info)| info)
     }
 }

@@ -18,9 +18,11 @@ pub struct Policy {
 /// The longest `Retry-After` honoured as given.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(300);
 
-/// Statuses that mean "not now" rather than "no" (§4.3, §4.4, Kiota's defaults in §6.1).
+/// Statuses that mean "not now" rather than "no": 429, and the 5xx family (§4.3, §4.4). Kiota
+/// retries only 429/503/504; phonesync also retries 500/502/507 because reads are idempotent and
+/// writes are re-read before they are sent again.
 pub fn is_retryable_status(status: u16) -> bool {
-    matches!(status, 429 | 503 | 504)
+    matches!(status, 429 | 500 | 502 | 503 | 504 | 507)
 }
 
 /// Parses a `Retry-After` value: `10`, `2.128`, or `Wed, 21 Oct 2026 07:28:00 GMT`.

@@ -61,6 +61,10 @@ pub struct RunReport<'a> {
     pub requests: u64,
     /// Requests answered 429.
     pub throttled: u64,
+    /// Writes found applied by a re-read after an ambiguous failure.
+    pub confirmed_by_reread: u64,
+    /// The lowest request rate the run slowed to because of throttling.
+    pub lowest_rate: f64,
 }
 
 /// Creates the run's report folder: `explicit`, or a new `<UTC timestamp>-<mode>` under `base`.
@@ -250,5 +254,7 @@ fn summary(r: &RunReport) -> serde_json::Value {
         },
         "requests": r.requests,
         "throttledRequests": r.throttled,
+        "writesConfirmedByReread": r.confirmed_by_reread,
+        "lowestRequestsPerSecond": (r.lowest_rate * 10.0).round() / 10.0,
     })
 }

@@ -27,12 +27,17 @@ impl World {
 
     /// Like [`World::new`], with extra config lines appended (e.g. a `[plan]` table).
     pub async fn with_config(seed: serde_json::Value, extra: &str) -> World {
-        let seed: Seed = serde_json::from_value(seed).expect("seed JSON");
         let options = Options {
             client_id: Some(CLIENT_ID.into()),
             client_secret: Some(SECRET.into()),
             ..Options::default()
         };
+        World::build(seed, options, extra, "").await
+    }
+
+    /// The general form: emulator `options`, extra config lines, and extra `[auth]` lines.
+    pub async fn build(seed: serde_json::Value, options: Options, extra: &str, auth_extra: &str) -> World {
+        let seed: Seed = serde_json::from_value(seed).expect("seed JSON");
         let emulator = Emulator::start("127.0.0.1:0".parse().unwrap(), &seed, options)
             .await
             .expect("emulator starts");
@@ -40,11 +45,23 @@ impl World {
         let config = dir.path().join("config.toml");
         let url = emulator.url();
         let text = format!(
-            "endpoint = \"{url}\"\n\n[auth]\ntenant_id = \"contoso\"\nclient_id = \"{CLIENT_ID}\"\nauthority_host = \"{url}\"\n\n\
+            "endpoint = \"{url}\"\n\n[auth]\ntenant_id = \"contoso\"\nclient_id = \"{CLIENT_ID}\"\nauthority_host = \"{url}\"\n{auth_extra}\n\
              [rate]\nrequests_per_second = 1000\nconcurrency = 4\nmax_backoff_seconds = 0.2\n{extra}"
         );
         std::fs::write(&config, text).unwrap();
         World { dir, emulator, config }
+    }
+
+    /// Replaces a line of the config, e.g. `("concurrency = 4", "concurrency = 1")`.
+    pub fn edit_config(&self, from: &str, to: &str) {
+        let text = std::fs::read_to_string(&self.config).unwrap();
+        assert!(text.contains(from), "config has no '{from}'");
+        std::fs::write(&self.config, text.replace(from, to)).unwrap();
+    }
+
+    /// Sets the run's ceiling on requests per second.
+    pub fn set_rate(&self, rps: u32) {
+        self.edit_config("requests_per_second = 1000", &format!("requests_per_second = {rps}"));
     }
 
     /// The environment a run sees: the secret only.
@@ -61,6 +78,11 @@ impl World {
 
     /// Runs `phonesync <mode> <input> --config … --report-dir <reports/name>` in-process.
     pub async fn run(&self, mode: &str, input: &Path, name: &str) -> (anyhow::Result<ExitCode>, PathBuf) {
+        self.run_env(mode, input, name, self.env()).await
+    }
+
+    /// Like [`World::run`], with the environment `env`.
+    pub async fn run_env(&self, mode: &str, input: &Path, name: &str, env: Env) -> (anyhow::Result<ExitCode>, PathBuf) {
         let reports = self.dir.path().join("reports").join(name);
         let args = [
             "phonesync",
@@ -73,7 +95,7 @@ impl World {
             reports.to_str().unwrap(),
         ];
         let cli = <Cli as clap::Parser>::parse_from(args);
-        (phonesync::run_async(cli, self.env()).await, reports)
+        (phonesync::run_async(cli, env).await, reports)
     }
 
     /// The emulator's user with this UPN.

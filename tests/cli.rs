@@ -124,3 +124,74 @@ fn help_documents_the_exit_codes() {
     let out = phonesync(Path::new("."), &["emulator", "--help"]);
     assert!(String::from_utf8_lossy(&out.stdout).contains("--seed"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_secret_or_token_appears_in_any_output_of_a_run() {
+    use phonesync::emulator::{Emulator, Fault, Options};
+    let secret = "s3cr3t-Value-0f-The-App-91f2";
+    let seed = serde_json::from_value(serde_json::json!({"users": [
+        {"id": "1", "userPrincipalName": "a@contoso.com"},
+        {"id": "2", "userPrincipalName": "b@contoso.com", "phoneMethods": [{"phoneType": "office", "phoneNumber": "+1 4255550100"}]}
+    ]}))
+    .unwrap();
+    let options = Options {
+        client_id: Some("app".into()),
+        client_secret: Some(secret.into()),
+        ..Options::default()
+    };
+    let emu = Emulator::start("127.0.0.1:0".parse().unwrap(), &seed, options).await.unwrap();
+    // Failures and retries put error paths in the logs too.
+    emu.inject([
+        Fault::status(401).only("GET"),
+        Fault::status(503).only("POST"),
+        Fault::status(403).only("DELETE"),
+    ]);
+    let dir = tempfile::tempdir().unwrap();
+    let url = emu.url();
+    std::fs::write(dir.path().join("config.toml"), format!("endpoint = \"{url}\"\n[auth]\ntenant_id = \"t\"\nclient_id = \"app\"\nauthority_host = \"{url}\"\n[rate]\nmax_backoff_seconds = 0.1\n")).unwrap();
+    std::fs::write(
+        dir.path().join("in.csv"),
+        "user,phoneType,phoneNumber\na@contoso.com,mobile,206-555-0100\nb@contoso.com,mobile,425-555-0100\n",
+    )
+    .unwrap();
+    let path = dir.path().to_path_buf();
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new(env!("CARGO_BIN_EXE_phonesync"))
+            .current_dir(&path)
+            .args(["apply", "in.csv"])
+            .env("AZURE_CLIENT_SECRET", secret)
+            .env("PHONESYNC_LOG", "trace")
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let mut everything = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{everything}");
+    for entry in walk(dir.path()) {
+        everything.push_str(&String::from_utf8_lossy(&std::fs::read(entry).unwrap()));
+    }
+    assert!(
+        everything.contains("Authorization_RequestDenied"),
+        "the run's failures are in its outputs"
+    );
+    assert!(!everything.contains(secret), "the client secret leaked");
+    let tokens = emu.issued_tokens();
+    assert!(!tokens.is_empty());
+    for token in tokens {
+        assert!(!everything.contains(&token), "an access token leaked");
+    }
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files.extend(walk(&path))
+        } else {
+            files.push(path)
+        }
+    }
+    files
+}

@@ -235,6 +235,9 @@ async fn awkward_upns_address_exactly_their_user() {
         "p%41@contoso.com",
         "$dollar@contoso.com",
         "o'neil@contoso.com",
+        "../a@contoso.com",
+        "a@contoso.com/..",
+        "..",
     ];
     let users: Vec<_> = upns
         .iter()

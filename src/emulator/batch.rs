@@ -113,6 +113,7 @@ pub(super) fn run(s: &Shared, version: &str, issued: &Issued, body: &[u8], outer
                 client_request_id: None,
                 batch_item: Some(ids[n].clone()),
                 fault: answer.fault.clone(),
+                throttle_priority: None,
             })]));
         responses.push((n, item_response(&ids[n], answer, &item_request_id, outer_request_id)));
     }

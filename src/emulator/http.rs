@@ -121,6 +121,10 @@ async fn graph(State(s): State<Arc<Shared>>, method: Method, uri: Uri, headers: 
         client_request_id: client_request_id.clone(),
         batch_item: None,
         fault: answer.fault.clone(),
+        throttle_priority: headers
+            .get("x-ms-throttle-priority")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string),
     }));
     s.journal.record(events);
     if let Some(d) = answer.delay {

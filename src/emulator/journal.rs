@@ -31,6 +31,9 @@ pub struct RequestRecord {
     /// The fault injected, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fault: Option<String>,
+    /// The `x-ms-throttle-priority` the client asked for, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub throttle_priority: Option<String>,
 }
 
 /// What happened.

@@ -269,6 +269,11 @@ impl Emulator {
         self.shared.tokens_issued.load(std::sync::atomic::Ordering::Relaxed)
     }
 
+    /// The access tokens issued and still known (tests grep outputs for them).
+    pub fn issued_tokens(&self) -> Vec<String> {
+        self.shared.tokens.lock().expect("tokens lock").keys().cloned().collect()
+    }
+
     /// Approves every pending device-code sign-in, as the admin would in a browser.
     pub fn approve_device_codes(&self) {
         token::approve_all(&self.shared);

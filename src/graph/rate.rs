@@ -8,16 +8,25 @@ use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// How often the rate may fall (one 429 burst counts once) and how often it may climb.
-const ADJUST_EVERY: Duration = Duration::from_secs(1);
-/// The fraction the rate climbs by per calm interval.
-const CLIMB: f64 = 1.25;
+/// 429s closer together than this are one burst: the rate falls once for them.
+const FALL_EVERY: Duration = Duration::from_millis(250);
+/// How long the rate must stay calm before it climbs a step.
+const CLIMB_EVERY: Duration = Duration::from_secs(1);
+/// Climb factor while well below the rate that last drew a 429, and near it.
+const CLIMB_FAST: f64 = 1.25;
+const CLIMB_SLOW: f64 = 1.05;
+/// After this long without a 429, the rate that drew the last one is forgotten.
+const FORGET_AFTER: Duration = Duration::from_secs(30);
 
 struct State {
     rate: f64,
     limiter: Arc<DefaultDirectRateLimiter>,
+    /// Bumped whenever the limiter is replaced, so waiters on an old one wait again.
+    generation: u64,
     paused_until: Option<Instant>,
     last_change: Instant,
+    /// The rate at which the last 429 came, and when.
+    throttled_at: Option<(f64, Instant)>,
     lowest: f64,
 }
 
@@ -45,53 +54,71 @@ impl Pacer {
             state: Mutex::new(State {
                 rate: ceiling,
                 limiter: limiter(ceiling),
+                generation: 0,
                 paused_until: None,
                 last_change: Instant::now(),
+                throttled_at: None,
                 lowest: ceiling,
             }),
         }
     }
 
-    /// Waits until one more request may be sent.
+    /// Waits until one more request may be sent: no pause in force, and a slot free on the
+    /// limiter that is current when the wait ends. A worker that queued before a 429 arrived
+    /// therefore does not fire through the pause or at the old, faster rate.
     pub async fn ready(&self) {
         loop {
-            let (pause, limiter) = {
+            let (pause, limiter, generation) = {
                 let s = self.state.lock().expect("pacer lock");
-                (s.paused_until.filter(|t| *t > Instant::now()), s.limiter.clone())
+                (s.paused_until.filter(|t| *t > Instant::now()), s.limiter.clone(), s.generation)
             };
-            match pause {
-                Some(until) => tokio::time::sleep_until(until.into()).await,
-                None => {
-                    limiter.until_ready().await;
-                    return;
-                }
+            if let Some(until) = pause {
+                tokio::time::sleep_until(until.into()).await;
+                continue;
+            }
+            limiter.until_ready().await;
+            let s = self.state.lock().expect("pacer lock");
+            if s.generation == generation && s.paused_until.is_none_or(|t| t <= Instant::now()) {
+                return;
             }
         }
     }
 
-    /// Graph said 429: pause everyone for `retry_after` (or a second) and slow down.
+    /// Graph said 429: pause everyone for `retry_after` (or a second) and halve the rate (once
+    /// per burst of 429s).
     pub fn throttled(&self, retry_after: Option<Duration>) {
         let now = Instant::now();
         let mut s = self.state.lock().expect("pacer lock");
         let until = now + retry_after.unwrap_or(Duration::from_secs(1));
         s.paused_until = Some(s.paused_until.map_or(until, |p| p.max(until)));
-        if now.duration_since(s.last_change) >= ADJUST_EVERY || s.rate == self.ceiling {
+        let first = s.throttled_at.is_none();
+        if first || now.duration_since(s.last_change) >= FALL_EVERY {
+            s.throttled_at = Some((s.rate, now));
             s.rate = (s.rate / 2.0).max(0.1);
             s.lowest = s.lowest.min(s.rate);
             s.limiter = limiter(s.rate);
+            s.generation += 1;
             s.last_change = now;
         }
     }
 
-    /// A request went through without throttling: climb back toward the ceiling.
+    /// A request went through without throttling: after a calm interval, climb back toward the
+    /// ceiling, quickly while well below the rate that last drew a 429 and gently near it.
     pub fn succeeded(&self) {
         let now = Instant::now();
         let mut s = self.state.lock().expect("pacer lock");
-        if s.rate < self.ceiling && now.duration_since(s.last_change) >= ADJUST_EVERY {
-            s.rate = (s.rate * CLIMB + 1.0).min(self.ceiling);
-            s.limiter = limiter(s.rate);
-            s.last_change = now;
+        if s.rate >= self.ceiling || now.duration_since(s.last_change) < CLIMB_EVERY {
+            return;
         }
+        if s.throttled_at.is_some_and(|(_, at)| now.duration_since(at) >= FORGET_AFTER) {
+            s.throttled_at = None;
+        }
+        let near = s.throttled_at.is_some_and(|(r, _)| s.rate >= 0.8 * r);
+        let factor = if near { CLIMB_SLOW } else { CLIMB_FAST };
+        s.rate = (s.rate * factor + 0.5).min(self.ceiling);
+        s.limiter = limiter(s.rate);
+        s.generation += 1;
+        s.last_change = now;
     }
 
     /// The current rate, requests per second.
@@ -116,18 +143,23 @@ mod tests {
         assert_eq!(p.rate(), 50.0);
         p.throttled(None);
         assert_eq!(p.rate(), 50.0, "a burst of 429s counts once");
-        {
-            let mut s = p.state.lock().unwrap();
-            s.last_change -= ADJUST_EVERY;
-        }
+        p.state.lock().unwrap().last_change -= FALL_EVERY;
+        p.throttled(None);
+        assert_eq!(p.rate(), 25.0, "a later 429 halves again");
+        p.state.lock().unwrap().last_change -= CLIMB_EVERY;
         p.succeeded();
-        assert!(p.rate() > 50.0 && p.rate() <= 100.0);
-        for _ in 0..20 {
-            p.state.lock().unwrap().last_change -= ADJUST_EVERY;
+        assert!(p.rate() > 25.0 && p.rate() <= 50.0);
+        for _ in 0..200 {
+            let mut s = p.state.lock().unwrap();
+            s.last_change -= CLIMB_EVERY;
+            if let Some((_, at)) = s.throttled_at.as_mut() {
+                *at -= CLIMB_EVERY;
+            }
+            drop(s);
             p.succeeded();
         }
         assert_eq!(p.rate(), 100.0, "never above the ceiling");
-        assert_eq!(p.lowest_rate(), 50.0);
+        assert_eq!(p.lowest_rate(), 25.0);
     }
 
     #[tokio::test]

@@ -1,0 +1,146 @@
+//! The client under Graph's failure modes (graph-contract.md §4): writes that may or may not have
+//! been applied, throttling that must slow the whole pool, the run's time limit, and request
+//! headers a background run sends.
+
+mod common;
+
+use common::{CLIENT_ID, SECRET, World, assert_journal_invariants, csv_rows, pairs, summary};
+use phonesync::emulator::options::RetryAfterMode;
+use phonesync::emulator::{Effect, Fault, Options};
+use serde_json::json;
+use std::process::ExitCode;
+
+fn options(o: Options) -> Options {
+    Options {
+        client_id: Some(CLIENT_ID.into()),
+        client_secret: Some(SECRET.into()),
+        ..o
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ambiguous_writes_are_reread_and_never_sent_twice() {
+    let seed = json!({"users": [
+        {"id": "1", "userPrincipalName": "a@contoso.com"},
+        {"id": "2", "userPrincipalName": "b@contoso.com", "phoneMethods": [{"phoneType": "mobile", "phoneNumber": "+1 2065550100"}]},
+        {"id": "3", "userPrincipalName": "c@contoso.com", "phoneMethods": [{"phoneType": "office", "phoneNumber": "+1 4255550100"}]},
+        {"id": "4", "userPrincipalName": "d@contoso.com", "phoneMethods": [{"phoneType": "mobile", "phoneNumber": "+1 2065550104"}]}
+    ]});
+    let w = World::build(
+        seed,
+        options(Options {
+            slow_ms: 1500,
+            ..Options::default()
+        }),
+        "",
+        "",
+    )
+    .await;
+    w.edit_config("concurrency = 4", "concurrency = 1\nrequest_timeout_seconds = 0.5");
+    // a@: the add is applied, then 500. b@: the update is applied, then the connection drops.
+    // c@: the add of mobile is applied but answered 429 (§4.3, last point); its delete of office
+    // is applied but answered too late for the client's timeout. d@: a plain retryable 503.
+    w.emulator.inject([
+        Fault::effect(Effect::Applied(500)).only("POST"),
+        Fault::effect(Effect::AppliedDrop).only("PATCH"),
+        Fault::effect(Effect::Applied(429)).only("POST"),
+        Fault::effect(Effect::Slow).only("DELETE"),
+        Fault::status(503).only("PATCH"),
+    ]);
+    let csv = w.csv(
+        "in.csv",
+        "user,phoneType,phoneNumber\na@contoso.com,mobile,206-555-0101\nb@contoso.com,mobile,206-555-0102\nc@contoso.com,mobile,425-555-0100\nd@contoso.com,mobile,206-555-0199\n",
+    );
+    let (code, dir) = w.run("apply", &csv, "r").await;
+    assert_eq!(code.unwrap(), ExitCode::SUCCESS);
+    assert_eq!(w.phones("a@contoso.com"), pairs(&[("mobile", "+1 2065550101")]));
+    assert_eq!(w.phones("b@contoso.com"), pairs(&[("mobile", "+1 2065550102")]));
+    assert_eq!(w.phones("c@contoso.com"), pairs(&[("mobile", "+1 4255550100")]));
+    assert_eq!(w.phones("d@contoso.com"), pairs(&[("mobile", "+1 2065550199")]));
+    let outcomes = csv_rows(&dir.join("outcomes.csv"));
+    let confirmed = outcomes.iter().filter(|o| o["message"].contains("confirmed by re-reading")).count();
+    assert_eq!(confirmed, 4, "{outcomes:#?}");
+    assert!(outcomes.iter().all(|o| o["status"] == "succeeded"));
+    assert_eq!(summary(&dir)["writesConfirmedByReread"], 4);
+    let posts = w.emulator.requests().iter().filter(|r| r.method == "POST").count();
+    assert_eq!(posts, 2, "each add was sent once");
+    assert_journal_invariants(&w.emulator.changes());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn throttling_slows_the_whole_pool_below_the_configured_rate() {
+    // Graph allows 20 requests/s here; the config says 400. The pool must find the real rate.
+    let users: Vec<_> = (0..80)
+        .map(|i| json!({"id": format!("id{i}"), "userPrincipalName": format!("u{i}@contoso.com")}))
+        .collect();
+    let throttle = Options {
+        throttle_ru: Some(20),
+        throttle_window: 1.0,
+        retry_after: RetryAfterMode::Fractional,
+        ..Options::default()
+    };
+    let w = World::build(json!({ "users": users }), options(throttle), "", "").await;
+    w.set_rate(400);
+    w.edit_config("concurrency = 4", "concurrency = 16\nmax_attempts = 10");
+    let mut csv = String::from("user,phoneType,phoneNumber\n");
+    for i in 0..80 {
+        csv.push_str(&format!("u{i}@contoso.com,mobile,206-555-{:04}\n", 2000 + i));
+    }
+    let input = w.csv("in.csv", &csv);
+    let (code, dir) = w.run("apply", &input, "r").await;
+    let s = summary(&dir);
+    assert_eq!(code.unwrap(), ExitCode::SUCCESS, "{s}");
+    let requests = s["requests"].as_u64().unwrap();
+    let throttled = s["throttledRequests"].as_u64().unwrap();
+    assert!(throttled > 0, "{s}");
+    assert!(
+        (throttled as f64) < 0.25 * requests as f64,
+        "the pool backed off instead of hammering: {throttled} of {requests} throttled"
+    );
+    assert!(s["lowestRequestsPerSecond"].as_f64().unwrap() < 40.0, "{s}");
+    assert_journal_invariants(&w.emulator.changes());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_run_time_limit_stops_new_work_and_reports_it() {
+    let users: Vec<_> = (0..6)
+        .map(|i| json!({"id": format!("id{i}"), "userPrincipalName": format!("u{i}@contoso.com")}))
+        .collect();
+    let w = World::build(
+        json!({ "users": users }),
+        options(Options {
+            latency_ms: 150,
+            ..Options::default()
+        }),
+        "",
+        "",
+    )
+    .await;
+    w.edit_config("concurrency = 4", "concurrency = 1\nrun_timeout_seconds = 0.4");
+    let mut csv = String::from("user,phoneType,phoneNumber\n");
+    for i in 0..6 {
+        csv.push_str(&format!("u{i}@contoso.com,mobile,206-555-{:04}\n", 3000 + i));
+    }
+    let input = w.csv("in.csv", &csv);
+    let (code, dir) = w.run("apply", &input, "r").await;
+    assert_eq!(code.unwrap(), ExitCode::from(1));
+    let outcomes = csv_rows(&dir.join("outcomes.csv"));
+    let timed_out: Vec<_> = outcomes.iter().filter(|o| o["message"].contains("time limit")).collect();
+    assert!(!timed_out.is_empty(), "{outcomes:#?}");
+    assert!(w.emulator.requests().len() < 12, "work stopped early");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn background_runs_ask_for_low_throttle_priority() {
+    let w = World::new(json!({"users": [{"id": "1", "userPrincipalName": "a@contoso.com"}]})).await;
+    w.edit_config("concurrency = 4", "concurrency = 4\nthrottle_priority = \"low\"");
+    let input = w.csv("in.csv", "user,phoneType,phoneNumber\na@contoso.com,mobile,206-555-0100\n");
+    let (code, _) = w.run("apply", &input, "r").await;
+    assert_eq!(code.unwrap(), ExitCode::SUCCESS);
+    let requests = w.emulator.requests();
+    assert!(!requests.is_empty() && requests.iter().all(|r| r.throttle_priority.as_deref() == Some("low")));
+    assert!(
+        requests.iter().all(|r| r.client_request_id.is_some()),
+        "client-request-id on every request"
+    );
+}

@@ -115,6 +115,8 @@ pub struct Rate {
     pub run_timeout: Option<Duration>,
     /// `x-ms-throttle-priority` to send (`low` for background runs).
     pub throttle_priority: Option<String>,
+    /// Requests per `$batch` call; 1 when batching is off.
+    pub batch_size: usize,
 }
 
 /// The embedded emulator's files.
@@ -194,6 +196,8 @@ struct RawRate {
     retry_budget_seconds: f64,
     run_timeout_seconds: Option<f64>,
     throttle_priority: Option<String>,
+    batch: bool,
+    batch_size: usize,
 }
 
 impl Default for RawRate {
@@ -207,6 +211,8 @@ impl Default for RawRate {
             retry_budget_seconds: 300.0,
             run_timeout_seconds: None,
             throttle_priority: None,
+            batch: true,
+            batch_size: 20,
         }
     }
 }
@@ -322,6 +328,16 @@ impl Config {
             request_timeout: seconds("rate.request_timeout_seconds", r.request_timeout_seconds)?,
             retry_budget: seconds("rate.retry_budget_seconds", r.retry_budget_seconds)?,
             run_timeout: r.run_timeout_seconds.map(|v| seconds("rate.run_timeout_seconds", v)).transpose()?,
+            batch_size: match (r.batch, r.batch_size) {
+                (false, _) => 1,
+                (true, n @ 1..=20) => n,
+                (true, n) => {
+                    return Err(bad(
+                        "rate.batch_size",
+                        format!("{n} is not between 1 and 20 (Graph's limit per $batch)"),
+                    ));
+                }
+            },
             throttle_priority: match r.throttle_priority.as_deref() {
                 None => None,
                 Some(p @ ("low" | "normal" | "high")) => Some(p.to_string()),

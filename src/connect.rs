@@ -17,7 +17,7 @@ pub const STATE_FILE: &str = "emulator-state.json";
 /// A Graph client and, for the embedded endpoint, the emulator behind it.
 pub struct Connection {
     /// The client every stage uses.
-    pub client: GraphClient,
+    pub client: std::sync::Arc<GraphClient>,
     /// What the client talks to, for people.
     pub label: String,
     embedded: Option<(Emulator, PathBuf)>,
@@ -37,6 +37,7 @@ pub async fn open(config: &Config) -> Result<Connection> {
         retry_budget: config.rate.retry_budget,
         deadline: config.rate.run_timeout.map(|t| Instant::now() + t),
         throttle_priority: config.rate.throttle_priority.clone(),
+        batch_size: config.rate.batch_size,
     };
     let (credential, label, embedded) = match &config.endpoint {
         Endpoint::Embedded => {

@@ -96,12 +96,15 @@ async fn sync(args: &RunArgs, mode: Mode, env: &Env) -> Result<ExitCode> {
         input.rejects.len()
     );
 
-    let api = &connection.client;
+    let api = connection.client.as_ref();
     let bar = progress::bar(input.users.len() as u64, "read", quiet);
+    let read_started = Instant::now();
     let current = fetcher::fetch(api, &input.users, config.rate.concurrency, &bar).await;
+    let read_time = read_started.elapsed();
     bar.finish_and_clear();
     let plan = planner::plan(input.users.iter().zip(&current), &config.planner);
 
+    let apply_started = Instant::now();
     let outcomes = if mode == Mode::Apply && plan.op_count() > 0 {
         let bar = progress::bar(plan.op_count() as u64, "apply", quiet);
         let outcomes = executor::execute(api, &plan, config.rate.concurrency, &bar).await;
@@ -124,7 +127,10 @@ async fn sync(args: &RunArgs, mode: Mode, env: &Env) -> Result<ExitCode> {
         plan: &plan,
         outcomes: outcomes.as_deref(),
         duration: started.elapsed(),
+        read_time,
+        apply_time: apply_started.elapsed(),
         requests: api.stats.requests.load(Ordering::Relaxed),
+        http_calls: api.stats.http_calls.load(Ordering::Relaxed),
         throttled: api.stats.throttled.load(Ordering::Relaxed),
         confirmed_by_reread: api.stats.confirmed_by_reread.load(Ordering::Relaxed),
         lowest_rate: api.lowest_rate(),

@@ -76,7 +76,7 @@ async fn sample_file_converges_and_a_second_run_changes_nothing() {
     assert!(plan_md.contains("number moves to mobile"), "{plan_md}");
 
     // The journal: within each user, no delete ran before the write it depends on.
-    let journal = w.emulator.requests();
+    let journal = w.calls();
     let sam_ops: Vec<&str> = journal
         .iter()
         .filter(|e| e.path.contains("sam%40contoso.com") || e.path.contains("sam@contoso.com"))
@@ -85,15 +85,12 @@ async fn sample_file_converges_and_a_second_run_changes_nothing() {
     assert_eq!(sam_ops, vec!["GET", "POST", "DELETE"]);
 
     // Second run: nothing left to do, and no write is sent.
-    let before = w.emulator.requests().len();
+    let before = w.calls().len();
     let (code, second) = w.run("apply", &sample("hr_phones.csv"), "second").await;
     assert_eq!(code.unwrap(), ExitCode::from(1));
     assert_eq!(summary(&second)["ops"]["planned"], json!({"add": 0, "update": 0, "delete": 0}));
     assert_journal_invariants(&w.emulator.changes());
-    assert!(
-        w.emulator.requests()[before..].iter().all(|e| e.method == "GET"),
-        "second run only reads"
-    );
+    assert!(w.calls()[before..].iter().all(|e| e.method == "GET"), "second run only reads");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -107,7 +104,7 @@ async fn a_clean_run_exits_zero_and_a_plan_writes_nothing() {
         pairs(&[("office", "+1 4255550100")]),
         "plan changes nothing"
     );
-    assert!(w.emulator.requests().iter().all(|e| e.method == "GET"));
+    assert!(w.calls().iter().all(|e| e.method == "GET"));
     assert!(!plan_dir.join("outcomes.csv").exists());
     let plan_md = std::fs::read_to_string(plan_dir.join("plan.md")).unwrap();
     assert!(
@@ -124,6 +121,8 @@ async fn a_clean_run_exits_zero_and_a_plan_writes_nothing() {
 async fn throttling_and_transient_faults_are_retried() {
     let w = World::new(json!({"users": [{"id": "u1", "userPrincipalName": "a@contoso.com"}]})).await;
     let csv = w.csv("in.csv", "user,phoneType,phoneNumber\na@contoso.com,mobile,206-555-0100\n");
+    // Single requests (no $batch), so the exact sequence of attempts is visible.
+    w.edit_config("concurrency = 4", "concurrency = 4\nbatch = false");
     // The read meets a 429 with a fractional Retry-After and a 503 without one; the write a 504.
     w.emulator.inject([
         Fault::status(429).retry_after("0.3").only("GET"),
@@ -144,7 +143,7 @@ async fn throttling_and_transient_faults_are_retried() {
     let s = summary(&dir);
     assert_eq!(s["throttledRequests"], 1);
     assert_eq!(s["requests"], 6, "3 reads, 2 writes, and 1 re-read");
-    let calls: Vec<(String, u16)> = w.emulator.requests().iter().map(|e| (e.method.clone(), e.status)).collect();
+    let calls: Vec<(String, u16)> = w.calls().iter().map(|e| (e.method.clone(), e.status)).collect();
     let expect: Vec<(String, u16)> = [("GET", 429), ("GET", 503), ("GET", 200), ("POST", 504), ("GET", 404), ("POST", 201)]
         .iter()
         .map(|(m, s)| (m.to_string(), *s))
@@ -199,7 +198,11 @@ async fn a_failed_write_is_reported_and_its_delete_is_not_sent() {
     let delete = &outcomes[1];
     assert_eq!((delete["op"].as_str(), delete["status"].as_str()), ("delete", "skipped"));
     assert!(delete["message"].contains("add of mobile did not succeed"));
-    assert!(!w.emulator.requests().iter().any(|e| e.method == "DELETE"), "no delete was sent");
+    assert!(!w.emulator.changes().iter().any(|c| c.op == "delete"), "no delete ran");
+    assert!(
+        w.calls().iter().filter(|c| c.method == "DELETE").all(|c| c.status == 424),
+        "a batched delete is answered 424, not run"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -270,7 +273,7 @@ async fn a_missing_column_stops_with_a_clear_message_and_writes_nothing() {
         message.contains("missing column 'phoneType'") && message.contains("in.csv"),
         "{message}"
     );
-    assert!(w.emulator.requests().is_empty());
+    assert!(w.calls().is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -294,7 +297,7 @@ async fn a_wrong_secret_stops_before_any_work() {
         "{message}"
     );
     assert!(!message.contains("wrong"), "the secret is not echoed: {message}");
-    assert!(w.emulator.requests().is_empty());
+    assert!(w.calls().is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

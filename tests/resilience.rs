@@ -36,7 +36,8 @@ async fn ambiguous_writes_are_reread_and_never_sent_twice() {
         "",
     )
     .await;
-    w.edit_config("concurrency = 4", "concurrency = 1\nrequest_timeout_seconds = 0.5");
+    // Single requests: the faults below are aimed at individual calls.
+    w.edit_config("concurrency = 4", "concurrency = 1\nrequest_timeout_seconds = 0.5\nbatch = false");
     // a@: the add is applied, then 500. b@: the update is applied, then the connection drops.
     // c@: the add of mobile is applied but answered 429 (§4.3, last point); its delete of office
     // is applied but answered too late for the client's timeout. d@: a plain retryable 503.

@@ -155,8 +155,15 @@ async fn client_secret_tokens_are_refreshed_before_they_expire_mid_run() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_401_makes_the_client_sign_in_again_once() {
+    // On a single request.
     let w = World::new(seed(1)).await;
+    w.edit_config("concurrency = 4", "concurrency = 4\nbatch = false");
     w.emulator.inject([Fault::status(401).only("GET")]);
+    converges(&w, 1, w.env()).await;
+    assert_eq!(w.emulator.tokens_issued(), 2);
+    // On a $batch call.
+    let w = World::new(seed(1)).await;
+    w.emulator.inject([Fault::status(401).only("$batch")]);
     converges(&w, 1, w.env()).await;
     assert_eq!(w.emulator.tokens_issued(), 2);
 }

@@ -37,17 +37,27 @@ fn id_text(v: &Value) -> Option<String> {
 }
 
 /// Runs a batch; the outer answer is 200 whenever the batch itself is well formed.
-pub(super) fn run(s: &Shared, version: &str, issued: &Issued, body: &[u8], outer_request_id: &str, changes: &mut Vec<Change>) -> Answer {
+/// What the items of a batch inherit from its envelope.
+pub(super) struct Envelope<'a> {
+    /// The envelope's `request-id`.
+    pub request_id: &'a str,
+    /// The client's `client-request-id` on the envelope.
+    pub client_request_id: Option<&'a str>,
+    /// The client's `x-ms-throttle-priority` on the envelope.
+    pub priority: Option<&'a str>,
+}
+
+pub(super) fn run(s: &Shared, version: &str, issued: &Issued, body: &[u8], envelope: &Envelope, changes: &mut Vec<Change>) -> Answer {
     let bad = |m: &str| Answer::error(400, "BadRequest", m);
     #[derive(Deserialize)]
-    struct Envelope {
+    struct Payload {
         requests: Vec<Item>,
     }
-    let envelope: Envelope = match serde_json::from_slice(body) {
-        Ok(e) => e,
+    let payload: Payload = match serde_json::from_slice(body) {
+        Ok(p) => p,
         Err(e) => return bad(&format!("Invalid batch payload: {e}.")),
     };
-    let items = envelope.requests;
+    let items = payload.requests;
     if items.is_empty() {
         return bad("The batch must contain at least one request.");
     }
@@ -88,6 +98,8 @@ pub(super) fn run(s: &Shared, version: &str, issued: &Issued, body: &[u8], outer
     let mut order: Vec<usize> = (0..items.len()).collect();
     s.dice.lock().expect("dice lock").shuffle(&mut order);
     let mut done: Vec<Option<u16>> = vec![None; items.len()];
+    // A transport fault scripted onto an item (drop, slow) happens to the whole HTTP call.
+    let (mut drop_connection, mut delay) = (false, None);
     let mut responses: Vec<(usize, Value)> = Vec::with_capacity(items.len());
     while responses.len() < items.len() {
         let Some(&n) = order
@@ -103,6 +115,8 @@ pub(super) fn run(s: &Shared, version: &str, issued: &Issued, body: &[u8], outer
             run_item(s, version, issued, &items[n], changes)
         };
         done[n] = Some(answer.status);
+        drop_connection |= answer.drop;
+        delay = delay.max(answer.delay);
         let item_request_id = uuid::Uuid::new_v4().to_string();
         s.journal
             .record(changes.drain(..).map(Event::Change).chain([Event::Request(RequestRecord {
@@ -110,17 +124,21 @@ pub(super) fn run(s: &Shared, version: &str, issued: &Issued, body: &[u8], outer
                 path: format!("/{version}{}", items[n].url),
                 status: answer.status,
                 request_id: item_request_id.clone(),
-                client_request_id: None,
+                client_request_id: envelope.client_request_id.map(str::to_string),
                 batch_item: Some(ids[n].clone()),
                 fault: answer.fault.clone(),
-                throttle_priority: None,
+                throttle_priority: envelope.priority.map(str::to_string),
             })]));
-        responses.push((n, item_response(&ids[n], answer, &item_request_id, outer_request_id)));
+        responses.push((n, item_response(&ids[n], answer, &item_request_id, envelope.request_id)));
     }
     let mut shuffled: Vec<Value> = responses.into_iter().map(|(_, v)| v).collect();
     let mut dice = s.dice.lock().expect("dice lock");
     dice.shuffle(&mut shuffled);
-    Answer::ok(200, Some(json!({"responses": shuffled})))
+    Answer {
+        drop: drop_connection,
+        delay,
+        ..Answer::ok(200, Some(json!({"responses": shuffled})))
+    }
 }
 
 fn run_item(s: &Shared, version: &str, issued: &Issued, item: &Item, changes: &mut Vec<Change>) -> Answer {

@@ -364,9 +364,17 @@ fn handle(
         if method != Method::POST {
             return (Answer::error(405, "BadRequest", "Only POST is allowed on $batch."), Vec::new());
         }
-        let effect = pick_fault(s, "POST", true);
+        // A scripted fault aimed at a method (POST, GET…) is for the operations inside; the
+        // envelope takes only faults aimed at `$batch` or at any request.
+        let effect = pick_fault(s, "$batch", true);
         let mut changes = Vec::new();
-        let answer = with_fault(effect, || batch::run(s, version, &issued, body, request_id, &mut changes), s.slow());
+        let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+        let envelope = batch::Envelope {
+            request_id,
+            client_request_id: header("client-request-id"),
+            priority: header("x-ms-throttle-priority"),
+        };
+        let answer = with_fault(effect, || batch::run(s, version, &issued, body, &envelope, &mut changes), s.slow());
         return (answer, changes);
     }
     let mut changes = Vec::new();

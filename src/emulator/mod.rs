@@ -60,7 +60,8 @@ pub enum Effect {
 pub struct Fault {
     /// What happens.
     pub effect: Effect,
-    /// Only a request with this HTTP method takes the fault; any request when `None`.
+    /// Only a request with this HTTP method takes the fault (`$batch` for a batch envelope; a
+    /// method such as `POST` matches single requests and batch items); any request when `None`.
     pub method: Option<String>,
 }
 

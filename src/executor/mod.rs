@@ -1,10 +1,11 @@
 //! Executor: runs a plan through the Graph client with a bounded pool of workers. Users run in
-//! parallel; one user's ops run in plan order, and an op whose dependency did not succeed is
-//! not sent (add before delete, never the other way round). The pace comes from the client's
-//! shared rate limiter.
+//! parallel; one user's ops go to the client as a chain in plan order, and an op whose
+//! dependency did not succeed is never sent (add before delete, never the other way round). An
+//! op Graph did not run because a dependency failed inside a batch (424) is re-planned in a
+//! later round, once that dependency's fate is known. The pace comes from the client.
 
-use crate::graph::{CallInfo, GraphError, PhoneMethods};
-use crate::model::{Op, OpKind, Plan, UserPlan};
+use crate::graph::{CallInfo, ChainOp, ChainResult, GraphError, PhoneMethods};
+use crate::model::{Op, Plan, UserPlan};
 use futures_util::{StreamExt, stream};
 use indicatif::ProgressBar;
 use std::time::Duration;
@@ -75,34 +76,72 @@ pub async fn execute<A: PhoneMethods>(api: &A, plan: &Plan, concurrency: usize, 
 }
 
 async fn run_user<A: PhoneMethods>(api: &A, user: &UserPlan, progress: &ProgressBar) -> Vec<Outcome> {
-    let mut outcomes: Vec<Outcome> = Vec::with_capacity(user.ops.len());
-    for op in &user.ops {
-        let unmet = op
-            .depends_on
-            .iter()
-            .find(|d| outcomes.get(**d).is_none_or(|o| o.status != Status::Succeeded));
-        let outcome = if let Some(blocked) = &op.blocked {
-            not_sent(user, op, Status::Blocked, blocked.clone())
-        } else if let Some(d) = unmet {
-            let dep = &user.ops[*d];
-            not_sent(
-                user,
-                op,
-                Status::Skipped,
-                format!("not sent: the {} of {} did not succeed", dep.kind.as_str(), dep.phone_type),
-            )
-        } else {
-            let result = match op.kind {
-                OpKind::Add => api.add(&user.user, op.phone_type, op.after.as_deref().unwrap_or_default()).await,
-                OpKind::Update => api.update(&user.user, op.phone_type, op.after.as_deref().unwrap_or_default()).await,
-                OpKind::Delete => api.delete(&user.user, op.phone_type).await,
-            };
-            sent(user, op, result)
-        };
+    let ops = &user.ops;
+    let mut outcomes: Vec<Option<Outcome>> = vec![None; ops.len()];
+    let settle = |outcomes: &mut Vec<Option<Outcome>>, i: usize, o: Outcome| {
         progress.inc(1);
-        outcomes.push(outcome);
+        outcomes[i] = Some(o);
+    };
+    for (i, op) in ops.iter().enumerate() {
+        if let Some(reason) = &op.blocked {
+            settle(&mut outcomes, i, not_sent(user, op, Status::Blocked, reason.clone()));
+        }
+    }
+    let succeeded = |o: &Option<Outcome>| o.as_ref().is_some_and(|o| o.status == Status::Succeeded);
+    loop {
+        // Ops whose dependency ended without success are not sent. Dependencies always come
+        // earlier in the plan, so one pass in order settles chains of them.
+        for i in 0..ops.len() {
+            if outcomes[i].is_some() {
+                continue;
+            }
+            if let Some(d) = ops[i]
+                .depends_on
+                .iter()
+                .find(|d| outcomes[**d].as_ref().is_some_and(|o| o.status != Status::Succeeded))
+            {
+                let dep = &ops[*d];
+                let why = format!("not sent: the {} of {} did not succeed", dep.kind.as_str(), dep.phone_type);
+                settle(&mut outcomes, i, not_sent(user, &ops[i], Status::Skipped, why));
+            }
+        }
+        // This round: every open op whose dependencies succeeded or travel in the same chain.
+        let mut pick: Vec<usize> = Vec::new();
+        for i in 0..ops.len() {
+            if outcomes[i].is_none() && ops[i].depends_on.iter().all(|d| succeeded(&outcomes[*d]) || pick.contains(d)) {
+                pick.push(i);
+            }
+        }
+        if pick.is_empty() {
+            break;
+        }
+        let chain: Vec<ChainOp> = pick
+            .iter()
+            .map(|&i| ChainOp {
+                kind: ops[i].kind,
+                phone_type: ops[i].phone_type,
+                number: ops[i].after.clone(),
+                depends_on: ops[i].depends_on.iter().filter_map(|d| pick.iter().position(|p| p == d)).collect(),
+            })
+            .collect();
+        let results = api.run_chain(&user.user, &chain).await;
+        let mut progressed = false;
+        for (pos, result) in results.into_iter().enumerate() {
+            if let ChainResult::Done(r) = result {
+                settle(&mut outcomes, pick[pos], sent(user, &ops[pick[pos]], r));
+                progressed = true;
+            }
+        }
+        if !progressed {
+            // Nothing ran and nothing failed: do not spin; report what is left.
+            break;
+        }
     }
     outcomes
+        .into_iter()
+        .enumerate()
+        .map(|(i, o)| o.unwrap_or_else(|| not_sent(user, &ops[i], Status::Skipped, "not sent: its dependency did not complete".into())))
+        .collect()
 }
 
 fn not_sent(user: &UserPlan, op: &Op, status: Status, message: String) -> Outcome {

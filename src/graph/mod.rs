@@ -3,10 +3,11 @@
 //! method ids, error bodies, correlation headers) lives here.
 
 pub mod auth;
+pub mod batch;
 pub mod rate;
 pub mod retry;
 
-use crate::model::PhoneType;
+use crate::model::{OpKind, PhoneType};
 use auth::{AuthError, TokenSource};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use rate::Pacer;
@@ -14,6 +15,7 @@ use reqwest::Method;
 use secrecy::ExposeSecret;
 use serde_json::Value;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
 
 /// Characters left as they are in a user path segment; everything else is percent-encoded,
@@ -74,27 +76,49 @@ pub struct PhoneMethod {
     pub phone_number: String,
 }
 
+/// One write of a user's chain, as the executor hands it to the client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainOp {
+    /// What to do.
+    pub kind: OpKind,
+    /// Which method.
+    pub phone_type: PhoneType,
+    /// The number to write (add, update).
+    pub number: Option<String>,
+    /// Positions, within the same chain, of the ops this one needs to have succeeded.
+    pub depends_on: Vec<usize>,
+}
+
+/// How one op of a chain ended.
+#[derive(Debug, Clone)]
+pub enum ChainResult {
+    /// Sent (perhaps several times); Graph's final answer.
+    Done(Result<CallInfo, GraphError>),
+    /// Not run because an op it depends on did not succeed in this chain (Graph's 424). The
+    /// executor re-plans it once the dependency's fate is known.
+    DependencyFailed,
+}
+
 /// The phone-method calls the pipeline makes: the seam between the pipeline and Graph.
 pub trait PhoneMethods: Send + Sync {
     /// `GET /users/{u}/authentication/phoneMethods`.
     fn list(&self, user: &str) -> impl Future<Output = Result<(Vec<PhoneMethod>, CallInfo), GraphError>> + Send;
-    /// `POST /users/{u}/authentication/phoneMethods`.
-    fn add(&self, user: &str, phone_type: PhoneType, number: &str) -> impl Future<Output = Result<CallInfo, GraphError>> + Send;
-    /// `PATCH /users/{u}/authentication/phoneMethods/{id}`.
-    fn update(&self, user: &str, phone_type: PhoneType, number: &str) -> impl Future<Output = Result<CallInfo, GraphError>> + Send;
-    /// `DELETE /users/{u}/authentication/phoneMethods/{id}`.
-    fn delete(&self, user: &str, phone_type: PhoneType) -> impl Future<Output = Result<CallInfo, GraphError>> + Send;
+    /// Runs one user's ops in order, each only if its dependencies succeeded; one result per op.
+    fn run_chain(&self, user: &str, ops: &[ChainOp]) -> impl Future<Output = Vec<ChainResult>> + Send;
 }
 
 /// Request counters for the summary.
 #[derive(Debug, Default)]
 pub struct Stats {
-    /// HTTP requests sent to Graph (attempts, not calls).
+    /// Graph operations sent, attempts included: single requests plus `$batch` items (what
+    /// Graph's throttling counts).
     pub requests: AtomicU64,
     /// Requests answered 429.
     pub throttled: AtomicU64,
     /// Writes found applied by a re-read after an ambiguous failure (so not sent twice).
     pub confirmed_by_reread: AtomicU64,
+    /// HTTP calls made (a `$batch` counts once here, and once per item in `requests`).
+    pub http_calls: AtomicU64,
 }
 
 /// Settings of a [`GraphClient`].
@@ -114,6 +138,8 @@ pub struct ClientSettings {
     pub deadline: Option<Instant>,
     /// `x-ms-throttle-priority` sent on every request (`low` for background runs).
     pub throttle_priority: Option<String>,
+    /// Items per `$batch` call; 1 sends every request on its own.
+    pub batch_size: usize,
 }
 
 /// A Graph client shared by every worker of a run.
@@ -127,6 +153,7 @@ pub struct GraphClient {
     retry_budget: Duration,
     deadline: Option<Instant>,
     priority: Option<String>,
+    batcher: OnceLock<batch::Batcher>,
     /// Counters for the summary.
     pub stats: Stats,
 }
@@ -158,9 +185,10 @@ pub fn http_client() -> reqwest::Result<reqwest::Client> {
 
 impl GraphClient {
     /// A client for `settings`, signing in with `credential`.
-    pub fn new(settings: ClientSettings, credential: auth::Credential) -> reqwest::Result<GraphClient> {
+    pub fn new(settings: ClientSettings, credential: auth::Credential) -> reqwest::Result<Arc<GraphClient>> {
         let http = http_client()?;
-        Ok(GraphClient {
+        let batch_size = settings.batch_size;
+        let client = Arc::new(GraphClient {
             tokens: TokenSource::new(credential, http.clone()),
             http,
             base: format!("{}/v1.0", settings.base.as_str().trim_end_matches('/')),
@@ -170,8 +198,13 @@ impl GraphClient {
             retry_budget: settings.retry_budget,
             deadline: settings.deadline,
             priority: settings.throttle_priority,
+            batcher: OnceLock::new(),
             stats: Stats::default(),
-        })
+        });
+        if batch_size > 1 {
+            let _ = client.batcher.set(batch::Batcher::start(Arc::downgrade(&client), batch_size));
+        }
+        Ok(client)
     }
 
     /// The lowest request rate the run fell to because of throttling.
@@ -184,23 +217,20 @@ impl GraphClient {
         self.tokens.token().await.map(|_| ())
     }
 
-    fn user_path(&self, user: &str) -> String {
+    /// The user's phone-method collection, relative to the version (`/users/…/phoneMethods`).
+    fn relative_path(user: &str) -> String {
         // `.`/`..` would be read as path steps and a leading `$` as a system segment:
         // Graph's `users('…')` form addresses such names literally (graph-contract §1.9).
         if user.starts_with('$') || user.chars().all(|c| c == '.') {
             let quoted = user.replace('\'', "''");
-            format!(
-                "{}/users('{}')/authentication/phoneMethods",
-                self.base,
-                utf8_percent_encode(&quoted, SEGMENT)
-            )
+            format!("/users('{}')/authentication/phoneMethods", utf8_percent_encode(&quoted, SEGMENT))
         } else {
-            format!(
-                "{}/users/{}/authentication/phoneMethods",
-                self.base,
-                utf8_percent_encode(user, SEGMENT)
-            )
+            format!("/users/{}/authentication/phoneMethods", utf8_percent_encode(user, SEGMENT))
         }
+    }
+
+    fn user_path(&self, user: &str) -> String {
+        format!("{}{}", self.base, Self::relative_path(user))
     }
 
     /// Sends one call, pacing every attempt through the shared pacer and retrying what Graph
@@ -244,6 +274,7 @@ impl GraphClient {
                 request = request.json(b);
             }
             self.stats.requests.fetch_add(1, Ordering::Relaxed);
+            self.stats.http_calls.fetch_add(1, Ordering::Relaxed);
             let (code, message, retry_after, retryable) = match request.send().await {
                 Ok(response) => {
                     let status = response.status().as_u16();
@@ -304,6 +335,16 @@ impl GraphClient {
         }
     }
 
+    /// The error for work not started because the run's time limit has passed.
+    fn past_deadline(&self, info: &CallInfo) -> Option<GraphError> {
+        self.deadline.filter(|d| Instant::now() >= *d).map(|_| GraphError {
+            status: None,
+            code: "runTimeout".into(),
+            message: "not sent: the run's time limit (rate.run_timeout_seconds) was reached".into(),
+            info: info.clone(),
+        })
+    }
+
     /// Reads back what an ambiguous write should have done.
     async fn applied(&self, confirm: &Confirm) -> bool {
         let url = match confirm {
@@ -358,13 +399,195 @@ impl GraphClient {
     fn method_url(&self, user: &str, phone_type: PhoneType) -> String {
         format!("{}/{}", self.user_path(user), method_id(phone_type))
     }
+
+    /// One write on its own, with re-read protection.
+    async fn write(&self, user: &str, op: &ChainOp) -> Result<CallInfo, GraphError> {
+        let number = op.number.as_deref().unwrap_or_default();
+        let method_url = self.method_url(user, op.phone_type);
+        let call = match op.kind {
+            OpKind::Add => Call {
+                method: Method::POST,
+                url: self.user_path(user),
+                body: Some(serde_json::json!({"phoneNumber": number, "phoneType": op.phone_type.as_str()})),
+                confirm: Some(Confirm::Holds {
+                    url: method_url,
+                    key: crate::phone::key(number),
+                }),
+            },
+            OpKind::Update => Call {
+                method: Method::PATCH,
+                url: method_url.clone(),
+                body: Some(serde_json::json!({"phoneNumber": number})),
+                confirm: Some(Confirm::Holds {
+                    url: method_url,
+                    key: crate::phone::key(number),
+                }),
+            },
+            OpKind::Delete => Call {
+                method: Method::DELETE,
+                url: method_url.clone(),
+                body: None,
+                confirm: Some(Confirm::Gone { url: method_url }),
+            },
+        };
+        self.call(call).await.map(|(_, _, info)| info)
+    }
+
+    /// The write's confirmation, for an item that failed ambiguously inside a batch.
+    fn confirm_of(&self, user: &str, op: &ChainOp) -> Confirm {
+        let url = self.method_url(user, op.phone_type);
+        match op.kind {
+            OpKind::Delete => Confirm::Gone { url },
+            _ => Confirm::Holds {
+                url,
+                key: crate::phone::key(op.number.as_deref().unwrap_or_default()),
+            },
+        }
+    }
+
+    /// A chain through `$batch`: one round trip for the user's ops, linked by `dependsOn`.
+    async fn batched_chain(&self, batcher: &batch::Batcher, user: &str, ops: &[ChainOp]) -> Vec<ChainResult> {
+        if let Some(e) = self.past_deadline(&CallInfo::default()) {
+            return ops.iter().map(|_| ChainResult::Done(Err(e.clone()))).collect();
+        }
+        let base = Self::relative_path(user);
+        let items = ops
+            .iter()
+            .map(|op| {
+                let number = op.number.as_deref().unwrap_or_default();
+                let (method, url, body) = match op.kind {
+                    OpKind::Add => (
+                        "POST",
+                        base.clone(),
+                        Some(serde_json::json!({"phoneNumber": number, "phoneType": op.phone_type.as_str()})),
+                    ),
+                    OpKind::Update => (
+                        "PATCH",
+                        format!("{base}/{}", method_id(op.phone_type)),
+                        Some(serde_json::json!({"phoneNumber": number})),
+                    ),
+                    OpKind::Delete => ("DELETE", format!("{base}/{}", method_id(op.phone_type)), None),
+                };
+                batch::Item {
+                    method,
+                    url,
+                    body,
+                    depends_on: op.depends_on.clone(),
+                }
+            })
+            .collect();
+        let started = Instant::now();
+        let replies = batcher.submit(items).await;
+        let mut results = Vec::with_capacity(ops.len());
+        for (op, reply) in ops.iter().zip(replies) {
+            let info = CallInfo {
+                status: reply.status,
+                request_id: reply.request_id.clone(),
+                client_request_id: reply.client_request_id.clone(),
+                attempts: 1,
+                elapsed: started.elapsed(),
+                confirmed_by_reread: false,
+            };
+            let result = match reply.status {
+                Some(s) if (200..300).contains(&s) => ChainResult::Done(Ok(info)),
+                Some(424) => ChainResult::DependencyFailed,
+                Some(s) if !retry::is_retryable_status(s) && s != 401 => {
+                    let (code, message) = error_body(&serde_json::to_vec(&reply.body).unwrap_or_default());
+                    ChainResult::Done(Err(GraphError {
+                        status: Some(s),
+                        code,
+                        message,
+                        info,
+                    }))
+                }
+                // 429, 5xx or no answer: the write may have been applied. Re-read, then retry
+                // this item on its own (after the item's Retry-After; a 401 signs in again there).
+                _ => {
+                    if self.applied(&self.confirm_of(user, op)).await {
+                        self.stats.confirmed_by_reread.fetch_add(1, Ordering::Relaxed);
+                        ChainResult::Done(Ok(CallInfo {
+                            confirmed_by_reread: true,
+                            ..info
+                        }))
+                    } else {
+                        if let Some(wait) = reply.retry_after {
+                            tokio::time::sleep(wait.min(self.policy.max_delay.max(Duration::from_secs(1)))).await;
+                        }
+                        ChainResult::Done(self.write(user, op).await.map(|mut i| {
+                            i.attempts += 1;
+                            i
+                        }))
+                    }
+                }
+            };
+            results.push(result);
+        }
+        results
+    }
+}
+
+/// Reads a list of phone methods. The error carries the call's correlation data by value: it is
+/// built once per failed call, so its size does not matter.
+#[allow(clippy::result_large_err)]
+fn parse_page(status: u16, body: &[u8], info: CallInfo) -> Result<(Vec<PhoneMethod>, CallInfo), GraphError> {
+    #[derive(serde::Deserialize)]
+    struct Page {
+        value: Vec<PhoneMethod>,
+    }
+    match serde_json::from_slice::<Page>(body) {
+        Ok(page) => Ok((page.value, info)),
+        Err(e) => Err(GraphError {
+            status: Some(status),
+            code: "unexpectedResponse".into(),
+            message: format!("cannot read the list of phone methods: {e}"),
+            info,
+        }),
+    }
 }
 
 impl PhoneMethods for GraphClient {
     async fn list(&self, user: &str) -> Result<(Vec<PhoneMethod>, CallInfo), GraphError> {
-        #[derive(serde::Deserialize)]
-        struct Page {
-            value: Vec<PhoneMethod>,
+        if let Some(batcher) = self.batcher.get() {
+            if let Some(e) = self.past_deadline(&CallInfo::default()) {
+                return Err(e);
+            }
+            let started = Instant::now();
+            let reply = batcher
+                .submit(vec![batch::Item {
+                    method: "GET",
+                    url: Self::relative_path(user),
+                    body: None,
+                    depends_on: Vec::new(),
+                }])
+                .await
+                .remove(0);
+            let info = CallInfo {
+                status: reply.status,
+                request_id: reply.request_id.clone(),
+                client_request_id: reply.client_request_id.clone(),
+                attempts: 1,
+                elapsed: started.elapsed(),
+                confirmed_by_reread: false,
+            };
+            let bytes = serde_json::to_vec(&reply.body).unwrap_or_default();
+            match reply.status {
+                Some(s) if (200..300).contains(&s) => return parse_page(s, &bytes, info),
+                Some(s) if !retry::is_retryable_status(s) && s != 401 => {
+                    let (code, message) = error_body(&bytes);
+                    return Err(GraphError {
+                        status: Some(s),
+                        code,
+                        message,
+                        info,
+                    });
+                }
+                // Retried on its own (where a 401 also signs in again), after any Retry-After.
+                _ => {
+                    if let Some(wait) = reply.retry_after {
+                        tokio::time::sleep(wait.min(self.policy.max_delay.max(Duration::from_secs(1)))).await;
+                    }
+                }
+            }
         }
         let (status, body, info) = self
             .call(Call {
@@ -374,58 +597,27 @@ impl PhoneMethods for GraphClient {
                 confirm: None,
             })
             .await?;
-        match serde_json::from_slice::<Page>(&body) {
-            Ok(page) => Ok((page.value, info)),
-            Err(e) => Err(GraphError {
-                status: Some(status),
-                code: "unexpectedResponse".into(),
-                message: format!("cannot read the list of phone methods: {e}"),
-                info,
-            }),
+        parse_page(status, &body, info)
+    }
+
+    async fn run_chain(&self, user: &str, ops: &[ChainOp]) -> Vec<ChainResult> {
+        if let Some(batcher) = self.batcher.get()
+            && ops.len() <= batch::MAX_ITEMS
+        {
+            return self.batched_chain(batcher, user, ops).await;
         }
-    }
-
-    async fn add(&self, user: &str, phone_type: PhoneType, number: &str) -> Result<CallInfo, GraphError> {
-        let body = serde_json::json!({"phoneNumber": number, "phoneType": phone_type.as_str()});
-        let confirm = Confirm::Holds {
-            url: self.method_url(user, phone_type),
-            key: crate::phone::key(number),
-        };
-        self.call(Call {
-            method: Method::POST,
-            url: self.user_path(user),
-            body: Some(body),
-            confirm: Some(confirm),
-        })
-        .await
-        .map(|(_, _, info)| info)
-    }
-
-    async fn update(&self, user: &str, phone_type: PhoneType, number: &str) -> Result<CallInfo, GraphError> {
-        let url = self.method_url(user, phone_type);
-        let confirm = Confirm::Holds {
-            url: url.clone(),
-            key: crate::phone::key(number),
-        };
-        self.call(Call {
-            method: Method::PATCH,
-            url,
-            body: Some(serde_json::json!({"phoneNumber": number})),
-            confirm: Some(confirm),
-        })
-        .await
-        .map(|(_, _, info)| info)
-    }
-
-    async fn delete(&self, user: &str, phone_type: PhoneType) -> Result<CallInfo, GraphError> {
-        let url = self.method_url(user, phone_type);
-        self.call(Call {
-            method: Method::DELETE,
-            url: url.clone(),
-            body: None,
-            confirm: Some(Confirm::Gone { url }),
-        })
-        .await
-        .map(|(_, _, info)| info)
+        let mut results: Vec<ChainResult> = Vec::with_capacity(ops.len());
+        for op in ops {
+            let ready = op
+                .depends_on
+                .iter()
+                .all(|d| matches!(results.get(*d), Some(ChainResult::Done(Ok(_)))));
+            results.push(if ready {
+                ChainResult::Done(self.write(user, op).await)
+            } else {
+                ChainResult::DependencyFailed
+            });
+        }
+        results
     }
 }

@@ -84,13 +84,16 @@ impl Pacer {
         }
     }
 
-    /// Graph said 429: pause everyone for `retry_after` (or a second) and halve the rate (once
-    /// per burst of 429s).
+    /// Graph said 429: halve the rate (once per burst of 429s) and, when Graph said how long to
+    /// wait, make every worker wait that long. Without a `Retry-After`, the throttled request
+    /// backs off on its own and the lower rate shapes the rest.
     pub fn throttled(&self, retry_after: Option<Duration>) {
         let now = Instant::now();
         let mut s = self.state.lock().expect("pacer lock");
-        let until = now + retry_after.unwrap_or(Duration::from_secs(1));
-        s.paused_until = Some(s.paused_until.map_or(until, |p| p.max(until)));
+        if let Some(wait) = retry_after {
+            let until = now + wait;
+            s.paused_until = Some(s.paused_until.map_or(until, |p| p.max(until)));
+        }
         let first = s.throttled_at.is_none();
         if first || now.duration_since(s.last_change) >= FALL_EVERY {
             s.throttled_at = Some((s.rate, now));

@@ -57,8 +57,14 @@ pub struct RunReport<'a> {
     pub outcomes: Option<&'a [Outcome]>,
     /// Wall time of the run.
     pub duration: Duration,
-    /// HTTP requests sent.
+    /// Time spent reading current state.
+    pub read_time: Duration,
+    /// Time spent executing the plan (zero for a plan run).
+    pub apply_time: Duration,
+    /// Graph operations sent (single requests and `$batch` items, retries included).
     pub requests: u64,
+    /// HTTP calls made (a `$batch` of 20 is one).
+    pub http_calls: u64,
     /// Requests answered 429.
     pub throttled: u64,
     /// Writes found applied by a re-read after an ambiguous failure.
@@ -237,6 +243,8 @@ fn summary(r: &RunReport) -> serde_json::Value {
         "mode": r.mode.as_str(),
         "startedAt": r.started_at,
         "durationMs": r.duration.as_millis() as u64,
+        "readMs": r.read_time.as_millis() as u64,
+        "applyMs": r.apply_time.as_millis() as u64,
         "input": r.input.display().to_string(),
         "endpoint": r.endpoint,
         "settings": {"managedTypes": r.settings.managed_types, "prune": r.settings.prune},
@@ -253,6 +261,7 @@ fn summary(r: &RunReport) -> serde_json::Value {
             "byOp": r.outcomes.map(|_| by_op),
         },
         "requests": r.requests,
+        "httpCalls": r.http_calls,
         "throttledRequests": r.throttled,
         "writesConfirmedByReread": r.confirmed_by_reread,
         "lowestRequestsPerSecond": (r.lowest_rate * 10.0).round() / 10.0,

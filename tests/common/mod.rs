@@ -98,6 +98,16 @@ impl World {
         (phonesync::run_async(cli, env).await, reports)
     }
 
+    /// The Graph calls the emulator served: single requests and `$batch` items, not the
+    /// `$batch` envelopes themselves.
+    pub fn calls(&self) -> Vec<phonesync::emulator::RequestRecord> {
+        self.emulator
+            .requests()
+            .into_iter()
+            .filter(|r| !r.path.ends_with("/$batch"))
+            .collect()
+    }
+
     /// The emulator's user with this UPN.
     pub fn user(&self, upn: &str) -> SeedUser {
         self.emulator

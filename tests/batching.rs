@@ -1,0 +1,97 @@
+//! Reads and writes through `$batch` (graph-contract.md §4.5): 20 items per HTTP call, a user's
+//! chain linked with `dependsOn`, failed items retried on their own, and 424 dependents re-planned
+//! rather than counted as failures.
+
+mod common;
+
+use common::{World, assert_journal_invariants, csv_rows, pairs, summary};
+use phonesync::emulator::Fault;
+use serde_json::json;
+use std::collections::HashMap;
+use std::process::ExitCode;
+
+fn offices(n: usize) -> (serde_json::Value, String) {
+    let users: Vec<_> = (0..n)
+        .map(|i| json!({"id": format!("id{i}"), "userPrincipalName": format!("u{i}@contoso.com"), "phoneMethods": [{"phoneType": "office", "phoneNumber": format!("+1 425555{:04}", 1000 + i)}]}))
+        .collect();
+    let mut csv = String::from("user,phoneType,phoneNumber\n");
+    for i in 0..n {
+        // Every office number moves to mobile: add mobile, then delete office.
+        csv.push_str(&format!("u{i}@contoso.com,mobile,425-555-{:04}\n", 1000 + i));
+    }
+    (json!({ "users": users }), csv)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_and_chains_travel_twenty_to_a_call() {
+    let (seed, csv) = offices(60);
+    let w = World::new(seed).await;
+    w.edit_config("concurrency = 4", "concurrency = 20");
+    let input = w.csv("in.csv", &csv);
+    let (code, dir) = w.run("apply", &input, "r").await;
+    assert_eq!(code.unwrap(), ExitCode::SUCCESS);
+    for i in [0, 29, 59] {
+        assert_eq!(
+            w.phones(&format!("u{i}@contoso.com")),
+            pairs(&[("mobile", &format!("+1 425555{:04}", 1000 + i))])
+        );
+    }
+    let s = summary(&dir);
+    assert_eq!(s["requests"], 180, "60 reads, 60 adds, 60 deletes: {s}");
+    let calls = s["httpCalls"].as_u64().unwrap();
+    assert!(calls <= 24, "{calls} HTTP calls for 180 operations");
+    // Every item of one user's chain travelled in the same envelope.
+    let mut envelope_of: HashMap<String, Vec<Option<String>>> = HashMap::new();
+    for r in w.calls().iter().filter(|r| r.method != "GET") {
+        let user = r.path.split('/').nth(3).unwrap().to_string();
+        envelope_of.entry(user).or_default().push(r.client_request_id.clone());
+    }
+    assert_eq!(envelope_of.len(), 60);
+    assert!(
+        envelope_of.values().all(|v| v.len() == 2 && v[0] == v[1] && v[0].is_some()),
+        "{envelope_of:?}"
+    );
+    let sizes: Vec<usize> = w
+        .calls()
+        .iter()
+        .filter(|r| r.batch_item.is_some())
+        .fold(HashMap::<String, usize>::new(), |mut m, r| {
+            *m.entry(r.client_request_id.clone().unwrap_or_default()).or_default() += 1;
+            m
+        })
+        .into_values()
+        .collect();
+    assert!(sizes.iter().all(|n| *n <= 20), "{sizes:?}");
+    assert_journal_invariants(&w.emulator.changes());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_424_dependent_is_replanned_once_its_dependency_succeeds() {
+    let (seed, csv) = offices(1);
+    let w = World::new(seed).await;
+    // The add inside the batch is throttled, so the delete that depends on it gets 424.
+    w.emulator.inject([Fault::status(429).retry_after("0.2").only("POST")]);
+    let input = w.csv("in.csv", &csv);
+    let (code, dir) = w.run("apply", &input, "r").await;
+    assert_eq!(code.unwrap(), ExitCode::SUCCESS);
+    assert_eq!(w.phones("u0@contoso.com"), pairs(&[("mobile", "+1 4255551000")]));
+    let outcomes = csv_rows(&dir.join("outcomes.csv"));
+    assert!(outcomes.iter().all(|o| o["status"] == "succeeded"), "{outcomes:#?}");
+    let deletes: Vec<u16> = w.calls().iter().filter(|r| r.method == "DELETE").map(|r| r.status).collect();
+    assert_eq!(deletes, vec![424, 204], "the delete waited for its add, then ran");
+    let posts: Vec<u16> = w.calls().iter().filter(|r| r.method == "POST").map(|r| r.status).collect();
+    assert_eq!(posts, vec![429, 201], "the throttled add was retried on its own, once");
+    assert_journal_invariants(&w.emulator.changes());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batching_can_be_turned_off() {
+    let (seed, csv) = offices(3);
+    let w = World::new(seed).await;
+    w.edit_config("concurrency = 4", "concurrency = 4\nbatch = false");
+    let input = w.csv("in.csv", &csv);
+    let (code, dir) = w.run("apply", &input, "r").await;
+    assert_eq!(code.unwrap(), ExitCode::SUCCESS);
+    assert!(w.emulator.requests().iter().all(|r| !r.path.ends_with("$batch")));
+    assert_eq!(summary(&dir)["httpCalls"], 9);
+}

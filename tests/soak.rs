@@ -1,0 +1,82 @@
+//! The client's acceptance run: 5,000 generated users against an emulator that injects 10%
+//! faults of every kind (graph-contract.md §4.3: 500, 502, 503 with and without Retry-After, 504,
+//! 507, dropped connections, answers slower than the client's timeout, and writes applied but
+//! reported failed) and throttles below the configured rate (§4.2). One apply must converge.
+
+mod common;
+
+use common::{CLIENT_ID, SECRET, World, assert_journal_invariants, csv_rows, summary};
+use phonesync::emulator::options::FaultKind::*;
+use phonesync::emulator::{Options, generate};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn five_thousand_users_converge_in_one_apply_under_faults_and_throttling() {
+    let generated = generate::generate(5_000, 5, 0.1);
+    let options = Options {
+        client_id: Some(CLIENT_ID.into()),
+        client_secret: Some(SECRET.into()),
+        fault_rate: 0.1,
+        // Every kind the issue names: 5xx (503 with and without Retry-After), dropped connections,
+        // answers past the client's timeout, and writes applied but answered 500 or dropped.
+        faults: vec![E500, E502, E503, E503RetryAfter, E504, E507, Drop, Slow, Applied500, AppliedDrop],
+        slow_ms: 1_500,
+        random_seed: 99,
+        // 300 requests/s with one second of credit, below the 600/s the config allows.
+        throttle_ru: Some(300),
+        throttle_window: 1.0,
+        ..Options::default()
+    };
+    let w = World::build(serde_json::to_value(&generated.seed).unwrap(), options, "", "").await;
+    // Configured well above the 300 requests/s the emulator allows.
+    w.set_rate(600);
+    w.edit_config("concurrency = 4", "concurrency = 48\nrequest_timeout_seconds = 1\nmax_attempts = 8");
+    let mut csv = Vec::new();
+    generated.write_csv(&mut csv).unwrap();
+    let input = w.csv("hr.csv", std::str::from_utf8(&csv).unwrap());
+
+    let (code, first) = w.run("apply", &input, "first").await;
+    let s = summary(&first);
+    eprintln!("first apply: {s}");
+    let outcomes = csv_rows(&first.join("outcomes.csv"));
+    for o in &outcomes {
+        match o["status"].as_str() {
+            "succeeded" => {}
+            "failed" => {
+                let status: u16 = o["httpStatus"].parse().unwrap_or(0);
+                assert!(
+                    matches!(status, 400..=499) && status != 429 && !o["errorCode"].is_empty(),
+                    "only non-retryable failures may remain: {o:?}"
+                );
+            }
+            other => panic!("unexpected outcome {other}: {o:?}"),
+        }
+    }
+    assert_eq!(s["rows"]["rejected"], 0);
+    assert_eq!(
+        s["users"]["skipped"],
+        serde_json::json!({}),
+        "every user was read despite the faults: {s}"
+    );
+    assert!(s["throttledRequests"].as_u64().unwrap() > 0, "the throttle was met: {s}");
+    assert_eq!(s["users"]["withChanges"], generated.changed_users);
+    let failed = s["ops"]["byStatus"]["failed"].as_u64().unwrap();
+    assert_eq!(
+        code.unwrap(),
+        if failed == 0 {
+            std::process::ExitCode::SUCCESS
+        } else {
+            std::process::ExitCode::from(1)
+        }
+    );
+    assert_journal_invariants(&w.emulator.changes());
+
+    // Converged: a second apply, still under faults, finds nothing left to do.
+    let (_, second) = w.run("apply", &input, "second").await;
+    let s2 = summary(&second);
+    assert_eq!(
+        s2["users"]["withChanges"].as_u64().unwrap(),
+        failed,
+        "only users with a non-retryable failure remain: {s2}"
+    );
+    assert_journal_invariants(&w.emulator.changes());
+}

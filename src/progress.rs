@@ -12,8 +12,11 @@ pub fn bar(len: u64, label: &str, quiet: bool) -> ProgressBar {
         ProgressDrawTarget::stderr()
     };
     let bar = ProgressBar::with_draw_target(Some(len), target);
-    let style = ProgressStyle::with_template("{prefix:>8} [{bar:32}] {pos}/{len} {per_sec} eta {eta}")
-        .unwrap_or_else(|_| ProgressStyle::default_bar());
+    let style = ProgressStyle::with_template("{prefix:>8} [{bar:32}] {pos}/{len} {rate} eta {eta}")
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .with_key("rate", |state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+            let _ = write!(w, "{:.0}/s", state.per_sec());
+        });
     bar.set_style(style.progress_chars("=> "));
     bar.set_prefix(label.to_string());
     bar

@@ -19,7 +19,7 @@ const LINGER: Duration = Duration::from_millis(5);
 #[derive(Debug, Clone)]
 pub struct Item {
     /// `GET`, `POST`, `PATCH` or `DELETE`.
-    pub method: &'static str,
+    pub method: reqwest::Method,
     /// Relative URL without version, e.g. `/users/kim%40contoso.com/authentication/phoneMethods`.
     pub url: String,
     /// JSON body, if any.
@@ -104,6 +104,20 @@ impl Batcher {
     }
 }
 
+impl ItemReply {
+    /// The call data of this item, for the report: the batch's ids, one attempt.
+    pub fn info(&self, started: Instant) -> super::CallInfo {
+        super::CallInfo {
+            status: self.status,
+            request_id: self.request_id.clone(),
+            client_request_id: self.client_request_id.clone(),
+            attempts: 1,
+            elapsed: started.elapsed(),
+            confirmed_by_reread: false,
+        }
+    }
+}
+
 fn failed(message: String, client_request_id: String) -> ItemReply {
     ItemReply {
         status: None,
@@ -122,7 +136,7 @@ async fn send(client: &GraphClient, jobs: Vec<Job>) {
         let start = requests.len();
         for (i, item) in job.items.iter().enumerate() {
             let id = (start + i + 1).to_string();
-            let mut r = json!({"id": id, "method": item.method, "url": item.url});
+            let mut r = json!({"id": id, "method": item.method.as_str(), "url": item.url});
             if let Some(b) = &item.body {
                 r["body"] = b.clone();
                 r["headers"] = json!({"Content-Type": "application/json"});

@@ -400,40 +400,26 @@ impl GraphClient {
         format!("{}/{}", self.user_path(user), method_id(phone_type))
     }
 
-    /// One write on its own, with re-read protection.
-    async fn write(&self, user: &str, op: &ChainOp) -> Result<CallInfo, GraphError> {
+    /// The request that carries `op`: method, URL relative to the version, and body.
+    fn request_of(user: &str, op: &ChainOp) -> (Method, String, Option<Value>) {
+        let collection = Self::relative_path(user);
         let number = op.number.as_deref().unwrap_or_default();
-        let method_url = self.method_url(user, op.phone_type);
-        let call = match op.kind {
-            OpKind::Add => Call {
-                method: Method::POST,
-                url: self.user_path(user),
-                body: Some(serde_json::json!({"phoneNumber": number, "phoneType": op.phone_type.as_str()})),
-                confirm: Some(Confirm::Holds {
-                    url: method_url,
-                    key: crate::phone::key(number),
-                }),
-            },
-            OpKind::Update => Call {
-                method: Method::PATCH,
-                url: method_url.clone(),
-                body: Some(serde_json::json!({"phoneNumber": number})),
-                confirm: Some(Confirm::Holds {
-                    url: method_url,
-                    key: crate::phone::key(number),
-                }),
-            },
-            OpKind::Delete => Call {
-                method: Method::DELETE,
-                url: method_url.clone(),
-                body: None,
-                confirm: Some(Confirm::Gone { url: method_url }),
-            },
-        };
-        self.call(call).await.map(|(_, _, info)| info)
+        match op.kind {
+            OpKind::Add => (
+                Method::POST,
+                collection,
+                Some(serde_json::json!({"phoneNumber": number, "phoneType": op.phone_type.as_str()})),
+            ),
+            OpKind::Update => (
+                Method::PATCH,
+                format!("{collection}/{}", method_id(op.phone_type)),
+                Some(serde_json::json!({"phoneNumber": number})),
+            ),
+            OpKind::Delete => (Method::DELETE, format!("{collection}/{}", method_id(op.phone_type)), None),
+        }
     }
 
-    /// The write's confirmation, for an item that failed ambiguously inside a batch.
+    /// How to tell by reading whether `op` was applied.
     fn confirm_of(&self, user: &str, op: &ChainOp) -> Confirm {
         let url = self.method_url(user, op.phone_type);
         match op.kind {
@@ -445,29 +431,27 @@ impl GraphClient {
         }
     }
 
+    /// One write on its own, with re-read protection.
+    async fn write(&self, user: &str, op: &ChainOp) -> Result<CallInfo, GraphError> {
+        let (method, url, body) = Self::request_of(user, op);
+        let call = Call {
+            method,
+            url: format!("{}{url}", self.base),
+            body,
+            confirm: Some(self.confirm_of(user, op)),
+        };
+        self.call(call).await.map(|(_, _, info)| info)
+    }
+
     /// A chain through `$batch`: one round trip for the user's ops, linked by `dependsOn`.
     async fn batched_chain(&self, batcher: &batch::Batcher, user: &str, ops: &[ChainOp]) -> Vec<ChainResult> {
         if let Some(e) = self.past_deadline(&CallInfo::default()) {
             return ops.iter().map(|_| ChainResult::Done(Err(e.clone()))).collect();
         }
-        let base = Self::relative_path(user);
         let items = ops
             .iter()
             .map(|op| {
-                let number = op.number.as_deref().unwrap_or_default();
-                let (method, url, body) = match op.kind {
-                    OpKind::Add => (
-                        "POST",
-                        base.clone(),
-                        Some(serde_json::json!({"phoneNumber": number, "phoneType": op.phone_type.as_str()})),
-                    ),
-                    OpKind::Update => (
-                        "PATCH",
-                        format!("{base}/{}", method_id(op.phone_type)),
-                        Some(serde_json::json!({"phoneNumber": number})),
-                    ),
-                    OpKind::Delete => ("DELETE", format!("{base}/{}", method_id(op.phone_type)), None),
-                };
+                let (method, url, body) = Self::request_of(user, op);
                 batch::Item {
                     method,
                     url,
@@ -480,14 +464,7 @@ impl GraphClient {
         let replies = batcher.submit(items).await;
         let mut results = Vec::with_capacity(ops.len());
         for (op, reply) in ops.iter().zip(replies) {
-            let info = CallInfo {
-                status: reply.status,
-                request_id: reply.request_id.clone(),
-                client_request_id: reply.client_request_id.clone(),
-                attempts: 1,
-                elapsed: started.elapsed(),
-                confirmed_by_reread: false,
-            };
+            let info = reply.info(started);
             let result = match reply.status {
                 Some(s) if (200..300).contains(&s) => ChainResult::Done(Ok(info)),
                 Some(424) => ChainResult::DependencyFailed,
@@ -554,21 +531,14 @@ impl PhoneMethods for GraphClient {
             let started = Instant::now();
             let reply = batcher
                 .submit(vec![batch::Item {
-                    method: "GET",
+                    method: Method::GET,
                     url: Self::relative_path(user),
                     body: None,
                     depends_on: Vec::new(),
                 }])
                 .await
                 .remove(0);
-            let info = CallInfo {
-                status: reply.status,
-                request_id: reply.request_id.clone(),
-                client_request_id: reply.client_request_id.clone(),
-                attempts: 1,
-                elapsed: started.elapsed(),
-                confirmed_by_reread: false,
-            };
+            let info = reply.info(started);
             let bytes = serde_json::to_vec(&reply.body).unwrap_or_default();
             match reply.status {
                 Some(s) if (200..300).contains(&s) => return parse_page(s, &bytes, info),

@@ -81,6 +81,10 @@ async fn a_424_dependent_is_replanned_once_its_dependency_succeeds() {
     assert_eq!(deletes, vec![424, 204], "the delete waited for its add, then ran");
     let posts: Vec<u16> = w.calls().iter().filter(|r| r.method == "POST").map(|r| r.status).collect();
     assert_eq!(posts, vec![429, 201], "the throttled add was retried on its own, once");
+    assert!(
+        w.calls().iter().filter(|r| r.method == "POST").all(|r| r.batch_item.is_some()),
+        "and the retry went in a later batch"
+    );
     assert_journal_invariants(&w.emulator.changes());
 }
 

@@ -54,15 +54,23 @@ async fn converges(w: &World, users: usize, env: Env) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn certificate_ps256_with_x5t_s256() {
+async fn certificate_ps256_with_x5t_s256_signs_in_again_when_tokens_expire_mid_run() {
     let options = pinned(Options {
         certificate: Some(fixture("app-cert.pem")),
+        token_lifetime: 1,
         ..Options::default()
     });
     let dir = tempfile::tempdir().unwrap();
     let pem = combined_pem(dir.path(), "app-cert.pem", "app-key.pem");
-    let w = World::build(seed(1), options, "", "method = \"certificate\"").await;
-    converges(&w, 1, Env::from_pairs([("AZURE_CLIENT_CERTIFICATE_PATH", pem.to_str().unwrap())])).await;
+    let w = World::build(seed(40), options, "", "method = \"certificate\"").await;
+    w.set_rate(25);
+    converges(&w, 40, Env::from_pairs([("AZURE_CLIENT_CERTIFICATE_PATH", pem.to_str().unwrap())])).await;
+    assert!(
+        w.emulator.tokens_issued() >= 2,
+        "a fresh assertion each time: signed in {} times",
+        w.emulator.tokens_issued()
+    );
+    assert!(w.calls().iter().all(|r| r.status != 401));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -464,42 +464,80 @@ impl GraphClient {
         let replies = batcher.submit(items).await;
         let mut results = Vec::with_capacity(ops.len());
         for (op, reply) in ops.iter().zip(replies) {
-            let info = reply.info(started);
-            let result = match reply.status {
-                Some(s) if (200..300).contains(&s) => ChainResult::Done(Ok(info)),
-                Some(424) => ChainResult::DependencyFailed,
-                Some(s) if !retry::is_retryable_status(s) && s != 401 => {
-                    let (code, message) = error_body(&serde_json::to_vec(&reply.body).unwrap_or_default());
-                    ChainResult::Done(Err(GraphError {
-                        status: Some(s),
-                        code,
-                        message,
-                        info,
-                    }))
-                }
-                // 429, 5xx or no answer: the write may have been applied. Re-read, then retry
-                // this item on its own (after the item's Retry-After; a 401 signs in again there).
-                _ => {
-                    if self.applied(&self.confirm_of(user, op)).await {
-                        self.stats.confirmed_by_reread.fetch_add(1, Ordering::Relaxed);
-                        ChainResult::Done(Ok(CallInfo {
-                            confirmed_by_reread: true,
-                            ..info
-                        }))
-                    } else {
-                        if let Some(wait) = reply.retry_after {
-                            tokio::time::sleep(wait.min(self.policy.max_delay.max(Duration::from_secs(1)))).await;
-                        }
-                        ChainResult::Done(self.write(user, op).await.map(|mut i| {
-                            i.attempts += 1;
-                            i
-                        }))
-                    }
-                }
+            if reply.status == Some(424) {
+                results.push(ChainResult::DependencyFailed);
+                continue;
+            }
+            let (method, url, body) = Self::request_of(user, op);
+            let item = batch::Item {
+                method,
+                url,
+                body,
+                depends_on: Vec::new(),
             };
-            results.push(result);
+            let result = self
+                .settle_item(batcher, item, Some(self.confirm_of(user, op)), reply, started)
+                .await;
+            results.push(ChainResult::Done(result.map(|(_, info)| info)));
         }
         results
+    }
+
+    /// Turns a batch item's first answer into its final one: a success or a non-retryable error
+    /// stands; anything else (429, 5xx, 401, no answer) is retried on its own in later batches,
+    /// after its Retry-After or a backoff, and a write is read back first so it is never sent
+    /// twice. Bounded like single requests by attempts, the retry budget and the run deadline.
+    async fn settle_item(
+        &self,
+        batcher: &batch::Batcher,
+        item: batch::Item,
+        confirm: Option<Confirm>,
+        first: batch::ItemReply,
+        started: Instant,
+    ) -> Result<(Value, CallInfo), GraphError> {
+        let mut reply = first;
+        let mut attempts = 1;
+        loop {
+            let mut info = reply.info(started);
+            info.attempts = attempts;
+            let status = reply.status;
+            if status.is_some_and(|s| (200..300).contains(&s)) {
+                return Ok((reply.body, info));
+            }
+            let (code, message) = error_body(&serde_json::to_vec(&reply.body).unwrap_or_default());
+            let failure = GraphError {
+                status,
+                code,
+                message,
+                info,
+            };
+            if status.is_some_and(|s| !retry::is_retryable_status(s) && s != 401) {
+                return Err(failure);
+            }
+            if item.method != Method::GET
+                && let Some(c) = &confirm
+                && self.applied(c).await
+            {
+                self.stats.confirmed_by_reread.fetch_add(1, Ordering::Relaxed);
+                return Ok((
+                    Value::Null,
+                    CallInfo {
+                        confirmed_by_reread: true,
+                        ..failure.info
+                    },
+                ));
+            }
+            let wait = self.policy.delay(attempts, reply.retry_after);
+            if attempts >= self.policy.max_attempts || started.elapsed() + wait > self.retry_budget {
+                return Err(failure);
+            }
+            tokio::time::sleep(wait).await;
+            if let Some(e) = self.past_deadline(&failure.info) {
+                return Err(e);
+            }
+            attempts += 1;
+            reply = batcher.submit(vec![item.clone()]).await.remove(0);
+        }
     }
 }
 
@@ -529,35 +567,15 @@ impl PhoneMethods for GraphClient {
                 return Err(e);
             }
             let started = Instant::now();
-            let reply = batcher
-                .submit(vec![batch::Item {
-                    method: Method::GET,
-                    url: Self::relative_path(user),
-                    body: None,
-                    depends_on: Vec::new(),
-                }])
-                .await
-                .remove(0);
-            let info = reply.info(started);
-            let bytes = serde_json::to_vec(&reply.body).unwrap_or_default();
-            match reply.status {
-                Some(s) if (200..300).contains(&s) => return parse_page(s, &bytes, info),
-                Some(s) if !retry::is_retryable_status(s) && s != 401 => {
-                    let (code, message) = error_body(&bytes);
-                    return Err(GraphError {
-                        status: Some(s),
-                        code,
-                        message,
-                        info,
-                    });
-                }
-                // Retried on its own (where a 401 also signs in again), after any Retry-After.
-                _ => {
-                    if let Some(wait) = reply.retry_after {
-                        tokio::time::sleep(wait.min(self.policy.max_delay.max(Duration::from_secs(1)))).await;
-                    }
-                }
-            }
+            let item = batch::Item {
+                method: Method::GET,
+                url: Self::relative_path(user),
+                body: None,
+                depends_on: Vec::new(),
+            };
+            let first = batcher.submit(vec![item.clone()]).await.remove(0);
+            let (body, info) = self.settle_item(batcher, item, None, first, started).await?;
+            return parse_page(info.status.unwrap_or(200), &serde_json::to_vec(&body).unwrap_or_default(), info);
         }
         let (status, body, info) = self
             .call(Call {

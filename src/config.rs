@@ -467,15 +467,11 @@ fn parse_url(value: &str) -> Result<reqwest::Url, String> {
     match url.scheme() {
         "https" => Ok(url),
         "http" if loopback => Ok(url),
-        "http" => bail_str(format!(
+        "http" => Err(format!(
             "'{value}' uses plain HTTP to another machine; only https:// is allowed (plain http only to loopback)"
         )),
-        other => bail_str(format!("'{value}' has scheme '{other}'; use https://")),
+        other => Err(format!("'{value}' has scheme '{other}'; use https://")),
     }
-}
-
-fn bail_str<T>(why: String) -> Result<T, String> {
-    Err(why)
 }
 
 #[cfg(test)]

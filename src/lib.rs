@@ -116,11 +116,12 @@ async fn sync(args: &RunArgs, mode: Mode, env: &Env) -> Result<ExitCode> {
         None
     };
 
+    let label = connection.label.clone();
     let report = report::RunReport {
         mode,
         started_at,
         input: &args.input,
-        endpoint: &connection.label,
+        endpoint: &label,
         settings: &config.planner,
         rows: input.rows,
         rejects: &input.rejects,
@@ -135,6 +136,8 @@ async fn sync(args: &RunArgs, mode: Mode, env: &Env) -> Result<ExitCode> {
         confirmed_by_reread: api.stats.confirmed_by_reread.load(Ordering::Relaxed),
         lowest_rate: api.lowest_rate(),
     };
+    // The embedded emulator's state is saved before anything else can fail.
+    connection.close(mode == Mode::Apply).await?;
     report::write_all(&report_dir, &report)?;
     print_summary(&report, &report_dir);
     let clean = outcomes
@@ -144,7 +147,6 @@ async fn sync(args: &RunArgs, mode: Mode, env: &Env) -> Result<ExitCode> {
         .all(|o| o.status == executor::Status::Succeeded)
         && plan.skipped_users() == 0
         && input.rejects.is_empty();
-    connection.close(mode == Mode::Apply).await?;
     Ok(if clean { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 

@@ -127,9 +127,9 @@ pub fn write_rejects(dir: &Path, rejects: &[Reject]) -> Result<()> {
     w.flush().with_context(|| format!("cannot write {}", path.display()))
 }
 
-/// Writes every report file of a finished run.
+/// Writes the report files of a finished run (`rejects.csv` is written by [`write_rejects`] as
+/// soon as the input is read, so a run that dies still leaves it).
 pub fn write_all(dir: &Path, report: &RunReport) -> Result<()> {
-    write_rejects(dir, report.rejects)?;
     let mut plan_md = private_file(&dir.join("plan.md"))?;
     plan_md
         .write_all(markdown::plan(report).as_bytes())

@@ -32,6 +32,9 @@ pub enum ReadError {
     /// The bytes could not be read.
     #[error("could not read the file: {0}")]
     Io(String),
+    /// The file is UTF-16 (as Excel's "Unicode text" writes it).
+    #[error("the file is UTF-16 encoded; save it as \"CSV UTF-8\" and try again")]
+    Utf16,
 }
 
 /// One input row the reader refused.
@@ -62,6 +65,11 @@ pub struct Input {
 
 /// Reads long-format CSV from `source`, parsing numbers with `region` as the default.
 pub fn read(source: impl Read, region: Region) -> Result<Input, ReadError> {
+    let mut source = std::io::BufReader::new(source);
+    let head = std::io::BufRead::fill_buf(&mut source).map_err(|e| ReadError::Io(e.to_string()))?;
+    if head.starts_with(&[0xFF, 0xFE]) || head.starts_with(&[0xFE, 0xFF]) {
+        return Err(ReadError::Utf16);
+    }
     let mut csv = csv::ReaderBuilder::new().flexible(true).trim(csv::Trim::All).from_reader(source);
     let header = csv.byte_headers().map_err(|e| ReadError::Io(e.to_string()))?.clone();
     if header.is_empty() || header.iter().all(|h| h.is_empty()) {
@@ -71,13 +79,19 @@ pub fn read(source: impl Read, region: Region) -> Result<Input, ReadError> {
         .iter()
         .map(|h| String::from_utf8_lossy(h).trim_start_matches('\u{feff}').trim().to_string())
         .collect();
+    // A header that is one field holding `;` or tabs is a file with another delimiter.
+    let delimiter_hint = match names.as_slice() {
+        [one] if one.contains(';') => "; the file seems to use ';' between columns: save it as comma-separated CSV",
+        [one] if one.contains('\t') => "; the file seems to use tabs between columns: save it as comma-separated CSV",
+        _ => "",
+    };
     let column = |want: &'static str| {
         names
             .iter()
             .position(|n| n.eq_ignore_ascii_case(want))
             .ok_or_else(|| ReadError::MissingColumn {
                 missing: want,
-                found: names.join(", "),
+                found: format!("{}{delimiter_hint}", names.join(", ")),
             })
     };
     let (user_col, type_col, number_col) = (column(USER)?, column(PHONE_TYPE)?, column(PHONE_NUMBER)?);
@@ -234,6 +248,22 @@ mod tests {
         let err = read("user,phoneType\nx,mobile\n".as_bytes(), "US".parse().unwrap()).unwrap_err();
         assert!(err.to_string().contains("missing column 'phoneNumber'"), "{err}");
         assert!(matches!(read("".as_bytes(), "US".parse().unwrap()), Err(ReadError::Empty)));
+    }
+
+    #[test]
+    fn excel_exports_in_the_wrong_shape_get_a_clear_message() {
+        let utf16: Vec<u8> = [0xFF, 0xFE]
+            .into_iter()
+            .chain("user,phoneType,phoneNumber\n".encode_utf16().flat_map(u16::to_le_bytes))
+            .collect();
+        assert!(matches!(read(&utf16[..], "US".parse().unwrap()), Err(ReadError::Utf16)));
+        let semicolons = read(
+            "user;phoneType;phoneNumber\nk@x.com;mobile;2065555555\n".as_bytes(),
+            "US".parse().unwrap(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(semicolons.contains("';' between columns"), "{semicolons}");
     }
 
     #[test]

@@ -107,11 +107,6 @@ impl OpKind {
             OpKind::Delete => "delete",
         }
     }
-
-    /// True for the ops that create or change a number.
-    pub fn is_write(self) -> bool {
-        !matches!(self, OpKind::Delete)
-    }
 }
 
 /// One planned change to one user's phone methods.

@@ -230,16 +230,6 @@ impl Tenant {
         Seed { users }
     }
 
-    /// Number of users.
-    pub fn len(&self) -> usize {
-        self.users.len()
-    }
-
-    /// True when the tenant has no users.
-    pub fn is_empty(&self) -> bool {
-        self.users.is_empty()
-    }
-
     /// The changes made since the last call.
     pub fn take_changes(&mut self) -> Vec<Change> {
         std::mem::take(&mut self.changes)
@@ -260,11 +250,6 @@ impl Tenant {
             code: "Request_ResourceNotFound".into(),
             message: format!("Resource '{key}' does not exist or one of its queried reference-property objects are not present."),
         })
-    }
-
-    /// The object id of user `u`.
-    pub fn user_id(&self, u: usize) -> &str {
-        &self.users[u].id
     }
 
     fn method(&self, u: usize, id: &str) -> Result<Kind, Failure> {

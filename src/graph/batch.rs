@@ -203,42 +203,30 @@ async fn send(client: &GraphClient, jobs: Vec<Job>) {
     }
 }
 
-/// Posts the batch once (signing in again once on 401); item-level retries happen per item.
+/// Posts the batch once (the signed send signs in again once on 401); item-level retries happen per item.
 async fn post(client: &GraphClient, body: &Value, client_request_id: &str) -> Result<(Option<String>, Value), String> {
     let started = Instant::now();
-    let mut refreshed = false;
-    loop {
-        let token = client.tokens.token().await.map_err(|e| e.to_string())?;
-        let mut request = client
-            .http
-            .post(format!("{}/$batch", client.base))
-            .bearer_auth(secrecy::ExposeSecret::expose_secret(&token))
-            .header("client-request-id", client_request_id)
-            .timeout(client.timeout)
-            .json(body);
-        if let Some(p) = &client.priority {
-            request = request.header("x-ms-throttle-priority", p);
-        }
-        let items = body["requests"].as_array().map_or(0, Vec::len) as u64;
-        client.stats.requests.fetch_add(items, Ordering::Relaxed);
-        client.stats.http_calls.fetch_add(1, Ordering::Relaxed);
-        let response = request.send().await.map_err(|e| e.without_url().to_string())?;
-        let status = response.status().as_u16();
-        let request_id = header(&response, "request-id");
-        let bytes = response.bytes().await.map_err(|e| e.without_url().to_string())?;
-        if status == 401 && !refreshed && client.tokens.invalidate(&token).await {
-            refreshed = true;
-            continue;
-        }
-        if !(200..300).contains(&status) {
-            let (code, message) = super::error_body(&bytes);
-            return Err(format!(
-                "the batch failed after {} ms: HTTP {status} {code}: {message}",
-                started.elapsed().as_millis()
-            ));
-        }
-        return serde_json::from_slice(&bytes)
-            .map(|v| (request_id, v))
-            .map_err(|e| format!("unreadable batch answer: {e}"));
+    let items = body["requests"].as_array().map_or(0, Vec::len) as u64;
+    let url = format!("{}/$batch", client.base);
+    let response = match client
+        .send_signed(&reqwest::Method::POST, &url, Some(body), client_request_id, items)
+        .await
+    {
+        Ok(r) => r,
+        Err(super::SendError::SignIn(e)) => return Err(e.to_string()),
+        Err(super::SendError::Transport(e)) => return Err(e.without_url().to_string()),
+    };
+    let status = response.status().as_u16();
+    let request_id = header(&response, "request-id");
+    let bytes = response.bytes().await.map_err(|e| e.without_url().to_string())?;
+    if !(200..300).contains(&status) {
+        let (code, message) = super::error_body(&bytes);
+        return Err(format!(
+            "the batch failed after {} ms: HTTP {status} {code}: {message}",
+            started.elapsed().as_millis()
+        ));
     }
+    serde_json::from_slice(&bytes)
+        .map(|v| (request_id, v))
+        .map_err(|e| format!("unreadable batch answer: {e}"))
 }

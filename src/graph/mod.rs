@@ -167,6 +167,14 @@ enum Confirm {
     Gone { url: String },
 }
 
+/// Why a signed send got no answer.
+enum SendError {
+    /// No token could be had.
+    SignIn(AuthError),
+    /// The request did not complete.
+    Transport(reqwest::Error),
+}
+
 /// One call to Graph.
 struct Call {
     method: Method,
@@ -233,6 +241,44 @@ impl GraphClient {
         format!("{}{}", self.base, Self::relative_path(user))
     }
 
+    /// Sends one HTTP request with the current token, the `client-request-id` and the throttle
+    /// priority; on a 401 it signs in again once and resends. Counts `operations` Graph requests
+    /// (a `$batch` counts its items) and one HTTP call per send.
+    async fn send_signed(
+        &self,
+        method: &Method,
+        url: &str,
+        body: Option<&Value>,
+        client_request_id: &str,
+        operations: u64,
+    ) -> Result<reqwest::Response, SendError> {
+        let mut refreshed = false;
+        loop {
+            let token = self.tokens.token().await.map_err(SendError::SignIn)?;
+            let mut request = self
+                .http
+                .request(method.clone(), url)
+                .bearer_auth(token.expose_secret())
+                .header("client-request-id", client_request_id)
+                .timeout(self.timeout);
+            if let Some(p) = &self.priority {
+                request = request.header("x-ms-throttle-priority", p);
+            }
+            if let Some(b) = body {
+                request = request.json(b);
+            }
+            self.stats.requests.fetch_add(operations, Ordering::Relaxed);
+            self.stats.http_calls.fetch_add(1, Ordering::Relaxed);
+            let response = request.send().await.map_err(SendError::Transport)?;
+            // The token may have been revoked or expired early: sign in again, once.
+            if response.status() == 401 && !refreshed && self.tokens.invalidate(&token).await {
+                refreshed = true;
+                continue;
+            }
+            return Ok(response);
+        }
+    }
+
     /// Sends one call, pacing every attempt through the shared pacer and retrying what Graph
     /// says to retry. A write that failed in a way that may still have applied it (timeout,
     /// dropped connection, 5xx, 429) is re-read first, so it is never sent twice.
@@ -242,40 +288,25 @@ impl GraphClient {
             client_request_id: uuid::Uuid::new_v4().to_string(),
             ..CallInfo::default()
         };
-        let mut refreshed = false;
         let mut ambiguous = false;
         let is_write = call.method != Method::GET;
         loop {
-            if self.deadline.is_some_and(|d| Instant::now() >= d) {
-                return Err(self.fail(
-                    info.status,
-                    "runTimeout",
-                    "not sent: the run's time limit (rate.run_timeout_seconds) was reached".into(),
-                    info,
-                    started,
-                ));
+            if let Some(e) = self.past_deadline(&info) {
+                return Err(GraphError {
+                    info: CallInfo {
+                        elapsed: started.elapsed(),
+                        ..e.info
+                    },
+                    ..e
+                });
             }
             info.attempts += 1;
             self.pacer.ready().await;
-            let token = match self.tokens.token().await {
-                Ok(t) => t,
-                Err(e) => return Err(self.fail(None, "signIn", e.to_string(), info, started)),
-            };
-            let mut request = self
-                .http
-                .request(call.method.clone(), &call.url)
-                .bearer_auth(token.expose_secret())
-                .header("client-request-id", &info.client_request_id)
-                .timeout(self.timeout);
-            if let Some(p) = &self.priority {
-                request = request.header("x-ms-throttle-priority", p);
-            }
-            if let Some(b) = &call.body {
-                request = request.json(b);
-            }
-            self.stats.requests.fetch_add(1, Ordering::Relaxed);
-            self.stats.http_calls.fetch_add(1, Ordering::Relaxed);
-            let (code, message, retry_after, retryable) = match request.send().await {
+            let sent = self
+                .send_signed(&call.method, &call.url, call.body.as_ref(), &info.client_request_id, 1)
+                .await;
+            let (code, message, retry_after, retryable) = match sent {
+                Err(SendError::SignIn(e)) => return Err(self.fail(None, "signIn", e.to_string(), info, started)),
                 Ok(response) => {
                     let status = response.status().as_u16();
                     info.status = Some(status);
@@ -286,12 +317,6 @@ impl GraphClient {
                             self.pacer.succeeded();
                             info.elapsed = started.elapsed();
                             return Ok((status, bytes.to_vec(), info));
-                        }
-                        Ok(_) if status == 401 && !refreshed && self.tokens.invalidate(&token).await => {
-                            // The token may have been revoked or expired early: sign in again, once.
-                            refreshed = true;
-                            info.attempts -= 1;
-                            continue;
                         }
                         Ok(bytes) => {
                             if status == 429 {
@@ -309,7 +334,7 @@ impl GraphClient {
                         ),
                     }
                 }
-                Err(e) => {
+                Err(SendError::Transport(e)) => {
                     info.status = None;
                     let transient = e.is_timeout() || e.is_connect() || e.is_request() || e.is_body();
                     ("transport".to_string(), e.without_url().to_string(), None, transient)
@@ -541,15 +566,17 @@ impl GraphClient {
     }
 }
 
-/// Reads a list of phone methods. The error carries the call's correlation data by value: it is
-/// built once per failed call, so its size does not matter.
+/// The body of a list of phone methods.
+#[derive(serde::Deserialize)]
+struct Page {
+    value: Vec<PhoneMethod>,
+}
+
+/// A list of phone methods, or why it could not be read. The error carries the call's
+/// correlation data by value: it is built once per failed call, so its size does not matter.
 #[allow(clippy::result_large_err)]
-fn parse_page(status: u16, body: &[u8], info: CallInfo) -> Result<(Vec<PhoneMethod>, CallInfo), GraphError> {
-    #[derive(serde::Deserialize)]
-    struct Page {
-        value: Vec<PhoneMethod>,
-    }
-    match serde_json::from_slice::<Page>(body) {
+fn parse_page(status: u16, page: serde_json::Result<Page>, info: CallInfo) -> Result<(Vec<PhoneMethod>, CallInfo), GraphError> {
+    match page {
         Ok(page) => Ok((page.value, info)),
         Err(e) => Err(GraphError {
             status: Some(status),
@@ -575,7 +602,7 @@ impl PhoneMethods for GraphClient {
             };
             let first = batcher.submit(vec![item.clone()]).await.remove(0);
             let (body, info) = self.settle_item(batcher, item, None, first, started).await?;
-            return parse_page(info.status.unwrap_or(200), &serde_json::to_vec(&body).unwrap_or_default(), info);
+            return parse_page(info.status.unwrap_or(200), serde_json::from_value(body), info);
         }
         let (status, body, info) = self
             .call(Call {
@@ -585,7 +612,7 @@ impl PhoneMethods for GraphClient {
                 confirm: None,
             })
             .await?;
-        parse_page(status, &body, info)
+        parse_page(status, serde_json::from_slice(&body), info)
     }
 
     async fn run_chain(&self, user: &str, ops: &[ChainOp]) -> Vec<ChainResult> {

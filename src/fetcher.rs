@@ -80,6 +80,7 @@ mod tests {
                 user: format!("u{i}"),
                 phones: Default::default(),
                 conflict: None,
+                ..Default::default()
             })
             .collect();
         let started = Instant::now();

@@ -67,7 +67,7 @@ pub struct DesiredPhone {
 }
 
 /// What the input says one user should have.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DesiredUser {
     /// The user as written in the input: an object id or a UPN.
     pub user: String,
@@ -75,6 +75,12 @@ pub struct DesiredUser {
     pub phones: BTreeMap<PhoneType, DesiredPhone>,
     /// Set when the input contradicts itself for this user; the user is then skipped.
     pub conflict: Option<String>,
+    /// Types whose input row was rejected, with that row's line. A rejected row means "we do
+    /// not know what HR wants": such a type is never updated and never deleted.
+    pub rejected: BTreeMap<PhoneType, u64>,
+    /// Lines of this user's rejected rows whose type could not be read: they could be about
+    /// any type, so they block every prune delete of the user.
+    pub rejected_untyped: Vec<u64>,
 }
 
 /// What Graph says one user has now.

@@ -22,6 +22,8 @@ pub enum Status {
     Skipped,
     /// Not sent, because the plan knew Graph would refuse it.
     Blocked,
+    /// Not sent, because the run stopped first (time limit or interruption).
+    NotStarted,
 }
 
 impl Status {
@@ -32,6 +34,7 @@ impl Status {
             Status::Failed => "failed",
             Status::Skipped => "skipped",
             Status::Blocked => "blocked",
+            Status::NotStarted => "not_started",
         }
     }
 }

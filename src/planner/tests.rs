@@ -29,6 +29,7 @@ fn desired(pairs: &[(PhoneType, &str)]) -> DesiredUser {
             })
             .collect(),
         conflict: None,
+        ..Default::default()
     }
 }
 

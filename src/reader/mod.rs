@@ -174,6 +174,7 @@ pub fn read(source: impl Read, region: Region) -> Result<Input, ReadError> {
                 user: user.clone(),
                 phones: Default::default(),
                 conflict: None,
+                ..Default::default()
             });
             input.users.len() - 1
         });

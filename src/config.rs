@@ -289,7 +289,15 @@ impl Config {
 
     /// Validates config text; `path` names the file in messages and anchors relative paths.
     pub fn parse(text: &str, path: &Path, env: &Env) -> Result<Config> {
-        let raw: RawConfig = toml::from_str(text).map_err(|e| anyhow!("{}: {}", path.display(), e.to_string().trim_end()))?;
+        refuse_secrets(text, path)?;
+        // Never the error's Display: it quotes the offending line, which may hold a secret.
+        let raw: RawConfig = toml::from_str(text).map_err(|e| {
+            let line = e.span().map(|span| text[..span.start.min(text.len())].lines().count().max(1));
+            match line {
+                Some(n) => anyhow!("{}: line {n}: {}", path.display(), e.message()),
+                None => anyhow!("{}: {}", path.display(), e.message()),
+            }
+        })?;
         let bad = |key: &str, why: String| anyhow!("{}: {key}: {why}", path.display());
         let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
         let resolve = |p: &Path| if p.is_absolute() { p.to_path_buf() } else { base.join(p) };
@@ -384,6 +392,35 @@ impl Config {
                 state_dir: resolve(&raw.emulator.state_dir),
             },
         })
+    }
+}
+
+/// Refuses a config file that holds a secret, naming the key but never echoing the value:
+/// secrets come from the environment or from files only.
+fn refuse_secrets(text: &str, path: &Path) -> Result<()> {
+    fn find(table: &toml::Table, prefix: &str) -> Option<String> {
+        for (key, value) in table {
+            let name = format!("{prefix}{key}");
+            let lower = key.to_ascii_lowercase();
+            if lower.contains("secret") || lower.contains("password") || lower == "token" || lower == "access_token" {
+                return Some(name);
+            }
+            if let Some(inner) = value.as_table()
+                && let Some(found) = find(inner, &format!("{name}."))
+            {
+                return Some(found);
+            }
+        }
+        None
+    }
+    let Ok(table) = text.parse::<toml::Table>() else { return Ok(()) };
+    match find(&table, "") {
+        Some(key) => Err(anyhow!(
+            "{}: {key}: secrets are never read from the config file; remove it and set AZURE_CLIENT_SECRET \
+             (or use a certificate or a federated token file) instead",
+            path.display()
+        )),
+        None => Ok(()),
     }
 }
 
@@ -567,6 +604,11 @@ mod tests {
         assert_eq!(c.auth.tenant_id.as_deref(), Some("t"));
         assert!(matches!(c.auth.sign_in, Some(SignIn::ClientSecret(_))));
         assert!(!format!("{c:?}").contains("s3cret"), "Debug must not show the secret");
-        assert!(parse("[auth]\nclient_secret = \"x\"\n").is_err(), "a secret in the file is refused");
+        let e = parse("[auth]\nclient_secret = \"hunter2-s3cret\"\n").unwrap_err().to_string();
+        assert!(e.contains("auth.client_secret") && e.contains("never read"), "{e}");
+        assert!(!e.contains("hunter2"), "the secret is not echoed: {e}");
+        // Any TOML error names the line, not its text.
+        let e = parse("[auth]\nmethod = \"x\" hunter2\n").unwrap_err().to_string();
+        assert!(e.contains("line 2") && !e.contains("hunter2"), "{e}");
     }
 }

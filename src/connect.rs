@@ -110,8 +110,12 @@ fn credential(config: &Config, url: &reqwest::Url) -> Result<Credential> {
         }
         SignIn::WorkloadIdentity { token_file } => Credential::Federated(app_only, token_file.clone()),
         SignIn::DeviceCode => Credential::DeviceCode(
-            app(format!("{resource}/UserAuthenticationMethod.ReadWrite.All offline_access")),
-            |message| eprintln!("{message}"),
+            app(format!(
+                "{resource}/UserAuthenticationMethod.ReadWrite.All {resource}/User.ReadBasic.All offline_access"
+            )),
+            |message| {
+                let _ = std::io::Write::write_all(&mut std::io::stderr(), format!("{message}\n").as_bytes());
+            },
         ),
         SignIn::AccessToken(_) => unreachable!("handled above"),
     })
@@ -149,7 +153,5 @@ impl Connection {
 fn save_state(path: &Path, state: &Seed) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create state folder {}", dir.display()))?;
-    let tmp = path.with_extension("json.tmp");
-    std::fs::write(&tmp, serde_json::to_vec_pretty(state)?).with_context(|| format!("cannot write {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("cannot replace {}", path.display()))
+    crate::files::write_private(path, &serde_json::to_vec_pretty(state)?)
 }

@@ -1,41 +1,57 @@
-//! Fetcher: reads each input user's current phone methods from Graph, concurrently and in
-//! input order. A user Graph does not know, or whose phones cannot be read, becomes a skip
+//! Fetcher: reads what the plan needs from Graph, concurrently and in input order: each input
+//! user's current phone methods, and (for users whose plan deletes a phone) their default
+//! sign-in method. A user Graph does not know, or whose phones cannot be read, becomes a skip
 //! reason for the planner rather than an error for the run.
 
 use crate::graph::{GraphError, PhoneMethods};
+use crate::interrupt::Stop;
 use crate::model::{CurrentUser, DesiredUser, PhoneType, SkipReason};
 use crate::phone;
 use futures_util::{StreamExt, stream};
 use indicatif::ProgressBar;
 
-/// Current state for each of `users`, in the same order.
-pub async fn fetch<A: PhoneMethods>(
-    api: &A,
-    users: &[DesiredUser],
-    concurrency: usize,
-    progress: &ProgressBar,
-) -> Vec<Result<CurrentUser, SkipReason>> {
-    // Unordered, so one slow read (retries, a held answer) never stops the others from starting;
-    // the input order is restored afterwards.
-    let mut read: Vec<(usize, Result<CurrentUser, SkipReason>)> = stream::iter(users.iter().enumerate())
-        .map(|(i, user)| async move {
-            // A conflicting user is skipped by the planner; reading it would only cost quota.
-            let result = if user.conflict.is_some() {
-                Ok(CurrentUser::default())
-            } else {
-                read_one(api, &user.user).await
-            };
-            progress.inc(1);
-            (i, result)
+/// Runs `f` on every item, `concurrency` at a time, and returns the results in the items'
+/// order. Unordered underneath, so one slow call (retries, a held answer) never stops the
+/// others from starting.
+pub async fn in_order<'a, T: Sync, R, F, Fut>(items: &'a [T], concurrency: usize, f: F) -> Vec<R>
+where
+    F: Fn(&'a T) -> Fut,
+    Fut: Future<Output = R> + 'a,
+{
+    let mut done: Vec<(usize, R)> = stream::iter(items.iter().enumerate())
+        .map(|(i, item)| {
+            let fut = f(item);
+            async move { (i, fut.await) }
         })
         .buffer_unordered(concurrency.max(1))
         .collect()
         .await;
-    read.sort_by_key(|(i, _)| *i);
-    read.into_iter().map(|(_, r)| r).collect()
+    done.sort_by_key(|(i, _)| *i);
+    done.into_iter().map(|(_, r)| r).collect()
 }
 
-async fn read_one<A: PhoneMethods>(api: &A, user: &str) -> Result<CurrentUser, SkipReason> {
+/// How reading one user's phones went.
+pub type Read = Result<CurrentUser, (SkipReason, Option<GraphError>)>;
+
+/// Current state for each of `users`, in the same order. Once `stop` is requested, users not
+/// yet read are skipped.
+pub async fn fetch<A: PhoneMethods>(api: &A, users: &[DesiredUser], concurrency: usize, progress: &ProgressBar, stop: &Stop) -> Vec<Read> {
+    in_order(users, concurrency, |user| async move {
+        let result = if stop.requested() {
+            Err((SkipReason::ReadFailed(crate::interrupt::NOT_STARTED.into()), None))
+        } else if user.conflict.is_some() {
+            // A conflicting user is skipped by the planner; reading it would only cost quota.
+            Ok(CurrentUser::default())
+        } else {
+            read_one(api, &user.user).await
+        };
+        progress.inc(1);
+        result
+    })
+    .await
+}
+
+async fn read_one<A: PhoneMethods>(api: &A, user: &str) -> Read {
     match api.list(user).await {
         Ok((methods, _)) => {
             let mut current = CurrentUser::default();
@@ -47,46 +63,57 @@ async fn read_one<A: PhoneMethods>(api: &A, user: &str) -> Result<CurrentUser, S
             }
             Ok(current)
         }
-        Err(GraphError { status: Some(404), .. }) => Err(SkipReason::NotFound),
-        Err(e) => Err(SkipReason::ReadFailed(e.to_string())),
+        Err(e @ GraphError { status: Some(404), .. }) => Err((SkipReason::NotFound, Some(e))),
+        Err(e) => Err((SkipReason::ReadFailed(e.to_string()), Some(e))),
     }
+}
+
+/// The error to stop the run with when Graph answered none of the reads it was sent: every one
+/// failed without an HTTP answer or with a refused token (401) — Graph is unreachable or
+/// refuses this app, and nothing the run could do would work.
+pub fn graph_refused_everything<'a>(users: &[DesiredUser], reads: &'a [Read]) -> Option<&'a GraphError> {
+    let mut first = None;
+    for (user, read) in users.iter().zip(reads) {
+        if user.conflict.is_some() {
+            continue; // never read
+        }
+        match read {
+            Err((_, Some(e))) if e.unanswered() || e.status == Some(401) => {
+                first.get_or_insert(e);
+            }
+            _ => return None,
+        }
+    }
+    first
+}
+
+/// The default sign-in method of each of `users`, in order: `Ok(None)` when it is not a phone.
+pub async fn default_methods<A: PhoneMethods>(api: &A, users: &[String], concurrency: usize) -> Vec<Result<Option<PhoneType>, GraphError>> {
+    in_order(users, concurrency, |u| api.default_method(u)).await
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::graph::{CallInfo, ChainOp, ChainResult, PhoneMethod};
-    use std::time::{Duration, Instant};
+    use std::time::Duration;
 
-    /// Every tenth user's read takes a second; the rest answer at once.
-    struct SlowTenth;
-
-    impl PhoneMethods for SlowTenth {
-        async fn list(&self, user: &str) -> Result<(Vec<PhoneMethod>, CallInfo), GraphError> {
-            if user.ends_with('0') {
-                tokio::time::sleep(Duration::from_secs(1)).await;
+    #[tokio::test(start_paused = true)]
+    async fn one_slow_call_does_not_hold_up_the_others() {
+        let items: Vec<u64> = (0..300).collect();
+        let started = tokio::time::Instant::now();
+        // Every tenth call takes ten seconds, the rest one.
+        let done = in_order(&items, 48, |i| {
+            let i = *i;
+            async move {
+                tokio::time::sleep(Duration::from_secs(if i % 10 == 0 { 10 } else { 1 })).await;
+                i
             }
-            Ok((Vec::new(), CallInfo::default()))
-        }
-        async fn run_chain(&self, _: &str, _: &[ChainOp]) -> Vec<ChainResult> {
-            Vec::new()
-        }
-    }
-
-    #[tokio::test]
-    async fn one_slow_read_does_not_hold_up_the_others() {
-        let users: Vec<DesiredUser> = (0..300)
-            .map(|i| DesiredUser {
-                user: format!("u{i}"),
-                phones: Default::default(),
-                conflict: None,
-                ..Default::default()
-            })
-            .collect();
-        let started = Instant::now();
-        let current = fetch(&SlowTenth, &users, 48, &ProgressBar::hidden()).await;
-        assert_eq!(current.len(), 300);
-        // 30 slow reads, 48 at a time: about one second, not one per round of 48.
-        assert!(started.elapsed() < Duration::from_millis(2500), "{:?}", started.elapsed());
+        })
+        .await;
+        assert_eq!(done, items, "results come back in the items' order");
+        // 30 slow calls, 48 at a time and never waited for by the others: about ten seconds
+        // plus a few rounds of one, not ten seconds per round of 48 (which would be 70).
+        let took = started.elapsed();
+        assert!(took < Duration::from_secs(20), "{took:?}");
     }
 }

@@ -15,8 +15,12 @@ pub mod connect;
 pub mod emulator;
 pub mod executor;
 pub mod fetcher;
+pub mod files;
 pub mod graph;
+pub mod identity;
+pub mod interrupt;
 pub mod model;
+pub mod moves;
 pub mod phone;
 pub mod planner;
 pub mod progress;
@@ -26,36 +30,58 @@ pub mod report;
 use anyhow::{Context, Result};
 use cli::{Cli, Command, RunArgs};
 use config::{Config, Env};
+use interrupt::Stop;
+use model::{CurrentUser, DesiredUser, SkipReason};
 use report::Mode;
+use std::io::Write;
 use std::process::ExitCode;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
-/// Runs the command line on a new tokio runtime, with this process's environment.
+/// Runs the command line on a new tokio runtime, with this process's environment; Ctrl-C and
+/// SIGTERM stop the run gracefully (see [`interrupt`]).
 pub fn run(cli: Cli) -> Result<ExitCode> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    runtime.block_on(run_async(cli, Env::from_process()))
+    runtime.block_on(async {
+        let stop = Stop::new();
+        if !matches!(cli.command, Command::Emulator(_)) {
+            interrupt::listen(stop.clone());
+        }
+        run_with(cli, Env::from_process(), &stop).await
+    })
 }
 
 /// Runs the command line inside an existing runtime (tests call this in-process).
 pub async fn run_async(cli: Cli, env: Env) -> Result<ExitCode> {
+    run_with(cli, env, &Stop::new()).await
+}
+
+/// Runs the command line; `stop` is how the caller asks the run to stop early.
+pub async fn run_with(cli: Cli, env: Env, stop: &Stop) -> Result<ExitCode> {
     match cli.command {
-        Command::Plan(args) => sync(&args, Mode::Plan, &env).await,
-        Command::Apply(args) => sync(&args, Mode::Apply, &env).await,
+        Command::Plan(args) => sync(&args, Mode::Plan, &env, stop).await,
+        Command::Apply(args) => sync(&args, Mode::Apply, &env, stop).await,
         Command::Emulator(args) => emulator::serve(&args).await,
     }
 }
 
-/// Prints to stderr unless quiet: banners and progress notes, never report data.
+/// Prints a line to stderr unless quiet: banners and progress notes, never report data. A
+/// closed or full stderr is ignored.
 macro_rules! say {
-    ($quiet:expr, $($arg:tt)*) => { if !$quiet { eprintln!($($arg)*); } };
+    ($quiet:expr, $($arg:tt)*) => {{ if !$quiet { let _ = writeln!(std::io::stderr(), $($arg)*); } }};
 }
 
-/// `plan` and `apply`: read → fetch → plan → (execute) → report.
-async fn sync(args: &RunArgs, mode: Mode, env: &Env) -> Result<ExitCode> {
+/// Prints a line to stdout, ignoring a closed or full stdout (`| head`, `> /dev/full`): the
+/// reports are written and the exit code tells what happened either way.
+macro_rules! out {
+    ($($arg:tt)*) => {{ let _ = writeln!(std::io::stdout(), $($arg)*); }};
+}
+
+/// `plan` and `apply`: read → resolve → fetch → plan → (execute) → report.
+async fn sync(args: &RunArgs, mode: Mode, env: &Env, stop: &Stop) -> Result<ExitCode> {
     let started = Instant::now();
     let now = time::OffsetDateTime::now_utc();
     let started_at = now
@@ -77,13 +103,10 @@ async fn sync(args: &RunArgs, mode: Mode, env: &Env) -> Result<ExitCode> {
     let connection = connect::open(&config).await?;
     say!(quiet, "phonesync {}: {}", mode.as_str(), connection.label);
     if connection.is_embedded() {
-        say!(
-            quiet,
-            "  This is the built-in emulator, not a Microsoft tenant. To use a real tenant, set endpoint = \"https://graph.microsoft.com\""
-        );
-        say!(
-            quiet,
-            "  in {} and AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET in the environment (see README).",
+        // Never hidden, not even by --quiet: nobody should mistake the emulator for a tenant.
+        let _ = writeln!(
+            std::io::stderr(),
+            "  This is the built-in emulator, not a Microsoft tenant. To use a real tenant, set endpoint = \"https://graph.microsoft.com\"\n  in {} and AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET in the environment (see README).",
             config.path.display()
         );
     }
@@ -97,21 +120,124 @@ async fn sync(args: &RunArgs, mode: Mode, env: &Env) -> Result<ExitCode> {
     );
 
     let api = connection.client.as_ref();
-    let bar = progress::bar(input.users.len() as u64, "read", quiet);
+    let concurrency = config.rate.concurrency;
     let read_started = Instant::now();
-    let current = fetcher::fetch(api, &input.users, config.rate.concurrency, &bar).await;
-    let read_time = read_started.elapsed();
+    // One person is one object id: keys written in more than one way are resolved and merged.
+    let (users, unresolved): (Vec<DesiredUser>, Vec<Option<graph::GraphError>>) = if identity::mixed(&input.users) {
+        let resolved = identity::resolve(api, &input.users, concurrency, stop).await;
+        identity::merge(input.users.clone(), resolved).into_iter().unzip()
+    } else {
+        let n = input.users.len();
+        (input.users.clone(), vec![None; n])
+    };
+    // A key Graph could not resolve (other than "no such user") may be one of the people the
+    // other keys name: its rows are unknown for that person, so nothing is pruned this run.
+    let mut settings = config.planner.clone();
+    if settings.prune
+        && unresolved
+            .iter()
+            .flatten()
+            .any(|e| e.status != Some(404) && e.code != graph::NOT_STARTED)
+    {
+        settings.prune = false;
+        say!(
+            quiet,
+            "Note: some users could not be resolved, so prune is off for this run (rows naming them may belong to others)"
+        );
+    }
+    let bar = progress::bar(users.len() as u64, "read", quiet);
+    let reads = fetcher::fetch(api, &users, concurrency, &bar, stop).await;
     bar.finish_and_clear();
-    let plan = planner::plan(input.users.iter().zip(&current), &config.planner);
+    if let Some(e) = fetcher::graph_refused_everything(&users, &reads) {
+        connection.close(false).await?;
+        anyhow::bail!("Graph answered none of the reads, so nothing was planned or changed: {e}");
+    }
+    // Moves belong with the tenant: the embedded emulator's state folder, or the reports folder.
+    let moves_dir = if connection.is_embedded() {
+        &config.emulator.state_dir
+    } else {
+        &config.report_dir
+    };
+    let mut moves = moves::Moves::load(moves_dir, &connection.label)?;
+    let mut current: Vec<Result<CurrentUser, SkipReason>> = reads
+        .into_iter()
+        .zip(&unresolved)
+        .zip(&users)
+        .map(|((read, unresolved), user)| match unresolved {
+            Some(e) if e.status == Some(404) => Err(SkipReason::NotFound),
+            Some(e) if e.code == graph::NOT_STARTED => Err(SkipReason::ReadFailed(e.message.clone())),
+            Some(e) => Err(SkipReason::ReadFailed(format!("could not resolve the user: {e}"))),
+            None => read.map_err(|(reason, _)| reason).map(|mut c| {
+                c.unfinished_moves = moves.of(&user.user);
+                c
+            }),
+        })
+        .collect();
+    let mut plan = planner::plan(users.iter().zip(&current), &settings);
+    // Graph refuses to delete a user's default sign-in method: read it for users whose plan
+    // deletes a phone, and plan again knowing it.
+    let deleting: Vec<usize> = (0..plan.users.len())
+        .filter(|i| plan.users[*i].ops.iter().any(|o| o.kind == model::OpKind::Delete))
+        .collect();
+    if !deleting.is_empty() && !stop.requested() {
+        let keys: Vec<String> = deleting.iter().map(|i| users[*i].user.clone()).collect();
+        let defaults = fetcher::default_methods(api, &keys, concurrency).await;
+        let mut refused = None;
+        for (i, default) in deleting.iter().zip(defaults) {
+            match default {
+                Ok(d) => {
+                    if let Ok(c) = current[*i].as_mut() {
+                        c.default_method = d;
+                    }
+                    plan.users[*i] = planner::plan(std::iter::once((&users[*i], &current[*i])), &settings)
+                        .users
+                        .remove(0);
+                }
+                Err(e) => {
+                    refused.get_or_insert(e);
+                }
+            }
+        }
+        if let Some(e) = refused {
+            say!(
+                quiet,
+                "Note: could not read users' default sign-in methods ({e}); a delete of a default method will be refused by Graph and reported"
+            );
+        }
+    }
+    let read_time = read_started.elapsed();
 
     let apply_started = Instant::now();
-    let outcomes = if mode == Mode::Apply && plan.op_count() > 0 {
+    let mut log = None;
+    // An error after writes were made is returned only once every report is written.
+    let mut late_error: Option<anyhow::Error> = None;
+    let outcomes = if mode == Mode::Apply {
+        // Users whose phones this run actually read (a conflicting user is not read).
+        let read_ok: std::collections::HashSet<String> = users
+            .iter()
+            .zip(&current)
+            .filter(|(u, c)| c.is_ok() && u.conflict.is_none())
+            .map(|(u, _)| u.user.to_lowercase())
+            .collect();
+        moves.begin(&plan, |u| read_ok.contains(u))?;
+        let audit = report::OutcomeLog::create(&report_dir)?;
         let bar = progress::bar(plan.op_count() as u64, "apply", quiet);
-        let outcomes = executor::execute(api, &plan, config.rate.concurrency, &bar).await;
+        let outcomes = executor::execute(api, &plan, concurrency, &bar, &audit, stop).await;
         bar.finish_and_clear();
+        log = Some(audit);
+        // From here on writes were made: a failure to record the moves must not cost the reports.
+        let recorded = moves.finish(|user, from| {
+            outcomes.iter().any(|o| {
+                o.user.to_lowercase() == user
+                    && o.op.kind == model::OpKind::Delete
+                    && o.op.phone_type == from
+                    && o.status == executor::Status::Succeeded
+            })
+        });
+        if let Err(e) = recorded {
+            late_error.get_or_insert(e);
+        }
         Some(outcomes)
-    } else if mode == Mode::Apply {
-        Some(Vec::new())
     } else {
         None
     };
@@ -122,7 +248,7 @@ async fn sync(args: &RunArgs, mode: Mode, env: &Env) -> Result<ExitCode> {
         started_at,
         input: &args.input,
         endpoint: &label,
-        settings: &config.planner,
+        settings: &settings,
         rows: input.rows,
         rejects: &input.rejects,
         plan: &plan,
@@ -136,10 +262,18 @@ async fn sync(args: &RunArgs, mode: Mode, env: &Env) -> Result<ExitCode> {
         confirmed_by_reread: api.stats.confirmed_by_reread.load(Ordering::Relaxed),
         lowest_rate: api.lowest_rate(),
     };
-    // The embedded emulator's state is saved before anything else can fail.
-    connection.close(mode == Mode::Apply).await?;
-    report::write_all(&report_dir, &report)?;
+    // The embedded emulator's state is saved, then the reports written, whatever failed before.
+    if let Err(e) = connection.close(mode == Mode::Apply).await {
+        late_error.get_or_insert(e);
+    }
+    report::write_all(&report_dir, &report, log)?;
     print_summary(&report, &report_dir);
+    if let Some(e) = late_error {
+        return Err(e);
+    }
+    if let Some(code) = stop.exit_code() {
+        return Ok(ExitCode::from(code));
+    }
     let clean = outcomes
         .as_deref()
         .unwrap_or_default()
@@ -154,43 +288,51 @@ async fn sync(args: &RunArgs, mode: Mode, env: &Env) -> Result<ExitCode> {
 fn print_summary(r: &report::RunReport, dir: &std::path::Path) {
     let planned = report::planned_counts(r.plan);
     let changed = r.plan.users.iter().filter(|u| !u.ops.is_empty()).count();
-    let unchanged = r.plan.users.iter().filter(|u| u.skip.is_none() && u.ops.is_empty()).count();
+    let unchanged = r.plan.in_line();
+    let held = match r.plan.held_back() {
+        0 => String::new(),
+        n => format!("; {n} left as they are because of rejected rows (see plan.md)"),
+    };
     let ops: Vec<String> = planned
         .iter()
         .filter(|(_, n)| *n > 0)
         .map(|(kind, n)| format!("{n} {kind}"))
         .collect();
     if ops.is_empty() {
-        println!("Plan: nothing to change; {unchanged} users already in line");
+        out!("Plan: nothing to change; {unchanged} users already in line{held}");
     } else {
-        println!("Plan: {} for {changed} users; {unchanged} users already in line", ops.join(", "));
+        out!(
+            "Plan: {} for {changed} users; {unchanged} users already in line{held}",
+            ops.join(", ")
+        );
     }
     let skips = report::skip_counts(r.plan);
     if !skips.is_empty() {
         let parts: Vec<String> = skips.iter().map(|(k, n)| format!("{n} {}", k.replace('_', " "))).collect();
-        println!("Skipped users: {} (see plan.md)", parts.join(", "));
+        out!("Skipped users: {} (see plan.md)", parts.join(", "));
     }
     if !r.rejects.is_empty() {
-        println!("Rejected rows: {} (see rejects.csv)", r.rejects.len());
+        out!("Rejected rows: {} (see rejects.csv)", r.rejects.len());
     }
     match r.outcomes {
         Some(outcomes) => {
             let s = report::status_counts(outcomes);
-            println!(
-                "Applied: {} succeeded, {} failed, {} skipped, {} blocked ({} requests, {} throttled) in {:.1} s",
+            out!(
+                "Applied: {} succeeded, {} failed, {} skipped, {} blocked, {} not started ({} requests, {} throttled) in {:.1} s",
                 s["succeeded"],
                 s["failed"],
                 s["skipped"],
                 s["blocked"],
+                s["not_started"],
                 r.requests,
                 r.throttled,
                 r.duration.as_secs_f64()
             );
         }
         None if r.plan.op_count() > 0 => {
-            println!("Nothing was changed: this was a plan. Run `phonesync apply` with the same input to make these changes.")
+            out!("Nothing was changed: this was a plan. Run `phonesync apply` with the same input to make these changes.")
         }
         None => {}
     }
-    println!("Reports: {}", dir.display());
+    out!("Reports: {}", dir.display());
 }

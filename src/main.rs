@@ -1,6 +1,7 @@
 //! Entry point: parse the command line, run, map the result to an exit code.
 
 use clap::Parser;
+use std::io::Write;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
@@ -11,7 +12,8 @@ fn main() -> ExitCode {
     match phonesync::run(phonesync::cli::Cli::parse()) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("Error: {e:#}");
+            // A closed or full stderr must not turn a clean error into a panic.
+            let _ = writeln!(std::io::stderr(), "Error: {e:#}");
             ExitCode::from(2)
         }
     }

@@ -83,6 +83,69 @@ pub struct DesiredUser {
     pub rejected_untyped: Vec<u64>,
 }
 
+impl DesiredUser {
+    /// Adds a wanted phone of `phone_type`. The same number (by key) as one already wanted is the
+    /// same row twice: the one from the earlier line is kept. A different number is a
+    /// contradiction: a note naming both lines is added to [`DesiredUser::conflict`].
+    pub fn want(&mut self, phone_type: PhoneType, wanted: DesiredPhone) {
+        let Some(have) = self.phones.get_mut(&phone_type) else {
+            self.phones.insert(phone_type, wanted);
+            return;
+        };
+        if have.phone.key == wanted.phone.key {
+            if wanted.line < have.line {
+                *have = wanted;
+            }
+            return;
+        }
+        let (first, second) = (have.line.min(wanted.line), have.line.max(wanted.line));
+        let note = format!("lines {first} and {second} give different {phone_type} numbers");
+        self.add_conflict(note);
+    }
+
+    /// Records a rejected input row of this user at `line`: under its type when the type could
+    /// be read (the earliest line per type is kept), else among the untyped ones.
+    pub fn reject(&mut self, phone_type: Option<PhoneType>, line: u64) {
+        match phone_type {
+            Some(t) => {
+                let kept = self.rejected.entry(t).or_insert(line);
+                *kept = (*kept).min(line);
+            }
+            None => {
+                if let Err(at) = self.rejected_untyped.binary_search(&line) {
+                    self.rejected_untyped.insert(at, line);
+                }
+            }
+        }
+    }
+
+    /// Merges `other` (the same person, named another way) into `self`: its wanted phones go
+    /// through [`DesiredUser::want`], its conflicts and rejected rows are kept. `self.user`
+    /// stays as it is.
+    pub fn absorb(&mut self, other: DesiredUser) {
+        for (phone_type, wanted) in other.phones {
+            self.want(phone_type, wanted);
+        }
+        if let Some(note) = other.conflict {
+            self.add_conflict(note);
+        }
+        for (phone_type, line) in other.rejected {
+            self.reject(Some(phone_type), line);
+        }
+        for line in other.rejected_untyped {
+            self.reject(None, line);
+        }
+    }
+
+    /// Adds `note` to the conflict, after any earlier note.
+    fn add_conflict(&mut self, note: String) {
+        self.conflict = Some(match self.conflict.take() {
+            Some(prev) => format!("{prev}; {note}"),
+            None => note,
+        });
+    }
+}
+
 /// What Graph says one user has now.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CurrentUser {
@@ -90,6 +153,10 @@ pub struct CurrentUser {
     pub phones: BTreeMap<PhoneType, Phone>,
     /// The user's default sign-in method, where known; deleting it is blocked.
     pub default_method: Option<PhoneType>,
+    /// Type changes an earlier run started but did not finish: the number was written to the
+    /// new type (`.1`) and the old type (`.0`) still holds it. Keyed by the number's comparison
+    /// key (`.2`). Only these license deleting a type whose number another type already holds.
+    pub unfinished_moves: Vec<(PhoneType, PhoneType, String)>,
 }
 
 /// The kind of a change.
@@ -132,6 +199,9 @@ pub struct Op {
     pub blocked: Option<String>,
     /// Why the planner chose this op, for the human report.
     pub reason: String,
+    /// For the delete of a type change: the type the number moves to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub moves_to: Option<PhoneType>,
 }
 
 /// Why a user named in the input gets no ops at all.
@@ -182,6 +252,9 @@ pub struct UserPlan {
     pub skip: Option<SkipReason>,
     /// Remarks for the human report (e.g. input rows ignored because their type is not managed).
     pub notes: Vec<String>,
+    /// Set when rejected input rows hold some of the user's phones back from being changed.
+    #[serde(default)]
+    pub held_back: bool,
 }
 
 impl UserPlan {
@@ -192,6 +265,7 @@ impl UserPlan {
             ops: Vec::new(),
             skip: Some(reason),
             notes: Vec::new(),
+            held_back: false,
         }
     }
 }
@@ -212,6 +286,22 @@ impl Plan {
     /// Number of ops of `kind`.
     pub fn count(&self, kind: OpKind) -> usize {
         self.users.iter().flat_map(|u| &u.ops).filter(|o| o.kind == kind).count()
+    }
+
+    /// Users with nothing to change and nothing held back: in line with the input.
+    pub fn in_line(&self) -> usize {
+        self.users
+            .iter()
+            .filter(|u| u.skip.is_none() && u.ops.is_empty() && !u.held_back)
+            .count()
+    }
+
+    /// Users with nothing to change because rejected rows hold their phones back.
+    pub fn held_back(&self) -> usize {
+        self.users
+            .iter()
+            .filter(|u| u.skip.is_none() && u.ops.is_empty() && u.held_back)
+            .count()
     }
 
     /// Number of skipped users.

@@ -37,14 +37,17 @@ async fn reads_and_chains_travel_twenty_to_a_call() {
         );
     }
     let s = summary(&dir);
-    assert_eq!(s["requests"], 180, "60 reads, 60 adds, 60 deletes: {s}");
+    assert_eq!(
+        s["requests"], 240,
+        "60 reads, 60 reads of the default method (each user's plan deletes), 60 adds, 60 deletes: {s}"
+    );
     let calls = s["httpCalls"].as_u64().unwrap();
-    assert!(calls <= 24, "{calls} HTTP calls for 180 operations");
+    assert!(calls <= 28, "{calls} HTTP calls for 240 operations");
     // Every item of one user's chain travelled in the same envelope.
     let mut envelope_of: HashMap<String, Vec<Option<String>>> = HashMap::new();
     for r in w.calls().iter().filter(|r| r.method != "GET") {
         let user = r.path.split('/').nth(3).unwrap().to_string();
-        envelope_of.entry(user).or_default().push(r.client_request_id.clone());
+        envelope_of.entry(user).or_default().push(r.envelope.clone());
     }
     assert_eq!(envelope_of.len(), 60);
     assert!(
@@ -56,7 +59,7 @@ async fn reads_and_chains_travel_twenty_to_a_call() {
         .iter()
         .filter(|r| r.batch_item.is_some())
         .fold(HashMap::<String, usize>::new(), |mut m, r| {
-            *m.entry(r.client_request_id.clone().unwrap_or_default()).or_default() += 1;
+            *m.entry(r.envelope.clone().unwrap_or_default()).or_default() += 1;
             m
         })
         .into_values()
@@ -97,5 +100,5 @@ async fn batching_can_be_turned_off() {
     let (code, dir) = w.run("apply", &input, "r").await;
     assert_eq!(code.unwrap(), ExitCode::SUCCESS);
     assert!(w.emulator.requests().iter().all(|r| !r.path.ends_with("$batch")));
-    assert_eq!(summary(&dir)["httpCalls"], 9);
+    assert_eq!(summary(&dir)["httpCalls"], 12, "3 reads, 3 default-method reads, 3 adds, 3 deletes");
 }

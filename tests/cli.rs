@@ -43,6 +43,7 @@ fn the_readme_run_command_converges_on_the_embedded_emulator() {
         "banner says it is the emulator: {out}"
     );
     assert!(out.contains("Plan: 3 add, 2 update, 2 delete"), "{out}");
+    assert!(out.contains("1 left as they are because of rejected rows"), "riley: {out}");
     assert!(out.contains("Reports: "), "{out}");
     // No phone number appears on the console in full.
     for digits in ["2065550199", "4255550123", "2065550111", "4255550100"] {
@@ -61,7 +62,7 @@ fn the_readme_run_command_converges_on_the_embedded_emulator() {
 
     let second = phonesync(dir.path(), &["apply", "samples/hr_phones.csv"]);
     assert!(
-        text(&second).contains("Plan: nothing to change; 5 users already in line"),
+        text(&second).contains("Plan: nothing to change; 5 users already in line; 1 left as they are"),
         "{}",
         text(&second)
     );
@@ -194,4 +195,141 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
         }
     }
     files
+}
+
+/// Issue 7, process hygiene: a closed or full stdout/stderr never panics; the reports are still
+/// written and the exit code says what happened.
+#[test]
+fn regression_a_closed_or_full_console_never_panics() {
+    let dir = embedded_project();
+    // stdout to /dev/full, stderr closed.
+    let full = std::fs::OpenOptions::new().write(true).open("/dev/full").unwrap();
+    let status = Command::new(env!("CARGO_BIN_EXE_phonesync"))
+        .current_dir(dir.path())
+        .args(["apply", "samples/hr_phones.csv", "--report-dir", "r1"])
+        .stdout(full)
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert_eq!(status.code(), Some(1), "the sample's exit code, not a panic's 101");
+    assert!(dir.path().join("r1/summary.json").exists() && dir.path().join("r1/outcomes.csv").exists());
+    // A pipe whose reader has gone (`| head -0`).
+    let mut child = Command::new(env!("CARGO_BIN_EXE_phonesync"))
+        .current_dir(dir.path())
+        .args(["plan", "samples/hr_phones.csv", "--report-dir", "r2"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    drop(child.stderr.take());
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(1), "{status:?}");
+    assert!(dir.path().join("r2/plan.md").exists());
+}
+
+/// `--quiet` never hides that the target is the emulator, not a tenant.
+#[test]
+fn quiet_still_says_it_is_the_emulator() {
+    let dir = embedded_project();
+    let out = phonesync(dir.path(), &["plan", "samples/hr_phones.csv", "--quiet"]);
+    assert!(text(&out).contains("not a Microsoft tenant"), "{}", text(&out));
+}
+
+/// A secret put in config.toml by mistake is refused without echoing it, and a file without a
+/// header line does not print its first row (a phone number) to the console.
+#[test]
+fn regression_secrets_and_rows_are_not_echoed() {
+    let dir = embedded_project();
+    let config = std::fs::read_to_string(dir.path().join("config.toml")).unwrap();
+    std::fs::write(
+        dir.path().join("bad.toml"),
+        config.replace("[auth]", "[auth]\nclient_secret = \"Zx9-hunter2-Qq\""),
+    )
+    .unwrap();
+    let out = phonesync(dir.path(), &["plan", "samples/hr_phones.csv", "--config", "bad.toml"]);
+    assert_eq!(out.status.code(), Some(2));
+    let t = text(&out);
+    assert!(t.contains("auth.client_secret") && !t.contains("hunter2"), "{t}");
+
+    std::fs::write(dir.path().join("noheader.csv"), "kim@contoso.com,mobile,+1 206 555 0177\n").unwrap();
+    let out = phonesync(dir.path(), &["plan", "noheader.csv"]);
+    assert_eq!(out.status.code(), Some(2));
+    let t = text(&out);
+    assert!(t.contains("header"), "{t}");
+    assert!(!t.contains("0177") && !t.contains("kim@contoso.com"), "the row is not echoed: {t}");
+}
+
+/// SIGTERM stops the run gracefully with exit 143, reports written.
+#[test]
+fn regression_sigterm_exits_143_with_reports() {
+    let dir = embedded_project();
+    // A tenant big enough that the run is still going when the signal comes.
+    let seed = dir.path().join("big.json");
+    let csv = dir.path().join("big.csv");
+    let generated = Command::new(env!("CARGO_BIN_EXE_phonesync"))
+        .args([
+            "emulator",
+            "--generate-users",
+            "3000",
+            "--change-fraction",
+            "0.5",
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .arg("--write-seed")
+        .arg(&seed)
+        .arg("--write-csv")
+        .arg(&csv)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The generator writes its files, then serves: wait for the files, then stop it.
+    let mut generated = generated;
+    for _ in 0..600 {
+        if seed.exists() && std::fs::metadata(&seed).map(|m| m.len() > 0).unwrap_or(false) && csv.exists() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let _ = generated.kill();
+    let _ = generated.wait();
+    let config = std::fs::read_to_string(dir.path().join("config.toml"))
+        .unwrap()
+        .replace("seed = \"samples/tenant.json\"", "seed = \"big.json\"")
+        .replace("requests_per_second = 20", "requests_per_second = 200");
+    std::fs::write(dir.path().join("config.toml"), config).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_phonesync"))
+        .current_dir(dir.path())
+        .args(["apply", "big.csv", "--report-dir", "r"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait until the run has started reading, then SIGTERM.
+    for _ in 0..600 {
+        if dir.path().join("r/rejects.csv").exists() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(143), "{status:?}");
+    for f in ["plan.md", "summary.json"] {
+        assert!(dir.path().join("r").join(f).exists(), "{f}");
+    }
+    let plan_md = std::fs::read_to_string(dir.path().join("r/plan.md")).unwrap();
+    let outcomes = std::fs::read_to_string(dir.path().join("r/outcomes.csv")).unwrap_or_default();
+    assert!(
+        plan_md.contains("interrupted") || outcomes.contains("not_started"),
+        "what the signal stopped is reported as such"
+    );
+    assert!(
+        dir.path().join(".phonesync/emulator-state.json").exists(),
+        "the emulator's state was saved"
+    );
 }

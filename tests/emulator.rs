@@ -1,8 +1,9 @@
 //! The emulator against graph-contract.md, over real HTTP: every endpoint, rule, error shape,
 //! sign-in grant, throttle mode and fault. Test names carry the contract section they check.
 
+use phonesync::emulator::check::{PlannedWrite, Violation, check};
 use phonesync::emulator::options::{FaultKind, NumberEcho, NumberInput, RetryAfterMode};
-use phonesync::emulator::{Effect, Emulator, Event, Fault, Options};
+use phonesync::emulator::{Effect, Emulator, Event, Fault, JournalEntry, Options};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
@@ -41,7 +42,12 @@ fn seed() -> Value {
             {"phoneType": "alternateMobile", "phoneNumber": "+1 2065550101"},
             {"phoneType": "office", "phoneNumber": "+1 4255550100"}]},
         {"id": "u-guest", "userPrincipalName": "ann_fabrikam.com#EXT#@contoso.com"},
-        {"id": "u-dollar", "userPrincipalName": "$admin@contoso.com"}
+        {"id": "u-dollar", "userPrincipalName": "$admin@contoso.com"},
+        {"id": "u-mo", "userPrincipalName": "mo@contoso.com", "defaultMethod": "mobile", "phoneMethods": [
+            {"phoneType": "mobile", "phoneNumber": "+1 2065550300"}]},
+        {"id": "u-al", "userPrincipalName": "al@contoso.com", "defaultMethod": "alternateMobile", "phoneMethods": [
+            {"phoneType": "mobile", "phoneNumber": "+1 2065550310"},
+            {"phoneType": "alternateMobile", "phoneNumber": "+1 2065550311"}]}
     ]})
 }
 
@@ -113,6 +119,26 @@ impl Graph {
             headers,
             body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
         })
+    }
+
+    /// Calls a `/_emulator/faults` route, without a token.
+    async fn faults(&self, method: &str, body: &str) -> (StatusCode, Value) {
+        let r = self
+            .http
+            .request(method.parse().unwrap(), format!("{}/_emulator/faults", self.emu.url()))
+            .header("content-type", "application/json")
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap();
+        let status = r.status();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    /// `GET /_emulator/journal`, read back into journal entries.
+    async fn journal_over_http(&self) -> Vec<JournalEntry> {
+        let r = self.http.get(format!("{}/_emulator/journal", self.emu.url())).send().await.unwrap();
+        r.json().await.unwrap()
     }
 
     fn phones(&self, upn: &str) -> Vec<(String, String)> {
@@ -1013,7 +1039,9 @@ async fn journal_records_requests_and_changes_and_can_be_written_as_json_lines()
         .await;
     g.call("GET", KIM, None).await;
     let entries = g.emu.journal();
-    assert!(matches!(&entries[0].event, Event::Change(c) if c.op == "add" && c.methods_before == 0 && c.methods_after == 1));
+    assert!(
+        matches!(&entries[0].event, Event::Change(c) if c.change.op == "add" && c.change.methods_before == 0 && c.change.methods_after == 1)
+    );
     assert!(matches!(&entries[1].event, Event::Request(r) if r.method == "POST" && r.status == 201));
     let lines: Vec<Value> = std::fs::read_to_string(&file)
         .unwrap()
@@ -1043,4 +1071,419 @@ async fn journal_records_requests_and_changes_and_can_be_written_as_json_lines()
         .await
         .unwrap();
     assert_eq!(state["users"][0]["phoneMethods"][0]["phoneNumber"], "+1 2065550170");
+}
+
+#[tokio::test]
+async fn s1_9_get_user_by_id_or_upn_with_select_single_and_batched() {
+    let g = graph().await;
+    for path in [
+        "/v1.0/users/u-lee",
+        "/v1.0/users/U-LEE",
+        "/v1.0/users/LEE@contoso.com",
+        "/v1.0/users/lee%40contoso.com",
+        "/v1.0/users('lee@contoso.com')",
+    ] {
+        let r = g.call("GET", path, None).await;
+        assert_eq!(r.status, StatusCode::OK, "{path}");
+        assert_eq!(
+            (r.body["id"].as_str(), r.body["userPrincipalName"].as_str()),
+            (Some("u-lee"), Some("lee@contoso.com"))
+        );
+        assert_eq!(r.body["@odata.context"], "https://graph.microsoft.com/v1.0/$metadata#users/$entity");
+    }
+    let selected = g
+        .call("GET", "/v1.0/users/lee@contoso.com?$select=id,userPrincipalName", None)
+        .await;
+    assert_eq!(
+        selected.body,
+        json!({"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#users(id,userPrincipalName)/$entity",
+               "id": "u-lee", "userPrincipalName": "lee@contoso.com"})
+    );
+    let only_id = g.call("GET", "/v1.0/users/u-lee?%24select=id", None).await;
+    assert_eq!(
+        (only_id.body["id"].as_str(), only_id.body.get("userPrincipalName")),
+        (Some("u-lee"), None)
+    );
+    let unknown_property = g.call("GET", "/v1.0/users/u-lee?$select=id,shoeSize", None).await;
+    assert_eq!(unknown_property.status, StatusCode::BAD_REQUEST);
+    assert!(unknown_property.body["error"]["message"].as_str().unwrap().contains("shoeSize"));
+    let missing = g.call("GET", "/v1.0/users/nobody@contoso.com?$select=id", None).await;
+    assert_eq!(
+        (missing.status, missing.code()),
+        (StatusCode::NOT_FOUND, "Request_ResourceNotFound")
+    );
+    assert_eq!(
+        g.call("DELETE", "/v1.0/users/u-lee", None).await.status,
+        StatusCode::METHOD_NOT_ALLOWED
+    );
+
+    let requests = json!({"requests": [
+        batch_item("1", "GET", "/users/KIM@contoso.com?$select=id,userPrincipalName", None, &[]),
+        batch_item("2", "GET", "/users('lee@contoso.com')", None, &[]),
+        batch_item("3", "GET", "/users/nobody?$select=id", None, &[]),
+    ]});
+    let r = g.call("POST", "/v1.0/$batch", Some(requests)).await;
+    let responses = r.body["responses"].as_array().unwrap();
+    let by_id = |id: &str| responses.iter().find(|x| x["id"] == id).unwrap();
+    assert_eq!(
+        (by_id("1")["status"].as_u64(), by_id("1")["body"]["id"].as_str()),
+        (Some(200), Some("u-kim"))
+    );
+    assert_eq!(
+        by_id("1")["body"]["@odata.context"],
+        "https://graph.microsoft.com/v1.0/$metadata#users(id,userPrincipalName)/$entity",
+        "the item's query string is honoured"
+    );
+    assert_eq!(by_id("2")["body"]["userPrincipalName"], "lee@contoso.com");
+    assert_eq!(
+        (by_id("3")["status"].as_u64(), by_id("3")["body"]["error"]["code"].as_str()),
+        (Some(404), Some("Request_ResourceNotFound"))
+    );
+}
+
+#[tokio::test]
+async fn s1_4_beta_sign_in_preferences_name_the_default_method() {
+    let g = graph().await;
+    for (user, preferred) in [
+        ("mo@contoso.com", "sms"),
+        ("u-al", "voiceAlternateMobile"),
+        ("lee@contoso.com", "voiceOffice"),
+        ("kim@contoso.com", "push"),
+    ] {
+        let r = g
+            .call("GET", &format!("/beta/users/{user}/authentication/signInPreferences"), None)
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{user}");
+        assert_eq!(r.body["@odata.type"], "#microsoft.graph.signInPreferences");
+        assert_eq!(r.body["isSystemPreferredAuthenticationMethodEnabled"], false);
+        assert_eq!(r.body["userPreferredMethodForSecondaryAuthentication"], preferred, "{user}");
+    }
+    let v1 = g.call("GET", "/v1.0/users/u-lee/authentication/signInPreferences", None).await;
+    assert_eq!(v1.status, StatusCode::BAD_REQUEST, "beta only");
+    let missing = g.call("GET", "/beta/users/nobody/authentication/signInPreferences", None).await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    let batch = json!({"requests": [batch_item("1", "GET", "/users/u-mo/authentication/signInPreferences", None, &[])]});
+    let r = g.call("POST", "/beta/$batch", Some(batch)).await;
+    assert_eq!(
+        r.body["responses"][0]["body"]["userPreferredMethodForSecondaryAuthentication"],
+        "sms"
+    );
+
+    let forbidden = graph_with(Options {
+        sign_in_preferences_forbidden: true,
+        ..Options::default()
+    })
+    .await;
+    let r = forbidden
+        .call("GET", "/beta/users/u-lee/authentication/signInPreferences", None)
+        .await;
+    assert_eq!((r.status, r.code()), (StatusCode::FORBIDDEN, "Authorization_RequestDenied"));
+    assert_eq!(r.body["error"]["message"], "Insufficient privileges to complete the operation.");
+    let batch = json!({"requests": [batch_item("1", "GET", "/users/u-lee/authentication/signInPreferences", None, &[])]});
+    let r = forbidden.call("POST", "/beta/$batch", Some(batch)).await;
+    assert_eq!(r.body["responses"][0]["status"], 403);
+    assert_eq!(
+        forbidden.call("GET", LEE, None).await.status,
+        StatusCode::OK,
+        "phone methods still readable"
+    );
+}
+
+#[tokio::test]
+async fn s4_3_faults_over_http_aim_at_method_path_and_times() {
+    let g = graph().await;
+    let (status, body) = g.faults("POST", "[{\"status\": 503").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body["error"].as_str().unwrap().contains("not JSON"), "{body}");
+    let (status, body) = g.faults("POST", r#"[{"method": "GET", "status": 503, "retry_after": "1"}]"#).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        body["error"].as_str().unwrap().contains("retry_after"),
+        "names the bad field: {body}"
+    );
+
+    let (status, queue) = g
+        .faults(
+            "POST",
+            r#"[{"method": "DELETE", "path": "/authentication/phoneMethods/e37fc753", "status": 403,
+                 "code": "Authorization_RequestDenied", "message": "Not this one.", "times": 2},
+                {"method": "POST", "effect": "applied", "status": 500}]"#,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        queue,
+        json!([{"method": "DELETE", "path": "/authentication/phoneMethods/e37fc753", "effect": "status", "status": 403,
+                "code": "Authorization_RequestDenied", "message": "Not this one.", "times": 2},
+               {"method": "POST", "effect": "applied", "status": 500, "times": 1}])
+    );
+    assert_eq!(
+        g.call("GET", &format!("{LEE}/{OFFICE}"), None).await.status,
+        StatusCode::OK,
+        "not a DELETE"
+    );
+    for _ in 0..2 {
+        let r = g.call("DELETE", &format!("{LEE}/{OFFICE}"), None).await;
+        assert_eq!((r.status, r.code()), (StatusCode::FORBIDDEN, "Authorization_RequestDenied"));
+        assert_eq!(r.body["error"]["message"], "Not this one.");
+    }
+    let third = g.call("DELETE", &format!("{LEE}/{OFFICE}"), None).await;
+    assert_eq!(
+        (third.status, third.code()),
+        (StatusCode::BAD_REQUEST, "invalidRequest"),
+        "used up: the rule answers"
+    );
+    let applied = g
+        .call("POST", KIM, Some(json!({"phoneNumber": "+1 2065550180", "phoneType": "mobile"})))
+        .await;
+    assert_eq!(applied.status.as_u16(), 500);
+    assert_eq!(
+        g.phones("kim@contoso.com"),
+        vec![("mobile".into(), "+1 2065550180".into())],
+        "applied, then 500"
+    );
+    assert_eq!(g.faults("GET", "").await.1, json!([]));
+
+    // Aimed at one item of a batch by path; the envelope and the other item are untouched.
+    g.faults(
+        "POST",
+        r#"[{"method": "GET", "path": "kim@contoso.com", "status": 403, "code": "Authorization_RequestDenied", "message": "No."}]"#,
+    )
+    .await;
+    let requests = json!({"requests": [
+        batch_item("lee", "GET", "/users/lee@contoso.com/authentication/phoneMethods", None, &[]),
+        batch_item("kim", "GET", "/users/kim%40contoso.com/authentication/phoneMethods", None, &[]),
+    ]});
+    let r = g.call("POST", "/v1.0/$batch", Some(requests.clone())).await;
+    let responses = r.body["responses"].as_array().unwrap();
+    let status_of = |id: &str| responses.iter().find(|x| x["id"] == id).unwrap()["status"].as_u64();
+    assert_eq!(
+        (r.status, status_of("lee"), status_of("kim")),
+        (StatusCode::OK, Some(200), Some(403))
+    );
+
+    g.faults(
+        "POST",
+        r#"[{"method": "$batch", "status": 503, "retryAfter": 0.25}, {"method": "GET", "effect": "drop"}]"#,
+    )
+    .await;
+    let envelope = g.call("POST", "/v1.0/$batch", Some(requests)).await;
+    assert_eq!((envelope.status.as_u16(), envelope.header("retry-after")), (503, Some("0.25")));
+    assert!(g.try_call("GET", LEE, None, &[]).await.is_err(), "dropped");
+
+    g.faults("POST", r#"[{"status": 500, "times": 5}]"#).await;
+    let (status, _) = g.faults("DELETE", "").await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert!(g.emu.pending_faults().is_empty());
+    assert_eq!(g.call("GET", LEE, None).await.status, StatusCode::OK, "cleared");
+}
+
+#[tokio::test]
+async fn s4_3_fault_builder_aims_by_path_skip_times_and_code() {
+    let g = graph().await;
+    g.emu.inject([Fault::status(403)
+        .only("PATCH")
+        .path(MOBILE)
+        .skip(1)
+        .times(2)
+        .code("Authorization_RequestDenied", "Denied.")
+        .retry_after("Wed, 21 Oct 2026 07:28:00 GMT")]);
+    let path = format!("{LEE}/{MOBILE}");
+    let patch = || g.call("PATCH", &path, Some(json!({"phoneNumber": "+1 2065550102"})));
+    assert_eq!(patch().await.status, StatusCode::NO_CONTENT, "skipped");
+    for _ in 0..2 {
+        let r = patch().await;
+        assert_eq!((r.status, r.code()), (StatusCode::FORBIDDEN, "Authorization_RequestDenied"));
+        assert_eq!(r.header("retry-after"), Some("Wed, 21 Oct 2026 07:28:00 GMT"));
+    }
+    assert_eq!(patch().await.status, StatusCode::NO_CONTENT);
+}
+
+#[tokio::test]
+async fn s5_token_endpoint_faults() {
+    let g = graph().await;
+    g.faults("POST", r#"[{"method": "token", "status": 503, "retryAfter": "2"}]"#).await;
+    assert_eq!(
+        g.call("GET", LEE, None).await.status,
+        StatusCode::OK,
+        "Graph calls do not take token faults"
+    );
+    let url = format!("{}/contoso/oauth2/v2.0/token", g.emu.url());
+    let form = "grant_type=client_credentials&client_id=app-1&client_secret=s&scope=https%3A%2F%2Fgraph.microsoft.com%2F.default";
+    let send = || {
+        g.http
+            .post(&url)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form)
+            .send()
+    };
+    let r = send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(r.headers()["retry-after"], "2");
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"], "temporarily_unavailable");
+    assert!(body["error_description"].as_str().is_some());
+    let issued = g.emu.tokens_issued();
+    assert_eq!(send().await.unwrap().status(), StatusCode::OK, "one hit");
+    assert_eq!(g.emu.tokens_issued(), issued + 1);
+
+    g.emu.inject([Fault::effect(Effect::Drop).only("token")]);
+    assert!(send().await.is_err(), "dropped");
+    assert_eq!(g.emu.tokens_issued(), issued + 1, "nothing issued");
+    g.emu.inject([Fault::status(400).only("token").code("invalid_grant", "Nope.")]);
+    let body: Value = send().await.unwrap().json().await.unwrap();
+    assert_eq!(body["error"], "invalid_grant");
+    assert!(body["error_description"].as_str().unwrap().contains("Nope."));
+}
+
+#[tokio::test]
+async fn s4_5_batch_items_have_their_own_request_id_and_client_request_id() {
+    let g = graph().await;
+    let mut own = batch_item("own", "GET", "/users/lee@contoso.com/authentication/phoneMethods", None, &[]);
+    own["headers"] = json!({"Client-Request-Id": "item-crid"});
+    let inherited = batch_item("inherited", "GET", "/users/kim@contoso.com/authentication/phoneMethods", None, &[]);
+    let r = g
+        .call_with(
+            "POST",
+            "/v1.0/$batch",
+            Some(json!({"requests": [own, inherited]})),
+            &[("client-request-id", "envelope-crid")],
+        )
+        .await;
+    let responses = r.body["responses"].as_array().unwrap();
+    let request_id = |id: &str| {
+        responses.iter().find(|x| x["id"] == id).unwrap()["headers"]["request-id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let (own_id, inherited_id) = (request_id("own"), request_id("inherited"));
+    assert_ne!(own_id, inherited_id);
+    assert_ne!(Some(own_id.as_str()), r.header("request-id"), "not the envelope's");
+    let items = g.emu.requests();
+    let record = |rid: &str| items.iter().find(|x| x.request_id == rid).expect("journaled under its request-id");
+    assert_eq!(record(&own_id).client_request_id.as_deref(), Some("item-crid"));
+    assert_eq!(record(&inherited_id).client_request_id.as_deref(), Some("envelope-crid"));
+}
+
+#[tokio::test]
+async fn journal_records_op_tags_and_the_checker_reads_it_over_http() {
+    let g = graph().await;
+    // kim: add a mobile (op-1), then an alternate that depends on it (op-2) in a batch.
+    let add_mobile = json!({"phoneNumber": "+1 2065550190", "phoneType": "mobile"});
+    let r = g
+        .call_with(
+            "POST",
+            KIM,
+            Some(add_mobile),
+            &[("client-request-id", "op-1"), ("x-phonesync-after", "")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED);
+    let kim = "/users/kim@contoso.com/authentication/phoneMethods";
+    let mut alt = batch_item(
+        "1",
+        "POST",
+        kim,
+        Some(json!({"phoneNumber": "+1 2065550191", "phoneType": "alternateMobile"})),
+        &[],
+    );
+    alt["headers"]["client-request-id"] = json!("op-2");
+    alt["headers"]["x-phonesync-after"] = json!("op-1");
+    // lee: update the mobile (op-3), then delete the alternate after it (op-4).
+    let mut update = batch_item(
+        "2",
+        "PATCH",
+        &format!("/users/u-lee/authentication/phoneMethods/{MOBILE}"),
+        Some(json!({"phoneNumber": "+1 2065550192"})),
+        &[],
+    );
+    update["headers"]["client-request-id"] = json!("op-3");
+    let r = g.call("POST", "/v1.0/$batch", Some(json!({"requests": [alt, update]}))).await;
+    assert!(
+        r.body["responses"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|x| x["status"].as_u64().unwrap() < 300),
+        "{}",
+        r.body
+    );
+    let r = g
+        .call_with(
+            "DELETE",
+            &format!("{LEE}/{ALT}"),
+            None,
+            &[("client-request-id", "op-4"), ("x-phonesync-after", "op-3, op-2")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+
+    let requests = g.emu.requests();
+    let after = |op: &str| {
+        requests
+            .iter()
+            .find(|x| x.client_request_id.as_deref() == Some(op))
+            .unwrap()
+            .after
+            .clone()
+    };
+    assert_eq!(after("op-1"), Vec::<String>::new(), "an empty header names no op");
+    assert_eq!(after("op-2"), ["op-1"]);
+    assert_eq!(after("op-4"), ["op-3", "op-2"]);
+    let made_by: Vec<(String, Option<String>)> = g
+        .emu
+        .change_records()
+        .into_iter()
+        .map(|c| (format!("{} {} {}", c.change.user_id, c.change.op, c.change.phone_type), c.by))
+        .collect();
+    assert_eq!(
+        made_by,
+        [
+            ("u-kim add mobile".to_string(), Some("op-1".to_string())),
+            ("u-kim add alternateMobile".into(), Some("op-2".into())),
+            ("u-lee update mobile".into(), Some("op-3".into())),
+            ("u-lee delete alternateMobile".into(), Some("op-4".into())),
+        ]
+    );
+
+    let journal = g.journal_over_http().await;
+    assert_eq!(journal, g.emu.journal(), "the journal reads back from JSON");
+    let plan = [
+        ("op-1", "u-kim", "mobile", "add"),
+        ("op-2", "u-kim", "alternateMobile", "add"),
+        ("op-3", "u-lee", "mobile", "update"),
+        ("op-4", "u-lee", "alternateMobile", "delete"),
+    ]
+    .map(|(op_id, user_id, phone_type, op)| PlannedWrite {
+        op_id: op_id.into(),
+        user_id: user_id.into(),
+        phone_type: phone_type.into(),
+        op: op.into(),
+    });
+    assert_eq!(check(&journal, Some(&plan)), vec![]);
+
+    // An add refused, then the delete that depends on it runs anyway.
+    g.emu.inject([Fault::status(403).only("POST").path("lee@contoso.com")]);
+    let refused = g
+        .call_with(
+            "POST",
+            LEE,
+            Some(json!({"phoneNumber": "+1 2065550193", "phoneType": "alternateMobile"})),
+            &[("client-request-id", "op-5")],
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    g.call_with(
+        "DELETE",
+        &format!("{KIM}/{ALT}"),
+        None,
+        &[("client-request-id", "op-6"), ("x-phonesync-after", "op-5")],
+    )
+    .await;
+    let violations = check(&g.journal_over_http().await, None);
+    assert!(
+        matches!(violations.as_slice(), [Violation::DependencyNotMet { at, missing }] if missing == "op-5" && at.op_id.as_deref() == Some("op-6")),
+        "{violations:?}"
+    );
 }

@@ -82,7 +82,9 @@ async fn sample_file_converges_and_a_second_run_changes_nothing() {
         .filter(|e| e.path.contains("sam%40contoso.com") || e.path.contains("sam@contoso.com"))
         .map(|e| e.method.as_str())
         .collect();
-    assert_eq!(sam_ops, vec!["GET", "POST", "DELETE"]);
+    // The sample names users by UPN and by object id, so keys are resolved first; sam's plan
+    // deletes a phone, so his default sign-in method is read; then the add, then the delete.
+    assert_eq!(sam_ops, vec!["GET", "GET", "GET", "POST", "DELETE"]);
 
     // Second run: nothing left to do, and no write is sent.
     let before = w.calls().len();
@@ -207,11 +209,19 @@ async fn a_failed_write_is_reported_and_its_delete_is_not_sent() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn graph_refusals_are_reported_with_code_and_message() {
-    // The default method cannot be deleted (graph-contract §1.4); the client does not know the
-    // default, so Graph refuses and the report carries Graph's words.
-    let w = World::new(
+    // The default method cannot be deleted; when the client may not read which method is the
+    // default, Graph refuses the delete and the report carries Graph's words.
+    let w = World::build(
         json!({"users": [{"id": "u1", "userPrincipalName": "a@contoso.com", "defaultMethod": "office",
         "phoneMethods": [{"phoneType": "office", "phoneNumber": "+1 4255550100"}]}]}),
+        phonesync::emulator::Options {
+            client_id: Some(common::CLIENT_ID.into()),
+            client_secret: Some(common::SECRET.into()),
+            sign_in_preferences_forbidden: true,
+            ..Default::default()
+        },
+        "",
+        "",
     )
     .await;
     let csv = w.csv("in.csv", "user,phoneType,phoneNumber\na@contoso.com,mobile,425-555-0100\n");
@@ -329,4 +339,27 @@ async fn unmanaged_types_and_prune_follow_config() {
         ]),
         "office is not managed, so not pruned"
     );
+}
+
+/// Graph unreachable (the token service answers, Graph does not): the run stops before any
+/// work with an error (exit 2), instead of reporting every user as read_failed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graph_unreachable_before_any_work_is_fatal() {
+    let w = World::new(json!({"users": [{"id": "u1", "userPrincipalName": "a@contoso.com"}]})).await;
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let url = w.emulator.url();
+    let text = std::fs::read_to_string(&w.config).unwrap();
+    let text = text.replacen(
+        &format!("endpoint = \"{url}\""),
+        &format!("endpoint = \"http://127.0.0.1:{port}\""),
+        1,
+    );
+    std::fs::write(&w.config, text).unwrap();
+    let csv = w.csv("in.csv", "user,phoneType,phoneNumber\na@contoso.com,mobile,206-555-0100\n");
+    let (result, dir) = w.run("apply", &csv, "r").await;
+    let message = format!("{:#}", result.unwrap_err());
+    assert!(message.contains("answered none of the reads"), "{message}");
+    assert!(!dir.join("outcomes.csv").exists(), "no work was started");
 }

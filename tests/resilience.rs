@@ -4,19 +4,11 @@
 
 mod common;
 
-use common::{CLIENT_ID, SECRET, World, assert_journal_invariants, csv_rows, pairs, summary};
+use common::{World, assert_journal_invariants, csv_rows, pairs, pinned, summary};
 use phonesync::emulator::options::RetryAfterMode;
 use phonesync::emulator::{Effect, Fault, Options};
 use serde_json::json;
 use std::process::ExitCode;
-
-fn options(o: Options) -> Options {
-    Options {
-        client_id: Some(CLIENT_ID.into()),
-        client_secret: Some(SECRET.into()),
-        ..o
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ambiguous_writes_are_reread_and_never_sent_twice() {
@@ -28,7 +20,7 @@ async fn ambiguous_writes_are_reread_and_never_sent_twice() {
     ]});
     let w = World::build(
         seed,
-        options(Options {
+        pinned(Options {
             slow_ms: 1500,
             ..Options::default()
         }),
@@ -80,7 +72,7 @@ async fn throttling_slows_the_whole_pool_below_the_configured_rate() {
         retry_after: RetryAfterMode::Fractional,
         ..Options::default()
     };
-    let w = World::build(json!({ "users": users }), options(throttle), "", "").await;
+    let w = World::build(json!({ "users": users }), pinned(throttle), "", "").await;
     w.set_rate(400);
     w.edit_config("concurrency = 4", "concurrency = 16\nmax_attempts = 10");
     let mut csv = String::from("user,phoneType,phoneNumber\n");
@@ -109,7 +101,7 @@ async fn the_run_time_limit_stops_new_work_and_reports_it() {
         .collect();
     let w = World::build(
         json!({ "users": users }),
-        options(Options {
+        pinned(Options {
             latency_ms: 150,
             ..Options::default()
         }),
@@ -144,4 +136,42 @@ async fn background_runs_ask_for_low_throttle_priority() {
         requests.iter().all(|r| r.client_request_id.is_some()),
         "client-request-id on every request"
     );
+}
+
+/// Ops the run's time limit stopped before they were sent are `not_started`, not `failed`, and
+/// never reached Graph.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ops_past_the_time_limit_are_not_started() {
+    let users: Vec<_> = (0..4)
+        .map(|i| json!({"id": format!("id{i}"), "userPrincipalName": format!("u{i}@contoso.com")}))
+        .collect();
+    let w = World::build(
+        json!({ "users": users }),
+        pinned(Options {
+            latency_ms: 100,
+            ..Options::default()
+        }),
+        "",
+        "",
+    )
+    .await;
+    // Reads take about 0.4 s one at a time; the limit falls among the writes.
+    w.edit_config("concurrency = 4", "concurrency = 1\nbatch = false\nrun_timeout_seconds = 0.65");
+    let mut csv = String::from("user,phoneType,phoneNumber\n");
+    for i in 0..4 {
+        csv.push_str(&format!("u{i}@contoso.com,mobile,206-555-{:04}\n", 3100 + i));
+    }
+    let input = w.csv("in.csv", &csv);
+    let (code, dir) = w.run("apply", &input, "r").await;
+    assert_eq!(code.unwrap(), ExitCode::from(1));
+    let outcomes = csv_rows(&dir.join("outcomes.csv"));
+    let not_started: Vec<_> = outcomes.iter().filter(|o| o["status"] == "not_started").collect();
+    assert!(!not_started.is_empty(), "{outcomes:#?}");
+    assert!(outcomes.iter().all(|o| o["status"] != "failed"), "{outcomes:#?}");
+    let sent: std::collections::HashSet<String> = w.calls().into_iter().filter_map(|c| c.client_request_id).collect();
+    for o in not_started {
+        assert_eq!(o["attempts"], "0", "{o:?}");
+        assert!(o["message"].contains("time limit"), "{o:?}");
+        assert!(o["clientRequestId"].is_empty() || !sent.contains(&o["clientRequestId"]), "{o:?}");
+    }
 }

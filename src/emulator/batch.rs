@@ -1,11 +1,12 @@
 //! `POST /{version}/$batch` (graph-contract.md §4.5): up to 20 requests, ids unique, `dependsOn`
 //! chains run in order with 424 for dependents of a failure, each item throttled and faulted on
 //! its own, responses in an order that is not the request order, and every item served under the
-//! batch's version.
+//! batch's version. Each item is journaled as its own request, with its own `request-id` (also in
+//! its response's `headers`) and its own `client-request-id` and `x-phonesync-after` when its
+//! `headers` carry them.
 
-use super::http::{Answer, add_inner_error, charge, dispatch, pick_fault, segments, with_fault};
-use super::journal::{Event, RequestRecord};
-use super::tenant::Change;
+use super::http::{Answer, Operation, add_inner_error, charge, dispatch, segments, with_fault};
+use super::journal::{AFTER_HEADER, Event, RequestRecord, after_ops};
 use super::{Issued, Shared};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -28,6 +29,16 @@ struct Item {
     depends_on: Vec<Value>,
 }
 
+impl Item {
+    /// A header of the item (names compared without case), if it is text.
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .and_then(|(_, v)| v.as_str())
+    }
+}
+
 fn id_text(v: &Value) -> Option<String> {
     match v {
         Value::String(s) if !s.is_empty() => Some(s.clone()),
@@ -36,7 +47,6 @@ fn id_text(v: &Value) -> Option<String> {
     }
 }
 
-/// Runs a batch; the outer answer is 200 whenever the batch itself is well formed.
 /// What the items of a batch inherit from its envelope.
 pub(super) struct Envelope<'a> {
     /// The envelope's `request-id`.
@@ -47,7 +57,8 @@ pub(super) struct Envelope<'a> {
     pub priority: Option<&'a str>,
 }
 
-pub(super) fn run(s: &Shared, version: &str, issued: &Issued, body: &[u8], envelope: &Envelope, changes: &mut Vec<Change>) -> Answer {
+/// Runs a batch; the outer answer is 200 whenever the batch itself is well formed.
+pub(super) fn run(s: &Shared, version: &str, issued: &Issued, body: &[u8], envelope: &Envelope) -> Answer {
     let bad = |m: &str| Answer::error(400, "BadRequest", m);
     #[derive(Deserialize)]
     struct Payload {
@@ -109,26 +120,29 @@ pub(super) fn run(s: &Shared, version: &str, issued: &Issued, body: &[u8], envel
             return bad("The dependsOn references in the batch form a cycle.");
         };
         let failed_dependency = deps[n].iter().any(|d| !(200..300).contains(&done[*d].unwrap_or(0)));
+        let item = &items[n];
+        let client_request_id = item.header("client-request-id").or(envelope.client_request_id);
         let answer = if failed_dependency {
             Answer::error(424, "FailedDependency", "The request depends on a request that failed.")
         } else {
-            run_item(s, version, issued, &items[n], changes)
+            run_item(s, version, issued, item, client_request_id)
         };
         done[n] = Some(answer.status);
         drop_connection |= answer.drop;
         delay = delay.max(answer.delay);
         let item_request_id = uuid::Uuid::new_v4().to_string();
-        s.journal
-            .record(changes.drain(..).map(Event::Change).chain([Event::Request(RequestRecord {
-                method: items[n].method.to_uppercase(),
-                path: format!("/{version}{}", items[n].url),
-                status: answer.status,
-                request_id: item_request_id.clone(),
-                client_request_id: envelope.client_request_id.map(str::to_string),
-                batch_item: Some(ids[n].clone()),
-                fault: answer.fault.clone(),
-                throttle_priority: envelope.priority.map(str::to_string),
-            })]));
+        s.journal.record([Event::Request(RequestRecord {
+            method: item.method.to_uppercase(),
+            path: format!("/{version}{}", item.url),
+            status: answer.status,
+            request_id: item_request_id.clone(),
+            client_request_id: client_request_id.map(str::to_string),
+            after: after_ops(item.header(AFTER_HEADER)),
+            batch_item: Some(ids[n].clone()),
+            envelope: Some(envelope.request_id.to_string()),
+            fault: answer.fault.clone(),
+            throttle_priority: envelope.priority.map(str::to_string),
+        })]);
         responses.push((n, item_response(&ids[n], answer, &item_request_id, envelope.request_id)));
     }
     let mut shuffled: Vec<Value> = responses.into_iter().map(|(_, v)| v).collect();
@@ -141,9 +155,10 @@ pub(super) fn run(s: &Shared, version: &str, issued: &Issued, body: &[u8], envel
     }
 }
 
-fn run_item(s: &Shared, version: &str, issued: &Issued, item: &Item, changes: &mut Vec<Change>) -> Answer {
+/// Serves one item; `by` is the op id its changes are journaled as made by.
+fn run_item(s: &Shared, version: &str, issued: &Issued, item: &Item, by: Option<&str>) -> Answer {
     let method = item.method.to_uppercase();
-    let (path, _query) = item.url.split_once('?').unwrap_or((&item.url, ""));
+    let (path, query) = item.url.split_once('?').unwrap_or((&item.url, ""));
     let lower = path.to_ascii_lowercase();
     if lower.starts_with("http") || lower.starts_with("/v1.0/") || lower.starts_with("/beta/") || lower.contains("$batch") {
         return Answer::error(
@@ -162,16 +177,25 @@ fn run_item(s: &Shared, version: &str, issued: &Issued, item: &Item, changes: &m
         .map(|b| serde_json::to_vec(b).unwrap_or_default())
         .unwrap_or_default();
     let segs = segments(path);
-    // Transport faults belong to the HTTP call, not to an item inside it.
-    let effect = pick_fault(s, &method, false);
-    let mut answer = with_fault(effect, || dispatch(s, version, &method, &segs, &body, changes), s.slow());
+    let operation = Operation {
+        version,
+        method: &method,
+        rest: &segs,
+        query,
+        body: &body,
+        by,
+    };
+    // Random transport faults belong to the HTTP call, not to an item inside it.
+    let mut answer = with_fault(s, &method, &item.url, false, || dispatch(s, &operation));
     answer.headers.extend(headers);
     answer
 }
 
+/// An item's entry in `responses`, with its own `request-id` in its `headers`.
 fn item_response(id: &str, mut answer: Answer, request_id: &str, outer_request_id: &str) -> Value {
     add_inner_error(&mut answer.body, request_id, outer_request_id);
     let mut headers: Map<String, Value> = answer.headers.into_iter().map(|(k, v)| (k.to_string(), Value::String(v))).collect();
+    headers.insert("request-id".into(), json!(request_id));
     if answer.body.is_some() {
         headers.insert("content-type".into(), json!("application/json"));
     }

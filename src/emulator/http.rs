@@ -1,11 +1,12 @@
 //! The emulator's HTTP surface: Graph's paths for both versions, error bodies and correlation
 //! headers (§3), the bearer-token check, throttling (§4.2–4.3), injected faults and latency, and
-//! the `/_emulator` inspection routes. `$batch` lives in `batch.rs` and reuses [`dispatch`].
+//! the `/_emulator` routes (state, journal, scripted faults). `$batch` lives in `batch.rs` and
+//! reuses [`dispatch`].
 
-use super::journal::{Event, RequestRecord};
+use super::journal::{AFTER_HEADER, ChangeRecord, Event, RequestRecord, after_ops};
 use super::options::{FaultKind, RetryAfterMode};
-use super::tenant::Failure;
-use super::{Effect, Issued, Shared, batch, token};
+use super::tenant::{Failure, Tenant};
+use super::{Effect, Issued, Shared, batch, fault, token};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
@@ -34,8 +35,16 @@ pub(super) fn router(shared: Arc<Shared>) -> Router {
         .route("/_emulator/devicelogin", post(token::approve))
         .route("/_emulator/state", get(state))
         .route("/_emulator/journal", get(journal))
+        .route("/_emulator/faults", get(faults).post(add_faults).delete(clear_faults))
         .fallback(graph)
         .with_state(shared)
+}
+
+/// A response whose connection is dropped instead of answered.
+pub(super) fn dropped() -> Response {
+    let mut r = StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    r.extensions_mut().insert(DropConnection);
+    r
 }
 
 async fn state(State(s): State<Arc<Shared>>) -> Response {
@@ -44,6 +53,28 @@ async fn state(State(s): State<Arc<Shared>>) -> Response {
 
 async fn journal(State(s): State<Arc<Shared>>) -> Response {
     axum::Json(s.journal.entries()).into_response()
+}
+
+/// `GET /_emulator/faults`: the scripted faults still queued.
+async fn faults(State(s): State<Arc<Shared>>) -> Response {
+    axum::Json(s.faults.list()).into_response()
+}
+
+/// `POST /_emulator/faults`: queues a JSON array of faults; answers with the whole queue.
+async fn add_faults(State(s): State<Arc<Shared>>, body: Bytes) -> Response {
+    match fault::parse_list(&body) {
+        Ok(list) => {
+            s.faults.extend(list);
+            faults(State(s)).await
+        }
+        Err(e) => (StatusCode::BAD_REQUEST, axum::Json(json!({"error": e}))).into_response(),
+    }
+}
+
+/// `DELETE /_emulator/faults`: forgets every queued fault.
+async fn clear_faults(State(s): State<Arc<Shared>>) -> Response {
+    s.faults.clear();
+    StatusCode::NO_CONTENT.into_response()
 }
 
 /// The answer to one Graph request (or `$batch` item), before correlation headers are added.
@@ -106,27 +137,25 @@ pub(super) fn add_inner_error(body: &mut Option<Value>, request_id: &str, client
 
 async fn graph(State(s): State<Arc<Shared>>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
     let request_id = uuid::Uuid::new_v4().to_string();
-    let client_request_id = headers.get("client-request-id").and_then(|v| v.to_str().ok()).map(str::to_string);
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let client_request_id = header("client-request-id").map(str::to_string);
     let latency = s.latency();
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
     }
-    let (answer, changes) = handle(&s, &method, uri.path(), &headers, &body, &request_id);
-    let mut events: Vec<Event> = changes.into_iter().map(Event::Change).collect();
-    events.push(Event::Request(RequestRecord {
+    let answer = handle(&s, &method, &uri, &headers, &body, &request_id);
+    s.journal.record([Event::Request(RequestRecord {
         method: method.to_string(),
         path: uri.path().to_string(),
         status: if answer.drop { 0 } else { answer.status },
         request_id: request_id.clone(),
         client_request_id: client_request_id.clone(),
+        after: after_ops(header(AFTER_HEADER)),
         batch_item: None,
+        envelope: None,
         fault: answer.fault.clone(),
-        throttle_priority: headers
-            .get("x-ms-throttle-priority")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string),
-    }));
-    s.journal.record(events);
+        throttle_priority: header("x-ms-throttle-priority").map(str::to_string),
+    })]);
     if let Some(d) = answer.delay {
         tokio::time::sleep(d).await;
     }
@@ -136,9 +165,7 @@ async fn graph(State(s): State<Arc<Shared>>, method: Method, uri: Uri, headers: 
 /// Turns an answer into a response with the headers Graph sends on every response.
 fn respond(mut answer: Answer, request_id: &str, client_request_id: Option<&str>) -> Response {
     if answer.drop {
-        let mut r = StatusCode::INTERNAL_SERVER_ERROR.into_response();
-        r.extensions_mut().insert(DropConnection);
-        return r;
+        return dropped();
     }
     let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let client_request_id = client_request_id.unwrap_or(request_id);
@@ -229,16 +256,11 @@ pub(super) fn charge(s: &Shared, issued: &Issued, method: &str) -> Result<Vec<(&
     }
 }
 
-/// The fault this request meets, if any: a scripted one first, else a random draw.
-pub(super) fn pick_fault(s: &Shared, method: &str, transport_ok: bool) -> Option<Effect> {
-    {
-        let mut faults = s.faults.lock().expect("faults lock");
-        if let Some(at) = faults
-            .iter()
-            .position(|f| f.method.as_deref().is_none_or(|m| m.eq_ignore_ascii_case(method)))
-        {
-            return faults.remove(at).map(|f| f.effect);
-        }
+/// The fault a Graph request with `method` at `path` meets, if any: a scripted one first, else a
+/// random draw (without transport faults unless `transport_ok`).
+fn pick_fault(s: &Shared, method: &str, path: &str, transport_ok: bool) -> Option<Effect> {
+    if let Some(effect) = s.faults.take(method, path) {
+        return Some(effect);
     }
     if s.options.fault_rate <= 0.0 {
         return None;
@@ -256,30 +278,12 @@ pub(super) fn pick_fault(s: &Shared, method: &str, transport_ok: bool) -> Option
         .collect();
     let kind = *kinds.get(dice.below(kinds.len() as u64) as usize)?;
     Some(match kind {
-        FaultKind::E500 => Effect::Status {
-            status: 500,
-            retry_after: None,
-        },
-        FaultKind::E502 => Effect::Status {
-            status: 502,
-            retry_after: None,
-        },
-        FaultKind::E503 => Effect::Status {
-            status: 503,
-            retry_after: None,
-        },
-        FaultKind::E503RetryAfter => Effect::Status {
-            status: 503,
-            retry_after: retry_after(s.options.retry_after, Duration::from_secs(1)),
-        },
-        FaultKind::E504 => Effect::Status {
-            status: 504,
-            retry_after: None,
-        },
-        FaultKind::E507 => Effect::Status {
-            status: 507,
-            retry_after: None,
-        },
+        FaultKind::E500 => fault_status(500, None),
+        FaultKind::E502 => fault_status(502, None),
+        FaultKind::E503 => fault_status(503, None),
+        FaultKind::E503RetryAfter => fault_status(503, retry_after(s.options.retry_after, Duration::from_secs(1))),
+        FaultKind::E504 => fault_status(504, None),
+        FaultKind::E507 => fault_status(507, None),
         FaultKind::Drop => Effect::Drop,
         FaultKind::Slow => Effect::Slow,
         FaultKind::Applied500 => Effect::Applied(500),
@@ -288,9 +292,19 @@ pub(super) fn pick_fault(s: &Shared, method: &str, transport_ok: bool) -> Option
     })
 }
 
-/// The Graph error for an injected status.
-pub(super) fn fault_answer(status: u16, retry_after: Option<String>) -> Answer {
-    let (code, message) = match status {
+/// A status effect with the usual code and message.
+fn fault_status(status: u16, retry_after: Option<String>) -> Effect {
+    Effect::Status {
+        status,
+        retry_after,
+        code: None,
+        message: None,
+    }
+}
+
+/// The Graph error for an injected status; `code` and `message` default to the usual ones.
+fn fault_answer(status: u16, retry_after: Option<String>, code: Option<String>, message: Option<String>) -> Answer {
+    let (usual_code, usual_message) = match status {
         401 => ("InvalidAuthenticationToken", "Access token validation failure."),
         403 => ("Authorization_RequestDenied", "Insufficient privileges to complete the operation."),
         429 => ("TooManyRequests", "Please retry again later."),
@@ -301,30 +315,45 @@ pub(super) fn fault_answer(status: u16, retry_after: Option<String>) -> Answer {
         507 => ("quotaLimitReached", "Insufficient storage to complete the request."),
         _ => ("UnknownError", "Injected fault."),
     };
-    let mut a = Answer::error(status, code, message);
+    let mut a = Answer::error(
+        status,
+        code.as_deref().unwrap_or(usual_code),
+        message.unwrap_or_else(|| usual_message.to_string()),
+    );
     if let Some(ra) = retry_after {
         a.headers.push(("retry-after", ra));
     }
     a
 }
 
-/// Applies the effect of a fault around `run`, which processes the request.
-pub(super) fn with_fault(effect: Option<Effect>, run: impl FnOnce() -> Answer, slow: Duration) -> Answer {
+/// Meets the fault a Graph request with `method` at `path` draws (see [`pick_fault`]) around
+/// `run`, which processes the request.
+pub(super) fn with_fault(s: &Shared, method: &str, path: &str, transport_ok: bool, run: impl FnOnce() -> Answer) -> Answer {
+    let effect = pick_fault(s, method, path, transport_ok);
     let name = effect.as_ref().map(|e| format!("{e:?}"));
     let mut answer = match effect {
         None => return run(),
-        Some(Effect::Status { status, retry_after }) => fault_answer(status, retry_after),
+        Some(Effect::Status {
+            status,
+            retry_after,
+            code,
+            message,
+        }) => fault_answer(status, retry_after, code, message),
         Some(Effect::Drop) => Answer {
             drop: true,
             ..Answer::ok(0, None)
         },
         Some(Effect::Slow) => Answer {
-            delay: Some(slow),
+            delay: Some(s.slow()),
             ..run()
         },
         Some(Effect::Applied(status)) => {
             let done = run();
-            if done.is_success() { fault_answer(status, None) } else { done }
+            if done.is_success() {
+                fault_answer(status, None, None, None)
+            } else {
+                done
+            }
         }
         Some(Effect::AppliedDrop) => Answer { drop: true, ..run() },
     };
@@ -340,54 +369,51 @@ pub(super) fn segments(path: &str) -> Vec<String> {
         .collect()
 }
 
-/// Handles one Graph request; returns the answer and the state changes it made.
-fn handle(
-    s: &Shared,
-    method: &Method,
-    path: &str,
-    headers: &HeaderMap,
-    body: &[u8],
-    request_id: &str,
-) -> (Answer, Vec<super::tenant::Change>) {
+/// Handles one Graph request (changes it makes go to the journal as they are made).
+fn handle(s: &Shared, method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8], request_id: &str) -> Answer {
     let issued = match authorize(s, headers) {
         Ok(i) => i,
-        Err(a) => return (a, Vec::new()),
+        Err(a) => return a,
     };
-    let segs = segments(path);
+    let segs = segments(uri.path());
     let Some((version, rest)) = segs.split_first() else {
-        return (Answer::error(400, "BadRequest", "Invalid request."), Vec::new());
+        return Answer::error(400, "BadRequest", "Invalid request.");
     };
     if version != "v1.0" && version != "beta" {
-        return (Answer::error(400, "BadRequest", format!("Invalid version: {version}")), Vec::new());
+        return Answer::error(400, "BadRequest", format!("Invalid version: {version}"));
     }
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     if rest.len() == 1 && rest[0] == "$batch" {
         if method != Method::POST {
-            return (Answer::error(405, "BadRequest", "Only POST is allowed on $batch."), Vec::new());
+            return Answer::error(405, "BadRequest", "Only POST is allowed on $batch.");
         }
-        // A scripted fault aimed at a method (POST, GET…) is for the operations inside; the
-        // envelope takes only faults aimed at `$batch` or at any request.
-        let effect = pick_fault(s, "$batch", true);
-        let mut changes = Vec::new();
-        let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
         let envelope = batch::Envelope {
             request_id,
             client_request_id: header("client-request-id"),
             priority: header("x-ms-throttle-priority"),
         };
-        let answer = with_fault(effect, || batch::run(s, version, &issued, body, &envelope, &mut changes), s.slow());
-        return (answer, changes);
+        // A scripted fault aimed at a method (POST, GET…) is for the operations inside; the
+        // envelope takes only faults aimed at `$batch` or at any request.
+        return with_fault(s, fault::BATCH, uri.path(), true, || {
+            batch::run(s, version, &issued, body, &envelope)
+        });
     }
-    let mut changes = Vec::new();
-    let answer = match charge(s, &issued, method.as_str()) {
+    match charge(s, &issued, method.as_str()) {
         Err(throttled) => throttled,
         Ok(ru_headers) => {
-            let effect = pick_fault(s, method.as_str(), true);
-            let mut a = with_fault(effect, || dispatch(s, version, method.as_str(), rest, body, &mut changes), s.slow());
+            let operation = Operation {
+                version,
+                method: method.as_str(),
+                rest,
+                query: uri.query().unwrap_or(""),
+                body,
+                by: header("client-request-id"),
+            };
+            let mut a = with_fault(s, method.as_str(), uri.path(), true, || dispatch(s, &operation));
             a.headers.extend(ru_headers);
             a
         }
-    };
-    (answer, changes)
+    }
 }
 
 /// The user named by `users/{x}` or `users('{x}')` (graph-contract §1.9), and the rest of the path.
@@ -417,20 +443,82 @@ fn is(segment: &str, name: &str) -> bool {
     segment.eq_ignore_ascii_case(name)
 }
 
-/// Serves one phone-method request; shared by plain requests and `$batch` items.
-pub(super) fn dispatch(
-    s: &Shared,
-    version: &str,
-    method: &str,
-    rest: &[String],
-    body: &[u8],
-    changes: &mut Vec<super::tenant::Change>,
-) -> Answer {
-    let (user, tail) = match user_of(rest) {
+/// One Graph operation: a plain request or a `$batch` item.
+pub(super) struct Operation<'a> {
+    /// `v1.0` or `beta`.
+    pub version: &'a str,
+    /// HTTP method, upper case.
+    pub method: &'a str,
+    /// Decoded path segments after the version.
+    pub rest: &'a [String],
+    /// The query string, without `?` (empty when none).
+    pub query: &'a str,
+    /// The request body.
+    pub body: &'a [u8],
+    /// The `client-request-id` (op id) that changes are journaled as made by.
+    pub by: Option<&'a str>,
+}
+
+/// The `$select` list of a query string, if it has one.
+fn select(query: &str) -> Option<Vec<String>> {
+    url::form_urlencoded::parse(query.as_bytes())
+        .find(|(k, _)| k.eq_ignore_ascii_case("$select"))
+        .map(|(_, v)| v.split(',').map(str::trim).filter(|p| !p.is_empty()).map(str::to_string).collect())
+}
+
+/// `GET /users/{user}`: the properties the emulator knows (`id`, `userPrincipalName`), or the
+/// ones `$select` names.
+fn user_entity(tenant: &Tenant, u: usize, version: &str, query: &str) -> Answer {
+    let (id, upn) = tenant.identity(u);
+    let known = [("id", id), ("userPrincipalName", upn)];
+    let Some(wanted) = select(query) else {
+        let mut body = json!({"@odata.context": format!("https://graph.microsoft.com/{version}/$metadata#users/$entity")});
+        for (name, value) in known {
+            body[name] = json!(value);
+        }
+        return Answer::ok(200, Some(body));
+    };
+    let mut picked = Vec::new();
+    for name in &wanted {
+        match known.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)) {
+            Some(p) => picked.push(*p),
+            None => {
+                return Answer::error(
+                    400,
+                    "BadRequest",
+                    format!(
+                        "Parsing OData Select and Expand failed: Could not find a property named '{name}' on type 'microsoft.graph.user'."
+                    ),
+                );
+            }
+        }
+    }
+    let names: Vec<&str> = picked.iter().map(|(k, _)| *k).collect();
+    let mut body = json!({"@odata.context": format!("https://graph.microsoft.com/{version}/$metadata#users({})/$entity", names.join(","))});
+    for (name, value) in picked {
+        body[name] = json!(value);
+    }
+    Answer::ok(200, Some(body))
+}
+
+/// Serves one Graph operation on a user; shared by plain requests and `$batch` items. The
+/// changes it makes are journaled before the tenant is unlocked, so the journal has them in the
+/// order they were made.
+pub(super) fn dispatch(s: &Shared, op: &Operation) -> Answer {
+    let (version, method, body) = (op.version, op.method, op.body);
+    let (user, tail) = match user_of(op.rest) {
         Ok(v) => v,
         Err(a) => return a,
     };
     let names: Vec<&str> = tail.iter().map(String::as_str).collect();
+    let sign_in_preferences = version == "beta" && names.len() == 2 && is(names[0], "authentication") && is(names[1], "signInPreferences");
+    if sign_in_preferences && s.options.sign_in_preferences_forbidden {
+        return Answer::error(
+            403,
+            "Authorization_RequestDenied",
+            "Insufficient privileges to complete the operation.",
+        );
+    }
     let parse_body = || -> Result<Value, Answer> {
         serde_json::from_slice(body).map_err(|_| {
             Answer::error(
@@ -446,6 +534,13 @@ pub(super) fn dispatch(
             percent_encoding::utf8_percent_encode(&user, CONTEXT_SEGMENT)
         )
     };
+    let not_allowed = || {
+        Ok(Answer::error(
+            405,
+            "Request_BadRequest",
+            format!("The HTTP method '{method}' is not allowed on this resource."),
+        ))
+    };
     let mut tenant = s.tenant.lock().expect("tenant lock");
     let u = match tenant.user(&user) {
         Ok(u) => u,
@@ -454,6 +549,18 @@ pub(super) fn dispatch(
     let phone_methods = names.len() >= 2 && is(names[0], "authentication") && is(names[1], "phoneMethods");
     let action = |n: &str| names.len() == 4 && (is(names[3], n) || is(names[3], &format!("microsoft.graph.{n}")));
     let result: Result<Answer, Failure> = match (method, names.len()) {
+        ("GET", 0) => Ok(user_entity(&tenant, u, version, op.query)),
+        (_, 0) => not_allowed(),
+        ("GET", 2) if sign_in_preferences => Ok(Answer::ok(
+            200,
+            Some(json!({
+                "@odata.context": context("signInPreferences"),
+                "@odata.type": "#microsoft.graph.signInPreferences",
+                "isSystemPreferredAuthenticationMethodEnabled": false,
+                "userPreferredMethodForSecondaryAuthentication": tenant.preferred_method(u),
+            })),
+        )),
+        (_, 2) if sign_in_preferences => not_allowed(),
         ("GET", 2) if names[0].eq_ignore_ascii_case("authentication") && is(names[1], "methods") => Ok(Answer::ok(
             200,
             Some(json!({"@odata.context": context("methods"), "value": tenant.all_methods(u)})),
@@ -482,17 +589,19 @@ pub(super) fn dispatch(
         ("POST", 4) if phone_methods && action("disableSmsSignIn") => {
             tenant.sms_sign_in(u, names[2], false).map(|()| Answer::ok(204, None))
         }
-        (_, 2..=4) if phone_methods => Ok(Answer::error(
-            405,
-            "Request_BadRequest",
-            format!("The HTTP method '{method}' is not allowed on this resource."),
-        )),
+        (_, 2..=4) if phone_methods => not_allowed(),
         _ => Ok(Answer::error(
             400,
             "BadRequest",
             format!("Resource not found for the segment '{}'.", names.first().copied().unwrap_or("")),
         )),
     };
-    changes.extend(tenant.take_changes());
+    let by = op.by.map(str::to_string);
+    s.journal.record(
+        tenant
+            .take_changes()
+            .into_iter()
+            .map(|change| Event::Change(ChangeRecord { change, by: by.clone() })),
+    );
     result.unwrap_or_else(Answer::from)
 }

@@ -8,7 +8,9 @@
 //! client side.
 
 mod batch;
+pub mod check;
 mod dice;
+mod fault;
 pub mod generate;
 mod http;
 pub mod journal;
@@ -18,14 +20,16 @@ pub mod tenant;
 mod throttle;
 mod token;
 
-pub use journal::{Event, JournalEntry, RequestRecord};
+pub use fault::{Effect, Fault};
+pub use journal::{ChangeRecord, Event, JournalEntry, RequestRecord};
 pub use options::Options;
 pub use tenant::{Change, Seed, SeedPhone, SeedUser};
+pub use token::Grant as TokenGrant;
 
 use anyhow::{Context, Result};
 use dice::Dice;
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -34,65 +38,6 @@ use tenant::Tenant;
 use throttle::Throttle;
 use tokio::sync::watch;
 use tower::ServiceExt;
-
-/// What a fault does to a request.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Effect {
-    /// Answer with this status (the request is not processed).
-    Status {
-        /// HTTP status.
-        status: u16,
-        /// `Retry-After` value, if any.
-        retry_after: Option<String>,
-    },
-    /// Drop the connection without answering (the request is not processed).
-    Drop,
-    /// Process the request, then hold the answer for `--slow-ms`.
-    Slow,
-    /// Process the request, then answer with this status anyway.
-    Applied(u16),
-    /// Process the request, then drop the connection.
-    AppliedDrop,
-}
-
-/// A scripted fault for the next matching Graph request (tests use these for exact scenarios).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Fault {
-    /// What happens.
-    pub effect: Effect,
-    /// Only a request with this HTTP method takes the fault (`$batch` for a batch envelope; a
-    /// method such as `POST` matches single requests and batch items); any request when `None`.
-    pub method: Option<String>,
-}
-
-impl Fault {
-    /// Answer the next request with `status`.
-    pub fn status(status: u16) -> Fault {
-        Fault {
-            effect: Effect::Status { status, retry_after: None },
-            method: None,
-        }
-    }
-
-    /// Any effect for the next request.
-    pub fn effect(effect: Effect) -> Fault {
-        Fault { effect, method: None }
-    }
-
-    /// With this `Retry-After` value (status faults only).
-    pub fn retry_after(mut self, value: &str) -> Fault {
-        if let Effect::Status { retry_after, .. } = &mut self.effect {
-            *retry_after = Some(value.to_string());
-        }
-        self
-    }
-
-    /// Only for a request with `method`.
-    pub fn only(mut self, method: &str) -> Fault {
-        self.method = Some(method.to_string());
-        self
-    }
-}
 
 /// An access token the emulator issued.
 #[derive(Debug, Clone)]
@@ -108,13 +53,14 @@ struct Shared {
     tokens: Mutex<HashMap<String, Issued>>,
     options: Options,
     certificate: Option<token::Certificate>,
-    faults: Mutex<VecDeque<Fault>>,
+    faults: fault::Queue,
     dice: Mutex<Dice>,
     throttle: Mutex<Throttle>,
     journal: journal::Journal,
     device_codes: Mutex<HashMap<String, token::PendingDeviceCode>>,
     refresh_tokens: Mutex<HashMap<String, String>>,
     tokens_issued: std::sync::atomic::AtomicU64,
+    grants: Mutex<Vec<token::Grant>>,
 }
 
 impl Shared {
@@ -168,13 +114,14 @@ impl Emulator {
             tenant: Mutex::new(tenant),
             tokens: Mutex::default(),
             certificate,
-            faults: Mutex::default(),
+            faults: fault::Queue::default(),
             dice: Mutex::new(Dice::new(options.random_seed)),
             throttle: Mutex::new(Throttle::new(&options)),
             journal,
             device_codes: Mutex::default(),
             refresh_tokens: Mutex::default(),
             tokens_issued: Default::default(),
+            grants: Mutex::default(),
             options,
         });
         let listener = tokio::net::TcpListener::bind(listen)
@@ -233,9 +180,21 @@ impl Emulator {
         self.shared.tenant.lock().expect("tenant lock").to_seed()
     }
 
-    /// Queues faults for the next matching Graph requests, one each, in order.
+    /// Queues faults for the next matching requests (each lets `skip` of them through, then hits
+    /// `times` of them; a request meets the first queued fault that is ready for it).
+    /// `POST /_emulator/faults` does the same over HTTP.
     pub fn inject(&self, faults: impl IntoIterator<Item = Fault>) {
-        self.shared.faults.lock().expect("faults lock").extend(faults);
+        self.shared.faults.extend(faults);
+    }
+
+    /// The scripted faults not yet used up, with the hits each has left.
+    pub fn pending_faults(&self) -> Vec<Fault> {
+        self.shared.faults.list()
+    }
+
+    /// Drops every queued fault.
+    pub fn clear_faults(&self) {
+        self.shared.faults.clear();
     }
 
     /// Every journal entry so far.
@@ -254,8 +213,8 @@ impl Emulator {
             .collect()
     }
 
-    /// The state changes in the journal, in order.
-    pub fn changes(&self) -> Vec<Change> {
+    /// The state changes in the journal, in order, each with the request that made it.
+    pub fn change_records(&self) -> Vec<ChangeRecord> {
         self.journal()
             .into_iter()
             .filter_map(|e| match e.event {
@@ -263,6 +222,17 @@ impl Emulator {
                 Event::Request(_) => None,
             })
             .collect()
+    }
+
+    /// The state changes in the journal, in order (without who made them: see
+    /// [`Emulator::change_records`]).
+    pub fn changes(&self) -> Vec<Change> {
+        self.change_records().into_iter().map(|c| c.change).collect()
+    }
+
+    /// Every token the emulator granted, in order: how it was asked for.
+    pub fn grants(&self) -> Vec<TokenGrant> {
+        self.shared.grants.lock().expect("grants lock").clone()
     }
 
     /// Access tokens issued so far.
@@ -341,7 +311,7 @@ pub async fn serve(args: &crate::cli::EmulatorArgs) -> Result<std::process::Exit
     } else {
         eprintln!("  sign-in: any client id and secret are accepted (pin them with --client-id / --client-secret)");
     }
-    eprintln!("  state:  {url}/_emulator/state    journal: {url}/_emulator/journal");
+    eprintln!("  state:  {url}/_emulator/state    journal: {url}/_emulator/journal    faults: {url}/_emulator/faults");
     eprintln!("Point phonesync at it with endpoint = \"{url}\" in config.toml. Ctrl-C stops it.");
     tokio::signal::ctrl_c().await.context("cannot wait for Ctrl-C")?;
     emulator.stop().await;

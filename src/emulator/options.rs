@@ -60,6 +60,10 @@ pub struct Options {
     /// `notAllowedByPolicy`; enableSmsSignIn refused).
     #[arg(long, help_heading = "Graph behaviour")]
     pub sms_sign_in_disabled: bool,
+    /// Refuse beta `GET …/authentication/signInPreferences` with 403 `Authorization_RequestDenied`,
+    /// as for an app without the permission to read it (UNCONFIRMED which one, §1.4).
+    #[arg(long, help_heading = "Graph behaviour")]
+    pub sign_in_preferences_forbidden: bool,
 
     /// Resource units an app may spend per window (app + tenant token bucket, §4.2); no
     /// throttling when absent. Every phone-method request costs 1.
@@ -121,6 +125,7 @@ impl Default for Options {
             create_status: 201,
             update_response: UpdateResponse::Empty,
             sms_sign_in_disabled: false,
+            sign_in_preferences_forbidden: false,
             throttle_ru: None,
             throttle_window: 10.0,
             throttle_writes: None,

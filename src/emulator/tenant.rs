@@ -111,16 +111,25 @@ impl Failure {
     }
 }
 
+/// The ops a [`Change`] can record.
+const OPS: [&str; 5] = ["add", "update", "delete", "enableSmsSignIn", "disableSmsSignIn"];
+
+/// A name from a fixed set. (An alias of `&'static str`: spelled out, serde would try to borrow
+/// it from the input instead of reading it with [`known_op`] / [`known_type`].)
+pub type Name = &'static str;
+
 /// One change of state, for the journal.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Change {
     /// The user's object id.
     pub user_id: String,
     /// `add`, `update`, `delete`, `enableSmsSignIn`, `disableSmsSignIn`.
-    pub op: &'static str,
+    #[serde(deserialize_with = "known_op")]
+    pub op: Name,
     /// The method's type.
-    pub phone_type: &'static str,
+    #[serde(deserialize_with = "known_type")]
+    pub phone_type: Name,
     /// Number before.
     pub before: Option<String>,
     /// Number after.
@@ -129,6 +138,22 @@ pub struct Change {
     pub methods_before: usize,
     /// Phone methods the user has after it.
     pub methods_after: usize,
+}
+
+/// Reads [`Change::op`], which names one of [`OPS`].
+fn known_op<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Name, D::Error> {
+    let name = String::deserialize(d)?;
+    OPS.into_iter()
+        .find(|op| *op == name)
+        .ok_or_else(|| serde::de::Error::custom(format!("unknown change op '{name}'")))
+}
+
+/// Reads [`Change::phone_type`], which names a [`Kind`].
+fn known_type<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Name, D::Error> {
+    let name = String::deserialize(d)?;
+    Kind::from_name(&name)
+        .map(Kind::name)
+        .ok_or_else(|| serde::de::Error::custom(format!("unknown phoneType '{name}'")))
 }
 
 #[derive(Debug, Clone)]
@@ -250,6 +275,23 @@ impl Tenant {
             code: "Request_ResourceNotFound".into(),
             message: format!("Resource '{key}' does not exist or one of its queried reference-property objects are not present."),
         })
+    }
+
+    /// The user's object id and user principal name.
+    pub fn identity(&self, u: usize) -> (&str, &str) {
+        (&self.users[u].id, &self.users[u].upn)
+    }
+
+    /// The user's `userPreferredMethodForSecondaryAuthentication` (beta `signInPreferences`,
+    /// §1.4), read from the seed's default method: a mobile default is `sms`, the others
+    /// `voiceAlternateMobile` and `voiceOffice`; without a default phone, `push`.
+    pub fn preferred_method(&self, u: usize) -> &'static str {
+        match self.users[u].default_method {
+            Some(Kind::Mobile) => "sms",
+            Some(Kind::AlternateMobile) => "voiceAlternateMobile",
+            Some(Kind::Office) => "voiceOffice",
+            None => "push",
+        }
     }
 
     fn method(&self, u: usize, id: &str) -> Result<Kind, Failure> {

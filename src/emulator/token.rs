@@ -1,12 +1,13 @@
 //! The emulator's OAuth 2.0 token endpoint, `POST /{tenant}/oauth2/v2.0/token`, client-credentials
 //! grant (graph-contract.md §5): a client secret; a client assertion signed PS256 (`x5t#S256`) or
 //! RS256 (`x5t`) with the configured certificate; or a federated assertion from the configured
-//! issuer with audience `api://AzureADTokenExchange`. Errors are shaped like Entra's.
+//! issuer with audience `api://AzureADTokenExchange`. Errors are shaped like Entra's, and so are
+//! the answers of faults scripted for it (method `token`).
 
-use super::Shared;
+use super::{Effect, Shared, fault, http};
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -48,18 +49,39 @@ impl Certificate {
 /// A token-service refusal.
 struct Refusal {
     status: StatusCode,
-    error: &'static str,
+    error: String,
     code: u32,
     description: String,
 }
 
-fn refuse(status: StatusCode, error: &'static str, code: u32, description: impl Into<String>) -> Refusal {
+fn refuse(status: StatusCode, error: impl Into<String>, code: u32, description: impl Into<String>) -> Refusal {
     Refusal {
         status,
-        error,
+        error: error.into(),
         code,
         description: description.into(),
     }
+}
+
+/// The refusal a scripted status fault makes: an OAuth error (`temporarily_unavailable` for
+/// 429 and 503/504, `server_error` for other 5xx, `invalid_client` for 401, `invalid_request` for
+/// other 4xx) unless the fault names its own `code` and `message`.
+fn fault_refusal(status: u16, code: Option<String>, message: Option<String>) -> Refusal {
+    let (error, description) = match status {
+        429 | 503 | 504 => (
+            "temporarily_unavailable",
+            "The service is temporarily unavailable. Please retry later.",
+        ),
+        401 => ("invalid_client", "Client authentication failed."),
+        500..=599 => ("server_error", "An unexpected error occurred on the server."),
+        _ => ("invalid_request", "The request is not valid."),
+    };
+    refuse(
+        StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE),
+        code.unwrap_or_else(|| error.to_string()),
+        90033,
+        message.unwrap_or_else(|| description.to_string()),
+    )
 }
 
 impl IntoResponse for Refusal {
@@ -113,10 +135,81 @@ struct Granted {
     delegated: bool,
 }
 
-/// `POST /{tenant}/oauth2/v2.0/token`.
-pub async fn token(State(s): State<Arc<Shared>>, Path(tenant): Path<String>, headers: HeaderMap, body: Bytes) -> Response {
-    match grant(&s, &tenant, &headers, &body) {
+/// `POST /{tenant}/oauth2/v2.0/token`, meeting the fault scripted for it, if any.
+pub async fn token(State(s): State<Arc<Shared>>, Path(tenant): Path<String>, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+    let effect = s.faults.take(fault::TOKEN, uri.path());
+    let answer = || issue(&s, tenant, &headers, &body);
+    match effect {
+        None => answer(),
+        Some(Effect::Status {
+            status,
+            retry_after,
+            code,
+            message,
+        }) => {
+            let mut r = fault_refusal(status, code, message).into_response();
+            if let Some(v) = retry_after.and_then(|v| HeaderValue::from_str(&v).ok()) {
+                r.headers_mut().insert("retry-after", v);
+            }
+            r
+        }
+        Some(Effect::Drop) => http::dropped(),
+        Some(Effect::Slow) => {
+            let r = answer();
+            tokio::time::sleep(s.slow()).await;
+            r
+        }
+        Some(Effect::Applied(status)) => {
+            let r = answer();
+            if r.status().is_success() {
+                fault_refusal(status, None, None).into_response()
+            } else {
+                r
+            }
+        }
+        Some(Effect::AppliedDrop) => {
+            answer();
+            http::dropped()
+        }
+    }
+}
+
+/// How one granted token was asked for, so tests can check the client's sign-in itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Grant {
+    /// `client_credentials`, `refresh_token` or the device-code grant type.
+    pub grant_type: String,
+    /// The client assertion's `alg` (`PS256`, `RS256`), when one was sent.
+    pub assertion_alg: Option<String>,
+    /// The assertion's thumbprint header: `x5t#S256` or `x5t`, when it had one.
+    pub thumbprint_header: Option<&'static str>,
+}
+
+impl Grant {
+    fn of(body: &[u8]) -> Grant {
+        let form: HashMap<String, String> = url::form_urlencoded::parse(body).into_owned().collect();
+        let header = form.get("client_assertion").and_then(|a| jsonwebtoken::decode_header(a).ok());
+        Grant {
+            grant_type: form.get("grant_type").cloned().unwrap_or_default(),
+            assertion_alg: header.as_ref().map(|h| format!("{:?}", h.alg)),
+            thumbprint_header: header.as_ref().and_then(|h| {
+                if h.x5t_s256.is_some() {
+                    Some("x5t#S256")
+                } else if h.x5t.is_some() {
+                    Some("x5t")
+                } else {
+                    None
+                }
+            }),
+        }
+    }
+}
+
+/// Answers a token request: a token, or Entra's refusal.
+fn issue(s: &Shared, tenant: String, headers: &HeaderMap, body: &[u8]) -> Response {
+    match grant(s, &tenant, headers, body) {
         Ok(granted) => {
+            s.grants.lock().expect("grants lock").push(Grant::of(body));
             let access_token = format!("emu.{}", uuid::Uuid::new_v4().simple());
             let lifetime = s.options.token_lifetime();
             let issued = super::Issued {

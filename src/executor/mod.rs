@@ -1,13 +1,15 @@
 //! Executor: runs a plan through the Graph client with a bounded pool of workers. Users run in
 //! parallel; one user's ops go to the client as a chain in plan order, and an op whose
-//! dependency did not succeed is never sent (add before delete, never the other way round). An
-//! op Graph did not run because a dependency failed inside a batch (424) is re-planned in a
-//! later round, once that dependency's fate is known. The pace comes from the client.
+//! dependency did not succeed is never sent (add before delete, never the other way round).
+//! Each op's record goes to the audit as it is sent and as it settles, so a killed run still
+//! leaves a true record. The pace comes from the client.
 
-use crate::graph::{CallInfo, ChainOp, ChainResult, GraphError, PhoneMethods};
+use crate::graph::{CallInfo, ChainObserver, ChainOp, ChainResult, GraphError, NOT_STARTED, PhoneMethods};
+use crate::interrupt::Stop;
 use crate::model::{Op, Plan, UserPlan};
 use futures_util::{StreamExt, stream};
 use indicatif::ProgressBar;
+use std::sync::Mutex;
 use std::time::Duration;
 
 /// How one op ended.
@@ -64,11 +66,41 @@ pub struct Outcome {
     pub elapsed: Duration,
 }
 
+/// Where each op's record goes as it happens: the durable audit (`outcomes.csv`).
+pub trait Audit: Sync {
+    /// `op` of `user` is about to be sent for the first time, as `op_id`.
+    fn started(&self, user: &str, op: &Op, op_id: &str);
+    /// An op has settled.
+    fn settled(&self, outcome: &Outcome);
+}
+
+/// No audit (tests, plans).
+impl Audit for () {
+    fn started(&self, _: &str, _: &Op, _: &str) {}
+    fn settled(&self, _: &Outcome) {}
+}
+
 /// Runs every op of `plan`, `concurrency` users at a time; outcomes come back in plan order.
-pub async fn execute<A: PhoneMethods>(api: &A, plan: &Plan, concurrency: usize, progress: &ProgressBar) -> Vec<Outcome> {
+/// Once `stop` is requested no new user starts; users in flight finish their chains.
+pub async fn execute<A: PhoneMethods>(
+    api: &A,
+    plan: &Plan,
+    concurrency: usize,
+    progress: &ProgressBar,
+    audit: &dyn Audit,
+    stop: &Stop,
+) -> Vec<Outcome> {
     let mut per_user: Vec<(usize, Vec<Outcome>)> = stream::iter(plan.users.iter().enumerate().filter(|(_, u)| !u.ops.is_empty()))
         .map(|(i, user)| async move {
-            let outcomes = run_user(api, user, progress).await;
+            let report = Report { user, audit, progress };
+            let outcomes = if stop.requested() {
+                user.ops
+                    .iter()
+                    .map(|op| report.settle(not_sent(user, op, Status::NotStarted, crate::interrupt::NOT_STARTED.into())))
+                    .collect()
+            } else {
+                run_user(api, &report).await
+            };
             (i, outcomes)
         })
         .buffer_unordered(concurrency.max(1))
@@ -78,72 +110,128 @@ pub async fn execute<A: PhoneMethods>(api: &A, plan: &Plan, concurrency: usize, 
     per_user.into_iter().flat_map(|(_, o)| o).collect()
 }
 
-async fn run_user<A: PhoneMethods>(api: &A, user: &UserPlan, progress: &ProgressBar) -> Vec<Outcome> {
+/// Reports one user's ops as they settle: to the audit and the progress bar.
+struct Report<'a> {
+    user: &'a UserPlan,
+    audit: &'a dyn Audit,
+    progress: &'a ProgressBar,
+}
+
+impl Report<'_> {
+    fn settle(&self, outcome: Outcome) -> Outcome {
+        self.audit.settled(&outcome);
+        self.progress.inc(1);
+        outcome
+    }
+}
+
+/// The chain of one user, watched as it runs.
+struct Watch<'a> {
+    report: &'a Report<'a>,
+    /// For each chain position, the op's index in the user's plan.
+    picked: &'a [usize],
+    op_ids: &'a [String],
+    outcomes: Mutex<Vec<Option<Outcome>>>,
+}
+
+impl ChainObserver for Watch<'_> {
+    fn sending(&self, pos: usize) {
+        let r = self.report;
+        r.audit.started(&r.user.user, &r.user.ops[self.picked[pos]], &self.op_ids[pos]);
+    }
+
+    fn settled(&self, pos: usize, result: &ChainResult) {
+        let ops = &self.report.user.ops;
+        let op = &ops[self.picked[pos]];
+        let outcome = match result {
+            ChainResult::Done(r) => sent(self.report.user, op, r.clone()),
+            ChainResult::DependencyFailed => {
+                let outcomes = self.outcomes.lock().expect("outcomes lock");
+                let failed = op
+                    .depends_on
+                    .iter()
+                    .find(|d| outcomes[**d].as_ref().is_none_or(|o| o.status != Status::Succeeded));
+                let mut outcome = match failed.and_then(|d| outcomes[*d].as_ref().map(|o| (&ops[*d], o))) {
+                    // The run stopped before the dependency was sent: neither was started.
+                    Some((_, dep)) if dep.status == Status::NotStarted => {
+                        not_sent(self.report.user, op, Status::NotStarted, dep.message.clone())
+                    }
+                    Some((dep, _)) => {
+                        let why = format!("not sent: the {} of {} did not succeed", dep.kind.as_str(), dep.phone_type);
+                        not_sent(self.report.user, op, Status::Skipped, why)
+                    }
+                    None => not_sent(
+                        self.report.user,
+                        op,
+                        Status::Skipped,
+                        "not sent: an op it depends on did not succeed".into(),
+                    ),
+                };
+                // The op's id, so a `started` row written for it (a batched first send) is matched.
+                outcome.client_request_id = self.op_ids[pos].clone();
+                outcome
+            }
+        };
+        let outcome = self.report.settle(outcome);
+        self.outcomes.lock().expect("outcomes lock")[self.picked[pos]] = Some(outcome);
+    }
+}
+
+async fn run_user<A: PhoneMethods>(api: &A, report: &Report<'_>) -> Vec<Outcome> {
+    let user = report.user;
     let ops = &user.ops;
     let mut outcomes: Vec<Option<Outcome>> = vec![None; ops.len()];
-    let settle = |outcomes: &mut Vec<Option<Outcome>>, i: usize, o: Outcome| {
-        progress.inc(1);
-        outcomes[i] = Some(o);
-    };
-    for (i, op) in ops.iter().enumerate() {
-        if let Some(reason) = &op.blocked {
-            settle(&mut outcomes, i, not_sent(user, op, Status::Blocked, reason.clone()));
+    // Blocked ops are not sent, nor is anything that depends on them (dependencies always come
+    // earlier in the plan, so one pass in order settles chains of them).
+    for i in 0..ops.len() {
+        if let Some(reason) = &ops[i].blocked {
+            outcomes[i] = Some(report.settle(not_sent(user, &ops[i], Status::Blocked, reason.clone())));
+        } else if let Some(d) = ops[i].depends_on.iter().find(|d| outcomes[**d].is_some()) {
+            let dep = &ops[*d];
+            let why = format!("not sent: the {} of {} was not sent", dep.kind.as_str(), dep.phone_type);
+            outcomes[i] = Some(report.settle(not_sent(user, &ops[i], Status::Skipped, why)));
         }
     }
-    let succeeded = |o: &Option<Outcome>| o.as_ref().is_some_and(|o| o.status == Status::Succeeded);
-    loop {
-        // Ops whose dependency ended without success are not sent. Dependencies always come
-        // earlier in the plan, so one pass in order settles chains of them.
-        for i in 0..ops.len() {
-            if outcomes[i].is_some() {
-                continue;
-            }
-            if let Some(d) = ops[i]
+    let picked: Vec<usize> = (0..ops.len()).filter(|i| outcomes[*i].is_none()).collect();
+    let op_ids: Vec<String> = picked.iter().map(|_| uuid::Uuid::new_v4().to_string()).collect();
+    let chain: Vec<ChainOp> = picked
+        .iter()
+        .zip(&op_ids)
+        .map(|(&i, id)| ChainOp {
+            kind: ops[i].kind,
+            phone_type: ops[i].phone_type,
+            number: ops[i].after.clone(),
+            depends_on: ops[i]
                 .depends_on
                 .iter()
-                .find(|d| outcomes[**d].as_ref().is_some_and(|o| o.status != Status::Succeeded))
-            {
-                let dep = &ops[*d];
-                let why = format!("not sent: the {} of {} did not succeed", dep.kind.as_str(), dep.phone_type);
-                settle(&mut outcomes, i, not_sent(user, &ops[i], Status::Skipped, why));
-            }
-        }
-        // This round: every open op whose dependencies succeeded or travel in the same chain.
-        let mut pick: Vec<usize> = Vec::new();
-        for i in 0..ops.len() {
-            if outcomes[i].is_none() && ops[i].depends_on.iter().all(|d| succeeded(&outcomes[*d]) || pick.contains(d)) {
-                pick.push(i);
-            }
-        }
-        if pick.is_empty() {
-            break;
-        }
-        let chain: Vec<ChainOp> = pick
-            .iter()
-            .map(|&i| ChainOp {
-                kind: ops[i].kind,
-                phone_type: ops[i].phone_type,
-                number: ops[i].after.clone(),
-                depends_on: ops[i].depends_on.iter().filter_map(|d| pick.iter().position(|p| p == d)).collect(),
-            })
-            .collect();
-        let results = api.run_chain(&user.user, &chain).await;
-        let mut progressed = false;
-        for (pos, result) in results.into_iter().enumerate() {
-            if let ChainResult::Done(r) = result {
-                settle(&mut outcomes, pick[pos], sent(user, &ops[pick[pos]], r));
-                progressed = true;
-            }
-        }
-        if !progressed {
-            // Nothing ran and nothing failed: do not spin; report what is left.
-            break;
-        }
+                .filter_map(|d| picked.iter().position(|p| p == d))
+                .collect(),
+            op_id: id.clone(),
+        })
+        .collect();
+    if !chain.is_empty() {
+        let watch = Watch {
+            report,
+            picked: &picked,
+            op_ids: &op_ids,
+            outcomes: Mutex::new(outcomes),
+        };
+        api.run_chain(&user.user, &chain, &watch).await;
+        outcomes = watch.outcomes.into_inner().expect("outcomes lock");
     }
     outcomes
         .into_iter()
         .enumerate()
-        .map(|(i, o)| o.unwrap_or_else(|| not_sent(user, &ops[i], Status::Skipped, "not sent: its dependency did not complete".into())))
+        .map(|(i, o)| {
+            o.unwrap_or_else(|| {
+                report.settle(not_sent(
+                    user,
+                    &ops[i],
+                    Status::Skipped,
+                    "not sent: the client gave no result".into(),
+                ))
+            })
+        })
         .collect()
 }
 
@@ -171,6 +259,7 @@ fn sent(user: &UserPlan, op: &Op, result: Result<CallInfo, GraphError>) -> Outco
             "applied; confirmed by re-reading after an ambiguous failure, so not sent again".to_string(),
         ),
         Ok(info) => (Status::Succeeded, info, String::new(), String::new()),
+        Err(e) if e.code == NOT_STARTED => (Status::NotStarted, e.info, String::new(), e.message),
         Err(e) => (Status::Failed, e.info, e.code, e.message),
     };
     Outcome {

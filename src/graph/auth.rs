@@ -153,15 +153,29 @@ pub enum AuthError {
 
 struct Cached {
     token: SecretString,
+    /// When to start getting a new token (well before expiry).
     refresh_at: Instant,
+    /// When the token stops working; until then it is used while another worker refreshes.
+    expires_at: Instant,
     refresh_token: Option<SecretString>,
 }
 
+/// Attempts at the token service per sign-in: 5xx answers and network errors are retried.
+const TOKEN_ATTEMPTS: u32 = 4;
+
 /// A credential plus its cached token.
+///
+/// The cache sits behind a plain lock held only to copy a token in or out; the token request
+/// itself runs under a separate lock that only workers needing a new token wait on. While a
+/// token is due for refresh but still valid, every other worker keeps using it.
 pub struct TokenSource {
     credential: Credential,
     http: reqwest::Client,
-    cache: Mutex<Option<Cached>>,
+    timeout: Duration,
+    deadline: Option<Instant>,
+    policy: super::retry::Policy,
+    cache: std::sync::Mutex<Option<Cached>>,
+    refreshing: Mutex<()>,
 }
 
 #[derive(serde::Deserialize)]
@@ -200,37 +214,92 @@ struct Grant {
 }
 
 impl TokenSource {
-    /// A token source for `credential`, using `http` to reach the token service.
-    pub fn new(credential: Credential, http: reqwest::Client) -> TokenSource {
+    /// A token source for `credential`, using `http` to reach the token service; each token
+    /// request may take `timeout`, none starts after `deadline`, and failures the service may
+    /// recover from (5xx, network errors) are retried by `policy` (at most [`TOKEN_ATTEMPTS`]).
+    pub fn new(
+        credential: Credential,
+        http: reqwest::Client,
+        timeout: Duration,
+        deadline: Option<Instant>,
+        policy: super::retry::Policy,
+    ) -> TokenSource {
         TokenSource {
             credential,
             http,
-            cache: Mutex::new(None),
+            timeout,
+            deadline,
+            policy: super::retry::Policy {
+                max_attempts: policy.max_attempts.min(TOKEN_ATTEMPTS),
+                ..policy
+            },
+            cache: std::sync::Mutex::new(None),
+            refreshing: Mutex::new(()),
         }
     }
 
-    /// A valid token, from the cache while it is fresh. Concurrent callers share one sign-in.
-    pub async fn token(&self) -> Result<SecretString, AuthError> {
-        let mut cache = self.cache.lock().await;
-        if let Some(c) = cache.as_ref()
-            && Instant::now() < c.refresh_at
-        {
-            return Ok(c.token.clone());
+    /// The cached token if it is fresh (`Ok`), else whether it is still usable while someone
+    /// refreshes (`Err(Some)`) or not at all (`Err(None)`).
+    fn cached(&self) -> Result<SecretString, Option<SecretString>> {
+        let cache = self.cache.lock().expect("token cache lock");
+        let now = Instant::now();
+        match cache.as_ref() {
+            Some(c) if now < c.refresh_at => Ok(c.token.clone()),
+            Some(c) if now < c.expires_at => Err(Some(c.token.clone())),
+            _ => Err(None),
         }
-        let refresh_token = cache.as_ref().and_then(|c| c.refresh_token.clone());
-        let grant = match (refresh_token, &self.credential) {
-            (Some(rt), Credential::DeviceCode(app, _)) => match self.refresh(app, &rt).await {
-                Ok(g) => g,
-                Err(_) => self.acquire().await?,
+    }
+
+    /// A valid token, from the cache while it is fresh. Concurrent callers share one sign-in;
+    /// a token due for refresh but still valid is handed out while one caller refreshes it.
+    pub async fn token(&self) -> Result<SecretString, AuthError> {
+        let usable = match self.cached() {
+            Ok(token) => return Ok(token),
+            Err(usable) => usable,
+        };
+        let _guard = match usable.clone() {
+            Some(token) => match self.refreshing.try_lock() {
+                Ok(guard) => guard,
+                // Someone else is refreshing: the current token still works.
+                Err(_) => return Ok(token),
             },
-            _ => self.acquire().await?,
+            None => self.refreshing.lock().await,
+        };
+        // Another caller may have refreshed while this one waited.
+        if let Ok(token) = self.cached() {
+            return Ok(token);
+        }
+        let refresh_token = self
+            .cache
+            .lock()
+            .expect("token cache lock")
+            .as_ref()
+            .and_then(|c| c.refresh_token.clone());
+        let got = match (refresh_token, &self.credential) {
+            (Some(rt), Credential::DeviceCode(app, _)) => match self.refresh(app, &rt).await {
+                Ok(g) => Ok(g),
+                Err(_) => self.acquire().await,
+            },
+            _ => self.acquire().await,
+        };
+        let grant = match (got, usable) {
+            (Ok(g), _) => g,
+            // An early refresh failed, but the token in hand still works: use it, and try
+            // again at the next call.
+            (Err(e), Some(token)) => {
+                tracing::warn!(error = %e, "could not refresh the access token early; using the current one");
+                return Ok(token);
+            }
+            (Err(e), None) => return Err(e),
         };
         // Refresh well before expiry: five minutes early, or halfway for short-lived tokens.
         let margin = (grant.lifetime / 2).min(Duration::from_secs(300));
         let token = grant.token.clone();
-        *cache = Some(Cached {
+        let now = Instant::now();
+        *self.cache.lock().expect("token cache lock") = Some(Cached {
             token: grant.token,
-            refresh_at: Instant::now() + grant.lifetime - margin,
+            refresh_at: now + grant.lifetime - margin,
+            expires_at: now + grant.lifetime,
             refresh_token: grant.refresh_token,
         });
         Ok(token)
@@ -239,11 +308,12 @@ impl TokenSource {
     /// Forgets `rejected` (after a 401), so the next call signs in again. Returns false when
     /// the credential cannot produce another token.
     pub async fn invalidate(&self, rejected: &SecretString) -> bool {
-        let mut cache = self.cache.lock().await;
+        let mut cache = self.cache.lock().expect("token cache lock");
         if let Some(c) = cache.as_mut()
             && c.token.expose_secret() == rejected.expose_secret()
         {
             c.refresh_at = Instant::now();
+            c.expires_at = Instant::now();
         }
         !matches!(self.credential, Credential::Static(_))
     }
@@ -334,22 +404,51 @@ impl TokenSource {
         grant(&bytes)
     }
 
+    /// One form post to the token service, retried on 5xx answers and network errors with
+    /// backoff, each try bounded by the request timeout, none started past the run's deadline.
     async fn send(&self, url: reqwest::Url, form: &[(&str, &str)]) -> Result<(u16, Vec<u8>), AuthError> {
         let body: String = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(form).finish();
-        let response = self
-            .http
-            .post(url)
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(body)
-            .send()
-            .await
-            .map_err(|e| AuthError::Unreachable(e.without_url().to_string()))?;
-        let status = response.status().as_u16();
-        let bytes = response
-            .bytes()
-            .await
-            .map_err(|e| AuthError::Unreachable(e.without_url().to_string()))?;
-        Ok((status, bytes.to_vec()))
+        let policy = &self.policy;
+        let mut attempt = 0;
+        loop {
+            if self.deadline.is_some_and(|d| Instant::now() >= d) {
+                return Err(AuthError::Unreachable("the run's time limit was reached before sign-in".into()));
+            }
+            attempt += 1;
+            let sent = self
+                .http
+                .post(url.clone())
+                .header("content-type", "application/x-www-form-urlencoded")
+                .timeout(self.timeout)
+                .body(body.clone())
+                .send()
+                .await;
+            let (outcome, retry_after) = match sent {
+                Ok(response) => {
+                    let status = response.status().as_u16();
+                    let retry_after = response
+                        .headers()
+                        .get("retry-after")
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(|v| super::retry::parse_retry_after(v, std::time::SystemTime::now()));
+                    match response.bytes().await {
+                        Ok(bytes) if status < 500 && status != 429 => return Ok((status, bytes.to_vec())),
+                        Ok(bytes) => (Ok((status, bytes.to_vec())), retry_after),
+                        Err(e) => (Err(AuthError::Unreachable(e.without_url().to_string())), None),
+                    }
+                }
+                Err(e) => (Err(AuthError::Unreachable(e.without_url().to_string())), None),
+            };
+            if attempt >= policy.max_attempts {
+                return outcome;
+            }
+            let mut wait = policy.delay(attempt, retry_after);
+            if let Some(deadline) = self.deadline {
+                wait = wait.min(deadline.saturating_duration_since(Instant::now()));
+            }
+            tracing::debug!(attempt, wait_ms = wait.as_millis() as u64, "retrying the token request");
+            tokio::time::sleep(wait).await;
+        }
     }
 }
 

@@ -1,13 +1,16 @@
-//! JSON batching (graph-contract.md §4.5): requests from all workers are gathered into
-//! `POST /v1.0/$batch` calls of up to 20 items. A user's chain of writes travels in one batch,
-//! linked with `dependsOn`, so Graph runs it in order and answers 424 for the dependents of a
-//! failure. Items are correlated by id (the answer's order is not the request's). v1.0 and beta
-//! never share a batch: this batcher only speaks v1.0.
+//! JSON batching (docs/graph.md, `$batch`): requests from all workers are gathered into
+//! `POST /{version}/$batch` calls of up to 20 items. A user's chain of writes travels in one
+//! batch, linked with `dependsOn`, so Graph runs it in order and answers 424 for the dependents
+//! of a failure. Items are correlated by id (the answer's order is not the request's). Each
+//! version has its own batcher, so v1.0 and beta never share a batch.
+//!
+//! The batcher only carries attempts: what an item's answer means (retry, re-read, settle) is
+//! decided by the client's one per-op state machine, exactly as for a single request.
 
-use super::{GraphClient, header, retry};
+use super::{AFTER_HEADER, Attempt, GraphClient, Processed, Request, Version, header, retry};
 use serde_json::{Value, json};
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
 
 /// Graph's limit on requests per batch.
@@ -26,37 +29,41 @@ pub struct Item {
     pub body: Option<Value>,
     /// Indexes, within the same job, of the items this one depends on.
     pub depends_on: Vec<usize>,
+    /// The request's `client-request-id`, sent in the item's headers.
+    pub client_request_id: String,
+    /// Ops this one depends on, sent as the dependency header.
+    pub after: Vec<String>,
 }
 
-/// Graph's answer to one item, or why there was none.
-#[derive(Debug, Clone)]
-pub struct ItemReply {
-    /// Item status; `None` when the batch call itself failed.
-    pub status: Option<u16>,
-    /// Item body.
-    pub body: Value,
-    /// `Retry-After` from the item's headers.
-    pub retry_after: Option<Duration>,
-    /// The batch call's `request-id`.
-    pub request_id: Option<String>,
-    /// The batch call's `client-request-id`.
-    pub client_request_id: String,
+impl Item {
+    /// The item that carries `request`, depending on nothing in its batch.
+    pub fn single(request: &Request) -> Item {
+        Item {
+            method: request.method.clone(),
+            url: request.path.clone(),
+            body: request.body.clone(),
+            depends_on: Vec::new(),
+            client_request_id: request.client_request_id.clone(),
+            after: request.after.clone(),
+        }
+    }
 }
 
 struct Job {
     items: Vec<Item>,
-    reply: oneshot::Sender<Vec<ItemReply>>,
+    reply: oneshot::Sender<Vec<Attempt>>,
 }
 
-/// Gathers jobs into batches. Cloning shares the same batcher.
+/// Gathers jobs into batches of one version. Cloning shares the same batcher.
 #[derive(Clone)]
 pub struct Batcher {
     jobs: mpsc::UnboundedSender<Job>,
 }
 
 impl Batcher {
-    /// Starts the batcher task for `client`, sending batches of at most `size` items.
-    pub fn start(client: std::sync::Weak<GraphClient>, size: usize) -> Batcher {
+    /// Starts the batcher task for `client`, sending batches of at most `size` items to
+    /// `/{version}/$batch`.
+    pub fn start(client: std::sync::Weak<GraphClient>, size: usize, version: Version) -> Batcher {
         let (jobs, mut rx) = mpsc::unbounded_channel::<Job>();
         let size = size.clamp(1, MAX_ITEMS);
         tokio::spawn(async move {
@@ -86,61 +93,71 @@ impl Batcher {
                     }
                 }
                 let Some(client) = client.upgrade() else { return };
-                tokio::spawn(async move { send(&client, batch).await });
+                tokio::spawn(async move { send(&client, version, batch).await });
             }
         });
         Batcher { jobs }
     }
 
-    /// Sends `items` (at most [`MAX_ITEMS`]) in one batch with other work; replies align with items.
-    pub async fn submit(&self, items: Vec<Item>) -> Vec<ItemReply> {
+    /// Sends `items` (at most [`MAX_ITEMS`]) in one batch with other work; one attempt per
+    /// item, aligned with `items`.
+    pub async fn submit(&self, items: Vec<Item>) -> Vec<Attempt> {
         let n = items.len();
         let (reply, rx) = oneshot::channel();
         if self.jobs.send(Job { items, reply }).is_err() {
-            return vec![failed("the batcher has stopped".into(), String::new()); n];
+            return vec![Attempt::unanswered("the batcher has stopped".into(), Processed::No); n];
         }
         rx.await
-            .unwrap_or_else(|_| vec![failed("the batch was lost".into(), String::new()); n])
+            .unwrap_or_else(|_| vec![Attempt::unanswered("the batch was lost".into(), Processed::Unknown); n])
     }
 }
 
-impl ItemReply {
-    /// The call data of this item, for the report: the batch's ids, one attempt.
-    pub fn info(&self, started: Instant) -> super::CallInfo {
-        super::CallInfo {
-            status: self.status,
-            request_id: self.request_id.clone(),
-            client_request_id: self.client_request_id.clone(),
-            attempts: 1,
-            elapsed: started.elapsed(),
-            confirmed_by_reread: false,
-        }
+/// What each item learns from a `$batch` answered with an HTTP error. A refused envelope — a
+/// 4xx (401, 400, 429…) or a 503, Graph turning the whole call away — ran nothing inside; any
+/// other error (500, 502, 504…) may have come after Graph ran the items, so their writes must be
+/// read back before they go again.
+fn refused(status: u16, body: Value, retry_after: Option<Duration>, request_id: Option<String>) -> Attempt {
+    let processed = if (400..500).contains(&status) || status == 503 {
+        Processed::No
+    } else {
+        Processed::Unknown
+    };
+    Attempt {
+        status: Some(status),
+        body,
+        retry_after,
+        request_id,
+        ..Attempt::unanswered(String::new(), processed)
     }
 }
 
-fn failed(message: String, client_request_id: String) -> ItemReply {
-    ItemReply {
-        status: None,
-        body: json!({"error": {"code": "transport", "message": message}}),
-        retry_after: None,
-        request_id: None,
-        client_request_id,
+/// What each item learns from a `$batch` whose answer was lost (no answer, cut off, unreadable):
+/// Graph may have run anything in it.
+fn lost(message: String, request_id: Option<String>) -> Attempt {
+    Attempt {
+        request_id,
+        ..Attempt::unanswered(message, Processed::Unknown)
     }
 }
 
-/// Sends one batch and hands every job its replies.
-async fn send(client: &GraphClient, jobs: Vec<Job>) {
+/// Sends one batch and hands every job its attempts.
+async fn send(client: &GraphClient, version: Version, jobs: Vec<Job>) {
     let mut requests = Vec::new();
     let mut ranges = Vec::new();
     for job in &jobs {
         let start = requests.len();
         for (i, item) in job.items.iter().enumerate() {
             let id = (start + i + 1).to_string();
+            let mut headers = json!({"client-request-id": item.client_request_id});
+            if !item.after.is_empty() {
+                headers[AFTER_HEADER] = json!(item.after.join(","));
+            }
             let mut r = json!({"id": id, "method": item.method.as_str(), "url": item.url});
             if let Some(b) = &item.body {
                 r["body"] = b.clone();
-                r["headers"] = json!({"Content-Type": "application/json"});
+                headers["Content-Type"] = json!("application/json");
             }
+            r["headers"] = headers;
             if !item.depends_on.is_empty() {
                 r["dependsOn"] = json!(item.depends_on.iter().map(|d| (start + d + 1).to_string()).collect::<Vec<_>>());
             }
@@ -154,7 +171,7 @@ async fn send(client: &GraphClient, jobs: Vec<Job>) {
         client.pacer.ready().await;
     }
     let paced = queued.elapsed();
-    let outcome = post(client, &json!({"requests": requests}), &client_request_id).await;
+    let outcome = post(client, version, &json!({"requests": requests}), &client_request_id).await;
     tracing::debug!(
         items = requests.len(),
         paced_ms = paced.as_millis() as u64,
@@ -162,10 +179,24 @@ async fn send(client: &GraphClient, jobs: Vec<Job>) {
         ok = outcome.is_ok(),
         "batch sent"
     );
-    let replies: Vec<ItemReply> = match outcome {
-        Err(message) => vec![failed(message, client_request_id.clone()); requests.len()],
-        Ok((request_id, body)) => {
-            let mut by_id = vec![None; requests.len()];
+    let attempts: Vec<Attempt> = match outcome {
+        Err(failure) => {
+            match failure.status {
+                // Throttled as a whole: the pool slows and waits once, not once per item.
+                Some(429) => client.throttled(failure.retry_after),
+                // Unavailable as a whole: the pool waits out its Retry-After once.
+                Some(503) => {
+                    client.stats.throttled.fetch_add(1, Ordering::Relaxed);
+                    if let Some(wait) = failure.retry_after {
+                        client.pacer.pause(wait);
+                    }
+                }
+                _ => {}
+            }
+            vec![failure; requests.len()]
+        }
+        Ok((envelope_request_id, body)) => {
+            let mut by_id: Vec<Option<Attempt>> = vec![None; requests.len()];
             for r in body["responses"].as_array().into_iter().flatten() {
                 let Some(n) = r["id"]
                     .as_str()
@@ -175,58 +206,83 @@ async fn send(client: &GraphClient, jobs: Vec<Job>) {
                     continue;
                 };
                 let status = r["status"].as_u64().map(|s| s as u16);
-                let retry_after = r["headers"]
-                    .as_object()
-                    .and_then(|h| h.iter().find(|(k, _)| k.eq_ignore_ascii_case("retry-after")))
-                    .and_then(|(_, v)| v.as_str())
-                    .and_then(|v| retry::parse_retry_after(v, SystemTime::now()));
+                let item_header = |name: &str| {
+                    r["headers"]
+                        .as_object()
+                        .and_then(|h| h.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)))
+                        .and_then(|(_, v)| v.as_str())
+                        .map(str::to_string)
+                };
+                let retry_after = retry::retry_after(item_header("retry-after").as_deref());
                 if status == Some(429) {
-                    client.stats.throttled.fetch_add(1, Ordering::Relaxed);
-                    client.pacer.throttled(retry_after);
+                    client.throttled(retry_after);
                 }
-                by_id[n - 1] = Some(ItemReply {
+                let processed = if status.is_some() {
+                    Processed::Answered
+                } else {
+                    Processed::Unknown
+                };
+                by_id[n - 1] = Some(Attempt {
                     status,
                     body: r.get("body").cloned().unwrap_or(Value::Null),
                     retry_after,
-                    request_id: request_id.clone(),
-                    client_request_id: client_request_id.clone(),
+                    request_id: item_header("request-id").or_else(|| envelope_request_id.clone()),
+                    ..Attempt::unanswered(String::new(), processed)
                 });
             }
             by_id
                 .into_iter()
-                .map(|r| r.unwrap_or_else(|| failed("the batch answer had no response for this item".into(), client_request_id.clone())))
+                .map(|a| {
+                    a.unwrap_or_else(|| Attempt {
+                        request_id: envelope_request_id.clone(),
+                        ..Attempt::unanswered("the batch answer had no response for this item".into(), Processed::Unknown)
+                    })
+                })
                 .collect()
         }
     };
     for (job, range) in jobs.into_iter().zip(ranges) {
-        let _ = job.reply.send(replies[range].to_vec());
+        let _ = job.reply.send(attempts[range].to_vec());
     }
 }
 
-/// Posts the batch once (the signed send signs in again once on 401); item-level retries happen per item.
-async fn post(client: &GraphClient, body: &Value, client_request_id: &str) -> Result<(Option<String>, Value), String> {
+/// Posts the batch once (the signed send signs in again once on 401); item-level retries
+/// happen per item, in the client's state machine.
+async fn post(client: &GraphClient, version: Version, body: &Value, client_request_id: &str) -> Result<(Option<String>, Value), Attempt> {
     let started = Instant::now();
     let items = body["requests"].as_array().map_or(0, Vec::len) as u64;
-    let url = format!("{}/$batch", client.base);
+    let url = format!("{}/{}/$batch", client.root, version.as_str());
     let response = match client
-        .send_signed(&reqwest::Method::POST, &url, Some(body), client_request_id, items)
+        .send_signed(
+            &reqwest::Method::POST,
+            &url,
+            Some(body),
+            &[("client-request-id", client_request_id)],
+            items,
+        )
         .await
     {
         Ok(r) => r,
-        Err(super::SendError::SignIn(e)) => return Err(e.to_string()),
-        Err(super::SendError::Transport(e)) => return Err(e.without_url().to_string()),
+        Err(super::SendError::SignIn(e)) => return Err(Attempt::sign_in(&e)),
+        Err(super::SendError::Transport(e)) => return Err(lost(e.without_url().to_string(), None)),
     };
     let status = response.status().as_u16();
     let request_id = header(&response, "request-id");
-    let bytes = response.bytes().await.map_err(|e| e.without_url().to_string())?;
+    let retry_after = retry::retry_after(header(&response, "retry-after").as_deref());
+    let bytes = match response.bytes().await {
+        Ok(b) => b,
+        Err(e) => return Err(lost(format!("the batch answer was cut off: {}", e.without_url()), request_id)),
+    };
     if !(200..300).contains(&status) {
-        let (code, message) = super::error_body(&bytes);
-        return Err(format!(
-            "the batch failed after {} ms: HTTP {status} {code}: {message}",
-            started.elapsed().as_millis()
+        tracing::debug!(status, ms = started.elapsed().as_millis() as u64, "batch refused");
+        return Err(refused(
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+            retry_after,
+            request_id,
         ));
     }
     serde_json::from_slice(&bytes)
-        .map(|v| (request_id, v))
-        .map_err(|e| format!("unreadable batch answer: {e}"))
+        .map(|v| (request_id.clone(), v))
+        .map_err(|e| lost(format!("unreadable batch answer: {e}"), request_id))
 }

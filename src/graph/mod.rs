@@ -1,6 +1,11 @@
-//! The Graph client: sign-in, paced and retried requests, and the phone-method calls the
-//! fetcher and executor make. Everything Graph-specific on the client side (paths, fixed
-//! method ids, error bodies, correlation headers) lives here.
+//! The Graph client: sign-in, paced and retried requests, and the calls the pipeline makes.
+//! Everything Graph-specific on the client side (paths, fixed method ids, error bodies,
+//! correlation headers) lives here.
+//!
+//! Every request, alone or inside a `$batch`, goes through one per-op state machine
+//! ([`GraphClient::settle`]): send → answer → re-read if a write may have been applied →
+//! retry or settle. A chain's dependent op is sent again only once its dependency settled as
+//! succeeded, whichever path either travelled.
 
 pub mod auth;
 pub mod batch;
@@ -16,18 +21,44 @@ use secrecy::ExposeSecret;
 use serde_json::Value;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 /// Characters left as they are in a user path segment; everything else is percent-encoded,
 /// so a UPN with `/`, `?`, `#` or `%` addresses that user and nothing else.
 const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~').remove(b'@');
 
-/// The fixed id of each phone type's method (graph-contract §1.2).
+/// The header naming the ops (by their `client-request-id`) a write depends on, so Graph's
+/// journal (or the emulator's) can tell a dependent write from an independent one.
+pub const AFTER_HEADER: &str = "x-phonesync-after";
+
+/// The error code of an op that was never sent because the run stopped first.
+pub const NOT_STARTED: &str = "notStarted";
+
+/// The fixed id of each phone type's method (docs/graph: fixed method ids).
 pub fn method_id(t: PhoneType) -> &'static str {
     match t {
         PhoneType::Mobile => "3179e48a-750b-4051-897c-87b9720928f7",
         PhoneType::AlternateMobile => "b6332ec1-7057-4abe-9331-3d72feddfe41",
         PhoneType::Office => "e37fc753-ff3b-4958-9484-eaa9425c82bc",
+    }
+}
+
+/// Graph's API versions. v1.0 and beta never share a `$batch`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Version {
+    /// `/v1.0`
+    V1,
+    /// `/beta`
+    Beta,
+}
+
+impl Version {
+    /// The path segment.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Version::V1 => "v1.0",
+            Version::Beta => "beta",
+        }
     }
 }
 
@@ -38,7 +69,7 @@ pub struct CallInfo {
     pub status: Option<u16>,
     /// Graph's `request-id` of the last attempt.
     pub request_id: Option<String>,
-    /// The `client-request-id` this tool sent.
+    /// The `client-request-id` this tool sent (for a write: the op's id, the same on every attempt).
     pub client_request_id: String,
     /// Attempts made.
     pub attempts: u32,
@@ -55,12 +86,21 @@ pub struct CallInfo {
 pub struct GraphError {
     /// HTTP status, if Graph answered.
     pub status: Option<u16>,
-    /// Graph's `error.code`, or a name for a failure without an answer (`transport`, `signIn`).
+    /// Graph's `error.code`, or a name for a failure without an answer (`transport`, `signIn`,
+    /// [`NOT_STARTED`], `runTimeout`).
     pub code: String,
     /// Graph's `error.message`, or what went wrong.
     pub message: String,
     /// The call's correlation data.
     pub info: CallInfo,
+}
+
+impl GraphError {
+    /// True when Graph never answered this request (no HTTP status): unreachable, refused
+    /// sign-in, or a dropped connection.
+    pub fn unanswered(&self) -> bool {
+        self.status.is_none() && self.code != NOT_STARTED
+    }
 }
 
 /// A phone method as Graph returns it.
@@ -87,6 +127,8 @@ pub struct ChainOp {
     pub number: Option<String>,
     /// Positions, within the same chain, of the ops this one needs to have succeeded.
     pub depends_on: Vec<usize>,
+    /// The op's id, sent as `client-request-id` on every attempt.
+    pub op_id: String,
 }
 
 /// How one op of a chain ended.
@@ -94,17 +136,46 @@ pub struct ChainOp {
 pub enum ChainResult {
     /// Sent (perhaps several times); Graph's final answer.
     Done(Result<CallInfo, GraphError>),
-    /// Not run because an op it depends on did not succeed in this chain (Graph's 424). The
-    /// executor re-plans it once the dependency's fate is known.
+    /// Not run, because an op it depends on did not succeed.
     DependencyFailed,
 }
 
-/// The phone-method calls the pipeline makes: the seam between the pipeline and Graph.
+/// Told about each op of a chain as it goes, so the audit is written as ops settle.
+pub trait ChainObserver: Sync {
+    /// Op `index` of the chain is about to be sent for the first time.
+    fn sending(&self, index: usize);
+    /// Op `index` of the chain has settled.
+    fn settled(&self, index: usize, result: &ChainResult);
+}
+
+/// An observer that ignores everything.
+impl ChainObserver for () {
+    fn sending(&self, _: usize) {}
+    fn settled(&self, _: usize, _: &ChainResult) {}
+}
+
+/// A user as the directory knows them.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DirectoryUser {
+    /// Object id.
+    pub id: String,
+    /// User principal name.
+    #[serde(default)]
+    pub user_principal_name: String,
+}
+
+/// The calls the pipeline makes: the seam between the pipeline and Graph.
 pub trait PhoneMethods: Send + Sync {
     /// `GET /users/{u}/authentication/phoneMethods`.
     fn list(&self, user: &str) -> impl Future<Output = Result<(Vec<PhoneMethod>, CallInfo), GraphError>> + Send;
-    /// Runs one user's ops in order, each only if its dependencies succeeded; one result per op.
-    fn run_chain(&self, user: &str, ops: &[ChainOp]) -> impl Future<Output = Vec<ChainResult>> + Send;
+    /// Runs one user's ops, each only once its dependencies succeeded; one result per op.
+    fn run_chain(&self, user: &str, ops: &[ChainOp], observer: &dyn ChainObserver) -> impl Future<Output = Vec<ChainResult>> + Send;
+    /// `GET /users/{u}?$select=id,userPrincipalName`: who a key names.
+    fn resolve(&self, user: &str) -> impl Future<Output = Result<DirectoryUser, GraphError>> + Send;
+    /// Beta `GET /users/{u}/authentication/signInPreferences`: the phone that is the user's
+    /// default sign-in method, if it is a phone.
+    fn default_method(&self, user: &str) -> impl Future<Output = Result<Option<PhoneType>, GraphError>> + Send;
 }
 
 /// Request counters for the summary.
@@ -113,7 +184,7 @@ pub struct Stats {
     /// Graph operations sent, attempts included: single requests plus `$batch` items (what
     /// Graph's throttling counts).
     pub requests: AtomicU64,
-    /// Requests answered 429.
+    /// Requests (or `$batch` envelopes) answered 429, or 503 on a whole `$batch`.
     pub throttled: AtomicU64,
     /// Writes found applied by a re-read after an ambiguous failure (so not sent twice).
     pub confirmed_by_reread: AtomicU64,
@@ -145,7 +216,8 @@ pub struct ClientSettings {
 /// A Graph client shared by every worker of a run.
 pub struct GraphClient {
     http: reqwest::Client,
-    base: String,
+    /// Base URL without version and without a trailing slash.
+    root: String,
     tokens: TokenSource,
     pacer: Pacer,
     policy: retry::Policy,
@@ -153,7 +225,7 @@ pub struct GraphClient {
     retry_budget: Duration,
     deadline: Option<Instant>,
     priority: Option<String>,
-    batcher: OnceLock<batch::Batcher>,
+    batchers: [OnceLock<batch::Batcher>; 2],
     /// Counters for the summary.
     pub stats: Stats,
 }
@@ -161,10 +233,10 @@ pub struct GraphClient {
 /// How to tell, by reading, whether a write that failed ambiguously was applied anyway.
 #[derive(Debug, Clone)]
 enum Confirm {
-    /// The method at this URL holds a number with this comparison key.
-    Holds { url: String, key: String },
-    /// The method at this URL is gone.
-    Gone { url: String },
+    /// The method at this path holds a number with this comparison key.
+    Holds { path: String, key: String },
+    /// The method at this path is gone.
+    Gone { path: String },
 }
 
 /// Why a signed send got no answer.
@@ -175,12 +247,95 @@ enum SendError {
     Transport(reqwest::Error),
 }
 
-/// One call to Graph.
-struct Call {
-    method: Method,
-    url: String,
-    body: Option<Value>,
-    confirm: Option<Confirm>,
+/// One Graph request: version, method, path relative to the version, body and extra headers.
+#[derive(Debug, Clone)]
+pub struct Request {
+    /// API version.
+    pub version: Version,
+    /// HTTP method.
+    pub method: Method,
+    /// Path and query below the version, e.g. `/users/kim%40contoso.com/authentication/phoneMethods`.
+    pub path: String,
+    /// JSON body, if any.
+    pub body: Option<Value>,
+    /// `client-request-id`: the op's id for a write, a fresh one for a read.
+    pub client_request_id: String,
+    /// Ops (by id) this request depends on, sent as [`AFTER_HEADER`].
+    pub after: Vec<String>,
+}
+
+impl Request {
+    fn read(version: Version, path: String) -> Request {
+        Request {
+            version,
+            method: Method::GET,
+            path,
+            body: None,
+            client_request_id: uuid::Uuid::new_v4().to_string(),
+            after: Vec::new(),
+        }
+    }
+
+    fn is_write(&self) -> bool {
+        self.method != Method::GET
+    }
+}
+
+/// Whether Graph processed a request that got no usable answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Processed {
+    /// Graph answered this request itself: its status says what happened.
+    Answered,
+    /// No answer (dropped connection, timeout, a lost `$batch`): it may or may not have run.
+    Unknown,
+    /// A `$batch` envelope was refused as a whole (e.g. 429 or 503): nothing inside it ran.
+    No,
+}
+
+/// One attempt's result, from a single request or a `$batch` item.
+#[derive(Debug, Clone)]
+pub struct Attempt {
+    /// HTTP status of the request (or of the refused envelope); `None` without an answer.
+    pub status: Option<u16>,
+    /// The body (JSON, or `Null`).
+    pub body: Value,
+    /// `Retry-After`, if given.
+    pub retry_after: Option<Duration>,
+    /// Graph's `request-id` for this request (for a batch item, the item's own if it has one).
+    pub request_id: Option<String>,
+    /// Whether Graph processed it.
+    pub processed: Processed,
+    /// What went wrong when there was no answer.
+    pub message: String,
+    /// Set when no token could be had, so nothing was sent.
+    pub sign_in_failed: bool,
+}
+
+impl Attempt {
+    /// An attempt that got no answer.
+    pub fn unanswered(message: String, processed: Processed) -> Attempt {
+        Attempt {
+            status: None,
+            body: Value::Null,
+            retry_after: None,
+            request_id: None,
+            processed,
+            message,
+            sign_in_failed: false,
+        }
+    }
+
+    /// An attempt never sent because sign-in failed.
+    pub(crate) fn sign_in(e: &AuthError) -> Attempt {
+        Attempt {
+            sign_in_failed: true,
+            ..Attempt::unanswered(e.to_string(), Processed::No)
+        }
+    }
+
+    fn succeeded(&self) -> bool {
+        self.status.is_some_and(|s| (200..300).contains(&s))
+    }
 }
 
 /// The `reqwest` client every part of the tool uses.
@@ -197,22 +352,40 @@ impl GraphClient {
         let http = http_client()?;
         let batch_size = settings.batch_size;
         let client = Arc::new(GraphClient {
-            tokens: TokenSource::new(credential, http.clone()),
+            tokens: TokenSource::new(
+                credential,
+                http.clone(),
+                settings.request_timeout,
+                settings.deadline,
+                settings.retry.clone(),
+            ),
             http,
-            base: format!("{}/v1.0", settings.base.as_str().trim_end_matches('/')),
+            root: settings.base.as_str().trim_end_matches('/').to_string(),
             pacer: Pacer::new(settings.requests_per_second),
             policy: settings.retry,
             timeout: settings.request_timeout,
             retry_budget: settings.retry_budget,
             deadline: settings.deadline,
             priority: settings.throttle_priority,
-            batcher: OnceLock::new(),
+            batchers: [OnceLock::new(), OnceLock::new()],
             stats: Stats::default(),
         });
         if batch_size > 1 {
-            let _ = client.batcher.set(batch::Batcher::start(Arc::downgrade(&client), batch_size));
+            for (slot, version) in client.batchers.iter().zip([Version::V1, Version::Beta]) {
+                let _ = slot.set(batch::Batcher::start(Arc::downgrade(&client), batch_size, version));
+            }
         }
         Ok(client)
+    }
+
+    fn batcher(&self, version: Version) -> Option<&batch::Batcher> {
+        self.batchers[version as usize].get()
+    }
+
+    /// Graph answered 429: count it and slow the whole pool.
+    fn throttled(&self, retry_after: Option<Duration>) {
+        self.stats.throttled.fetch_add(1, Ordering::Relaxed);
+        self.pacer.throttled(retry_after);
     }
 
     /// The lowest request rate the run fell to because of throttling.
@@ -225,31 +398,32 @@ impl GraphClient {
         self.tokens.token().await.map(|_| ())
     }
 
-    /// The user's phone-method collection, relative to the version (`/users/…/phoneMethods`).
-    fn relative_path(user: &str) -> String {
+    /// The user's path below the version (`/users/…`), quoted where Graph needs it.
+    fn user_path(user: &str) -> String {
         // `.`/`..` would be read as path steps and a leading `$` as a system segment:
-        // Graph's `users('…')` form addresses such names literally (graph-contract §1.9).
+        // Graph's `users('…')` form addresses such names literally (docs/graph.md, addressing users).
         if user.starts_with('$') || user.chars().all(|c| c == '.') {
             let quoted = user.replace('\'', "''");
-            format!("/users('{}')/authentication/phoneMethods", utf8_percent_encode(&quoted, SEGMENT))
+            format!("/users('{}')", utf8_percent_encode(&quoted, SEGMENT))
         } else {
-            format!("/users/{}/authentication/phoneMethods", utf8_percent_encode(user, SEGMENT))
+            format!("/users/{}", utf8_percent_encode(user, SEGMENT))
         }
     }
 
-    fn user_path(&self, user: &str) -> String {
-        format!("{}{}", self.base, Self::relative_path(user))
+    /// The user's phone-method collection below the version.
+    fn methods_path(user: &str) -> String {
+        format!("{}/authentication/phoneMethods", Self::user_path(user))
     }
 
-    /// Sends one HTTP request with the current token, the `client-request-id` and the throttle
-    /// priority; on a 401 it signs in again once and resends. Counts `operations` Graph requests
-    /// (a `$batch` counts its items) and one HTTP call per send.
+    /// Sends one HTTP request with the current token, the `client-request-id`, the dependency
+    /// header and the throttle priority; on a 401 it signs in again once and resends. Counts
+    /// `operations` Graph requests (a `$batch` counts its items) and one HTTP call per send.
     async fn send_signed(
         &self,
         method: &Method,
         url: &str,
         body: Option<&Value>,
-        client_request_id: &str,
+        headers: &[(&str, &str)],
         operations: u64,
     ) -> Result<reqwest::Response, SendError> {
         let mut refreshed = false;
@@ -259,8 +433,10 @@ impl GraphClient {
                 .http
                 .request(method.clone(), url)
                 .bearer_auth(token.expose_secret())
-                .header("client-request-id", client_request_id)
                 .timeout(self.timeout);
+            for (name, value) in headers {
+                request = request.header(*name, *value);
+            }
             if let Some(p) = &self.priority {
                 request = request.header("x-ms-throttle-priority", p);
             }
@@ -279,157 +455,176 @@ impl GraphClient {
         }
     }
 
-    /// Sends one call, pacing every attempt through the shared pacer and retrying what Graph
-    /// says to retry. A write that failed in a way that may still have applied it (timeout,
-    /// dropped connection, 5xx, 429) is re-read first, so it is never sent twice.
-    async fn call(&self, call: Call) -> Result<(u16, Vec<u8>, CallInfo), GraphError> {
+    /// One attempt of `request`: through the `$batch` of its version when batching is on, else
+    /// on its own, paced either way.
+    async fn send_once(&self, request: &Request) -> Attempt {
+        if let Some(batcher) = self.batcher(request.version) {
+            return batcher.submit(vec![batch::Item::single(request)]).await.remove(0);
+        }
+        self.pacer.ready().await;
+        let url = format!("{}/{}{}", self.root, request.version.as_str(), request.path);
+        let after = request.after.join(",");
+        let mut headers = vec![("client-request-id", request.client_request_id.as_str())];
+        if !after.is_empty() {
+            headers.push((AFTER_HEADER, after.as_str()));
+        }
+        match self.send_signed(&request.method, &url, request.body.as_ref(), &headers, 1).await {
+            Err(SendError::SignIn(e)) => Attempt::sign_in(&e),
+            Err(SendError::Transport(e)) => {
+                // A request that never connected never reached Graph.
+                let processed = if e.is_connect() { Processed::No } else { Processed::Unknown };
+                Attempt::unanswered(e.without_url().to_string(), processed)
+            }
+            Ok(response) => {
+                let status = response.status().as_u16();
+                let request_id = header(&response, "request-id");
+                let retry_after = retry::retry_after(header(&response, "retry-after").as_deref());
+                match response.bytes().await {
+                    Ok(bytes) => {
+                        if status == 429 {
+                            self.throttled(retry_after);
+                        }
+                        Attempt {
+                            status: Some(status),
+                            body: if bytes.is_empty() {
+                                Value::Null
+                            } else {
+                                serde_json::from_slice(&bytes)
+                                    .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
+                            },
+                            retry_after,
+                            request_id,
+                            processed: Processed::Answered,
+                            message: String::new(),
+                            sign_in_failed: false,
+                        }
+                    }
+                    Err(e) => Attempt {
+                        request_id,
+                        ..Attempt::unanswered(format!("response cut off: {}", e.without_url()), Processed::Unknown)
+                    },
+                }
+            }
+        }
+    }
+
+    /// The per-op state machine every request goes through, single or batched: takes the
+    /// answer to a first attempt already made (a `$batch` chain) or sends one, then until the
+    /// request settles: success stands; a definite refusal stands; a write that may have been
+    /// applied (no answer, 5xx, 429) is read back first and counts as done if it was; anything
+    /// retryable waits (`Retry-After`, else backoff) and goes again, within the attempts, the
+    /// retry budget and the run's deadline.
+    async fn settle(&self, request: &Request, first: Option<Attempt>, confirm: Option<&Confirm>) -> Result<(Value, CallInfo), GraphError> {
         let started = Instant::now();
         let mut info = CallInfo {
-            client_request_id: uuid::Uuid::new_v4().to_string(),
+            client_request_id: request.client_request_id.clone(),
+            attempts: u32::from(first.is_some()),
             ..CallInfo::default()
         };
+        let mut next = first;
         let mut ambiguous = false;
-        let is_write = call.method != Method::GET;
         loop {
-            if let Some(e) = self.past_deadline(&info) {
-                return Err(GraphError {
-                    info: CallInfo {
-                        elapsed: started.elapsed(),
-                        ..e.info
-                    },
-                    ..e
-                });
-            }
-            info.attempts += 1;
-            self.pacer.ready().await;
-            let sent = self
-                .send_signed(&call.method, &call.url, call.body.as_ref(), &info.client_request_id, 1)
-                .await;
-            let (code, message, retry_after, retryable) = match sent {
-                Err(SendError::SignIn(e)) => return Err(self.fail(None, "signIn", e.to_string(), info, started)),
-                Ok(response) => {
-                    let status = response.status().as_u16();
-                    info.status = Some(status);
-                    info.request_id = header(&response, "request-id");
-                    let retry_after = header(&response, "retry-after").and_then(|v| retry::parse_retry_after(&v, SystemTime::now()));
-                    match response.bytes().await {
-                        Ok(bytes) if (200..300).contains(&status) => {
-                            self.pacer.succeeded();
-                            info.elapsed = started.elapsed();
-                            return Ok((status, bytes.to_vec(), info));
-                        }
-                        Ok(bytes) => {
-                            if status == 429 {
-                                self.stats.throttled.fetch_add(1, Ordering::Relaxed);
-                                self.pacer.throttled(retry_after);
-                            }
-                            let (code, message) = error_body(&bytes);
-                            (code, message, retry_after, retry::is_retryable_status(status))
-                        }
-                        Err(e) => (
-                            "transport".to_string(),
-                            format!("response cut off: {}", e.without_url()),
-                            None,
-                            true,
-                        ),
+            let attempt = match next.take() {
+                Some(a) => a,
+                None => {
+                    if let Some(e) = self.past_deadline(&info) {
+                        return Err(e);
                     }
-                }
-                Err(SendError::Transport(e)) => {
-                    info.status = None;
-                    let transient = e.is_timeout() || e.is_connect() || e.is_request() || e.is_body();
-                    ("transport".to_string(), e.without_url().to_string(), None, transient)
+                    info.attempts += 1;
+                    self.send_once(request).await
                 }
             };
-            ambiguous |= is_write && (info.status.is_none_or(|s| s >= 500 || s == 429));
+            info.status = attempt.status;
+            info.request_id = attempt.request_id.clone().or(info.request_id.take());
+            info.elapsed = started.elapsed();
+            if attempt.succeeded() {
+                self.pacer.succeeded();
+                return Ok((attempt.body, info));
+            }
+            let (code, message) = match attempt.status {
+                Some(_) => error_body(&attempt.body),
+                None if attempt.sign_in_failed => ("signIn".into(), attempt.message.clone()),
+                None => ("transport".into(), attempt.message.clone()),
+            };
+            let failure = |info: &CallInfo| GraphError {
+                status: attempt.status,
+                code: code.clone(),
+                message: message.clone(),
+                info: CallInfo {
+                    elapsed: started.elapsed(),
+                    ..info.clone()
+                },
+            };
+            if attempt.sign_in_failed {
+                return Err(failure(&info));
+            }
+            let retryable = attempt.status.is_none_or(retry::is_retryable_status);
+            ambiguous |= request.is_write()
+                && match attempt.processed {
+                    Processed::Unknown => true,
+                    Processed::Answered => attempt.status.is_some_and(|s| s >= 500 || s == 429),
+                    Processed::No => false,
+                };
             if ambiguous
-                && let Some(confirm) = &call.confirm
-                && self.applied(confirm).await
+                && let Some(confirm) = confirm
+                && self.applied(request.version, confirm).await
             {
                 self.stats.confirmed_by_reread.fetch_add(1, Ordering::Relaxed);
                 info.confirmed_by_reread = true;
                 info.elapsed = started.elapsed();
-                return Ok((info.status.unwrap_or(200), Vec::new(), info));
+                return Ok((Value::Null, info));
             }
-            let wait = self.policy.delay(info.attempts, retry_after);
+            let wait = self.policy.delay(info.attempts, attempt.retry_after);
             let in_budget = started.elapsed() + wait <= self.retry_budget;
             if !(retryable && info.attempts < self.policy.max_attempts && in_budget) {
-                return Err(self.fail(info.status, &code, message, info, started));
+                return Err(failure(&info));
             }
-            tracing::debug!(attempt = info.attempts, wait_ms = wait.as_millis() as u64, code = %code, "retrying Graph call");
+            tracing::debug!(attempt = info.attempts, wait_ms = wait.as_millis() as u64, code = %code, "retrying Graph request");
             tokio::time::sleep(wait).await;
         }
     }
 
-    /// The error for work not started because the run's time limit has passed.
+    /// The error for a request not sent because the run's time limit has passed: `notStarted`
+    /// when it was never sent at all, `runTimeout` when earlier attempts failed.
     fn past_deadline(&self, info: &CallInfo) -> Option<GraphError> {
-        self.deadline.filter(|d| Instant::now() >= *d).map(|_| GraphError {
-            status: None,
-            code: "runTimeout".into(),
-            message: "not sent: the run's time limit (rate.run_timeout_seconds) was reached".into(),
-            info: info.clone(),
+        self.deadline.filter(|d| Instant::now() >= *d).map(|_| {
+            let (code, message) = if info.attempts == 0 {
+                (NOT_STARTED, "not sent: the run's time limit (rate.run_timeout_seconds) was reached")
+            } else {
+                (
+                    "runTimeout",
+                    "not retried: the run's time limit (rate.run_timeout_seconds) was reached",
+                )
+            };
+            GraphError {
+                status: info.status,
+                code: code.into(),
+                message: message.into(),
+                info: info.clone(),
+            }
         })
     }
 
     /// Reads back what an ambiguous write should have done.
-    async fn applied(&self, confirm: &Confirm) -> bool {
-        let url = match confirm {
-            Confirm::Holds { url, .. } | Confirm::Gone { url } => url.clone(),
+    async fn applied(&self, version: Version, confirm: &Confirm) -> bool {
+        let path = match confirm {
+            Confirm::Holds { path, .. } | Confirm::Gone { path } => path.clone(),
         };
-        let read = Box::pin(self.call(Call {
-            method: Method::GET,
-            url,
-            body: None,
-            confirm: None,
-        }))
-        .await;
+        let read = Box::pin(self.settle(&Request::read(version, path), None, None)).await;
         match (confirm, read) {
-            (Confirm::Holds { key, .. }, Ok((_, body, _))) => {
-                serde_json::from_slice::<PhoneMethod>(&body).is_ok_and(|m| crate::phone::key(&m.phone_number) == *key)
+            (Confirm::Holds { key, .. }, Ok((body, _))) => {
+                serde_json::from_value::<PhoneMethod>(body).is_ok_and(|m| crate::phone::key(&m.phone_number) == *key)
             }
             (Confirm::Gone { .. }, Err(GraphError { status: Some(404), .. })) => true,
             _ => false,
         }
     }
 
-    fn fail(&self, status: Option<u16>, code: &str, message: String, mut info: CallInfo, started: Instant) -> GraphError {
-        info.elapsed = started.elapsed();
-        GraphError {
-            status,
-            code: code.to_string(),
-            message,
-            info,
-        }
-    }
-}
-
-fn header(response: &reqwest::Response, name: &str) -> Option<String> {
-    response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string)
-}
-
-/// Graph's `error.code` and `error.message`, or the raw text when the body is not Graph's shape.
-fn error_body(bytes: &[u8]) -> (String, String) {
-    let parsed: Option<Value> = serde_json::from_slice(bytes).ok();
-    let error = parsed.as_ref().and_then(|v| v.get("error"));
-    let field = |k: &str| error.and_then(|e| e.get(k)).and_then(Value::as_str).map(str::to_string);
-    match (field("code"), field("message")) {
-        (Some(code), message) => (code, message.unwrap_or_default()),
-        (None, _) => (
-            "unknown".into(),
-            String::from_utf8_lossy(&bytes[..bytes.len().min(300)]).into_owned(),
-        ),
-    }
-}
-
-impl GraphClient {
-    fn method_url(&self, user: &str, phone_type: PhoneType) -> String {
-        format!("{}/{}", self.user_path(user), method_id(phone_type))
-    }
-
-    /// The request that carries `op`: method, URL relative to the version, and body.
-    fn request_of(user: &str, op: &ChainOp) -> (Method, String, Option<Value>) {
-        let collection = Self::relative_path(user);
+    /// The request that carries `op`.
+    fn request_of(user: &str, op: &ChainOp, after: Vec<String>) -> Request {
+        let collection = Self::methods_path(user);
         let number = op.number.as_deref().unwrap_or_default();
-        match op.kind {
+        let (method, path, body) = match op.kind {
             OpKind::Add => (
                 Method::POST,
                 collection,
@@ -441,127 +636,58 @@ impl GraphClient {
                 Some(serde_json::json!({"phoneNumber": number})),
             ),
             OpKind::Delete => (Method::DELETE, format!("{collection}/{}", method_id(op.phone_type)), None),
+        };
+        Request {
+            version: Version::V1,
+            method,
+            path,
+            body,
+            client_request_id: op.op_id.clone(),
+            after,
         }
     }
 
     /// How to tell by reading whether `op` was applied.
-    fn confirm_of(&self, user: &str, op: &ChainOp) -> Confirm {
-        let url = self.method_url(user, op.phone_type);
+    fn confirm_of(user: &str, op: &ChainOp) -> Confirm {
+        let path = format!("{}/{}", Self::methods_path(user), method_id(op.phone_type));
         match op.kind {
-            OpKind::Delete => Confirm::Gone { url },
+            OpKind::Delete => Confirm::Gone { path },
             _ => Confirm::Holds {
-                url,
+                path,
                 key: crate::phone::key(op.number.as_deref().unwrap_or_default()),
             },
         }
     }
 
-    /// One write on its own, with re-read protection.
-    async fn write(&self, user: &str, op: &ChainOp) -> Result<CallInfo, GraphError> {
-        let (method, url, body) = Self::request_of(user, op);
-        let call = Call {
-            method,
-            url: format!("{}{url}", self.base),
-            body,
-            confirm: Some(self.confirm_of(user, op)),
-        };
-        self.call(call).await.map(|(_, _, info)| info)
+    /// A read through the state machine, parsed as `T`.
+    async fn read<T: serde::de::DeserializeOwned>(&self, version: Version, path: String, what: &str) -> Result<(T, CallInfo), GraphError> {
+        let (body, info) = self.settle(&Request::read(version, path), None, None).await?;
+        serde_json::from_value(body).map(|v| (v, info.clone())).map_err(|e| GraphError {
+            status: info.status,
+            code: "unexpectedResponse".into(),
+            message: format!("cannot read {what}: {e}"),
+            info,
+        })
     }
+}
 
-    /// A chain through `$batch`: one round trip for the user's ops, linked by `dependsOn`.
-    async fn batched_chain(&self, batcher: &batch::Batcher, user: &str, ops: &[ChainOp]) -> Vec<ChainResult> {
-        if let Some(e) = self.past_deadline(&CallInfo::default()) {
-            return ops.iter().map(|_| ChainResult::Done(Err(e.clone()))).collect();
-        }
-        let items = ops
-            .iter()
-            .map(|op| {
-                let (method, url, body) = Self::request_of(user, op);
-                batch::Item {
-                    method,
-                    url,
-                    body,
-                    depends_on: op.depends_on.clone(),
-                }
-            })
-            .collect();
-        let started = Instant::now();
-        let replies = batcher.submit(items).await;
-        let mut results = Vec::with_capacity(ops.len());
-        for (op, reply) in ops.iter().zip(replies) {
-            if reply.status == Some(424) {
-                results.push(ChainResult::DependencyFailed);
-                continue;
-            }
-            let (method, url, body) = Self::request_of(user, op);
-            let item = batch::Item {
-                method,
-                url,
-                body,
-                depends_on: Vec::new(),
-            };
-            let result = self
-                .settle_item(batcher, item, Some(self.confirm_of(user, op)), reply, started)
-                .await;
-            results.push(ChainResult::Done(result.map(|(_, info)| info)));
-        }
-        results
-    }
+fn header(response: &reqwest::Response, name: &str) -> Option<String> {
+    response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string)
+}
 
-    /// Turns a batch item's first answer into its final one: a success or a non-retryable error
-    /// stands; anything else (429, 5xx, 401, no answer) is retried on its own in later batches,
-    /// after its Retry-After or a backoff, and a write is read back first so it is never sent
-    /// twice. Bounded like single requests by attempts, the retry budget and the run deadline.
-    async fn settle_item(
-        &self,
-        batcher: &batch::Batcher,
-        item: batch::Item,
-        confirm: Option<Confirm>,
-        first: batch::ItemReply,
-        started: Instant,
-    ) -> Result<(Value, CallInfo), GraphError> {
-        let mut reply = first;
-        let mut attempts = 1;
-        loop {
-            let mut info = reply.info(started);
-            info.attempts = attempts;
-            let status = reply.status;
-            if status.is_some_and(|s| (200..300).contains(&s)) {
-                return Ok((reply.body, info));
-            }
-            let (code, message) = error_body(&serde_json::to_vec(&reply.body).unwrap_or_default());
-            let failure = GraphError {
-                status,
-                code,
-                message,
-                info,
+/// Graph's `error.code` and `error.message`, or the raw text when the body is not Graph's shape.
+fn error_body(body: &Value) -> (String, String) {
+    let error = body.get("error");
+    let field = |k: &str| error.and_then(|e| e.get(k)).and_then(Value::as_str).map(str::to_string);
+    match (field("code"), field("message")) {
+        (Some(code), message) => (code, message.unwrap_or_default()),
+        (None, _) => {
+            let text = match body {
+                Value::String(s) => s.clone(),
+                Value::Null => String::new(),
+                other => other.to_string(),
             };
-            if status.is_some_and(|s| !retry::is_retryable_status(s) && s != 401) {
-                return Err(failure);
-            }
-            if item.method != Method::GET
-                && let Some(c) = &confirm
-                && self.applied(c).await
-            {
-                self.stats.confirmed_by_reread.fetch_add(1, Ordering::Relaxed);
-                return Ok((
-                    Value::Null,
-                    CallInfo {
-                        confirmed_by_reread: true,
-                        ..failure.info
-                    },
-                ));
-            }
-            let wait = self.policy.delay(attempts, reply.retry_after);
-            if attempts >= self.policy.max_attempts || started.elapsed() + wait > self.retry_budget {
-                return Err(failure);
-            }
-            tokio::time::sleep(wait).await;
-            if let Some(e) = self.past_deadline(&failure.info) {
-                return Err(e);
-            }
-            attempts += 1;
-            reply = batcher.submit(vec![item.clone()]).await.remove(0);
+            ("unknown".into(), text.chars().take(300).collect())
         }
     }
 }
@@ -572,67 +698,87 @@ struct Page {
     value: Vec<PhoneMethod>,
 }
 
-/// A list of phone methods, or why it could not be read. The error carries the call's
-/// correlation data by value: it is built once per failed call, so its size does not matter.
-#[allow(clippy::result_large_err)]
-fn parse_page(status: u16, page: serde_json::Result<Page>, info: CallInfo) -> Result<(Vec<PhoneMethod>, CallInfo), GraphError> {
-    match page {
-        Ok(page) => Ok((page.value, info)),
-        Err(e) => Err(GraphError {
-            status: Some(status),
-            code: "unexpectedResponse".into(),
-            message: format!("cannot read the list of phone methods: {e}"),
-            info,
-        }),
-    }
+/// The beta `signInPreferences` resource, as far as this tool needs it.
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SignInPreferences {
+    #[serde(default)]
+    user_preferred_method_for_secondary_authentication: Option<String>,
 }
 
 impl PhoneMethods for GraphClient {
     async fn list(&self, user: &str) -> Result<(Vec<PhoneMethod>, CallInfo), GraphError> {
-        if let Some(batcher) = self.batcher.get() {
-            if let Some(e) = self.past_deadline(&CallInfo::default()) {
-                return Err(e);
-            }
-            let started = Instant::now();
-            let item = batch::Item {
-                method: Method::GET,
-                url: Self::relative_path(user),
-                body: None,
-                depends_on: Vec::new(),
-            };
-            let first = batcher.submit(vec![item.clone()]).await.remove(0);
-            let (body, info) = self.settle_item(batcher, item, None, first, started).await?;
-            return parse_page(info.status.unwrap_or(200), serde_json::from_value(body), info);
-        }
-        let (status, body, info) = self
-            .call(Call {
-                method: Method::GET,
-                url: self.user_path(user),
-                body: None,
-                confirm: None,
-            })
+        let (page, info) = self
+            .read::<Page>(Version::V1, Self::methods_path(user), "the list of phone methods")
             .await?;
-        parse_page(status, serde_json::from_slice(&body), info)
+        Ok((page.value, info))
     }
 
-    async fn run_chain(&self, user: &str, ops: &[ChainOp]) -> Vec<ChainResult> {
-        if let Some(batcher) = self.batcher.get()
+    async fn run_chain(&self, user: &str, ops: &[ChainOp], observer: &dyn ChainObserver) -> Vec<ChainResult> {
+        let requests: Vec<Request> = ops
+            .iter()
+            .map(|op| Self::request_of(user, op, op.depends_on.iter().map(|d| ops[*d].op_id.clone()).collect()))
+            .collect();
+        // With batching, the whole chain goes out in one `$batch`, linked by `dependsOn`, so
+        // Graph runs it in order; its answers are each op's first attempt.
+        let mut firsts: Vec<Option<Attempt>> = vec![None; ops.len()];
+        if let Some(batcher) = self.batcher(Version::V1)
             && ops.len() <= batch::MAX_ITEMS
+            && self.past_deadline(&CallInfo::default()).is_none()
         {
-            return self.batched_chain(batcher, user, ops).await;
+            let items = requests
+                .iter()
+                .zip(ops)
+                .map(|(r, op)| batch::Item {
+                    depends_on: op.depends_on.clone(),
+                    ..batch::Item::single(r)
+                })
+                .collect();
+            (0..ops.len()).for_each(|i| observer.sending(i));
+            firsts = batcher.submit(items).await.into_iter().map(Some).collect();
         }
+        let batched = firsts.iter().any(Option::is_some);
+        // Then every op settles in plan order through the one state machine; an op is taken up
+        // (re-read, re-sent) only once everything it depends on settled as succeeded.
         let mut results: Vec<ChainResult> = Vec::with_capacity(ops.len());
-        for op in ops {
+        for (i, op) in ops.iter().enumerate() {
             let ready = op
                 .depends_on
                 .iter()
                 .all(|d| matches!(results.get(*d), Some(ChainResult::Done(Ok(_)))));
-            results.push(if ready {
-                ChainResult::Done(self.write(user, op).await)
-            } else {
+            let result = if !ready {
                 ChainResult::DependencyFailed
-            });
+            } else {
+                // A 424 means Graph did not run it: it starts afresh now that its dependency succeeded.
+                let first = firsts[i].take().filter(|a| a.status != Some(424));
+                if !batched && self.past_deadline(&CallInfo::default()).is_none() {
+                    observer.sending(i);
+                }
+                let confirm = Self::confirm_of(user, op);
+                ChainResult::Done(self.settle(&requests[i], first, Some(&confirm)).await.map(|(_, info)| info))
+            };
+            observer.settled(i, &result);
+            results.push(result);
         }
         results
+    }
+
+    async fn resolve(&self, user: &str) -> Result<DirectoryUser, GraphError> {
+        let path = format!("{}?$select=id,userPrincipalName", Self::user_path(user));
+        self.read::<DirectoryUser>(Version::V1, path, "the user").await.map(|(u, _)| u)
+    }
+
+    async fn default_method(&self, user: &str) -> Result<Option<PhoneType>, GraphError> {
+        let path = format!("{}/authentication/signInPreferences", Self::user_path(user));
+        let (prefs, _) = self
+            .read::<SignInPreferences>(Version::Beta, path, "the sign-in preferences")
+            .await?;
+        // The phone each preferred method names (docs/graph.md, default sign-in method).
+        Ok(match prefs.user_preferred_method_for_secondary_authentication.as_deref() {
+            Some("sms" | "voiceMobile") => Some(PhoneType::Mobile),
+            Some("voiceAlternateMobile") => Some(PhoneType::AlternateMobile),
+            Some("voiceOffice") => Some(PhoneType::Office),
+            _ => None,
+        })
     }
 }

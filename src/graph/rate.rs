@@ -6,7 +6,9 @@
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+// tokio's clock, so tests can pause it (governor's limiter keeps its own clock).
+use tokio::time::Instant;
 
 /// 429s closer together than this are one burst: the rate falls once for them.
 const FALL_EVERY: Duration = Duration::from_millis(250);
@@ -73,7 +75,7 @@ impl Pacer {
                 (s.paused_until.filter(|t| *t > Instant::now()), s.limiter.clone(), s.generation)
             };
             if let Some(until) = pause {
-                tokio::time::sleep_until(until.into()).await;
+                tokio::time::sleep_until(until).await;
                 continue;
             }
             limiter.until_ready().await;
@@ -103,6 +105,14 @@ impl Pacer {
             s.generation += 1;
             s.last_change = now;
         }
+    }
+
+    /// Graph asked for a pause without saying it was throttling (a 503 on a whole `$batch` with
+    /// a `Retry-After`): every worker waits it out, but the rate stays where it is.
+    pub fn pause(&self, wait: Duration) {
+        let until = Instant::now() + wait;
+        let mut s = self.state.lock().expect("pacer lock");
+        s.paused_until = Some(s.paused_until.map_or(until, |p| p.max(until)));
     }
 
     /// A request went through without throttling: after a calm interval, climb back toward the
@@ -165,12 +175,19 @@ mod tests {
         assert_eq!(p.lowest_rate(), 25.0);
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn every_worker_waits_out_the_pause() {
         let p = Pacer::new(1000);
-        p.throttled(Some(Duration::from_millis(200)));
+        p.throttled(Some(Duration::from_secs(20)));
         let started = Instant::now();
         p.ready().await;
-        assert!(started.elapsed() >= Duration::from_millis(190));
+        assert!(started.elapsed() >= Duration::from_secs(20), "{:?}", started.elapsed());
+        // A pause without throttling (a 503 on a whole batch) waits too, and keeps the rate.
+        let rate = p.rate();
+        p.pause(Duration::from_secs(5));
+        let started = Instant::now();
+        p.ready().await;
+        assert!(started.elapsed() >= Duration::from_secs(5));
+        assert_eq!(p.rate(), rate);
     }
 }

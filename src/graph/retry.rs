@@ -25,6 +25,11 @@ pub fn is_retryable_status(status: u16) -> bool {
     matches!(status, 429 | 500 | 502 | 503 | 504 | 507)
 }
 
+/// The wait a `Retry-After` header asks for, if it has a value that parses (as of now).
+pub fn retry_after(value: Option<&str>) -> Option<Duration> {
+    value.and_then(|v| parse_retry_after(v, SystemTime::now()))
+}
+
 /// Parses a `Retry-After` value: `10`, `2.128`, or `Wed, 21 Oct 2026 07:28:00 GMT`.
 pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
     let value = value.trim();

@@ -47,10 +47,30 @@ pub fn plan_user(desired: &DesiredUser, current: &CurrentUser, settings: &Settin
     for (t, d) in desired.phones.iter().filter(|(t, _)| !managed(**t)) {
         notes.push(format!("line {}: {t} is not in managed_types; row ignored", d.line));
     }
+    // A rejected row means "we do not know what HR wants", never "HR wants nothing".
+    let unknown = |t: PhoneType| desired.rejected.contains_key(&t);
+    for (t, line) in desired.rejected.iter().filter(|(t, _)| managed(**t)) {
+        notes.push(format!(
+            "line {line}: the {t} row was rejected, so {t} is left as it is (not added, updated or deleted)"
+        ));
+    }
+    // Rows of unreadable type could be about any type; a user whose every row was rejected has
+    // told us nothing at all. Either way nothing of theirs is pruned.
+    let all_rejected = desired.phones.is_empty() && !desired.rejected.is_empty();
+    let prune = settings.prune && desired.rejected_untyped.is_empty() && !all_rejected;
+    if settings.prune && !desired.rejected_untyped.is_empty() {
+        let lines: Vec<String> = desired.rejected_untyped.iter().map(u64::to_string).collect();
+        notes.push(format!(
+            "line {}: a rejected row whose type could not be read, so no phone of this user is pruned",
+            lines.join(", ")
+        ));
+    } else if settings.prune && all_rejected {
+        notes.push("every row of this user was rejected, so no phone of this user is pruned".into());
+    }
     let want: BTreeMap<PhoneType, (&Phone, u64)> = desired
         .phones
         .iter()
-        .filter(|(t, _)| managed(**t))
+        .filter(|(t, _)| managed(**t) && !unknown(**t))
         .map(|(t, d)| (*t, (&d.phone, d.line)))
         .collect();
 
@@ -59,7 +79,7 @@ pub fn plan_user(desired: &DesiredUser, current: &CurrentUser, settings: &Settin
     // What the user will have once the plan has run, by comparison key.
     let mut after: BTreeMap<PhoneType, &str> = current.phones.iter().map(|(t, p)| (*t, p.key.as_str())).collect();
 
-    for t in PhoneType::ALL.into_iter().filter(|t| managed(*t)) {
+    for t in PhoneType::ALL.into_iter().filter(|t| managed(*t) && !unknown(*t)) {
         match (current.phones.get(&t), want.get(&t)) {
             (None, Some((n, line))) => {
                 writes.push(op(OpKind::Add, t, None, Some(n), format!("not registered; wanted by line {line}")));
@@ -71,13 +91,27 @@ pub fn plan_user(desired: &DesiredUser, current: &CurrentUser, settings: &Settin
                 after.insert(t, &n.key);
             }
             (Some(m), None) => {
-                let moved_to = want.iter().find(|(u, (n, _))| **u != t && n.key == m.key);
-                let reason = match (moved_to, settings.prune) {
+                // A move is a number wanted on another type that does not hold it yet, or a
+                // move an earlier run started and did not finish. A number that is already on
+                // both types without such a record is no move: without prune it stays.
+                let moved_to = want.iter().find(|(u, (n, _))| {
+                    **u != t
+                        && n.key == m.key
+                        && (current.phones.get(u).is_none_or(|c| c.key != m.key)
+                            || current
+                                .unfinished_moves
+                                .iter()
+                                .any(|(from, to, k)| *from == t && to == *u && *k == m.key))
+                });
+                let reason = match (moved_to, prune) {
                     (Some((u, (_, line))), _) => format!("number moves to {u} (line {line})"),
                     (None, true) => "not in the input, and prune is on".to_string(),
                     (None, false) => continue,
                 };
-                deletes.push(op(OpKind::Delete, t, Some(m), None, reason));
+                deletes.push(Op {
+                    moves_to: moved_to.map(|(u, _)| *u),
+                    ..op(OpKind::Delete, t, Some(m), None, reason)
+                });
                 after.remove(&t);
             }
             (None, None) => {}
@@ -131,6 +165,7 @@ pub fn plan_user(desired: &DesiredUser, current: &CurrentUser, settings: &Settin
         ops,
         skip: None,
         notes,
+        held_back: desired.rejected.keys().any(|t| managed(*t)) || (settings.prune && !prune),
     }
 }
 
@@ -143,6 +178,7 @@ fn op(kind: OpKind, phone_type: PhoneType, before: Option<&Phone>, after: Option
         depends_on: Vec::new(),
         blocked: None,
         reason,
+        moves_to: None,
     }
 }
 

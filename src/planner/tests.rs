@@ -36,7 +36,7 @@ fn desired(pairs: &[(PhoneType, &str)]) -> DesiredUser {
 fn current(pairs: &[(PhoneType, &str)]) -> CurrentUser {
     CurrentUser {
         phones: pairs.iter().map(|(t, n)| (*t, phone(n))).collect(),
-        default_method: None,
+        ..CurrentUser::default()
     }
 }
 
@@ -89,9 +89,66 @@ fn type_change_is_add_then_delete_and_the_delete_depends_on_the_add() {
 
 #[test]
 fn half_done_type_change_only_deletes() {
-    let p = run(&[(Office, A), (Mobile, A)], &[(Mobile, A)]);
+    // An earlier run wrote the mobile and recorded the move, then stopped before the delete.
+    let mut c = current(&[(Office, A), (Mobile, A)]);
+    c.unfinished_moves = vec![(Office, Mobile, crate::phone::key(A))];
+    let p = plan_user(&desired(&[(Mobile, A)]), &c, &Settings::default());
     assert_eq!(shape(&p), vec![(OpKind::Delete, Office)]);
     assert!(p.ops[0].depends_on.is_empty());
+}
+
+/// Issue 7, path 4: mobile X and office X, HR gives mobile X only. Nothing moves, so without
+/// prune nothing is deleted.
+#[test]
+fn regression_no_delete_without_prune_when_nothing_moved() {
+    let p = run(&[(Office, A), (Mobile, A)], &[(Mobile, A)]);
+    assert!(p.ops.is_empty(), "{p:?}");
+    // A record of another move (other number, other types) licenses nothing either.
+    let mut c = current(&[(Office, A), (Mobile, A)]);
+    c.unfinished_moves = vec![(Office, Mobile, crate::phone::key(B)), (Alt, Mobile, crate::phone::key(A))];
+    assert!(plan_user(&desired(&[(Mobile, A)]), &c, &Settings::default()).ops.is_empty());
+}
+
+/// Issue 7, path 1: with prune on, a rejected row is "we don't know", never "HR wants nothing".
+#[test]
+fn regression_prune_never_deletes_a_type_whose_row_was_rejected() {
+    let settings = Settings {
+        prune: true,
+        ..Settings::default()
+    };
+    // The mobile row was rejected (invalid number); the office row is fine.
+    let mut d = desired(&[(Office, B)]);
+    d.rejected.insert(Mobile, 7);
+    let p = plan_user(&d, &current(&[(Mobile, A), (Office, B)]), &settings);
+    assert!(p.ops.is_empty() && p.skip.is_none(), "{p:?}");
+    assert!(
+        p.notes.iter().any(|n| n.contains("line 7") && n.contains("rejected")),
+        "{:?}",
+        p.notes
+    );
+    // Nor is it updated when a valid row for the same type is also there.
+    let mut d = desired(&[(Mobile, B)]);
+    d.rejected.insert(Mobile, 3);
+    assert!(plan_user(&d, &current(&[(Mobile, A)]), &settings).ops.is_empty());
+    // Nor deleted as the source of a move.
+    let mut d = desired(&[(Mobile, A)]);
+    d.rejected.insert(Office, 4);
+    let p = plan_user(&d, &current(&[(Office, A)]), &settings);
+    assert_eq!(shape(&p), vec![(OpKind::Add, Mobile)], "{p:?}");
+    // A rejected row whose type cannot be read (`Mobile Phone`) blocks every prune delete.
+    let mut d = desired(&[(Mobile, A)]);
+    d.rejected_untyped.push(5);
+    let p = plan_user(&d, &current(&[(Mobile, A), (Office, B), (Alt, N)]), &settings);
+    assert!(p.ops.is_empty(), "{p:?}");
+    assert!(p.notes.iter().any(|n| n.contains("line 5")), "{:?}", p.notes);
+    // A user whose every row was rejected has said nothing: nothing of theirs is pruned.
+    let mut d = desired(&[]);
+    d.rejected.insert(Mobile, 6);
+    let p = plan_user(&d, &current(&[(Mobile, A), (Office, B)]), &settings);
+    assert!(p.ops.is_empty(), "{p:?}");
+    // Without any rejected row the same input prunes: the guard above is what held it back.
+    let p = plan_user(&desired(&[(Mobile, A)]), &current(&[(Mobile, A), (Office, B), (Alt, N)]), &settings);
+    assert_eq!(shape(&p), vec![(OpKind::Delete, Office), (OpKind::Delete, Alt)]);
 }
 
 #[test]
@@ -232,82 +289,193 @@ fn read_problems_become_skips() {
     assert_eq!(plan.skipped_users(), 1);
 }
 
-/// Applies a user's plan to its current state, following Graph's rules, and fails on any
-/// violation: a property check that every feasible plan is executable in order and ends at the
-/// desired state.
-fn simulate(c: &[(PhoneType, &str)], p: &UserPlan) -> BTreeMap<PhoneType, String> {
-    let mut state: BTreeMap<PhoneType, String> = c.iter().map(|(t, n)| (*t, crate::phone::key(n))).collect();
-    for o in &p.ops {
-        match o.kind {
-            OpKind::Add => {
-                assert!(!state.contains_key(&o.phone_type), "POST of an existing type: {p:?}");
-                if o.phone_type == Alt {
-                    assert!(state.contains_key(&Mobile), "alternate added before mobile: {p:?}");
-                }
-                state.insert(o.phone_type, crate::phone::key(o.after.as_ref().unwrap()));
+type State = [Option<&'static str>; 3];
+
+fn index(t: PhoneType) -> usize {
+    match t {
+        Mobile => 0,
+        Alt => 1,
+        Office => 2,
+    }
+}
+
+/// One Graph request under Graph's rules (graph-contract §1.4), or why Graph refuses it.
+fn graph_step(s: &State, kind: OpKind, t: PhoneType, n: Option<&'static str>) -> Result<State, &'static str> {
+    let mut next = *s;
+    let i = index(t);
+    match kind {
+        OpKind::Add if s[i].is_some() => return Err("POST of an existing type"),
+        OpKind::Add if t == Alt && s[0].is_none() => return Err("alternate added without a mobile"),
+        OpKind::Update if s[i].is_none() => return Err("PATCH of a missing method"),
+        OpKind::Delete if s[i].is_none() => return Err("DELETE of a missing method"),
+        OpKind::Delete if t == Mobile && s[1].is_some() => return Err("mobile deleted while an alternate exists"),
+        OpKind::Add | OpKind::Update => next[i] = n,
+        OpKind::Delete => next[i] = None,
+    }
+    Ok(next)
+}
+
+/// Whether Graph's rules allow any sequence of requests from `from` to `to` (breadth-first over
+/// the few states three types and a handful of numbers make).
+fn reachable(from: State, to: State, numbers: &[&'static str]) -> bool {
+    let mut seen = vec![from];
+    let mut queue = std::collections::VecDeque::from([from]);
+    while let Some(s) = queue.pop_front() {
+        if s == to {
+            return true;
+        }
+        for t in PhoneType::ALL {
+            let mut moves: Vec<(OpKind, Option<&'static str>)> = vec![(OpKind::Delete, None)];
+            for n in numbers {
+                moves.push((OpKind::Add, Some(n)));
+                moves.push((OpKind::Update, Some(n)));
             }
-            OpKind::Update => {
-                assert!(state.contains_key(&o.phone_type));
-                state.insert(o.phone_type, crate::phone::key(o.after.as_ref().unwrap()));
-            }
-            OpKind::Delete => {
-                if o.phone_type == Mobile {
-                    assert!(!state.contains_key(&Alt), "mobile deleted while alternate exists: {p:?}");
+            for (kind, n) in moves {
+                if let Ok(next) = graph_step(&s, kind, t, n)
+                    && !seen.contains(&next)
+                {
+                    seen.push(next);
+                    queue.push_back(next);
                 }
-                assert!(state.remove(&o.phone_type).is_some());
             }
         }
     }
-    state
+    false
 }
 
+/// Every order of `ops` that `depends_on` allows (as `$batch` may run them): each is a list of
+/// op indexes.
+fn every_order(ops: &[Op]) -> Vec<Vec<usize>> {
+    fn extend(ops: &[Op], done: &mut Vec<usize>, out: &mut Vec<Vec<usize>>) {
+        if done.len() == ops.len() {
+            out.push(done.clone());
+            return;
+        }
+        for i in 0..ops.len() {
+            if !done.contains(&i) && ops[i].depends_on.iter().all(|d| done.contains(d)) {
+                done.push(i);
+                extend(ops, done, out);
+                done.pop();
+            }
+        }
+    }
+    let mut out = Vec::new();
+    extend(ops, &mut Vec::new(), &mut out);
+    out
+}
+
+/// The end state design.md §4 asks for, written from the rule table alone (not from the
+/// planner): wanted numbers; unknown (rejected) types as they are; unnamed phones kept unless
+/// pruned or moved to a type that does not hold their number yet.
+fn goal(c: &State, d: &State, rejected: Option<PhoneType>, prune: bool) -> State {
+    let mut g = *c;
+    for t in PhoneType::ALL {
+        let i = index(t);
+        if Some(t) == rejected {
+            continue;
+        }
+        if d[i].is_some() {
+            g[i] = d[i];
+        } else if c[i].is_some() {
+            let moves = PhoneType::ALL
+                .into_iter()
+                .any(|u| u != t && Some(u) != rejected && d[index(u)] == c[i] && c[index(u)] != c[i]);
+            if prune || moves {
+                g[i] = None;
+            }
+        }
+    }
+    g
+}
+
+/// Every feasible plan, run in every order its dependencies allow, obeys Graph's rules at
+/// every step, never leaves the user with fewer phones than both before and after, and ends in
+/// the goal; and the planner calls a case infeasible exactly when Graph's rules allow no way to
+/// the goal.
 #[test]
-fn every_feasible_plan_obeys_graphs_rules_and_reaches_the_goal() {
+fn every_order_of_every_plan_obeys_graphs_rules_and_infeasible_means_unreachable() {
     let numbers = [None, Some(A), Some(B), Some(N)];
-    let mut checked = 0;
+    let mut feasible = 0;
+    let mut infeasible = 0;
+    let mut orders = 0;
     for prune in [false, true] {
-        let settings = Settings {
-            prune,
-            ..Settings::default()
-        };
-        for cm in numbers {
-            for ca in numbers {
-                for co in numbers {
-                    for dm in numbers {
-                        for da in numbers {
-                            for d_o in numbers {
-                                let c: Vec<(PhoneType, &str)> = [(Mobile, cm), (Alt, ca), (Office, co)]
-                                    .into_iter()
-                                    .filter_map(|(t, n)| n.map(|n| (t, n)))
-                                    .collect();
-                                if c.iter().any(|(t, _)| *t == Alt) && !c.iter().any(|(t, _)| *t == Mobile) {
-                                    continue; // Graph never holds such a state
-                                }
-                                let d: Vec<(PhoneType, &str)> = [(Mobile, dm), (Alt, da), (Office, d_o)]
-                                    .into_iter()
-                                    .filter_map(|(t, n)| n.map(|n| (t, n)))
-                                    .collect();
-                                let p = plan_user(&desired(&d), &current(&c), &settings);
-                                if p.skip.is_some() {
-                                    continue;
-                                }
-                                let end = simulate(&c, &p);
-                                for (t, n) in &d {
-                                    assert_eq!(end.get(t), Some(&crate::phone::key(n)), "{c:?} -> {d:?}: {p:?}");
-                                }
-                                if prune {
-                                    assert_eq!(end.len(), d.len(), "prune leaves only what is named: {p:?}");
-                                }
-                                // Deletes come after all writes.
-                                let first_delete = p.ops.iter().position(|o| o.kind == OpKind::Delete).unwrap_or(p.ops.len());
-                                assert!(p.ops[first_delete..].iter().all(|o| o.kind == OpKind::Delete));
-                                checked += 1;
-                            }
+        for untyped in [false, true] {
+            for rejected in [None, Some(Mobile), Some(Alt), Some(Office)] {
+                let settings = Settings {
+                    prune,
+                    ..Settings::default()
+                };
+                for c in states(&numbers) {
+                    if c[1].is_some() && c[0].is_none() {
+                        continue; // Graph never holds such a state
+                    }
+                    for d in states(&numbers) {
+                        let mut desired_user = desired(&pairs(&d));
+                        if let Some(r) = rejected {
+                            desired_user.rejected.insert(r, 99);
                         }
+                        if untyped {
+                            desired_user.rejected_untyped.push(98);
+                        }
+                        let p = plan_user(&desired_user, &current(&pairs(&c)), &settings);
+                        let said_nothing = count(&d) == 0 && rejected.is_some();
+                        let target = goal(&c, &d, rejected, prune && !untyped && !said_nothing);
+                        match &p.skip {
+                            Some(SkipReason::Infeasible(_)) => {
+                                assert!(
+                                    !reachable(c, target, &[A, B, N]),
+                                    "{c:?} -> {d:?} (rejected {rejected:?}, prune {prune}) is reachable, but the planner says infeasible"
+                                );
+                                infeasible += 1;
+                                continue;
+                            }
+                            Some(other) => panic!("unexpected skip {other:?}"),
+                            None => {}
+                        }
+                        let floor = count(&c).min(count(&target));
+                        for order in every_order(&p.ops) {
+                            let mut s = c;
+                            for &i in &order {
+                                let o = &p.ops[i];
+                                let n = o.after.as_deref().map(|a| [A, B, N].into_iter().find(|x| *x == a).unwrap());
+                                s = graph_step(&s, o.kind, o.phone_type, n)
+                                    .unwrap_or_else(|e| panic!("{e}: {c:?} -> {d:?}, order {order:?}: {p:?}"));
+                                assert!(count(&s) >= floor, "fewer phones than before and after: {c:?} -> {d:?} {order:?}");
+                            }
+                            assert_eq!(
+                                s, target,
+                                "{c:?} -> {d:?} (rejected {rejected:?}, prune {prune}), order {order:?}: {p:?}"
+                            );
+                            orders += 1;
+                        }
+                        feasible += 1;
                     }
                 }
             }
         }
     }
-    assert!(checked > 1000, "only {checked} cases checked");
+    assert!(
+        feasible > 10_000 && infeasible > 100 && orders > feasible,
+        "{feasible} feasible, {infeasible} infeasible, {orders} orders"
+    );
+}
+
+fn states(numbers: &[Option<&'static str>]) -> Vec<State> {
+    let mut v = Vec::new();
+    for m in numbers {
+        for a in numbers {
+            for o in numbers {
+                v.push([*m, *a, *o]);
+            }
+        }
+    }
+    v
+}
+
+fn pairs(s: &State) -> Vec<(PhoneType, &'static str)> {
+    PhoneType::ALL.into_iter().filter_map(|t| s[index(t)].map(|n| (t, n))).collect()
+}
+
+fn count(s: &State) -> usize {
+    s.iter().flatten().count()
 }

@@ -3,19 +3,23 @@
 //! Long format: one row per user and phone, columns `user`, `phoneType`, `phoneNumber`
 //! (header names matched case-insensitively). A row that cannot be used becomes a [`Reject`]
 //! with its line number and a reason; only a file that cannot be read at all is an error.
+//! Line numbers are physical lines, as a text editor shows them. A refused row whose user can
+//! be named is also recorded on that user ([`DesiredUser::rejected`]): what HR wants there is
+//! unknown.
 
 use crate::model::{DesiredPhone, DesiredUser, PhoneType};
 use crate::phone::{self, Region};
 use std::collections::HashMap;
-use std::collections::btree_map::Entry;
 use std::io::Read;
 
 /// The columns the long format needs, by their canonical names.
 const USER: &str = "user";
 const PHONE_TYPE: &str = "phoneType";
 const PHONE_NUMBER: &str = "phoneNumber";
+/// Why a row with bytes that are not UTF-8 is refused.
+const NOT_UTF8: &str = "the row is not valid UTF-8; save the file as UTF-8";
 
-/// A file the reader cannot use at all.
+/// A file the reader cannot use at all. No message quotes a data value: they reach the console.
 #[derive(Debug, thiserror::Error)]
 pub enum ReadError {
     /// The header lacks a needed column.
@@ -25,6 +29,12 @@ pub enum ReadError {
         missing: &'static str,
         /// What the header had instead.
         found: String,
+    },
+    /// The first line is a data row, so the header line is missing. Its values are not quoted.
+    #[error("the first line looks like data, not a header: add the header line user,phoneType,phoneNumber{hint}")]
+    NoHeader {
+        /// How to fix the delimiter as well, or empty.
+        hint: &'static str,
     },
     /// The file is empty: no header.
     #[error("the file is empty: expected a header line with user, phoneType, phoneNumber")]
@@ -55,7 +65,8 @@ pub struct Reject {
 /// Everything the reader learned from one file.
 #[derive(Debug, Default)]
 pub struct Input {
-    /// Desired state per user, in order of first appearance.
+    /// Desired state per user, in order of their first usable row. Rows refused for a user are
+    /// recorded on it; a user with no usable row is not here.
     pub users: Vec<DesiredUser>,
     /// Rows refused.
     pub rejects: Vec<Reject>,
@@ -64,40 +75,22 @@ pub struct Input {
 }
 
 /// Reads long-format CSV from `source`, parsing numbers with `region` as the default.
-pub fn read(source: impl Read, region: Region) -> Result<Input, ReadError> {
-    let mut source = std::io::BufReader::new(source);
-    let head = std::io::BufRead::fill_buf(&mut source).map_err(|e| ReadError::Io(e.to_string()))?;
-    if head.starts_with(&[0xFF, 0xFE]) || head.starts_with(&[0xFE, 0xFF]) {
+pub fn read(mut source: impl Read, region: Region) -> Result<Input, ReadError> {
+    let mut bytes = Vec::new();
+    source.read_to_end(&mut bytes).map_err(|e| ReadError::Io(e.to_string()))?;
+    if bytes.starts_with(&[0xFF, 0xFE]) || bytes.starts_with(&[0xFE, 0xFF]) {
         return Err(ReadError::Utf16);
     }
-    let mut csv = csv::ReaderBuilder::new().flexible(true).trim(csv::Trim::All).from_reader(source);
+    let lines = Lines::new(&bytes);
+    let mut csv = csv::ReaderBuilder::new()
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .from_reader(&bytes[..]);
     let header = csv.byte_headers().map_err(|e| ReadError::Io(e.to_string()))?.clone();
-    if header.is_empty() || header.iter().all(|h| h.is_empty()) {
-        return Err(ReadError::Empty);
-    }
-    let names: Vec<String> = header
-        .iter()
-        .map(|h| String::from_utf8_lossy(h).trim_start_matches('\u{feff}').trim().to_string())
-        .collect();
-    // A header that is one field holding `;` or tabs is a file with another delimiter.
-    let delimiter_hint = match names.as_slice() {
-        [one] if one.contains(';') => "; the file seems to use ';' between columns: save it as comma-separated CSV",
-        [one] if one.contains('\t') => "; the file seems to use tabs between columns: save it as comma-separated CSV",
-        _ => "",
-    };
-    let column = |want: &'static str| {
-        names
-            .iter()
-            .position(|n| n.eq_ignore_ascii_case(want))
-            .ok_or_else(|| ReadError::MissingColumn {
-                missing: want,
-                found: format!("{}{delimiter_hint}", names.join(", ")),
-            })
-    };
-    let (user_col, type_col, number_col) = (column(USER)?, column(PHONE_TYPE)?, column(PHONE_NUMBER)?);
+    let (user_col, type_col, number_col) = columns(&header)?;
 
     let mut input = Input::default();
-    let mut index: HashMap<String, usize> = HashMap::new();
+    let mut users = Users::default();
     let mut record = csv::ByteRecord::new();
     loop {
         match csv.read_byte_record(&mut record) {
@@ -107,9 +100,8 @@ pub fn read(source: impl Read, region: Region) -> Result<Input, ReadError> {
                 csv::ErrorKind::Io(_) => return Err(ReadError::Io(e.to_string())),
                 _ => {
                     input.rows += 1;
-                    let line = e.position().map(|p| p.line()).unwrap_or(0);
                     input.rejects.push(Reject {
-                        line,
+                        line: e.position().map_or(0, |p| lines.line_at(p.byte())),
                         user: String::new(),
                         phone_type: String::new(),
                         phone_number: String::new(),
@@ -123,77 +115,153 @@ pub fn read(source: impl Read, region: Region) -> Result<Input, ReadError> {
             continue;
         }
         input.rows += 1;
-        let line = record.position().map(|p| p.line()).unwrap_or(0);
-        let field = |i: usize| record.get(i).map(|b| String::from_utf8_lossy(b).into_owned());
-        let user = field(user_col).unwrap_or_default();
-        let type_raw = field(type_col).unwrap_or_default();
-        let number_raw = field(number_col).unwrap_or_default();
-        let reject = |reason: String| Reject {
-            line,
-            user: user.clone(),
-            phone_type: type_raw.clone(),
-            phone_number: number_raw.clone(),
-            reason,
-        };
+        let line = record.position().map_or(0, |p| lines.line_at(p.byte()));
+        let field = |i: usize| record.get(i).map(|b| String::from_utf8_lossy(b).into_owned()).unwrap_or_default();
+        let user = field(user_col);
+        let type_raw = field(type_col);
+        let number_raw = field(number_col);
+        let not_utf8 = |col: usize| record.get(col).is_some_and(|b| std::str::from_utf8(b).is_err());
+        let phone_type = PhoneType::parse(&type_raw);
 
-        if record.get(user_col).is_some_and(|b| std::str::from_utf8(b).is_err())
-            || record.get(number_col).is_some_and(|b| std::str::from_utf8(b).is_err())
-        {
-            input
-                .rejects
-                .push(reject("the row is not valid UTF-8; save the file as UTF-8".into()));
-            continue;
-        }
-        if user.is_empty() {
-            input.rejects.push(reject("the user column is empty".into()));
-            continue;
-        }
-        if user.chars().any(char::is_control) {
-            input.rejects.push(reject("the user column contains control characters".into()));
-            continue;
-        }
-        let Some(phone_type) = PhoneType::parse(&type_raw) else {
-            let reason = if type_raw.is_empty() {
-                "the phoneType column is empty".to_string()
-            } else {
-                format!("unknown phoneType '{type_raw}': use mobile, alternateMobile or office")
-            };
-            input.rejects.push(reject(reason));
-            continue;
+        let user_problem = if not_utf8(user_col) {
+            Some(NOT_UTF8.to_string())
+        } else if user.is_empty() {
+            Some("the user column is empty".to_string())
+        } else if user.chars().any(char::is_control) {
+            Some("the user column contains control characters".to_string())
+        } else {
+            None
         };
-        let phone = match phone::parse(&number_raw, region) {
-            Ok(p) => p,
+        let row = if let Some(problem) = &user_problem {
+            Err(problem.clone())
+        } else if not_utf8(number_col) {
+            Err(NOT_UTF8.to_string())
+        } else if let Some(phone_type) = phone_type {
+            phone::parse(&number_raw, region).map(|phone| (phone_type, phone))
+        } else if type_raw.is_empty() {
+            Err("the phoneType column is empty".to_string())
+        } else {
+            Err(format!("unknown phoneType '{type_raw}': use mobile, alternateMobile or office"))
+        };
+        match row {
+            Ok((phone_type, phone)) => users.found_user(&user).want(phone_type, DesiredPhone { phone, line }),
             Err(reason) => {
-                input.rejects.push(reject(reason));
-                continue;
-            }
-        };
-
-        let slot = *index.entry(user.to_lowercase()).or_insert_with(|| {
-            input.users.push(DesiredUser {
-                user: user.clone(),
-                phones: Default::default(),
-                conflict: None,
-                ..Default::default()
-            });
-            input.users.len() - 1
-        });
-        let desired = &mut input.users[slot];
-        match desired.phones.entry(phone_type) {
-            Entry::Vacant(v) => {
-                v.insert(DesiredPhone { phone, line });
-            }
-            Entry::Occupied(o) if o.get().phone.key == phone.key => {} // the same row twice is one row
-            Entry::Occupied(o) => {
-                let note = format!("lines {} and {} give different {phone_type} numbers", o.get().line, line);
-                desired.conflict = Some(match desired.conflict.take() {
-                    Some(prev) => format!("{prev}; {note}"),
-                    None => note,
+                // A refused row of a user we can name still says HR wants something we do not
+                // know: the user carries it, under its type when the type could be read.
+                if user_problem.is_none() {
+                    users.for_reject(&user).reject(phone_type, line);
+                }
+                input.rejects.push(Reject {
+                    line,
+                    user,
+                    phone_type: type_raw,
+                    phone_number: number_raw,
+                    reason,
                 });
             }
         }
     }
+    // Users with rejected rows only are dropped: nothing is planned for them.
+    input.users = users.found;
     Ok(input)
+}
+
+/// Finds the needed columns in the header, or says why it cannot.
+fn columns(header: &csv::ByteRecord) -> Result<(usize, usize, usize), ReadError> {
+    if header.is_empty() || header.iter().all(|h| h.is_empty()) {
+        return Err(ReadError::Empty);
+    }
+    let names: Vec<String> = header
+        .iter()
+        .map(|h| String::from_utf8_lossy(h).trim_start_matches('\u{feff}').trim().to_string())
+        .collect();
+    // A header that is one field holding `;` or tabs is a file with another delimiter.
+    let hint = match names.as_slice() {
+        [one] if one.contains(';') => "; the file seems to use ';' between columns: save it as comma-separated CSV",
+        [one] if one.contains('\t') => "; the file seems to use tabs between columns: save it as comma-separated CSV",
+        _ => "",
+    };
+    // A data row's fields (a UPN, a phone number) must not be echoed to the console.
+    let looks_like_data = names
+        .iter()
+        .any(|n| n.contains('@') || n.chars().filter(char::is_ascii_digit).count() >= 3);
+    let column = |want: &'static str| {
+        names.iter().position(|n| n.eq_ignore_ascii_case(want)).ok_or_else(|| {
+            if looks_like_data {
+                ReadError::NoHeader { hint }
+            } else {
+                ReadError::MissingColumn {
+                    missing: want,
+                    found: format!("{}{hint}", names.join(", ")),
+                }
+            }
+        })
+    };
+    Ok((column(USER)?, column(PHONE_TYPE)?, column(PHONE_NUMBER)?))
+}
+
+/// The users of one file, matched case-insensitively (object ids and UPNs alike).
+#[derive(Default)]
+struct Users {
+    /// Every user the file names in a row with a usable user field, in order of the first such
+    /// row — also users whose every row was rejected: once keys are resolved, their rejections
+    /// may belong to a person another key names, and must hold that person's phones back.
+    found: Vec<DesiredUser>,
+    /// Position in `found` by lowercased name.
+    index: HashMap<String, usize>,
+}
+
+impl Users {
+    /// The user `name`, named as the first row naming it writes it.
+    fn found_user(&mut self, name: &str) -> &mut DesiredUser {
+        let key = name.to_lowercase();
+        let slot = match self.index.get(&key) {
+            Some(&slot) => slot,
+            None => {
+                self.found.push(DesiredUser {
+                    user: name.to_string(),
+                    ..DesiredUser::default()
+                });
+                self.index.insert(key, self.found.len() - 1);
+                self.found.len() - 1
+            }
+        };
+        &mut self.found[slot]
+    }
+
+    /// Where to record a rejected row of `name`.
+    fn for_reject(&mut self, name: &str) -> &mut DesiredUser {
+        self.found_user(name)
+    }
+}
+
+/// The physical line structure of the file, so a record is named by the line an editor shows
+/// (csv's own line count skips blank lines and counts a CRLF twice).
+struct Lines<'a> {
+    /// The whole file.
+    bytes: &'a [u8],
+    /// Offsets of every line ending: each `\n`, and each `\r` not followed by `\n`.
+    ends: Vec<usize>,
+}
+
+impl<'a> Lines<'a> {
+    /// Indexes the line endings of `bytes`.
+    fn new(bytes: &'a [u8]) -> Self {
+        let ends = (0..bytes.len())
+            .filter(|&i| bytes[i] == b'\n' || (bytes[i] == b'\r' && bytes.get(i + 1) != Some(&b'\n')))
+            .collect();
+        Lines { bytes, ends }
+    }
+
+    /// The 1-based line of a record csv says starts at `offset`. csv's offset is where the
+    /// previous record ended, so the blank lines before the record are skipped first.
+    fn line_at(&self, offset: u64) -> u64 {
+        let mut at = usize::try_from(offset).unwrap_or(usize::MAX).min(self.bytes.len());
+        while matches!(self.bytes.get(at), Some(b'\r' | b'\n')) {
+            at += 1;
+        }
+        1 + self.ends.partition_point(|&end| end < at) as u64
+    }
 }
 
 #[cfg(test)]
@@ -202,6 +270,127 @@ mod tests {
 
     fn read_str(s: &str) -> Input {
         read(s.as_bytes(), "US".parse().unwrap()).unwrap()
+    }
+
+    fn read_err(s: &str) -> String {
+        read(s.as_bytes(), "US".parse().unwrap()).unwrap_err().to_string()
+    }
+
+    fn wanted(number: &str, line: u64) -> DesiredPhone {
+        DesiredPhone {
+            phone: phone::parse(number, "US".parse().unwrap()).unwrap(),
+            line,
+        }
+    }
+
+    #[test]
+    fn line_numbers_are_the_lines_an_editor_shows() {
+        let input = read_str(concat!(
+            "user,phoneType,phoneNumber\r\n",         // 1
+            "\r\n",                                   // 2
+            "a@x.com,mobile,2065555555\r\n",          // 3
+            "\n",                                     // 4
+            "\r\n",                                   // 5
+            "\"b@x.com\r\nb\",mobile,2065555555\r\n", // 6 and 7
+            "a@x.com,mobile,2065550199\r\n",          // 8
+            "c@x.com,mobile,12\r",                    // 9, a lone CR
+            "\r\n",                                   // 10
+            "d@x.com,pager,1\n",                      // 11
+        ));
+        assert_eq!(input.users[0].phones[&PhoneType::Mobile].line, 3);
+        assert_eq!(
+            input.users[0].conflict.as_deref(),
+            Some("lines 3 and 8 give different mobile numbers")
+        );
+        let lines: Vec<u64> = input.rejects.iter().map(|r| r.line).collect();
+        assert_eq!(lines, vec![6, 9, 11]);
+    }
+
+    #[test]
+    fn rejected_rows_are_kept_on_their_user_before_or_after_its_usable_rows() {
+        let input = read_str(concat!(
+            "user,phoneType,phoneNumber\n",
+            "K@x.com,mobile,12345\n",            // 2: typed, before the usable row
+            "k@x.com,office,4255550100\n",       // 3: usable
+            "k@x.com,Mobile Phone,2065555555\n", // 4: untyped
+            "K@X.COM,,2065555555\n",             // 5: untyped (empty type)
+            "k@x.com,office,\n",                 // 6: typed (empty number)
+            "k@x.com,mobile,123\n",              // 7: typed again: line 2 is kept
+            "only@x.com,mobile,1\n",             // 8: a user with no usable row
+            ",mobile,2065555555\n",              // 9: nobody's
+        ));
+        assert_eq!(input.rejects.len(), 7);
+        assert_eq!(input.users.len(), 2, "{:?}", input.users);
+        let k = &input.users[0];
+        assert_eq!(k.user, "K@x.com");
+        assert_eq!(k.rejected, [(PhoneType::Mobile, 2), (PhoneType::Office, 6)].into_iter().collect());
+        assert_eq!(k.rejected_untyped, vec![4, 5]);
+        assert_eq!(k.phones[&PhoneType::Office].line, 3);
+        // A user whose every row was rejected is still named, holding what its rows hold back.
+        let only = &input.users[1];
+        assert_eq!(only.user, "only@x.com");
+        assert!(only.phones.is_empty());
+        assert_eq!(only.rejected, [(PhoneType::Mobile, 8)].into_iter().collect());
+    }
+
+    #[test]
+    fn want_keeps_one_row_per_number_and_notes_a_different_one() {
+        let mut u = DesiredUser::default();
+        u.want(PhoneType::Mobile, wanted("206 555 5555", 7));
+        u.want(PhoneType::Mobile, wanted("+1 (206) 555-5555", 3));
+        u.want(PhoneType::Office, wanted("425 555 0100", 4));
+        assert_eq!(u.conflict, None);
+        assert_eq!(u.phones[&PhoneType::Mobile].line, 3, "the earlier line is kept");
+        assert_eq!(u.phones.len(), 2);
+        u.want(PhoneType::Mobile, wanted("206 555 0199", 9));
+        u.want(PhoneType::Office, wanted("425 555 0199", 1));
+        assert_eq!(
+            u.conflict.as_deref(),
+            Some("lines 3 and 9 give different mobile numbers; lines 1 and 4 give different office numbers")
+        );
+    }
+
+    #[test]
+    fn absorb_merges_phones_conflicts_and_rejected_rows() {
+        let mut a = DesiredUser {
+            user: "k@x.com".into(),
+            conflict: Some("first".into()),
+            rejected: [(PhoneType::Office, 8)].into_iter().collect(),
+            rejected_untyped: vec![4],
+            ..Default::default()
+        };
+        a.want(PhoneType::Mobile, wanted("206 555 5555", 5));
+        let mut b = DesiredUser {
+            user: "0f6c1a3e-0000-0000-0000-000000000000".into(),
+            conflict: Some("second".into()),
+            rejected: [(PhoneType::Office, 6), (PhoneType::Mobile, 9)].into_iter().collect(),
+            rejected_untyped: vec![1, 4],
+            ..Default::default()
+        };
+        b.want(PhoneType::Mobile, wanted("206 555 0199", 2));
+        b.want(PhoneType::AlternateMobile, wanted("206 555 0100", 3));
+        a.absorb(b);
+        assert_eq!(a.user, "k@x.com");
+        assert_eq!(
+            a.conflict.as_deref(),
+            Some("first; lines 2 and 5 give different mobile numbers; second")
+        );
+        assert_eq!(a.phones[&PhoneType::AlternateMobile].line, 3);
+        assert_eq!(a.rejected, [(PhoneType::Mobile, 9), (PhoneType::Office, 6)].into_iter().collect());
+        assert_eq!(a.rejected_untyped, vec![1, 4]);
+    }
+
+    #[test]
+    fn a_data_line_in_place_of_the_header_is_not_echoed() {
+        let err = read_err("kim@contoso.com,mobile,2065555555\n");
+        assert!(err.contains("the first line looks like data, not a header"), "{err}");
+        assert!(err.contains("user,phoneType,phoneNumber"), "{err}");
+        assert!(!err.contains("kim") && !err.contains("555"), "{err}");
+        let err = read_err("0f6c1a3e-7d2b-4c55-9e1f-2a3b4c5d6e7f;mobile;+49 30 1234567\n");
+        assert!(err.contains("looks like data") && err.contains("';' between columns"), "{err}");
+        assert!(!err.contains("0f6c") && !err.contains("1234567"), "{err}");
+        let err = read_err("user,type,phoneNumber\n");
+        assert!(err.contains("found: user, type, phoneNumber"), "{err}");
     }
 
     #[test]
@@ -227,8 +416,12 @@ mod tests {
         assert!(input.rejects[1].reason.contains("unknown phoneType 'pager'"));
         assert!(input.rejects[2].reason.contains("12345"));
         assert!(input.rejects[3].reason.contains("empty"));
-        assert_eq!(input.users.len(), 1);
-        assert_eq!(input.users[0].user, "d@x.com");
+        // Users with only rejected rows are named too (holding back what they reject); the
+        // row without a user belongs to nobody.
+        let named: Vec<&str> = input.users.iter().map(|u| u.user.as_str()).collect();
+        assert_eq!(named, vec!["a@x.com", "b@x.com", "c@x.com", "d@x.com"]);
+        assert!(input.users[..3].iter().all(|u| u.phones.is_empty()));
+        assert_eq!(input.users[3].phones.len(), 1);
     }
 
     #[test]

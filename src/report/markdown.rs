@@ -4,9 +4,42 @@
 use super::{Mode, RunReport, planned_counts, skip_counts, status_counts};
 use std::fmt::Write;
 
-/// Escapes text for a Markdown table cell.
-fn cell(s: &str) -> String {
-    s.replace('|', "\\|").replace(['\n', '\r'], " ")
+/// Escapes text that came from the input, from Graph or from the system, so it shows as the
+/// same text wherever it is put (a table cell, a heading, a paragraph) and cannot become
+/// anything else: HTML, a link or image, emphasis, strikethrough, code, a heading, or a new
+/// table cell or row.
+///
+/// - `& < >` become `&amp; &lt; &gt;` (no HTML, no `<…>` autolinks, in any renderer);
+/// - ``\ ` * _ [ ] ( ) | ! # ~`` get a backslash in front;
+/// - a `:` followed by `//` gets a backslash too, so GitHub does not turn a bare
+///   `http://…` into a link;
+/// - control characters (tab, CR and LF included) and the bidirectional controls (U+061C,
+///   U+200E, U+200F, U+202A–U+202E, U+2066–U+2069), which could make text read as something
+///   it is not, become a visible `\u{XXXX}`.
+fn text(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for (i, c) in s.char_indices() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '\\' | '`' | '*' | '_' | '[' | ']' | '(' | ')' | '|' | '!' | '#' | '~' => {
+                out.push('\\');
+                out.push(c);
+            }
+            ':' if s[i + 1..].starts_with("//") => out.push_str("\\:"),
+            c if c.is_control() || is_bidi_control(c) => {
+                let _ = write!(out, "\\u{{{:04X}}}", u32::from(c));
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Characters that reorder the text around them when displayed.
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 
 /// Renders the report.
@@ -17,15 +50,15 @@ pub fn plan(r: &RunReport) -> String {
         Mode::Apply => "phonesync apply",
     };
     let _ = writeln!(out, "# {title}\n");
-    let _ = writeln!(out, "- Started: {}", r.started_at);
+    let _ = writeln!(out, "- Started: {}", text(&r.started_at));
     let _ = writeln!(
         out,
-        "- Input: `{}` ({} rows, {} rejected)",
-        r.input.display(),
+        "- Input: {} ({} rows, {} rejected)",
+        text(&r.input.display().to_string()),
         r.rows,
         r.rejects.len()
     );
-    let _ = writeln!(out, "- Graph: {}", r.endpoint);
+    let _ = writeln!(out, "- Graph: {}", text(r.endpoint));
     let types: Vec<&str> = r.settings.managed_types.iter().map(|t| t.as_str()).collect();
     let _ = writeln!(
         out,
@@ -42,11 +75,8 @@ pub fn plan(r: &RunReport) -> String {
         let _ = writeln!(out, "| {kind} | {n} |");
     }
     let _ = writeln!(out, "| users named in the input | {} |", r.plan.users.len());
-    let _ = writeln!(
-        out,
-        "| users already in line | {} |",
-        r.plan.users.iter().filter(|u| u.skip.is_none() && u.ops.is_empty()).count()
-    );
+    let _ = writeln!(out, "| users already in line | {} |", r.plan.in_line());
+    let _ = writeln!(out, "| users left as they are because of rejected rows | {} |", r.plan.held_back());
     for (code, n) in skip_counts(r.plan) {
         let _ = writeln!(out, "| users skipped: {code} | {n} |");
     }
@@ -63,22 +93,22 @@ pub fn plan(r: &RunReport) -> String {
     }
     let mut outcomes = r.outcomes.unwrap_or_default().iter();
     for u in changed {
-        let _ = writeln!(out, "### {}\n", cell(&u.user));
+        let _ = writeln!(out, "### {}\n", text(&u.user));
         let result_header = if r.outcomes.is_some() { " result |" } else { "" };
         let _ = writeln!(out, "| # | op | type | before | after | why |{result_header}");
         let _ = writeln!(out, "|---|---|---|---|---|---|{}", if r.outcomes.is_some() { "---|" } else { "" });
         for (i, op) in u.ops.iter().enumerate() {
-            let mut why = op.reason.clone();
+            let mut why = text(&op.reason);
             if !op.depends_on.is_empty() {
                 let deps: Vec<String> = op.depends_on.iter().map(|d| (d + 1).to_string()).collect();
                 let _ = write!(why, "; runs only if #{} succeeded", deps.join(", #"));
             }
             if let Some(b) = &op.blocked {
-                let _ = write!(why, "; BLOCKED: {b}");
+                let _ = write!(why, "; BLOCKED: {}", text(b));
             }
             let result = match r.outcomes.map(|_| outcomes.next()) {
                 Some(Some(o)) if o.message.is_empty() => format!(" {} |", o.status.as_str()),
-                Some(Some(o)) => format!(" {}: {} |", o.status.as_str(), cell(&o.message)),
+                Some(Some(o)) => format!(" {}: {} |", o.status.as_str(), text(&o.message)),
                 Some(None) => " ? |".to_string(),
                 None => String::new(),
             };
@@ -88,13 +118,32 @@ pub fn plan(r: &RunReport) -> String {
                 i + 1,
                 op.kind.as_str(),
                 op.phone_type,
-                op.before.as_deref().unwrap_or(""),
-                op.after.as_deref().unwrap_or(""),
-                cell(&why)
+                text(op.before.as_deref().unwrap_or("")),
+                text(op.after.as_deref().unwrap_or("")),
+                why
             );
         }
         for note in &u.notes {
-            let _ = writeln!(out, "\nNote: {}", cell(note));
+            let _ = writeln!(out, "\nNote: {}", text(note));
+        }
+        let _ = writeln!(out);
+    }
+
+    // Users left as they are, with a reason a person should see (e.g. a rejected row held a
+    // phone back from pruning).
+    let kept: Vec<_> = r.plan.users.iter().filter(|u| u.ops.is_empty() && !u.notes.is_empty()).collect();
+    if !kept.is_empty() {
+        let _ = writeln!(
+            out,
+            "## Left as they are
+
+| user | note |
+|---|---|"
+        );
+        for u in kept {
+            for note in &u.notes {
+                let _ = writeln!(out, "| {} | {} |", text(&u.user), text(note));
+            }
         }
         let _ = writeln!(out);
     }
@@ -106,8 +155,8 @@ pub fn plan(r: &RunReport) -> String {
             let _ = writeln!(
                 out,
                 "| {} | {} |",
-                cell(&u.user),
-                cell(&u.skip.as_ref().map(|s| s.to_string()).unwrap_or_default())
+                text(&u.user),
+                text(&u.skip.as_ref().map(|s| s.to_string()).unwrap_or_default())
             );
         }
         let _ = writeln!(out);
@@ -115,8 +164,45 @@ pub fn plan(r: &RunReport) -> String {
     if !r.rejects.is_empty() {
         let _ = writeln!(out, "## Rejected rows\n\n| line | user | reason |\n|---|---|---|");
         for rej in r.rejects {
-            let _ = writeln!(out, "| {} | {} | {} |", rej.line, cell(&rej.user), cell(&rej.reason));
+            let _ = writeln!(out, "| {} | {} | {} |", rej.line, text(&rej.user), text(&rej.reason));
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::text;
+
+    #[test]
+    fn text_from_outside_cannot_render_as_markup() {
+        let cases = [
+            ("=cmd|' /C calc'!A0", "=cmd\\|' /C calc'\\!A0"),
+            ("<script>alert(1)</script>", "&lt;script&gt;alert\\(1\\)&lt;/script&gt;"),
+            ("[x](http://evil)", "\\[x\\]\\(http\\://evil\\)"),
+            ("![i](http://evil)", "\\!\\[i\\]\\(http\\://evil\\)"),
+            ("a\u{202E}b", "a\\u{202E}b"),
+            ("line\nbreak\r\ttab", "line\\u{000A}break\\u{000D}\\u{0009}tab"),
+            ("*em* _em_ ~~s~~ `code` # \\", "\\*em\\* \\_em\\_ \\~\\~s\\~\\~ \\`code\\` \\# \\\\"),
+            (
+                "&amp; \u{2066}\u{061C}\u{200E}\u{200F}",
+                "&amp;amp; \\u{2066}\\u{061C}\\u{200E}\\u{200F}",
+            ),
+        ];
+        for (raw, escaped) in cases {
+            assert_eq!(text(raw), escaped, "{raw:?}");
+        }
+    }
+
+    #[test]
+    fn ordinary_text_is_unchanged() {
+        for s in [
+            "alex@contoso.com",
+            "+1 2065555555",
+            "number moves to mobile; already in line",
+            "héllo 名前",
+        ] {
+            assert_eq!(text(s), s);
+        }
+    }
 }

@@ -1,18 +1,29 @@
 //! Report writer: one folder per run with `plan.md` (for a person to approve), `outcomes.csv`
 //! (one row per op), `rejects.csv` (input rows refused) and `summary.json` (counts and timings).
-//! The files hold personal data, so the folder and files are created readable by the owner only.
+//! The files hold personal data, so the folder and files are new, created readable by the owner
+//! only and never through a symlink (`files`). The CSVs are safe to open in a spreadsheet
+//! ([`cell`]); the text in `plan.md` cannot render as anything but text (`markdown`).
+//! `outcomes.csv` is written as the run goes, so a killed run still leaves its audit
+//! ([`OutcomeLog`]).
 
+pub mod cell;
+mod csvfile;
+mod files;
 mod markdown;
+mod outcomes;
+
+pub use files::create_dir;
+pub use outcomes::{OUTCOME_COLUMNS, OutcomeLog, STARTED};
 
 use crate::executor::{Outcome, Status};
 use crate::model::{OpKind, Plan};
 use crate::reader::Reject;
 use anyhow::{Context, Result};
+use csvfile::{Cell, CsvFile};
 use serde_json::json;
 use std::collections::BTreeMap;
-use std::fs::File;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 /// Whether the run changes anything.
@@ -73,135 +84,56 @@ pub struct RunReport<'a> {
     pub lowest_rate: f64,
 }
 
-/// Creates the run's report folder: `explicit`, or a new `<UTC timestamp>-<mode>` under `base`.
-pub fn create_dir(base: &Path, explicit: Option<&Path>, mode: Mode, stamp: &str) -> Result<PathBuf> {
-    let dir = match explicit {
-        Some(d) => d.to_path_buf(),
-        None => {
-            std::fs::create_dir_all(base).with_context(|| format!("cannot create report folder {}", base.display()))?;
-            // Two runs in the same second get distinct folders.
-            let mut candidate = base.join(format!("{stamp}-{}", mode.as_str()));
-            let mut n = 1;
-            while candidate.exists() {
-                n += 1;
-                candidate = base.join(format!("{stamp}-{}-{n}", mode.as_str()));
-            }
-            candidate
-        }
-    };
-    let mut builder = std::fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder
-        .create(&dir)
-        .with_context(|| format!("cannot create report folder {}", dir.display()))?;
-    Ok(dir)
-}
-
-/// Creates (or truncates) a report file readable by the owner only.
-fn private_file(path: &Path) -> Result<File> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let file = options.open(path).with_context(|| format!("cannot write {}", path.display()))?;
-    #[cfg(unix)]
-    std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o600))
-        .with_context(|| format!("cannot restrict {}", path.display()))?;
-    Ok(file)
-}
-
-fn csv_writer(path: &Path) -> Result<csv::Writer<File>> {
-    Ok(csv::Writer::from_writer(private_file(path)?))
-}
-
-/// Writes `rejects.csv`.
+/// Writes `rejects.csv` (a new file), as soon as the input is read so a run that dies later
+/// still leaves it.
 pub fn write_rejects(dir: &Path, rejects: &[Reject]) -> Result<()> {
     let path = dir.join("rejects.csv");
-    let mut w = csv_writer(&path)?;
-    w.write_record(["line", "user", "phoneType", "phoneNumber", "reason"])?;
-    for r in rejects {
-        w.write_record([r.line.to_string().as_str(), &r.user, &r.phone_type, &r.phone_number, &r.reason])?;
-    }
-    w.flush().with_context(|| format!("cannot write {}", path.display()))
+    let file = files::new_file(&path)?;
+    let write = || -> std::io::Result<()> {
+        let mut csv = CsvFile::new(file, &REJECT_COLUMNS)?;
+        for r in rejects {
+            use Cell::Text;
+            let line = r.line.to_string();
+            csv.row(&[
+                Text(&line),
+                Text(&r.user),
+                Text(&r.phone_type),
+                Text(&r.phone_number),
+                Text(&r.reason),
+            ])?;
+        }
+        csv.flush()
+    };
+    write().with_context(|| format!("cannot write {}", path.display()))
 }
 
-/// Writes the report files of a finished run (`rejects.csv` is written by [`write_rejects`] as
-/// soon as the input is read, so a run that dies still leaves it).
-pub fn write_all(dir: &Path, report: &RunReport) -> Result<()> {
-    let mut plan_md = private_file(&dir.join("plan.md"))?;
-    plan_md
+/// The columns of `rejects.csv`.
+pub const REJECT_COLUMNS: [&str; 5] = ["line", "user", "phoneType", "phoneNumber", "reason"];
+
+/// Writes the report files of a finished run: `plan.md`, `summary.json` and, for `apply`, the
+/// final `outcomes.csv`, which replaces the live `log` (closed first). When the live log met a
+/// write error, every file is still written, the error is recorded in `summary.json`
+/// (`outcomeLogError`), and then returned: the run's audit was not durable while it ran.
+pub fn write_all(dir: &Path, report: &RunReport, log: Option<OutcomeLog>) -> Result<()> {
+    let log_error = log.and_then(|l| l.finish().err());
+    files::new_file(&dir.join("plan.md"))?
         .write_all(markdown::plan(report).as_bytes())
         .context("cannot write plan.md")?;
     if let Some(outcomes) = report.outcomes {
-        write_outcomes(dir, report.plan, outcomes)?;
+        outcomes::write_final(dir, report.plan, outcomes)?;
     }
-    let summary = serde_json::to_string_pretty(&summary(report))?;
-    private_file(&dir.join("summary.json"))?
+    let log_error_text = log_error.as_ref().map(|e| format!("{e:#}"));
+    let summary = serde_json::to_string_pretty(&summary(report, log_error_text.as_deref()))?;
+    files::new_file(&dir.join("summary.json"))?
         .write_all(summary.as_bytes())
-        .context("cannot write summary.json")
-}
-
-/// The columns of `outcomes.csv`.
-pub const OUTCOME_COLUMNS: [&str; 13] = [
-    "user",
-    "op",
-    "phoneType",
-    "before",
-    "after",
-    "status",
-    "httpStatus",
-    "errorCode",
-    "message",
-    "requestId",
-    "clientRequestId",
-    "attempts",
-    "milliseconds",
-];
-
-fn write_outcomes(dir: &Path, plan: &Plan, outcomes: &[Outcome]) -> Result<()> {
-    let path = dir.join("outcomes.csv");
-    let mut w = csv_writer(&path)?;
-    w.write_record(OUTCOME_COLUMNS)?;
-    for o in outcomes {
-        w.write_record([
-            o.user.as_str(),
-            o.op.kind.as_str(),
-            o.op.phone_type.as_str(),
-            o.op.before.as_deref().unwrap_or(""),
-            o.op.after.as_deref().unwrap_or(""),
-            o.status.as_str(),
-            &o.http_status.map(|s| s.to_string()).unwrap_or_default(),
-            &o.error_code,
-            &o.message,
-            &o.request_id,
-            &o.client_request_id,
-            &o.attempts.to_string(),
-            &o.elapsed.as_millis().to_string(),
-        ])?;
+        .context("cannot write summary.json")?;
+    match log_error {
+        Some(e) => Err(e.context(format!(
+            "outcomes.csv could not be kept up to date during the run; it was rewritten in full at the end and the reports in {} are complete",
+            dir.display()
+        ))),
+        None => Ok(()),
     }
-    // Users that got no ops because of a problem get one row each, so this file alone
-    // accounts for every user the input named that was not brought in line.
-    for u in plan.users.iter().filter(|u| u.skip.is_some()) {
-        let reason = u.skip.as_ref().expect("filtered");
-        w.write_record([
-            u.user.as_str(),
-            "none",
-            "",
-            "",
-            "",
-            reason.code(),
-            "",
-            "",
-            &reason.to_string(),
-            "",
-            "",
-            "0",
-            "0",
-        ])?;
-    }
-    w.flush().with_context(|| format!("cannot write {}", path.display()))
 }
 
 /// Op counts of a plan by kind, in the order add, update, delete.
@@ -214,10 +146,16 @@ pub fn planned_counts(plan: &Plan) -> Vec<(&'static str, usize)> {
 
 /// Outcome counts by status.
 pub fn status_counts(outcomes: &[Outcome]) -> BTreeMap<&'static str, usize> {
-    let mut counts: BTreeMap<&'static str, usize> = [Status::Succeeded, Status::Failed, Status::Skipped, Status::Blocked]
-        .into_iter()
-        .map(|s| (s.as_str(), 0))
-        .collect();
+    let mut counts: BTreeMap<&'static str, usize> = [
+        Status::Succeeded,
+        Status::Failed,
+        Status::Skipped,
+        Status::Blocked,
+        Status::NotStarted,
+    ]
+    .into_iter()
+    .map(|s| (s.as_str(), 0))
+    .collect();
     for o in outcomes {
         *counts.entry(o.status.as_str()).or_default() += 1;
     }
@@ -233,12 +171,13 @@ pub fn skip_counts(plan: &Plan) -> BTreeMap<&'static str, usize> {
     counts
 }
 
-fn summary(r: &RunReport) -> serde_json::Value {
+/// `summary.json`; `log_error` is the first write error of the live outcome log, if any.
+fn summary(r: &RunReport, log_error: Option<&str>) -> serde_json::Value {
     let mut by_op: BTreeMap<&str, BTreeMap<&str, usize>> = BTreeMap::new();
     for o in r.outcomes.unwrap_or_default() {
         *by_op.entry(o.op.kind.as_str()).or_default().entry(o.status.as_str()).or_default() += 1;
     }
-    let unchanged = r.plan.users.iter().filter(|u| u.skip.is_none() && u.ops.is_empty()).count();
+    let unchanged = r.plan.in_line();
     json!({
         "mode": r.mode.as_str(),
         "startedAt": r.started_at,
@@ -253,6 +192,7 @@ fn summary(r: &RunReport) -> serde_json::Value {
             "read": r.plan.users.len(),
             "withChanges": r.plan.users.iter().filter(|u| !u.ops.is_empty()).count(),
             "unchanged": unchanged,
+            "heldBackByRejectedRows": r.plan.held_back(),
             "skipped": skip_counts(r.plan),
         },
         "ops": {
@@ -265,5 +205,9 @@ fn summary(r: &RunReport) -> serde_json::Value {
         "throttledRequests": r.throttled,
         "writesConfirmedByReread": r.confirmed_by_reread,
         "lowestRequestsPerSecond": (r.lowest_rate * 10.0).round() / 10.0,
+        "outcomeLogError": log_error,
     })
 }
+
+#[cfg(test)]
+mod tests;

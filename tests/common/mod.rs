@@ -9,7 +9,9 @@ use phonesync::emulator::{Emulator, Options, Seed, SeedUser};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+/// The client id the test emulators pin.
 pub const CLIENT_ID: &str = "11111111-2222-3333-4444-555555555555";
+/// The client secret the test emulators pin.
 pub const SECRET: &str = "test-secret-value-7f3a9c";
 
 /// A test world: a temp folder, an emulator, and the config that points at it.
@@ -81,8 +83,19 @@ impl World {
         self.run_env(mode, input, name, self.env()).await
     }
 
-    /// Like [`World::run`], with the environment `env`.
-    pub async fn run_env(&self, mode: &str, input: &Path, name: &str, env: Env) -> (anyhow::Result<ExitCode>, PathBuf) {
+    /// Like [`World::run`], stopped early when `stop` is requested (as Ctrl-C would).
+    pub async fn run_stoppable(
+        &self,
+        mode: &str,
+        input: &Path,
+        name: &str,
+        stop: &phonesync::interrupt::Stop,
+    ) -> (anyhow::Result<ExitCode>, PathBuf) {
+        let (cli, reports) = self.cli(mode, input, name);
+        (phonesync::run_with(cli, self.env(), stop).await, reports)
+    }
+
+    fn cli(&self, mode: &str, input: &Path, name: &str) -> (Cli, PathBuf) {
         let reports = self.dir.path().join("reports").join(name);
         let args = [
             "phonesync",
@@ -94,7 +107,12 @@ impl World {
             "--report-dir",
             reports.to_str().unwrap(),
         ];
-        let cli = <Cli as clap::Parser>::parse_from(args);
+        (<Cli as clap::Parser>::parse_from(args), reports)
+    }
+
+    /// Like [`World::run`], with the environment `env`.
+    pub async fn run_env(&self, mode: &str, input: &Path, name: &str, env: Env) -> (anyhow::Result<ExitCode>, PathBuf) {
+        let (cli, reports) = self.cli(mode, input, name);
         (phonesync::run_async(cli, env).await, reports)
     }
 
@@ -192,4 +210,63 @@ pub fn assert_journal_invariants(changes: &[phonesync::emulator::Change]) {
             last[user]
         );
     }
+}
+
+/// Emulator options with the pinned test credentials and `o`'s other settings.
+pub fn pinned(o: Options) -> Options {
+    Options {
+        client_id: Some(CLIENT_ID.into()),
+        client_secret: Some(SECRET.into()),
+        ..o
+    }
+}
+
+/// The writes the runs whose reports are in `dirs` planned and may have sent, from their
+/// `outcomes.csv` (each op's id, user, type and kind), for the journal checker's "outside the
+/// plan" check. Users are mapped to object ids through the emulator's tenant.
+pub fn planned_writes(w: &World, dirs: &[&Path]) -> Vec<phonesync::emulator::check::PlannedWrite> {
+    let users = w.emulator.state().users;
+    let id_of = |key: &str| {
+        users
+            .iter()
+            .find(|u| u.id.eq_ignore_ascii_case(key) || u.user_principal_name.eq_ignore_ascii_case(key))
+            .map(|u| u.id.clone())
+    };
+    let mut planned = Vec::new();
+    for dir in dirs {
+        let path = dir.join("outcomes.csv");
+        if !path.exists() {
+            continue;
+        }
+        for o in csv_rows(&path) {
+            if o["op"] == "none" || o["clientRequestId"].is_empty() {
+                continue;
+            }
+            if let Some(user_id) = id_of(&o["user"]) {
+                planned.push(phonesync::emulator::check::PlannedWrite {
+                    op_id: o["clientRequestId"].clone(),
+                    user_id,
+                    phone_type: o["phoneType"].clone(),
+                    op: o["op"].clone(),
+                });
+            }
+        }
+    }
+    planned
+}
+
+/// Every write the emulator's journal shows was made by an op `outcomes.csv` in `dir` names;
+/// returns the first that is not.
+pub fn unaudited_write(w: &World, dir: &Path) -> Option<phonesync::emulator::ChangeRecord> {
+    let path = dir.join("outcomes.csv");
+    let audited: std::collections::BTreeSet<String> = if path.exists() {
+        csv_rows(&path).into_iter().map(|o| o["clientRequestId"].clone()).collect()
+    } else {
+        Default::default()
+    };
+    w.emulator
+        .change_records()
+        .into_iter()
+        .filter(|c| c.change.op != "enableSmsSignIn" && c.change.op != "disableSmsSignIn")
+        .find(|c| c.by.as_ref().is_none_or(|by| !audited.contains(by)))
 }

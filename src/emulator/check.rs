@@ -1,0 +1,488 @@
+//! A checker for emulator journals, so integration tests (and a test that kills the client
+//! mid-run and reads `GET /_emulator/journal`) can say a run wrote safely. It relies on the
+//! client's op tags: each write carries `client-request-id: <op id>` and
+//! `x-phonesync-after: <op ids it depends on>`, which the journal records on the request and, as
+//! `by`, on every change the request made.
+
+use super::journal::{Event, JournalEntry};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fmt;
+
+/// One write the client planned, as the checker compares changes with it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PlannedWrite {
+    /// The op id the client sends as `client-request-id`.
+    pub op_id: String,
+    /// The user's object id.
+    pub user_id: String,
+    /// `mobile`, `alternateMobile` or `office`.
+    pub phone_type: String,
+    /// `add`, `update` or `delete`.
+    pub op: String,
+}
+
+/// The journaled change a violation is about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct At {
+    /// The change's journal sequence number.
+    pub seq: u64,
+    /// The user's object id.
+    pub user_id: String,
+    /// The change's op (`add`, `update`, `delete`, …).
+    pub op: String,
+    /// The phone type changed.
+    pub phone_type: String,
+    /// The op id of the request that made it, if it had one.
+    pub op_id: Option<String>,
+}
+
+impl fmt::Display for At {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "seq {}: {} {} of user {} by ", self.seq, self.op, self.phone_type, self.user_id)?;
+        match &self.op_id {
+            Some(id) => write!(f, "op {id}"),
+            None => f.write_str("a request without a client-request-id"),
+        }
+    }
+}
+
+/// A way a journal shows an unsafe run; see [`check`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Violation {
+    /// A change was made by a request whose `x-phonesync-after` named op `missing`, and no
+    /// change made by `missing` appears earlier in the journal.
+    DependencyNotMet {
+        /// The change.
+        at: At,
+        /// The op id it depends on.
+        missing: String,
+    },
+    /// One op id made a second write (`earlier` is the seq of its first), or an `add` met a
+    /// phone type the user already held (`earlier` is `None`).
+    DuplicateWrite {
+        /// The change.
+        at: At,
+        /// The seq of the same op's earlier write, if that is the duplicate.
+        earlier: Option<u64>,
+    },
+    /// A write that the plan does not have: its op id is not in the plan (or it has none), or
+    /// the planned write with its op id has another user, type or op (`planned`).
+    OutsidePlan {
+        /// The change.
+        at: At,
+        /// The planned write with the change's op id, when there is one.
+        planned: Option<PlannedWrite>,
+    },
+    /// A user's phone-method count went down to `lowest`, below both `before` (the count before
+    /// the user's first change) and `after` (the count after the user's last change).
+    BelowFloor {
+        /// The first change that brought the count to `lowest`.
+        at: At,
+        /// The lowest count.
+        lowest: usize,
+        /// The count before the user's first change.
+        before: usize,
+        /// The count after the user's last change.
+        after: usize,
+    },
+}
+
+impl Violation {
+    /// The change the violation is about.
+    pub fn at(&self) -> &At {
+        match self {
+            Violation::DependencyNotMet { at, .. }
+            | Violation::DuplicateWrite { at, .. }
+            | Violation::OutsidePlan { at, .. }
+            | Violation::BelowFloor { at, .. } => at,
+        }
+    }
+}
+
+impl fmt::Display for Violation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Violation::DependencyNotMet { at, missing } => {
+                write!(
+                    f,
+                    "dependency not met: {at} ran, but op {missing} it depends on made no change before it"
+                )
+            }
+            Violation::DuplicateWrite { at, earlier: Some(e) } => {
+                write!(f, "duplicate write: {at} is that op's second write (its first was seq {e})")
+            }
+            Violation::DuplicateWrite { at, earlier: None } => {
+                write!(f, "duplicate write: {at} adds a {} phone the user already had", at.phone_type)
+            }
+            Violation::OutsidePlan { at, planned: None } => write!(f, "outside the plan: {at}, which the plan does not have"),
+            Violation::OutsidePlan { at, planned: Some(p) } => write!(
+                f,
+                "outside the plan: {at}, planned as {} {} of user {}",
+                p.op, p.phone_type, p.user_id
+            ),
+            Violation::BelowFloor { at, lowest, before, after } => write!(
+                f,
+                "below floor: user {} went down to {lowest} phone methods at {at}, below both {before} before and {after} after",
+                at.user_id
+            ),
+        }
+    }
+}
+
+/// A user's method counts over the journal.
+struct Counts {
+    before: usize,
+    after: usize,
+    lowest: usize,
+    lowest_at: Option<At>,
+}
+
+/// Checks a journal, in journal order, and returns every violation found, ordered by seq:
+///
+/// - [`Violation::DependencyNotMet`]: a change by op Y, when a journaled request with
+///   `client-request-id` Y named op X in `x-phonesync-after` and no change by X appears earlier
+///   in the journal (one violation per such X).
+/// - [`Violation::DuplicateWrite`] (at most one per change): a write (`add`, `update`, `delete`)
+///   by an op id that already made a write; or an `add` of a type the user held, as the last
+///   earlier change of that user and type, or else the add's own `before`, shows.
+/// - [`Violation::OutsidePlan`], only when `plan` is given: a write with no `by`, with a `by` not
+///   in the plan, or whose user (compared without case), type or op differ from the planned write
+///   with its op id.
+/// - [`Violation::BelowFloor`] (at most one per user): a user whose count after some change is
+///   below both the count before the user's first change and the count after the user's last
+///   change.
+///
+/// `enableSmsSignIn` and `disableSmsSignIn` changes are not writes: they are never duplicate
+/// writes by op id, nor outside the plan. Requests are read only for their `client-request-id`
+/// and `after`.
+pub fn check(journal: &[JournalEntry], plan: Option<&[PlannedWrite]>) -> Vec<Violation> {
+    let mut depends_on: HashMap<&str, Vec<&str>> = HashMap::new();
+    for entry in journal {
+        if let Event::Request(r) = &entry.event
+            && let Some(op) = &r.client_request_id
+        {
+            let deps = depends_on.entry(op).or_default();
+            for dep in &r.after {
+                if !deps.contains(&dep.as_str()) {
+                    deps.push(dep);
+                }
+            }
+        }
+    }
+    let plan: Option<HashMap<&str, &PlannedWrite>> = plan.map(|p| p.iter().map(|w| (w.op_id.as_str(), w)).collect());
+    let mut violations = Vec::new();
+    let mut made: HashSet<&str> = HashSet::new();
+    let mut first_write: HashMap<&str, u64> = HashMap::new();
+    let mut held: HashMap<(&str, &str), bool> = HashMap::new();
+    let mut counts: BTreeMap<&str, Counts> = BTreeMap::new();
+    for entry in journal {
+        let Event::Change(record) = &entry.event else { continue };
+        let (c, by) = (&record.change, record.by.as_deref());
+        let at = || At {
+            seq: entry.seq,
+            user_id: c.user_id.clone(),
+            op: c.op.to_string(),
+            phone_type: c.phone_type.to_string(),
+            op_id: by.map(str::to_string),
+        };
+        let is_write = matches!(c.op, "add" | "update" | "delete");
+
+        for missing in by.and_then(|op| depends_on.get(op)).into_iter().flatten() {
+            if !made.contains(missing) {
+                violations.push(Violation::DependencyNotMet {
+                    at: at(),
+                    missing: missing.to_string(),
+                });
+            }
+        }
+
+        let earlier = match by {
+            Some(op) if is_write => match first_write.get(op) {
+                Some(e) => Some(*e),
+                None => {
+                    first_write.insert(op, entry.seq);
+                    None
+                }
+            },
+            _ => None,
+        };
+        let slot = held.entry((&c.user_id, c.phone_type)).or_insert(c.before.is_some());
+        if earlier.is_some() || (c.op == "add" && (*slot || c.before.is_some())) {
+            violations.push(Violation::DuplicateWrite { at: at(), earlier });
+        }
+        *slot = c.after.is_some();
+
+        if is_write && let Some(plan) = &plan {
+            match by.and_then(|op| plan.get(op)) {
+                None => violations.push(Violation::OutsidePlan { at: at(), planned: None }),
+                Some(p) if !(p.user_id.eq_ignore_ascii_case(&c.user_id) && p.phone_type == c.phone_type && p.op == c.op) => violations
+                    .push(Violation::OutsidePlan {
+                        at: at(),
+                        planned: Some((*p).clone()),
+                    }),
+                Some(_) => {}
+            }
+        }
+
+        let n = counts.entry(&c.user_id).or_insert(Counts {
+            before: c.methods_before,
+            after: c.methods_before,
+            lowest: c.methods_before,
+            lowest_at: None,
+        });
+        n.after = c.methods_after;
+        if c.methods_after < n.lowest {
+            n.lowest = c.methods_after;
+            n.lowest_at = Some(at());
+        }
+
+        if let Some(op) = by {
+            made.insert(op);
+        }
+    }
+    for n in counts.into_values() {
+        if let Some(at) = n.lowest_at
+            && n.lowest < n.before.min(n.after)
+        {
+            violations.push(Violation::BelowFloor {
+                at,
+                lowest: n.lowest,
+                before: n.before,
+                after: n.after,
+            });
+        }
+    }
+    violations.sort_by_key(|v| v.at().seq);
+    violations
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::emulator::journal::{ChangeRecord, RequestRecord};
+    use crate::emulator::tenant::Change;
+
+    const PM: &str = "/v1.0/users/u1/authentication/phoneMethods";
+
+    /// A request answered with `status`, made as op `op` after `after`.
+    fn request(method: &str, status: u16, op: &str, after: &[&str]) -> Event {
+        Event::Request(RequestRecord {
+            method: method.into(),
+            path: PM.into(),
+            status,
+            request_id: format!("r-{op}"),
+            client_request_id: Some(op.into()),
+            after: after.iter().map(|a| a.to_string()).collect(),
+            batch_item: None,
+            envelope: None,
+            fault: None,
+            throttle_priority: None,
+        })
+    }
+
+    /// A change of `user`'s phone `ty` by op `by`; the counts go from `counts.0` to `counts.1`.
+    fn change(
+        user: &str,
+        op: &'static str,
+        ty: &'static str,
+        numbers: (Option<&str>, Option<&str>),
+        counts: (usize, usize),
+        by: Option<&str>,
+    ) -> Event {
+        Event::Change(ChangeRecord {
+            change: Change {
+                user_id: user.into(),
+                op,
+                phone_type: ty,
+                before: numbers.0.map(str::to_string),
+                after: numbers.1.map(str::to_string),
+                methods_before: counts.0,
+                methods_after: counts.1,
+            },
+            by: by.map(str::to_string),
+        })
+    }
+
+    /// A change and the request that made it, as the emulator journals them.
+    fn write(
+        user: &str,
+        op: &'static str,
+        ty: &'static str,
+        numbers: (Option<&str>, Option<&str>),
+        counts: (usize, usize),
+        id: &str,
+        after: &[&str],
+    ) -> [Event; 2] {
+        let method = match op {
+            "add" => "POST",
+            "update" => "PATCH",
+            _ => "DELETE",
+        };
+        let status = if op == "add" { 201 } else { 204 };
+        [change(user, op, ty, numbers, counts, Some(id)), request(method, status, id, after)]
+    }
+
+    fn journal(events: impl IntoIterator<Item = Event>) -> Vec<JournalEntry> {
+        events
+            .into_iter()
+            .enumerate()
+            .map(|(n, event)| JournalEntry {
+                seq: n as u64 + 1,
+                at_ms: 0,
+                event,
+            })
+            .collect()
+    }
+
+    fn planned(op_id: &str, user_id: &str, phone_type: &str, op: &str) -> PlannedWrite {
+        PlannedWrite {
+            op_id: op_id.into(),
+            user_id: user_id.into(),
+            phone_type: phone_type.into(),
+            op: op.into(),
+        }
+    }
+
+    /// office → mobile for u1 (add, then the delete that depends on it), an update for u2.
+    fn clean() -> (Vec<JournalEntry>, Vec<PlannedWrite>) {
+        let mut events = Vec::new();
+        events.extend(write("u1", "add", "mobile", (None, Some("+1 1")), (1, 2), "a1", &[]));
+        events.push(request("GET", 200, "g1", &[]));
+        events.extend(write("u1", "delete", "office", (Some("+1 2"), None), (2, 1), "d1", &["a1"]));
+        events.extend(write("u2", "update", "mobile", (Some("+1 3"), Some("+1 4")), (1, 1), "p1", &[]));
+        events.push(change(
+            "u1",
+            "enableSmsSignIn",
+            "mobile",
+            (Some("+1 1"), Some("+1 1")),
+            (1, 1),
+            Some("s1"),
+        ));
+        let plan = vec![
+            planned("a1", "u1", "mobile", "add"),
+            planned("d1", "U1", "office", "delete"),
+            planned("p1", "u2", "mobile", "update"),
+        ];
+        (journal(events), plan)
+    }
+
+    fn kinds(v: &[Violation]) -> Vec<&'static str> {
+        v.iter()
+            .map(|v| match v {
+                Violation::DependencyNotMet { .. } => "DependencyNotMet",
+                Violation::DuplicateWrite { .. } => "DuplicateWrite",
+                Violation::OutsidePlan { .. } => "OutsidePlan",
+                Violation::BelowFloor { .. } => "BelowFloor",
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_clean_journal_with_dependent_writes_passes() {
+        let (j, plan) = clean();
+        let dependent: Vec<&str> = j
+            .iter()
+            .filter_map(|e| match &e.event {
+                Event::Request(r) if !r.after.is_empty() => r.client_request_id.as_deref(),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(dependent, ["d1"], "the journal holds a dependent write");
+        assert!(
+            j.iter()
+                .any(|e| matches!(&e.event, Event::Change(c) if c.by.as_deref() == Some("d1") && c.change.op == "delete")),
+            "and the dependent write's change"
+        );
+        assert_eq!(check(&j, Some(&plan)), vec![]);
+        assert_eq!(check(&j, None), vec![]);
+    }
+
+    #[test]
+    fn add_failed_then_delete_ran_is_a_dependency_not_met() {
+        // The add is refused (no change); the delete is retried once (503), then applied.
+        let mut events = vec![request("POST", 403, "a1", &[]), request("DELETE", 503, "d1", &["a1"])];
+        events.extend(write("u1", "delete", "office", (Some("+1 2"), None), (1, 0), "d1", &["a1"]));
+        let v = check(&journal(events), None);
+        assert_eq!(kinds(&v), ["DependencyNotMet"], "one violation, though two requests named a1");
+        assert!(
+            matches!(&v[0], Violation::DependencyNotMet { at, missing } if missing == "a1" && at.op_id.as_deref() == Some("d1") && at.user_id == "u1" && at.seq == 3)
+        );
+        assert!(v[0].to_string().contains("op a1 it depends on made no change"), "{}", v[0]);
+    }
+
+    #[test]
+    fn a_delete_before_its_add_is_a_dependency_not_met_and_below_floor() {
+        let mut events = Vec::new();
+        events.extend(write("u1", "delete", "office", (Some("+1 2"), None), (1, 0), "d1", &["a1"]));
+        events.extend(write("u1", "add", "mobile", (None, Some("+1 1")), (0, 1), "a1", &[]));
+        let v = check(&journal(events), None);
+        assert_eq!(kinds(&v), ["DependencyNotMet", "BelowFloor"]);
+        assert!(matches!(&v[1], Violation::BelowFloor { lowest: 0, before: 1, after: 1, at } if at.op == "delete"));
+    }
+
+    #[test]
+    fn below_floor_without_op_tags() {
+        let events = [
+            change("u1", "delete", "office", (Some("+1 2"), None), (2, 1), None),
+            change("u1", "delete", "mobile", (Some("+1 1"), None), (1, 0), None),
+            change("u1", "add", "mobile", (None, Some("+1 3")), (0, 1), None),
+            change("u1", "add", "office", (None, Some("+1 4")), (1, 2), None),
+        ];
+        let v = check(&journal(events), None);
+        assert_eq!(kinds(&v), ["BelowFloor"]);
+        assert!(
+            v[0].to_string().contains("user u1 went down to 0 phone methods at seq 2"),
+            "{}",
+            v[0]
+        );
+    }
+
+    #[test]
+    fn a_write_applied_twice_and_an_add_of_a_held_type_are_duplicate_writes() {
+        let mut events = Vec::new();
+        // An update applied, answered 500, retried and applied again under the same op id.
+        events.extend(write("u1", "update", "mobile", (Some("+1 1"), Some("+1 2")), (1, 1), "p1", &[]));
+        events.extend(write("u1", "update", "mobile", (Some("+1 2"), Some("+1 2")), (1, 1), "p1", &[]));
+        // Two adds of the same type by different ops, with nothing deleting it between.
+        events.extend(write("u2", "add", "office", (None, Some("+1 3")), (0, 1), "a1", &[]));
+        events.extend(write("u2", "add", "office", (None, Some("+1 3")), (1, 2), "a2", &[]));
+        let v = check(&journal(events), None);
+        assert_eq!(kinds(&v), ["DuplicateWrite", "DuplicateWrite"]);
+        assert!(matches!(&v[0], Violation::DuplicateWrite { at, earlier: Some(1) } if at.seq == 3 && at.op_id.as_deref() == Some("p1")));
+        assert!(
+            matches!(&v[1], Violation::DuplicateWrite { at, earlier: None } if at.user_id == "u2" && at.op_id.as_deref() == Some("a2"))
+        );
+    }
+
+    #[test]
+    fn writes_the_plan_does_not_have_are_outside_the_plan() {
+        let (mut j, plan) = clean();
+        let more = journal(
+            [
+                write("u2", "delete", "office", (Some("+1 5"), None), (2, 1), "x1", &[]).to_vec(),
+                write("u2", "delete", "office", (Some("+1 5"), None), (1, 0), "p1", &[]).to_vec(),
+                vec![change("u3", "add", "mobile", (None, Some("+1 6")), (0, 1), None)],
+            ]
+            .concat(),
+        );
+        let offset = j.len() as u64;
+        j.extend(more.into_iter().map(|e| JournalEntry { seq: e.seq + offset, ..e }));
+        let v = check(&j, Some(&plan));
+        let outside: Vec<&Violation> = v.iter().filter(|v| matches!(v, Violation::OutsidePlan { .. })).collect();
+        assert_eq!(outside.len(), 3, "{v:?}");
+        assert!(matches!(outside[0], Violation::OutsidePlan { at, planned: None } if at.op_id.as_deref() == Some("x1")));
+        assert!(matches!(outside[1], Violation::OutsidePlan { planned: Some(p), .. } if p.op == "update"));
+        assert!(
+            outside[1].to_string().contains("planned as update mobile of user u2"),
+            "{}",
+            outside[1]
+        );
+        assert!(matches!(outside[2], Violation::OutsidePlan { at, planned: None } if at.op_id.is_none() && at.user_id == "u3"));
+        assert!(
+            check(&j, None).iter().all(|v| !matches!(v, Violation::OutsidePlan { .. })),
+            "no plan, no plan check"
+        );
+    }
+}

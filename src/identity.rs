@@ -1,0 +1,91 @@
+//! One person is one object id. An HR file may name a user by UPN on one row and by object id
+//! on another; planned apart, the two would fight (each run flipping a phone back and forth,
+//! or one plan deleting what the other adds). When the input names users in more than one
+//! way, every key is resolved through Graph and rows naming the same object id are merged
+//! before planning, so different numbers for one type become a conflict.
+
+use crate::fetcher::in_order;
+use crate::graph::{GraphError, PhoneMethods};
+use crate::interrupt::Stop;
+use crate::model::DesiredUser;
+
+/// Whether `key` is written like an object id (a GUID) rather than a UPN.
+pub fn looks_like_object_id(key: &str) -> bool {
+    let parts: Vec<&str> = key.split('-').collect();
+    parts.iter().map(|p| p.len()).eq([8, 4, 4, 4, 12]) && parts.iter().all(|p| p.chars().all(|c| c.is_ascii_hexdigit()))
+}
+
+/// True when the input names users both by object id and by UPN.
+pub fn mixed(users: &[DesiredUser]) -> bool {
+    let ids = users.iter().filter(|u| looks_like_object_id(&u.user)).count();
+    ids > 0 && ids < users.len()
+}
+
+/// What resolving a key found.
+pub type Resolved = Result<String, GraphError>;
+
+/// Resolves every user's key to its object id (lowercased), in order; once `stop` is
+/// requested, keys not yet resolved are left unresolved (`notStarted`).
+pub async fn resolve<A: PhoneMethods>(api: &A, users: &[DesiredUser], concurrency: usize, stop: &Stop) -> Vec<Resolved> {
+    in_order(users, concurrency, |u| async move {
+        if stop.requested() {
+            return Err(GraphError {
+                status: None,
+                code: crate::graph::NOT_STARTED.into(),
+                message: crate::interrupt::NOT_STARTED.into(),
+                info: Default::default(),
+            });
+        }
+        api.resolve(&u.user).await.map(|d| d.id.to_lowercase())
+    })
+    .await
+}
+
+/// Merges users that resolved to the same object id into the first of them (input order);
+/// users whose key could not be resolved stay as they are, with their resolution error.
+pub fn merge(users: Vec<DesiredUser>, resolved: Vec<Resolved>) -> Vec<(DesiredUser, Option<GraphError>)> {
+    let mut out: Vec<(DesiredUser, Option<GraphError>)> = Vec::new();
+    let mut by_id: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    for (user, id) in users.into_iter().zip(resolved) {
+        match id {
+            Ok(id) => match by_id.get(&id) {
+                Some(&at) => {
+                    let first = &mut out[at].0;
+                    let note = format!("{} and {} name the same person", first.user, user.user);
+                    first.absorb(user);
+                    if let Some(c) = first.conflict.as_mut()
+                        && !c.contains(&note)
+                    {
+                        c.push_str(&format!(" ({note})"));
+                    }
+                }
+                None => {
+                    by_id.insert(id, out.len());
+                    out.push((user, None));
+                }
+            },
+            Err(e) => out.push((user, Some(e))),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn object_ids_are_told_from_upns() {
+        assert!(looks_like_object_id("0d9c1a3e-5b1f-4c1e-9a53-7f2c8e1b4a01"));
+        assert!(looks_like_object_id("0D9C1A3E-5B1F-4C1E-9A53-7F2C8E1B4A01"));
+        assert!(!looks_like_object_id("kim@contoso.com"));
+        assert!(!looks_like_object_id("0d9c1a3e-5b1f-4c1e-9a53-7f2c8e1b4a0"));
+        let user = |k: &str| DesiredUser {
+            user: k.into(),
+            ..Default::default()
+        };
+        assert!(mixed(&[user("kim@contoso.com"), user("0d9c1a3e-5b1f-4c1e-9a53-7f2c8e1b4a01")]));
+        assert!(!mixed(&[user("kim@contoso.com"), user("lee@contoso.com")]));
+        assert!(!mixed(&[user("0d9c1a3e-5b1f-4c1e-9a53-7f2c8e1b4a01")]));
+    }
+}

@@ -1,0 +1,127 @@
+//! Kill test (issue 7, "the proof"): the real binary, run against an emulator it reaches over
+//! HTTP, is killed with SIGKILL at points across the read, apply and report phases. Each killed
+//! run's `outcomes.csv` names every write the emulator's journal shows it made, and the next
+//! run converges with the journal checker passing.
+
+mod common;
+
+use common::{SECRET, World, pinned, planned_writes, summary, unaudited_write};
+use phonesync::emulator::Options;
+use serde_json::json;
+use std::os::unix::process::ExitStatusExt;
+use std::time::Duration;
+
+const USERS: usize = 24;
+
+/// Every user moves an office number to mobile: an add, then a delete that depends on it.
+async fn world(batch: bool) -> (World, std::path::PathBuf) {
+    let users: Vec<_> = (0..USERS)
+        .map(|i| {
+            json!({"id": format!("u{i}"), "userPrincipalName": format!("u{i}@contoso.com"),
+            "phoneMethods": [{"phoneType": "office", "phoneNumber": format!("+1 42555520{i:02}")}]})
+        })
+        .collect();
+    let options = pinned(Options {
+        latency_ms: 10,
+        ..Options::default()
+    });
+    let w = World::build(json!({ "users": users }), options, "", "").await;
+    w.edit_config("concurrency = 4", &format!("concurrency = 2\nbatch = {batch}"));
+    let mut csv = String::from("user,phoneType,phoneNumber\n");
+    for i in 0..USERS {
+        csv.push_str(&format!("u{i}@contoso.com,mobile,425-555-20{i:02}\n"));
+    }
+    let input = w.csv("hr.csv", &csv);
+    (w, input)
+}
+
+/// When to kill: after the journal shows this many requests (reads first, then writes).
+#[derive(Debug, Clone, Copy)]
+enum Point {
+    Requests(usize),
+    Writes(usize),
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_killed_anywhere_leaves_a_true_audit_and_the_next_run_converges() {
+    // Each point once with single requests and once with `$batch`.
+    let points = [
+        Point::Requests(3),         // reading phones
+        Point::Requests(USERS + 2), // reading default methods
+        Point::Writes(1),           // between the first add and its delete
+        Point::Writes(USERS),       // mid-apply
+        Point::Writes(2 * USERS - 1),
+        Point::Writes(2 * USERS), // every write made: the reports are being written
+    ];
+    for (point, batch) in points.into_iter().flat_map(|p| [(p, false), (p, true)]) {
+        let (w, input) = world(batch).await;
+        let reports = w.dir.path().join("reports").join("killed");
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_phonesync"))
+            .args([
+                "apply",
+                input.to_str().unwrap(),
+                "--quiet",
+                "--config",
+                w.config.to_str().unwrap(),
+                "--report-dir",
+            ])
+            .arg(&reports)
+            .env_clear()
+            .env("AZURE_CLIENT_SECRET", SECRET)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("the binary starts");
+        let reached = |w: &World| {
+            let calls = w.calls();
+            match point {
+                Point::Requests(n) => calls.len() >= n,
+                Point::Writes(n) => calls.iter().filter(|c| c.method != "GET").count() >= n,
+            }
+        };
+        loop {
+            if reached(&w) || child.try_wait().unwrap().is_some() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        let exited = child.try_wait().unwrap();
+        let _ = child.kill(); // SIGKILL
+        let status = child.wait().unwrap();
+        if !matches!(point, Point::Writes(n) if n == 2 * USERS) {
+            assert!(
+                exited.is_none() && status.signal() == Some(9),
+                "{point:?} batch {batch}: killed, not finished: {status:?}"
+            );
+        }
+
+        // The audit names every write the journal shows this run made.
+        if let Some(c) = unaudited_write(&w, &reports) {
+            panic!("{point:?} batch {batch}: a write outcomes.csv does not name: {c:?}");
+        }
+        // Nobody lost a phone, whatever the moment.
+        for i in 0..USERS {
+            assert!(!w.phones(&format!("u{i}@contoso.com")).is_empty(), "{point:?}: u{i} has no phone");
+        }
+
+        // The next run finishes the job; a plan afterwards finds nothing left.
+        let (code, next) = w.run("apply", &input, "next").await;
+        assert!(code.is_ok(), "{point:?}: {code:?}");
+        let (_, after) = w.run("plan", &input, "after").await;
+        assert_eq!(
+            summary(&after)["ops"]["planned"],
+            json!({"add": 0, "update": 0, "delete": 0}),
+            "{point:?} (killed: {status:?}): converged"
+        );
+        for i in 0..USERS {
+            assert_eq!(
+                w.phones(&format!("u{i}@contoso.com")),
+                common::pairs(&[("mobile", &format!("+1 42555520{i:02}"))]),
+                "{point:?}"
+            );
+        }
+        let plan = planned_writes(&w, &[&reports, &next]);
+        let violations = phonesync::emulator::check::check(&w.emulator.journal(), Some(&plan));
+        assert!(violations.is_empty(), "{point:?} batch {batch}: {violations:#?}");
+    }
+}

@@ -1,0 +1,320 @@
+//! Regression tests for issue 7 ("no fault, typo, key mix-up or interruption may cost a user a
+//! sign-in phone"): one per path that lost phones, named after it, each asserting the
+//! emulator's state, the reports and the exit code.
+
+mod common;
+
+use common::{World, csv_rows, pairs, pinned, summary};
+use phonesync::emulator::{Fault, Options};
+use serde_json::json;
+use std::process::ExitCode;
+
+const KIM: &str = "0d9c1a3e-5b1f-4c1e-9a53-7f2c8e1b4a01";
+
+/// The checker over the whole journal, with no plan: dependencies, duplicates, floors.
+fn assert_checker_passes(w: &World) {
+    let violations = phonesync::emulator::check::check(&w.emulator.journal(), None);
+    assert!(violations.is_empty(), "{violations:#?}");
+}
+
+/// Path 1: with prune on, a rejected mobile row (invalid number, or a type written
+/// `Mobile Phone`) must not delete the mobile the user has.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn regression_prune_with_a_rejected_row_keeps_the_phone() {
+    let seed = json!({"users": [
+        {"id": "u1", "userPrincipalName": "a@contoso.com", "phoneMethods": [
+            {"phoneType": "mobile", "phoneNumber": "+1 2065550100"}, {"phoneType": "office", "phoneNumber": "+1 4255550100"}]},
+        {"id": "u2", "userPrincipalName": "b@contoso.com", "phoneMethods": [
+            {"phoneType": "mobile", "phoneNumber": "+1 2065550200"}, {"phoneType": "office", "phoneNumber": "+1 4255550200"}]},
+        {"id": "u3", "userPrincipalName": "c@contoso.com", "phoneMethods": [
+            {"phoneType": "mobile", "phoneNumber": "+1 2065550300"}, {"phoneType": "office", "phoneNumber": "+1 4255550300"}]}
+    ]});
+    let w = World::with_config(seed, "\n[plan]\nprune = true\n").await;
+    let csv = w.csv(
+        "in.csv",
+        "user,phoneType,phoneNumber\n\
+         a@contoso.com,mobile,555-01\na@contoso.com,office,425-555-0100\n\
+         b@contoso.com,Mobile Phone,206-555-0200\nb@contoso.com,mobile,206-555-0200\n\
+         c@contoso.com,mobile,206-555-0300\n",
+    );
+    let (code, dir) = w.run("apply", &csv, "r").await;
+    assert_eq!(code.unwrap(), ExitCode::from(1), "rejected rows make exit 1");
+    // a@: the mobile row was rejected: mobile kept. b@: a row of unreadable type: nothing pruned.
+    assert_eq!(
+        w.phones("a@contoso.com"),
+        pairs(&[("mobile", "+1 2065550100"), ("office", "+1 4255550100")])
+    );
+    assert_eq!(
+        w.phones("b@contoso.com"),
+        pairs(&[("mobile", "+1 2065550200"), ("office", "+1 4255550200")])
+    );
+    // c@ has no rejected row: prune works as configured, so the guard above is what held a@ and b@.
+    assert_eq!(w.phones("c@contoso.com"), pairs(&[("mobile", "+1 2065550300")]));
+    let plan_md = std::fs::read_to_string(dir.join("plan.md")).unwrap();
+    assert!(plan_md.contains("row was rejected"), "plan.md says why: {plan_md}");
+    assert!(plan_md.contains("no phone of this user is pruned"), "{plan_md}");
+    assert_checker_passes(&w);
+}
+
+/// Path 2: the `$batch` carrying a user's add and delete is refused (503); the add, re-sent
+/// alone, is refused (403). The delete must not be sent: the user keeps the office phone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn regression_a_lost_batch_envelope_keeps_the_dependency() {
+    let seed = json!({"users": [{"id": "u1", "userPrincipalName": "a@contoso.com", "phoneMethods": [
+        {"phoneType": "office", "phoneNumber": "+1 4255550100"}]}]});
+    let w = World::new(seed).await;
+    let csv = w.csv("in.csv", "user,phoneType,phoneNumber\na@contoso.com,mobile,425-555-0100\n");
+    // The first v1.0 envelope is the read; the second carries the chain.
+    w.emulator.inject([
+        Fault::status(503).only("$batch").path("/v1.0/").skip(1),
+        Fault::status(403)
+            .only("POST")
+            .code("Authorization_RequestDenied", "Insufficient privileges to complete the operation."),
+    ]);
+    let (code, dir) = w.run("apply", &csv, "r").await;
+    assert_eq!(code.unwrap(), ExitCode::from(1));
+    assert_eq!(
+        w.phones("a@contoso.com"),
+        pairs(&[("office", "+1 4255550100")]),
+        "the user keeps a phone"
+    );
+    let outcomes = csv_rows(&dir.join("outcomes.csv"));
+    let status: Vec<(&str, &str, &str)> = outcomes
+        .iter()
+        .map(|o| (o["op"].as_str(), o["status"].as_str(), o["httpStatus"].as_str()))
+        .collect();
+    assert_eq!(status, vec![("add", "failed", "403"), ("delete", "skipped", "")]);
+    assert!(
+        w.emulator.requests().iter().any(|r| r.path.ends_with("$batch") && r.status == 503),
+        "the envelope was refused"
+    );
+    assert!(!w.emulator.changes().iter().any(|c| c.op == "delete"), "no delete ran");
+    assert_checker_passes(&w);
+}
+
+/// Path 2, the lost-answer variant: the chain's envelope is dropped after Graph ran it; the
+/// client re-reads the add, finds it applied, and only then settles the delete.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn regression_a_dropped_batch_answer_is_reread_in_dependency_order() {
+    let seed = json!({"users": [{"id": "u1", "userPrincipalName": "a@contoso.com", "phoneMethods": [
+        {"phoneType": "office", "phoneNumber": "+1 4255550100"}]}]});
+    let w = World::new(seed).await;
+    let csv = w.csv("in.csv", "user,phoneType,phoneNumber\na@contoso.com,mobile,425-555-0100\n");
+    w.emulator.inject([Fault::effect(phonesync::emulator::Effect::AppliedDrop)
+        .only("$batch")
+        .path("/v1.0/")
+        .skip(1)]);
+    let (code, dir) = w.run("apply", &csv, "r").await;
+    assert_eq!(code.unwrap(), ExitCode::SUCCESS);
+    assert_eq!(w.phones("a@contoso.com"), pairs(&[("mobile", "+1 4255550100")]));
+    let outcomes = csv_rows(&dir.join("outcomes.csv"));
+    assert_eq!(outcomes.len(), 2, "{outcomes:#?}");
+    assert!(outcomes.iter().all(|o| o["status"] == "succeeded"), "{outcomes:#?}");
+    let writes = w.emulator.changes().iter().filter(|c| c.op != "enableSmsSignIn").count();
+    assert_eq!(writes, 2, "each write ran once: none was sent twice");
+    assert_eq!(summary(&dir)["writesConfirmedByReread"], 2);
+    assert_checker_passes(&w);
+}
+
+/// Path 3: one person named by UPN on one row and by object id on another is one user.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn regression_one_person_under_two_keys_is_one_user() {
+    let seed = json!({"users": [
+        {"id": KIM, "userPrincipalName": "kim@contoso.com", "phoneMethods": [{"phoneType": "mobile", "phoneNumber": "+1 2065550100"}]},
+        {"id": "1e8b2f4d-6c20-4d2f-8b64-801d9f2c5b02", "userPrincipalName": "lee@contoso.com", "phoneMethods": [
+            {"phoneType": "mobile", "phoneNumber": "+1 2065550200"}, {"phoneType": "office", "phoneNumber": "+1 4255550200"}]}
+    ]});
+    let w = World::with_config(seed, "\n[plan]\nprune = true\n").await;
+    // kim: different mobile numbers under her UPN and her object id (upper case): a conflict,
+    // named with both physical lines. lee: mobile under the UPN, office under the id: merged,
+    // so prune deletes nothing that either row names.
+    let csv = w.csv(
+        "in.csv",
+        &format!(
+            "user,phoneType,phoneNumber\nkim@contoso.com,mobile,206-555-0101\n\n{},mobile,206-555-0102\nlee@contoso.com,mobile,206-555-0200\n1E8B2F4D-6C20-4D2F-8B64-801D9F2C5B02,office,425-555-0200\n",
+            KIM.to_uppercase()
+        ),
+    );
+    for run in ["first", "second"] {
+        let (code, dir) = w.run("apply", &csv, run).await;
+        assert_eq!(code.unwrap(), ExitCode::from(1), "the conflict makes exit 1");
+        assert_eq!(w.phones("kim@contoso.com"), pairs(&[("mobile", "+1 2065550100")]), "kim untouched");
+        assert_eq!(
+            w.phones("lee@contoso.com"),
+            pairs(&[("mobile", "+1 2065550200"), ("office", "+1 4255550200")]),
+            "lee keeps both phones"
+        );
+        let s = summary(&dir);
+        assert_eq!(s["users"]["skipped"]["conflict"], 1, "{s}");
+        let plan_md = std::fs::read_to_string(dir.join("plan.md")).unwrap();
+        assert!(plan_md.contains("lines 2 and 4"), "physical lines named: {plan_md}");
+    }
+    assert!(!w.emulator.changes().iter().any(|c| c.op != "enableSmsSignIn"), "no write at all");
+}
+
+/// Path 5: deleting the user's default sign-in method is blocked in the plan, not sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn regression_the_default_method_is_blocked_not_sent() {
+    let seed = json!({"users": [{"id": "u1", "userPrincipalName": "a@contoso.com", "defaultMethod": "office",
+        "phoneMethods": [{"phoneType": "office", "phoneNumber": "+1 4255550100"}]}]});
+    let csv_text = "user,phoneType,phoneNumber\na@contoso.com,mobile,425-555-0100\n";
+    let w = World::new(seed.clone()).await;
+    let csv = w.csv("in.csv", csv_text);
+    let (code, dir) = w.run("plan", &csv, "plan").await;
+    assert_eq!(code.unwrap(), ExitCode::SUCCESS);
+    let plan_md = std::fs::read_to_string(dir.join("plan.md")).unwrap();
+    assert!(
+        plan_md.contains("BLOCKED") && plan_md.contains("default sign-in method"),
+        "{plan_md}"
+    );
+    let (code, dir) = w.run("apply", &csv, "apply").await;
+    assert_eq!(code.unwrap(), ExitCode::from(1));
+    let outcomes = csv_rows(&dir.join("outcomes.csv"));
+    assert_eq!(outcomes[1]["op"], "delete");
+    assert_eq!(outcomes[1]["status"], "blocked");
+    assert!(!w.calls().iter().any(|c| c.method == "DELETE"), "no DELETE was sent");
+    assert!(
+        w.calls()
+            .iter()
+            .any(|c| c.path.starts_with("/beta/") && c.path.ends_with("/signInPreferences")),
+        "read where Graph exposes it"
+    );
+
+    // Without permission to read it, the run says so once and goes on as before.
+    let w = World::build(
+        seed,
+        pinned(Options {
+            sign_in_preferences_forbidden: true,
+            ..Options::default()
+        }),
+        "",
+        "",
+    )
+    .await;
+    let csv = w.csv("in.csv", csv_text);
+    let (code, dir) = w.run("apply", &csv, "r").await;
+    assert_eq!(code.unwrap(), ExitCode::from(1));
+    let outcomes = csv_rows(&dir.join("outcomes.csv"));
+    assert_eq!(
+        (outcomes[1]["status"].as_str(), outcomes[1]["httpStatus"].as_str()),
+        ("failed", "400")
+    );
+}
+
+/// Path 6: an interrupted run settles the chains in flight, starts no new user, writes every
+/// report and exits 130; no user is left half moved.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn regression_an_interrupted_run_settles_in_flight_chains_and_reports() {
+    let users: Vec<_> = (0..40)
+        .map(|i| {
+            json!({"id": format!("u{i}"), "userPrincipalName": format!("u{i}@contoso.com"),
+            "phoneMethods": [{"phoneType": "office", "phoneNumber": format!("+1 42555510{i:02}")}]})
+        })
+        .collect();
+    let w = World::build(
+        json!({ "users": users }),
+        pinned(Options {
+            latency_ms: 15,
+            ..Options::default()
+        }),
+        "",
+        "",
+    )
+    .await;
+    w.edit_config("concurrency = 4", "concurrency = 2\nbatch = false");
+    let mut csv = String::from("user,phoneType,phoneNumber\n");
+    for i in 0..40 {
+        csv.push_str(&format!("u{i}@contoso.com,mobile,425-555-10{i:02}\n"));
+    }
+    let input = w.csv("in.csv", &csv);
+    let stop = phonesync::interrupt::Stop::new();
+    let watch = async {
+        // Stop right after the first add of the run, between an add and its delete.
+        let waiting = std::time::Instant::now();
+        while !w.emulator.changes().iter().any(|c| c.op == "add") {
+            assert!(waiting.elapsed() < std::time::Duration::from_secs(60), "the run never wrote");
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        }
+        stop.request(phonesync::interrupt::EXIT_INTERRUPTED);
+    };
+    let ((code, dir), ()) = tokio::join!(w.run_stoppable("apply", &input, "r", &stop), watch);
+    assert_eq!(code.unwrap(), ExitCode::from(130));
+    for f in ["plan.md", "outcomes.csv", "summary.json", "rejects.csv"] {
+        assert!(dir.join(f).exists(), "{f} written");
+    }
+    let outcomes = csv_rows(&dir.join("outcomes.csv"));
+    let done = outcomes.iter().filter(|o| o["status"] == "succeeded").count();
+    let not_started = outcomes.iter().filter(|o| o["status"] == "not_started").count();
+    assert!(done >= 2 && done % 2 == 0, "whole chains only: {done}");
+    assert!(
+        not_started > 0 && done + not_started == 80,
+        "{done} done, {not_started} not started"
+    );
+    for i in 0..40 {
+        let phones = w.phones(&format!("u{i}@contoso.com"));
+        assert_eq!(phones.len(), 1, "u{i} is either untouched or moved, never half: {phones:?}");
+    }
+    assert_checker_passes(&w);
+}
+
+/// A chain whose `$batch` answer comes after the client gave up (the envelope was run, then
+/// held past the timeout): every write is confirmed by re-reading, none is sent twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_late_batch_answer_is_confirmed_not_resent() {
+    let seed = json!({"users": [{"id": "u1", "userPrincipalName": "a@contoso.com"}]});
+    let w = World::build(
+        seed,
+        pinned(Options {
+            slow_ms: 1500,
+            ..Options::default()
+        }),
+        "",
+        "",
+    )
+    .await;
+    w.edit_config("concurrency = 4", "concurrency = 4\nrequest_timeout_seconds = 0.5");
+    let csv = w.csv(
+        "in.csv",
+        "user,phoneType,phoneNumber\na@contoso.com,mobile,206-555-0101\na@contoso.com,alternateMobile,206-555-0102\n",
+    );
+    w.emulator.inject([Fault::effect(phonesync::emulator::Effect::Slow)
+        .only("$batch")
+        .path("/v1.0/")
+        .skip(1)]);
+    let (code, dir) = w.run("apply", &csv, "r").await;
+    let outcomes = csv_rows(&dir.join("outcomes.csv"));
+    assert_eq!(code.unwrap(), ExitCode::SUCCESS, "{outcomes:#?}");
+    assert_eq!(
+        w.phones("a@contoso.com"),
+        pairs(&[("alternateMobile", "+1 2065550102"), ("mobile", "+1 2065550101")])
+    );
+    assert_eq!(summary(&dir)["writesConfirmedByReread"], 2);
+    assert_checker_passes(&w);
+}
+
+/// A `$batch` answered 500 after Graph ran its items (the soak found it): the writes may have
+/// been applied, so they are read back, not sent again and reported failed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn regression_a_batch_answered_500_after_running_is_reread() {
+    let seed = json!({"users": [{"id": "u1", "userPrincipalName": "a@contoso.com", "phoneMethods": [
+        {"phoneType": "mobile", "phoneNumber": "+1 2065550101"}]}]});
+    let w = World::new(seed).await;
+    let csv = w.csv(
+        "in.csv",
+        "user,phoneType,phoneNumber\na@contoso.com,mobile,206-555-0101\na@contoso.com,alternateMobile,206-555-0102\n",
+    );
+    w.emulator.inject([Fault::effect(phonesync::emulator::Effect::Applied(500))
+        .only("$batch")
+        .path("/v1.0/")
+        .skip(1)]);
+    let (code, dir) = w.run("apply", &csv, "r").await;
+    let outcomes = csv_rows(&dir.join("outcomes.csv"));
+    assert_eq!(code.unwrap(), ExitCode::SUCCESS, "{outcomes:#?}");
+    assert_eq!(outcomes[0]["status"], "succeeded");
+    assert_eq!(summary(&dir)["writesConfirmedByReread"], 1);
+    assert!(
+        !w.calls().iter().any(|c| c.method == "POST" && c.status == 400),
+        "the add was not sent twice"
+    );
+    assert_checker_passes(&w);
+}

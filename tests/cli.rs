@@ -75,6 +75,8 @@ fn the_readme_run_command_converges_on_the_embedded_emulator() {
             .map(|e| e.unwrap().path())
             .collect();
         assert_eq!(reports.len(), 2, "one folder per run");
+        let state = std::fs::metadata(dir.path().join(".phonesync/emulator-state.json")).unwrap();
+        assert_eq!(state.permissions().mode() & 0o777, 0o600, "the emulator's state is owner-only");
         for run in reports {
             assert_eq!(std::fs::metadata(&run).unwrap().permissions().mode() & 0o777, 0o700);
             for f in ["plan.md", "outcomes.csv", "rejects.csv", "summary.json"] {

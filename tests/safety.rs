@@ -89,6 +89,13 @@ async fn regression_a_lost_batch_envelope_keeps_the_dependency() {
         "the envelope was refused"
     );
     assert!(!w.emulator.changes().iter().any(|c| c.op == "delete"), "no delete ran");
+    // A refused envelope ran nothing: its writes are sent again, not read back one by one.
+    assert_eq!(summary(&dir)["writesConfirmedByReread"], 0);
+    assert!(
+        !w.calls().iter().any(|c| c.method == "GET" && c.path.contains("/phoneMethods/")),
+        "no re-read of a single method"
+    );
+    assert_eq!(summary(&dir)["throttledRequests"], 1, "the refused envelope counts once");
     assert_checker_passes(&w);
 }
 

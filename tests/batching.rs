@@ -4,23 +4,10 @@
 
 mod common;
 
-use common::{World, assert_journal_invariants, csv_rows, pairs, summary};
+use common::{World, assert_journal_invariants, csv_rows, offices, pairs, summary};
 use phonesync::emulator::Fault;
-use serde_json::json;
 use std::collections::HashMap;
 use std::process::ExitCode;
-
-fn offices(n: usize) -> (serde_json::Value, String) {
-    let users: Vec<_> = (0..n)
-        .map(|i| json!({"id": format!("id{i}"), "userPrincipalName": format!("u{i}@contoso.com"), "phoneMethods": [{"phoneType": "office", "phoneNumber": format!("+1 425555{:04}", 1000 + i)}]}))
-        .collect();
-    let mut csv = String::from("user,phoneType,phoneNumber\n");
-    for i in 0..n {
-        // Every office number moves to mobile: add mobile, then delete office.
-        csv.push_str(&format!("u{i}@contoso.com,mobile,425-555-{:04}\n", 1000 + i));
-    }
-    (json!({ "users": users }), csv)
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reads_and_chains_travel_twenty_to_a_call() {

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{SECRET, World, pinned, planned_writes, summary, unaudited_write};
+use common::{SECRET, World, offices, pinned, planned_writes, summary, unaudited_write};
 use phonesync::emulator::Options;
 use serde_json::json;
 use std::os::unix::process::ExitStatusExt;
@@ -15,22 +15,13 @@ const USERS: usize = 24;
 
 /// Every user moves an office number to mobile: an add, then a delete that depends on it.
 async fn world(batch: bool) -> (World, std::path::PathBuf) {
-    let users: Vec<_> = (0..USERS)
-        .map(|i| {
-            json!({"id": format!("u{i}"), "userPrincipalName": format!("u{i}@contoso.com"),
-            "phoneMethods": [{"phoneType": "office", "phoneNumber": format!("+1 42555520{i:02}")}]})
-        })
-        .collect();
+    let (seed, csv) = offices(USERS);
     let options = pinned(Options {
         latency_ms: 10,
         ..Options::default()
     });
-    let w = World::build(json!({ "users": users }), options, "", "").await;
+    let w = World::build(seed, options, "", "").await;
     w.edit_config("concurrency = 4", &format!("concurrency = 2\nbatch = {batch}"));
-    let mut csv = String::from("user,phoneType,phoneNumber\n");
-    for i in 0..USERS {
-        csv.push_str(&format!("u{i}@contoso.com,mobile,425-555-20{i:02}\n"));
-    }
     let input = w.csv("hr.csv", &csv);
     (w, input)
 }
@@ -116,7 +107,7 @@ async fn a_run_killed_anywhere_leaves_a_true_audit_and_the_next_run_converges() 
         for i in 0..USERS {
             assert_eq!(
                 w.phones(&format!("u{i}@contoso.com")),
-                common::pairs(&[("mobile", &format!("+1 42555520{i:02}"))]),
+                common::pairs(&[("mobile", &format!("+1 425555{:04}", 1000 + i))]),
                 "{point:?}"
             );
         }

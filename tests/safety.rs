@@ -212,14 +212,9 @@ async fn regression_the_default_method_is_blocked_not_sent() {
 /// report and exits 130; no user is left half moved.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn regression_an_interrupted_run_settles_in_flight_chains_and_reports() {
-    let users: Vec<_> = (0..40)
-        .map(|i| {
-            json!({"id": format!("u{i}"), "userPrincipalName": format!("u{i}@contoso.com"),
-            "phoneMethods": [{"phoneType": "office", "phoneNumber": format!("+1 42555510{i:02}")}]})
-        })
-        .collect();
+    let (seed, csv) = common::offices(40);
     let w = World::build(
-        json!({ "users": users }),
+        seed,
         pinned(Options {
             latency_ms: 15,
             ..Options::default()
@@ -229,10 +224,6 @@ async fn regression_an_interrupted_run_settles_in_flight_chains_and_reports() {
     )
     .await;
     w.edit_config("concurrency = 4", "concurrency = 2\nbatch = false");
-    let mut csv = String::from("user,phoneType,phoneNumber\n");
-    for i in 0..40 {
-        csv.push_str(&format!("u{i}@contoso.com,mobile,425-555-10{i:02}\n"));
-    }
     let input = w.csv("in.csv", &csv);
     let stop = phonesync::interrupt::Stop::new();
     let watch = async {

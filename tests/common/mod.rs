@@ -270,3 +270,17 @@ pub fn unaudited_write(w: &World, dir: &Path) -> Option<phonesync::emulator::Cha
         .filter(|c| c.change.op != "enableSmsSignIn" && c.change.op != "disableSmsSignIn")
         .find(|c| c.by.as_ref().is_none_or(|by| !audited.contains(by)))
 }
+
+/// A tenant of `n` users `u{i}@contoso.com` (object id `id{i}`), each with an office phone
+/// `+1 425555{1000 + i}`, and an HR file moving every one of those numbers to mobile: each
+/// user's plan is an add of mobile, then a delete of office that depends on it.
+pub fn offices(n: usize) -> (serde_json::Value, String) {
+    let users: Vec<_> = (0..n)
+        .map(|i| serde_json::json!({"id": format!("id{i}"), "userPrincipalName": format!("u{i}@contoso.com"), "phoneMethods": [{"phoneType": "office", "phoneNumber": format!("+1 425555{:04}", 1000 + i)}]}))
+        .collect();
+    let mut csv = String::from("user,phoneType,phoneNumber\n");
+    for i in 0..n {
+        csv.push_str(&format!("u{i}@contoso.com,mobile,425-555-{:04}\n", 1000 + i));
+    }
+    (serde_json::json!({ "users": users }), csv)
+}

@@ -171,6 +171,18 @@ async fn send(client: &GraphClient, version: Version, jobs: Vec<Job>) {
         client.pacer.ready().await;
     }
     let paced = queued.elapsed();
+    if client.deadline.is_some_and(|d| std::time::Instant::now() >= d) {
+        // The time limit passed while the batch waited for its turn: send nothing.
+        let not_sent = Attempt {
+            not_sent: Some(super::NotSent::Deadline),
+            ..Attempt::unanswered("the run's time limit was reached".into(), Processed::No)
+        };
+        for job in jobs {
+            let n = job.items.len();
+            let _ = job.reply.send(vec![not_sent.clone(); n]);
+        }
+        return;
+    }
     let outcome = post(client, version, &json!({"requests": requests}), &client_request_id).await;
     tracing::debug!(
         items = requests.len(),

@@ -281,6 +281,15 @@ impl Request {
     }
 }
 
+/// Why an attempt was never sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NotSent {
+    /// No token could be had.
+    SignIn,
+    /// The run's time limit passed while it waited for the pacer.
+    Deadline,
+}
+
 /// Whether Graph processed a request that got no usable answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Processed {
@@ -307,8 +316,8 @@ pub struct Attempt {
     pub processed: Processed,
     /// What went wrong when there was no answer.
     pub message: String,
-    /// Set when no token could be had, so nothing was sent.
-    pub sign_in_failed: bool,
+    /// Set when the request was never sent, and why.
+    pub not_sent: Option<NotSent>,
 }
 
 impl Attempt {
@@ -321,14 +330,14 @@ impl Attempt {
             request_id: None,
             processed,
             message,
-            sign_in_failed: false,
+            not_sent: None,
         }
     }
 
     /// An attempt never sent because sign-in failed.
     pub(crate) fn sign_in(e: &AuthError) -> Attempt {
         Attempt {
-            sign_in_failed: true,
+            not_sent: Some(NotSent::SignIn),
             ..Attempt::unanswered(e.to_string(), Processed::No)
         }
     }
@@ -462,6 +471,12 @@ impl GraphClient {
             return batcher.submit(vec![batch::Item::single(request)]).await.remove(0);
         }
         self.pacer.ready().await;
+        if self.deadline.is_some_and(|d| Instant::now() >= d) {
+            return Attempt {
+                not_sent: Some(NotSent::Deadline),
+                ..Attempt::unanswered("the run's time limit was reached".into(), Processed::No)
+            };
+        }
         let url = format!("{}/{}{}", self.root, request.version.as_str(), request.path);
         let after = request.after.join(",");
         let mut headers = vec![("client-request-id", request.client_request_id.as_str())];
@@ -496,7 +511,7 @@ impl GraphClient {
                             request_id,
                             processed: Processed::Answered,
                             message: String::new(),
-                            sign_in_failed: false,
+                            not_sent: None,
                         }
                     }
                     Err(e) => Attempt {
@@ -543,7 +558,7 @@ impl GraphClient {
             }
             let (code, message) = match attempt.status {
                 Some(_) => error_body(&attempt.body),
-                None if attempt.sign_in_failed => ("signIn".into(), attempt.message.clone()),
+                None if attempt.not_sent == Some(NotSent::SignIn) => ("signIn".into(), attempt.message.clone()),
                 None => ("transport".into(), attempt.message.clone()),
             };
             let failure = |info: &CallInfo| GraphError {
@@ -555,8 +570,16 @@ impl GraphClient {
                     ..info.clone()
                 },
             };
-            if attempt.sign_in_failed {
-                return Err(failure(&info));
+            match attempt.not_sent {
+                Some(NotSent::SignIn) => return Err(failure(&info)),
+                Some(NotSent::Deadline) => {
+                    // The time limit passed while the request waited for its turn.
+                    info.attempts -= 1;
+                    if let Some(e) = self.past_deadline(&info) {
+                        return Err(e);
+                    }
+                }
+                None => {}
             }
             let retryable = attempt.status.is_none_or(retry::is_retryable_status);
             ambiguous |= request.is_write()

@@ -5,6 +5,7 @@
 //! `by`, on every change the request made.
 
 use super::journal::{Event, JournalEntry};
+use super::number;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
@@ -87,6 +88,21 @@ pub enum Violation {
         /// The count after the user's last change.
         after: usize,
     },
+    /// A delete took a number of the user down to `lowest` phone types holding it, below both
+    /// `before` and `after`: a type change whose delete ran before the number was on its new
+    /// type, even when an unrelated write kept the user's total count up.
+    NumberBelowFloor {
+        /// The first delete that brought the number's count to `lowest`.
+        at: At,
+        /// The number (its digits, without extension).
+        number: String,
+        /// The lowest count of types holding it.
+        lowest: usize,
+        /// Types holding it before the run touched them.
+        before: usize,
+        /// Types holding it at the end.
+        after: usize,
+    },
 }
 
 impl Violation {
@@ -96,7 +112,8 @@ impl Violation {
             Violation::DependencyNotMet { at, .. }
             | Violation::DuplicateWrite { at, .. }
             | Violation::OutsidePlan { at, .. }
-            | Violation::BelowFloor { at, .. } => at,
+            | Violation::BelowFloor { at, .. }
+            | Violation::NumberBelowFloor { at, .. } => at,
         }
     }
 }
@@ -127,6 +144,18 @@ impl fmt::Display for Violation {
                 "below floor: user {} went down to {lowest} phone methods at {at}, below both {before} before and {after} after",
                 at.user_id
             ),
+            Violation::NumberBelowFloor {
+                at,
+                number,
+                lowest,
+                before,
+                after,
+            } => write!(
+                f,
+                "number below floor: user {}'s number ending {} was on {lowest} types at {at}, below both {before} before and {after} after",
+                at.user_id,
+                &number[number.len().saturating_sub(2)..]
+            ),
         }
     }
 }
@@ -135,6 +164,16 @@ impl fmt::Display for Violation {
 struct Counts {
     before: usize,
     after: usize,
+    lowest: usize,
+    lowest_at: Option<At>,
+}
+
+/// How many of a user's phone types hold one number, over the journal. Types the journal
+/// never touches hold the same number throughout, so leaving them out changes no comparison.
+#[derive(Default)]
+struct NumberCounts {
+    before: usize,
+    now: usize,
     lowest: usize,
     lowest_at: Option<At>,
 }
@@ -153,6 +192,11 @@ struct Counts {
 /// - [`Violation::BelowFloor`] (at most one per user): a user whose count after some change is
 ///   below both the count before the user's first change and the count after the user's last
 ///   change.
+///
+/// - [`Violation::NumberBelowFloor`] (per type-change pair): a delete after which a number of a
+///   user (compared by its digits, extension left out) is held by fewer of the user's types than
+///   both before the run touched those types and at the end — the delete half of a type change
+///   ran before its add. (An update that replaces a number is not counted.)
 ///
 /// `enableSmsSignIn` and `disableSmsSignIn` changes are not writes: they are never duplicate
 /// writes by op id, nor outside the plan. Requests are read only for their `client-request-id`
@@ -177,6 +221,8 @@ pub fn check(journal: &[JournalEntry], plan: Option<&[PlannedWrite]>) -> Vec<Vio
     let mut first_write: HashMap<&str, u64> = HashMap::new();
     let mut held: HashMap<(&str, &str), bool> = HashMap::new();
     let mut counts: BTreeMap<&str, Counts> = BTreeMap::new();
+    let mut touched: HashSet<(&str, &str)> = HashSet::new();
+    let mut numbers: BTreeMap<(&str, String), NumberCounts> = BTreeMap::new();
     for entry in journal {
         let Event::Change(record) = &entry.event else { continue };
         let (c, by) = (&record.change, record.by.as_deref());
@@ -238,8 +284,44 @@ pub fn check(journal: &[JournalEntry], plan: Option<&[PlannedWrite]>) -> Vec<Vio
             n.lowest_at = Some(at());
         }
 
+        // Per number: a type's value before its first change is part of the starting state.
+        if touched.insert((&c.user_id, c.phone_type))
+            && let Some(b) = &c.before
+        {
+            let n = numbers.entry((&c.user_id, number::identity(b))).or_default();
+            n.before += 1;
+            n.now += 1;
+            n.lowest = n.now;
+        }
+        if let Some(b) = &c.before {
+            let n = numbers.entry((&c.user_id, number::identity(b))).or_default();
+            n.now = n.now.saturating_sub(1);
+            // Only a delete breaks a type-change pair; an update replaces a number the input
+            // asked to replace.
+            if n.now < n.lowest && c.op == "delete" {
+                n.lowest = n.now;
+                n.lowest_at = Some(at());
+            }
+        }
+        if let Some(a) = &c.after {
+            numbers.entry((&c.user_id, number::identity(a))).or_default().now += 1;
+        }
+
         if let Some(op) = by {
             made.insert(op);
+        }
+    }
+    for ((_, number), n) in numbers {
+        if let Some(at) = n.lowest_at
+            && n.lowest < n.before.min(n.now)
+        {
+            violations.push(Violation::NumberBelowFloor {
+                at,
+                number,
+                lowest: n.lowest,
+                before: n.before,
+                after: n.now,
+            });
         }
     }
     for n in counts.into_values() {
@@ -375,6 +457,7 @@ mod tests {
                 Violation::DuplicateWrite { .. } => "DuplicateWrite",
                 Violation::OutsidePlan { .. } => "OutsidePlan",
                 Violation::BelowFloor { .. } => "BelowFloor",
+                Violation::NumberBelowFloor { .. } => "NumberBelowFloor",
             })
             .collect()
     }
@@ -437,6 +520,28 @@ mod tests {
             "{}",
             v[0]
         );
+    }
+
+    #[test]
+    fn a_type_change_that_drops_its_number_is_caught_even_when_the_count_holds() {
+        // Office 5 moves to alternateMobile while a new mobile 6 is added; the delete of office
+        // ran before the alternate held the number. The user's count goes 1, 2, 1, 2: never
+        // below its floor, but number 5 was on no type at seq 2.
+        let events = [
+            change("u1", "add", "mobile", (None, Some("+1 6")), (1, 2), None),
+            change("u1", "delete", "office", (Some("+1 5"), None), (2, 1), None),
+            change("u1", "add", "alternateMobile", (None, Some("+1 5")), (1, 2), None),
+        ];
+        let v = check(&journal(events), None);
+        assert_eq!(kinds(&v), ["NumberBelowFloor"]);
+        assert!(v[0].to_string().contains("was on 0 types at seq 2"), "{}", v[0]);
+        // In the safe order the same writes pass.
+        let events = [
+            change("u1", "add", "mobile", (None, Some("+1 6")), (1, 2), None),
+            change("u1", "add", "alternateMobile", (None, Some("+1 5")), (2, 3), None),
+            change("u1", "delete", "office", (Some("+1 5"), None), (3, 2), None),
+        ];
+        assert!(check(&journal(events), None).is_empty());
     }
 
     #[test]

@@ -24,10 +24,14 @@ pub fn mixed(users: &[DesiredUser]) -> bool {
 /// What resolving a key found.
 pub type Resolved = Result<String, GraphError>;
 
-/// Resolves every user's key to its object id (lowercased), in order; once `stop` is
-/// requested, keys not yet resolved are left unresolved (`notStarted`).
+/// Resolves every user's key to its object id (lowercased), in order. An object id is its own
+/// answer; only UPNs are asked of Graph. Once `stop` is requested, keys not yet resolved are
+/// left unresolved (`notStarted`).
 pub async fn resolve<A: PhoneMethods>(api: &A, users: &[DesiredUser], concurrency: usize, stop: &Stop) -> Vec<Resolved> {
     in_order(users, concurrency, |u| async move {
+        if looks_like_object_id(&u.user) {
+            return Ok(u.user.to_lowercase());
+        }
         if stop.requested() {
             return Err(GraphError {
                 status: None,
@@ -67,12 +71,65 @@ pub fn merge(users: Vec<DesiredUser>, resolved: Vec<Resolved>) -> Vec<(DesiredUs
             Err(e) => out.push((user, Some(e))),
         }
     }
+    // A UPN Graph could not resolve (other than "no such user") may name any of the people
+    // named by object id: none of them can be planned safely this run.
+    let blocking = out
+        .iter()
+        .filter_map(|(u, e)| e.as_ref().map(|e| (u, e)))
+        .find(|(u, e)| !looks_like_object_id(&u.user) && e.status != Some(404));
+    if let Some((_, e)) = blocking {
+        let why = GraphError {
+            message: "not planned: a user named by UPN could not be resolved, and may be this user; run again".into(),
+            ..e.clone()
+        };
+        for (u, error) in out.iter_mut() {
+            if looks_like_object_id(&u.user) && error.is_none() {
+                *error = Some(why.clone());
+            }
+        }
+    }
     out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn user(key: &str, line: u64) -> DesiredUser {
+        let mut u = DesiredUser {
+            user: key.into(),
+            ..Default::default()
+        };
+        let phone = crate::phone::parse("+1 2065550100", "US".parse().unwrap()).unwrap();
+        u.want(crate::model::PhoneType::Office, crate::model::DesiredPhone { phone, line });
+        u
+    }
+
+    fn failed(status: Option<u16>) -> GraphError {
+        GraphError {
+            status,
+            code: "x".into(),
+            message: "failed".into(),
+            info: Default::default(),
+        }
+    }
+
+    /// A UPN that could not be resolved blocks every user named by object id (it may be one of
+    /// them); a UPN Graph does not know blocks nobody.
+    #[test]
+    fn an_unresolved_upn_blocks_users_named_by_object_id() {
+        const ID: &str = "0d9c1a3e-5b1f-4c1e-9a53-7f2c8e1b4a01";
+        let users = || vec![user("kim@contoso.com", 2), user(ID, 3), user("lee@contoso.com", 4)];
+        let merged = merge(users(), vec![Err(failed(None)), Ok(ID.into()), Ok("other".into())]);
+        let blocked: Vec<bool> = merged.iter().map(|(_, e)| e.is_some()).collect();
+        assert_eq!(blocked, [true, true, false]);
+        let merged = merge(users(), vec![Err(failed(Some(404))), Ok(ID.into()), Ok("other".into())]);
+        let blocked: Vec<bool> = merged.iter().map(|(_, e)| e.is_some()).collect();
+        assert_eq!(blocked, [true, false, false]);
+        // Resolved to the same id: one user, whose rows conflict when the numbers differ.
+        let merged = merge(users(), vec![Ok(ID.into()), Ok(ID.into()), Ok("other".into())]);
+        assert_eq!(merged.len(), 2);
+    }
 
     #[test]
     fn object_ids_are_told_from_upns() {

@@ -130,21 +130,6 @@ async fn sync(args: &RunArgs, mode: Mode, env: &Env, stop: &Stop) -> Result<Exit
         let n = input.users.len();
         (input.users.clone(), vec![None; n])
     };
-    // A key Graph could not resolve (other than "no such user") may be one of the people the
-    // other keys name: its rows are unknown for that person, so nothing is pruned this run.
-    let mut settings = config.planner.clone();
-    if settings.prune
-        && unresolved
-            .iter()
-            .flatten()
-            .any(|e| e.status != Some(404) && e.code != graph::NOT_STARTED)
-    {
-        settings.prune = false;
-        say!(
-            quiet,
-            "Note: some users could not be resolved, so prune is off for this run (rows naming them may belong to others)"
-        );
-    }
     let bar = progress::bar(users.len() as u64, "read", quiet);
     let reads = fetcher::fetch(api, &users, concurrency, &bar, stop).await;
     bar.finish_and_clear();
@@ -173,7 +158,7 @@ async fn sync(args: &RunArgs, mode: Mode, env: &Env, stop: &Stop) -> Result<Exit
             }),
         })
         .collect();
-    let mut plan = planner::plan(users.iter().zip(&current), &settings);
+    let mut plan = planner::plan(users.iter().zip(&current), &config.planner);
     // Graph refuses to delete a user's default sign-in method: read it for users whose plan
     // deletes a phone, and plan again knowing it.
     let deleting: Vec<usize> = (0..plan.users.len())
@@ -189,7 +174,7 @@ async fn sync(args: &RunArgs, mode: Mode, env: &Env, stop: &Stop) -> Result<Exit
                     if let Ok(c) = current[*i].as_mut() {
                         c.default_method = d;
                     }
-                    plan.users[*i] = planner::plan(std::iter::once((&users[*i], &current[*i])), &settings)
+                    plan.users[*i] = planner::plan(std::iter::once((&users[*i], &current[*i])), &config.planner)
                         .users
                         .remove(0);
                 }
@@ -248,7 +233,7 @@ async fn sync(args: &RunArgs, mode: Mode, env: &Env, stop: &Stop) -> Result<Exit
         started_at,
         input: &args.input,
         endpoint: &label,
-        settings: &settings,
+        settings: &config.planner,
         rows: input.rows,
         rejects: &input.rejects,
         plan: &plan,

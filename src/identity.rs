@@ -71,12 +71,13 @@ pub fn merge(users: Vec<DesiredUser>, resolved: Vec<Resolved>) -> Vec<(DesiredUs
             Err(e) => out.push((user, Some(e))),
         }
     }
-    // A UPN Graph could not resolve (other than "no such user") may name any of the people
-    // named by object id: none of them can be planned safely this run.
+    // A UPN Graph could not resolve — no answer, throttled, refused, out of time; anything but
+    // "no such user" (404) or "not a valid name" (400) — may name any of the people named by
+    // object id: none of them can be planned safely this run.
     let blocking = out
         .iter()
         .filter_map(|(u, e)| e.as_ref().map(|e| (u, e)))
-        .find(|(u, e)| !looks_like_object_id(&u.user) && e.status != Some(404));
+        .find(|(u, e)| !looks_like_object_id(&u.user) && !matches!(e.status, Some(400 | 404)));
     if let Some((_, e)) = blocking {
         let why = GraphError {
             message: "not planned: a user named by UPN could not be resolved, and may be this user; run again".into(),

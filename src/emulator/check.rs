@@ -152,7 +152,7 @@ impl fmt::Display for Violation {
                 after,
             } => write!(
                 f,
-                "number below floor: user {}'s number ending {} was on {lowest} types at {at}, below both {before} before and {after} after",
+                "number below floor: user {}'s number ending {} was on {lowest} of the types the journal touches at {at}, below both {before} before and {after} after",
                 at.user_id,
                 &number[number.len().saturating_sub(2)..]
             ),
@@ -193,10 +193,12 @@ struct NumberCounts {
 ///   below both the count before the user's first change and the count after the user's last
 ///   change.
 ///
-/// - [`Violation::NumberBelowFloor`] (per type-change pair): a delete after which a number of a
-///   user (compared by its digits, extension left out) is held by fewer of the user's types than
-///   both before the run touched those types and at the end — the delete half of a type change
-///   ran before its add. (An update that replaces a number is not counted.)
+/// - [`Violation::NumberBelowFloor`] (at most one per user and number): a delete after which a
+///   number of a user (compared by its digits, extension left out) is held by fewer of the types
+///   the journal touches than both before the journal touched them and at the end — the delete
+///   half of a type change ran before its add. (An update that replaces a number lowers no
+///   floor.) Types the journal never touches hold the same number throughout and are left out
+///   of every count alike.
 ///
 /// `enableSmsSignIn` and `disableSmsSignIn` changes are not writes: they are never duplicate
 /// writes by op id, nor outside the plan. Requests are read only for their `client-request-id`
@@ -288,10 +290,12 @@ pub fn check(journal: &[JournalEntry], plan: Option<&[PlannedWrite]>) -> Vec<Vio
         if touched.insert((&c.user_id, c.phone_type))
             && let Some(b) = &c.before
         {
+            // That type held the number through everything before, so every count so far,
+            // the lowest included, was one higher.
             let n = numbers.entry((&c.user_id, number::identity(b))).or_default();
             n.before += 1;
             n.now += 1;
-            n.lowest = n.now;
+            n.lowest += 1;
         }
         if let Some(b) = &c.before {
             let n = numbers.entry((&c.user_id, number::identity(b))).or_default();
@@ -534,7 +538,21 @@ mod tests {
         ];
         let v = check(&journal(events), None);
         assert_eq!(kinds(&v), ["NumberBelowFloor"]);
-        assert!(v[0].to_string().contains("was on 0 types at seq 2"), "{}", v[0]);
+        assert!(
+            v[0].to_string().contains("was on 0 of the types the journal touches at seq 2"),
+            "{}",
+            v[0]
+        );
+        // A dip before a type is first touched counts: office and alternate hold 5; office is
+        // deleted (5 on one type) before mobile gets it, then the alternate moves on and office
+        // gets 5 back. Two before, two after, one in between.
+        let events = [
+            change("u1", "delete", "office", (Some("+1 5"), None), (2, 1), None),
+            change("u1", "add", "mobile", (None, Some("+1 5")), (1, 2), None),
+            change("u1", "update", "alternateMobile", (Some("+1 5"), Some("+1 7")), (2, 2), None),
+            change("u1", "add", "office", (None, Some("+1 5")), (2, 3), None),
+        ];
+        assert!(kinds(&check(&journal(events), None)).contains(&"NumberBelowFloor"));
         // In the safe order the same writes pass.
         let events = [
             change("u1", "add", "mobile", (None, Some("+1 6")), (1, 2), None),

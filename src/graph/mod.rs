@@ -549,6 +549,18 @@ impl GraphClient {
                     self.send_once(request).await
                 }
             };
+            if attempt.not_sent == Some(NotSent::Deadline) {
+                // The time limit passed while the request waited for its turn: it was not sent,
+                // and the last real answer (if any) stays the one reported.
+                info.attempts = info.attempts.saturating_sub(1);
+                info.elapsed = started.elapsed();
+                return Err(self.past_deadline(&info).unwrap_or_else(|| GraphError {
+                    status: info.status,
+                    code: "runTimeout".into(),
+                    message: "not retried: the run's time limit (rate.run_timeout_seconds) was reached".into(),
+                    info: info.clone(),
+                }));
+            }
             info.status = attempt.status;
             info.request_id = attempt.request_id.clone().or(info.request_id.take());
             info.elapsed = started.elapsed();
@@ -570,16 +582,8 @@ impl GraphClient {
                     ..info.clone()
                 },
             };
-            match attempt.not_sent {
-                Some(NotSent::SignIn) => return Err(failure(&info)),
-                Some(NotSent::Deadline) => {
-                    // The time limit passed while the request waited for its turn.
-                    info.attempts -= 1;
-                    if let Some(e) = self.past_deadline(&info) {
-                        return Err(e);
-                    }
-                }
-                None => {}
+            if attempt.not_sent == Some(NotSent::SignIn) {
+                return Err(failure(&info));
             }
             let retryable = attempt.status.is_none_or(retry::is_retryable_status);
             ambiguous |= request.is_write()

@@ -1,4 +1,4 @@
-//! Reads and writes through `$batch` (graph-contract.md §4.5): 20 items per HTTP call, a user's
+//! Reads and writes through `$batch` (docs/graph.md#batch): 20 items per HTTP call, a user's
 //! chain linked with `dependsOn`, failed items retried on their own, and 424 dependents re-planned
 //! rather than counted as failures.
 

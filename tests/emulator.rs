@@ -1,5 +1,6 @@
-//! The emulator against graph-contract.md, over real HTTP: every endpoint, rule, error shape,
-//! sign-in grant, throttle mode and fault. Test names carry the contract section they check.
+//! The emulator against docs/graph.md, over real HTTP: every endpoint, rule, error shape,
+//! sign-in grant, throttle mode and fault. Test names carry a topic prefix: s1_* phone methods
+//! and users, s3 error bodies, s4_* throttling, faults and `$batch`, s5 tokens.
 
 use phonesync::emulator::check::{PlannedWrite, Violation, check};
 use phonesync::emulator::options::{FaultKind, NumberEcho, NumberInput, RetryAfterMode};

@@ -1,4 +1,4 @@
-//! The client under Graph's failure modes (graph-contract.md §4): writes that may or may not have
+//! The client under Graph's failure modes (docs/graph.md#throttling): writes that may or may not have
 //! been applied, throttling that must slow the whole pool, the run's time limit, and request
 //! headers a background run sends.
 
@@ -31,8 +31,9 @@ async fn ambiguous_writes_are_reread_and_never_sent_twice() {
     // Single requests: the faults below are aimed at individual calls.
     w.edit_config("concurrency = 4", "concurrency = 1\nrequest_timeout_seconds = 0.5\nbatch = false");
     // a@: the add is applied, then 500. b@: the update is applied, then the connection drops.
-    // c@: the add of mobile is applied but answered 429 (§4.3, last point); its delete of office
-    // is applied but answered too late for the client's timeout. d@: a plain retryable 503.
+    // c@: the add of mobile is applied but answered 429 (docs/graph.md#transient-failures); its
+    // delete of office is applied but answered too late for the client's timeout. d@: a plain
+    // retryable 503.
     w.emulator.inject([
         Fault::effect(Effect::Applied(500)).only("POST"),
         Fault::effect(Effect::AppliedDrop).only("PATCH"),

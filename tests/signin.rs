@@ -1,4 +1,4 @@
-//! Every sign-in method against the emulator's token endpoint (graph-contract.md §5), including
+//! Every sign-in method against the emulator's token endpoint (docs/graph.md#tokens), including
 //! tokens that expire mid-run and a token revoked under a running job.
 
 mod common;

@@ -1,7 +1,8 @@
-//! The client's acceptance run: 5,000 generated users against an emulator that injects 10%
-//! faults of every kind (graph-contract.md §4.3: 500, 502, 503 with and without Retry-After, 504,
-//! 507, dropped connections, answers slower than the client's timeout, and writes applied but
-//! reported failed) and throttles below the configured rate (§4.2). One apply must converge.
+//! The client's acceptance run: 5,000 generated users against an emulator that injects 10% faults
+//! of every kind (docs/graph.md#transient-failures: 500, 502, 503 with and without Retry-After,
+//! 504, 507, dropped connections, answers slower than the client's timeout, and writes applied but
+//! reported failed) and throttles below the configured rate (docs/graph.md#throttle-limits). One
+//! apply must converge.
 
 mod common;
 

@@ -1,4 +1,4 @@
-//! `POST /{version}/$batch` (graph-contract.md §4.5): up to 20 requests, ids unique, `dependsOn`
+//! `POST /{version}/$batch` (docs/graph.md#batch): up to 20 requests, ids unique, `dependsOn`
 //! chains run in order with 424 for dependents of a failure, each item throttled and faulted on
 //! its own, responses in an order that is not the request order, and every item served under the
 //! batch's version. Each item is journaled as its own request, with its own `request-id` (also in

@@ -1,7 +1,7 @@
 //! The emulator's HTTP surface: Graph's paths for both versions, error bodies and correlation
-//! headers (§3), the bearer-token check, throttling (§4.2–4.3), injected faults and latency, and
-//! the `/_emulator` routes (state, journal, scripted faults). `$batch` lives in `batch.rs` and
-//! reuses [`dispatch`].
+//! headers (docs/graph.md#error-bodies), the bearer-token check, throttling
+//! (docs/graph.md#throttling), injected faults and latency, and the `/_emulator` routes (state,
+//! journal, scripted faults). `$batch` lives in `batch.rs` and reuses [`dispatch`].
 
 use super::journal::{AFTER_HEADER, ChangeRecord, Event, RequestRecord, after_ops};
 use super::options::{FaultKind, RetryAfterMode};
@@ -119,7 +119,7 @@ impl From<Failure> for Answer {
     }
 }
 
-/// Adds `innerError` (date, request-id, client-request-id) to an error body (§3).
+/// Adds `innerError` (date, request-id, client-request-id) to an error body (docs/graph.md#error-bodies).
 pub(super) fn add_inner_error(body: &mut Option<Value>, request_id: &str, client_request_id: &str) {
     if let Some(error) = body.as_mut().and_then(|b| b.get_mut("error")).and_then(Value::as_object_mut) {
         let date = time::OffsetDateTime::now_utc()
@@ -215,7 +215,7 @@ pub(super) fn authorize(s: &Shared, headers: &HeaderMap) -> Result<Issued, Answe
     }
 }
 
-/// The `Retry-After` value for a wait, in the configured style (§4.3).
+/// The `Retry-After` value for a wait, in the configured style (docs/graph.md#retry-after).
 pub(super) fn retry_after(mode: RetryAfterMode, wait: Duration) -> Option<String> {
     match mode {
         RetryAfterMode::Seconds => Some(wait.as_secs_f64().ceil().max(1.0).to_string()),
@@ -416,7 +416,7 @@ fn handle(s: &Shared, method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u
     }
 }
 
-/// The user named by `users/{x}` or `users('{x}')` (graph-contract §1.9), and the rest of the path.
+/// The user named by `users/{x}` or `users('{x}')` (docs/graph.md#addressing-users), and the rest of the path.
 fn user_of(segs: &[String]) -> Result<(String, &[String]), Answer> {
     let not_found = |seg: &str| Answer::error(400, "BadRequest", format!("Resource not found for the segment '{seg}'."));
     let first = segs.first().ok_or_else(|| not_found(""))?;

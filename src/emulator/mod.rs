@@ -1,10 +1,10 @@
 //! The Graph emulator: a server that behaves like Microsoft Graph's phone-method API as
-//! documented (graph-contract.md): rules, errors, throttling, faults, `$batch`, tokens, and a
+//! documented (docs/graph.md): rules, errors, throttling, faults, `$batch`, tokens, and a
 //! journal of everything it did.
 //!
 //! It is the embedded default endpoint (started in-process for `endpoint = "embedded"`), the
 //! test bed of every integration test, and a sandbox to try a CSV in before touching a tenant
-//! (`phonesync emulator`). It follows the contract, not the client, and shares no code with the
+//! (`phonesync emulator`). It follows docs/graph.md, not the client, and shares no code with the
 //! client side.
 
 mod batch;

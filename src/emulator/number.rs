@@ -1,6 +1,6 @@
 //! The emulator's own handling of Graph's number format `+{country code} {number}[x{extension}]`
-//! (graph-contract.md §1.5): which spellings are accepted and how they are echoed. Written
-//! independently of the client's parser on purpose.
+//! (docs/graph.md#number-format-and-echo): which spellings are accepted and how they are echoed.
+//! Written independently of the client's parser on purpose.
 
 use super::options::{NumberEcho, NumberInput};
 

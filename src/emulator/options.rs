@@ -1,6 +1,6 @@
 //! Every knob of the emulator, shared by `phonesync emulator`'s flags and by tests. Where Graph's
-//! real behaviour is UNCONFIRMED (graph-contract.md), the emulator's choice is a knob here and
-//! its default is the contract's recommendation.
+//! real behaviour is UNCONFIRMED (docs/graph.md#unconfirmed-behaviour), the emulator's choice is a
+//! knob here and its default is the one that page recommends.
 
 use clap::{Args, ValueEnum};
 use std::path::PathBuf;
@@ -38,22 +38,22 @@ pub struct Options {
     pub device_code_interval: u64,
 
     /// Which numbers create/update accept: `strict` is the documented `+CC NUMBER[xEXT]`;
-    /// `lenient` also takes `+CCNUMBER` and punctuation (graph-contract §1.5, UNCONFIRMED).
+    /// `lenient` also takes `+CCNUMBER` and punctuation (docs/graph.md#number-format-and-echo, UNCONFIRMED).
     #[arg(long, value_enum, default_value_t = NumberInput::Strict, help_heading = "Graph behaviour")]
     pub number_input: NumberInput,
     /// How numbers are stored and returned: as sent, without spaces, or re-spaced in groups.
     #[arg(long, value_enum, default_value_t = NumberEcho::Verbatim, help_heading = "Graph behaviour")]
     pub number_echo: NumberEcho,
-    /// HTTP status for a phone-method rule violation (UNCONFIRMED, §1.6).
+    /// HTTP status for a phone-method rule violation (UNCONFIRMED, docs/graph.md#rule-errors).
     #[arg(long, default_value_t = 400, help_heading = "Graph behaviour")]
     pub rule_error_status: u16,
-    /// `error.code` for a phone-method rule violation (UNCONFIRMED, §1.6).
+    /// `error.code` for a phone-method rule violation (UNCONFIRMED, docs/graph.md#rule-errors).
     #[arg(long, default_value = "invalidRequest", help_heading = "Graph behaviour")]
     pub rule_error_code: String,
-    /// Status of a successful create: 201 (reference page) or 200 (tutorial), §1.10.
+    /// Status of a successful create: 201 (reference page) or 200 (tutorial), docs/graph.md#phone-methods.
     #[arg(long, default_value_t = 201, value_parser = clap::value_parser!(u16).range(200..=201), help_heading = "Graph behaviour")]
     pub create_status: u16,
-    /// Answer to a successful update: `empty` 204 (the example) or `body` 200 with the object, §1.10.
+    /// Answer to a successful update: `empty` 204 (the example) or `body` 200 with the object, docs/graph.md#phone-methods.
     #[arg(long, value_enum, default_value_t = UpdateResponse::Empty, help_heading = "Graph behaviour")]
     pub update_response: UpdateResponse,
     /// Treat every user as not enabled for SMS sign-in by policy (smsSignInState
@@ -61,12 +61,13 @@ pub struct Options {
     #[arg(long, help_heading = "Graph behaviour")]
     pub sms_sign_in_disabled: bool,
     /// Refuse beta `GET …/authentication/signInPreferences` with 403 `Authorization_RequestDenied`,
-    /// as for an app without the permission to read it (UNCONFIRMED which one, §1.4).
+    /// as for an app without the permission to read it (UNCONFIRMED which one, docs/graph.md#default-sign-in-method).
     #[arg(long, help_heading = "Graph behaviour")]
     pub sign_in_preferences_forbidden: bool,
 
-    /// Resource units an app may spend per window (app + tenant token bucket, §4.2); no
-    /// throttling when absent. Every phone-method request costs 1.
+    /// Resource units an app may spend per window (app + tenant token bucket,
+    /// docs/graph.md#throttle-limits); no throttling when absent. Every phone-method request costs
+    /// 1.
     #[arg(long, value_name = "RU", help_heading = "Throttling")]
     pub throttle_ru: Option<u32>,
     /// Length of the resource-unit window, in seconds.
@@ -79,7 +80,7 @@ pub struct Options {
     #[arg(long, default_value_t = 150.0, value_name = "SECONDS", help_heading = "Throttling")]
     pub throttle_write_window: f64,
     /// How a 429 says when to retry: integer seconds, fractional seconds, an HTTP date, or no
-    /// Retry-After at all (§4.3).
+    /// Retry-After at all (docs/graph.md#retry-after).
     #[arg(long, value_enum, default_value_t = RetryAfterMode::Seconds, help_heading = "Throttling")]
     pub retry_after: RetryAfterMode,
 
@@ -239,7 +240,7 @@ pub enum FaultKind {
     /// A write is applied, then the connection is dropped.
     #[value(name = "applied-drop")]
     AppliedDrop,
-    /// A write is applied, then 429 is returned (graph-contract §4.3, last point).
+    /// A write is applied, then 429 is returned (docs/graph.md#transient-failures).
     #[value(name = "applied-429")]
     Applied429,
 }

@@ -1,6 +1,6 @@
 //! The emulated tenant: users, their phone methods, and Graph's rules for changing them
-//! (graph-contract.md §1.2–§1.6). Deliberately shares no code with the client side, so a
-//! misreading of the contract on one side is caught by the other. Every change is recorded
+//! (docs/graph.md#phone-methods). Deliberately shares no code with the client side, so a
+//! misreading of Graph's documentation on one side is caught by the other. Every change is recorded
 //! for the journal.
 
 use super::number;
@@ -43,7 +43,7 @@ pub struct SeedPhone {
     pub phone_number: String,
 }
 
-/// The three phone types and their fixed method ids (§1.2).
+/// The three phone types and their fixed method ids (docs/graph.md#fixed-method-ids).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Kind {
     /// `mobile`
@@ -54,7 +54,7 @@ pub enum Kind {
     Office = 2,
 }
 
-/// The password method's fixed id, listed by `/authentication/methods` (§1.2).
+/// The password method's fixed id, listed by `/authentication/methods` (docs/graph.md#fixed-method-ids).
 const PASSWORD_METHOD_ID: &str = "28c10230-6103-485e-b985-444c60001490";
 
 impl Kind {
@@ -283,8 +283,9 @@ impl Tenant {
     }
 
     /// The user's `userPreferredMethodForSecondaryAuthentication` (beta `signInPreferences`,
-    /// §1.4), read from the seed's default method: a mobile default is `sms`, the others
-    /// `voiceAlternateMobile` and `voiceOffice`; without a default phone, `push`.
+    /// docs/graph.md#default-sign-in-method), read from the seed's default method: a mobile default
+    /// is `sms`, the others `voiceAlternateMobile` and `voiceOffice`; without a default phone,
+    /// `push`.
     pub fn preferred_method(&self, u: usize) -> &'static str {
         match self.users[u].default_method {
             Some(Kind::Mobile) => "sms",
@@ -333,7 +334,7 @@ impl Tenant {
             .collect()
     }
 
-    /// `GET …/authentication/methods`: every method, each with `@odata.type` (§1.8).
+    /// `GET …/authentication/methods`: every method, each with `@odata.type` (docs/graph.md#phone-methods).
     pub fn all_methods(&self, u: usize) -> Vec<Value> {
         let mut v = vec![
             json!({"@odata.type": "#microsoft.graph.passwordAuthenticationMethod", "id": PASSWORD_METHOD_ID, "password": null, "createdDateTime": null}),
@@ -369,7 +370,7 @@ impl Tenant {
             }
             if let Some(a) = &number {
                 *self.mobiles.entry(number::identity(a)).or_default() += 1;
-                // Adding or changing a mobile registers it for SMS sign-in where policy allows (§1.4).
+                // Adding or changing a mobile registers it for SMS sign-in where policy allows (docs/graph.md#phone-method-rules).
                 self.users[u].sms_enabled = true;
             }
         }
@@ -451,7 +452,7 @@ impl Tenant {
         Ok(())
     }
 
-    /// `POST …/phoneMethods/{id}/enableSmsSignIn` and `disableSmsSignIn` (§1.1 rows 6–7).
+    /// `POST …/phoneMethods/{id}/enableSmsSignIn` and `disableSmsSignIn` (docs/graph.md#phone-methods).
     pub fn sms_sign_in(&mut self, u: usize, id: &str, enable: bool) -> Result<(), Failure> {
         let kind = self.method(u, id)?;
         if enable {

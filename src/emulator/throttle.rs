@@ -1,6 +1,7 @@
-//! Graph's identity-and-access throttle model (graph-contract.md §4.2): per app, a token bucket
-//! of resource units and a separate bucket of writes, refilled continuously. Usage is counted
-//! even while throttled, so retrying before `Retry-After` only makes the wait longer (§4.3).
+//! Graph's identity-and-access throttle model (docs/graph.md#throttle-limits): per app, a token
+//! bucket of resource units and a separate bucket of writes, refilled continuously. Usage is
+//! counted even while throttled, so retrying before `Retry-After` only makes the wait longer
+//! (docs/graph.md#retry-after).
 
 use super::options::Options;
 use std::collections::HashMap;

@@ -1,5 +1,5 @@
 //! The emulator's OAuth 2.0 token endpoint, `POST /{tenant}/oauth2/v2.0/token`, client-credentials
-//! grant (graph-contract.md §5): a client secret; a client assertion signed PS256 (`x5t#S256`) or
+//! grant (docs/graph.md#tokens): a client secret; a client assertion signed PS256 (`x5t#S256`) or
 //! RS256 (`x5t`) with the configured certificate; or a federated assertion from the configured
 //! issuer with audience `api://AzureADTokenExchange`. Errors are shaped like Entra's, and so are
 //! the answers of faults scripted for it (method `token`).

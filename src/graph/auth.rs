@@ -1,4 +1,4 @@
-//! Access tokens for Graph (graph-contract.md §5): app-only sign-in with a client secret, a
+//! Access tokens for Graph (docs/graph.md#tokens): app-only sign-in with a client secret, a
 //! certificate (client assertion signed PS256 with `x5t#S256`, or RS256 with `x5t`), or workload
 //! identity federation (an assertion re-read from a file at every request, since kubelet rotates
 //! it); a token handed in ready-made; or delegated device-code sign-in for an admin at a terminal.

@@ -1,4 +1,4 @@
-//! JSON batching (docs/graph.md, `$batch`): requests from all workers are gathered into
+//! JSON batching (docs/graph.md#batch): requests from all workers are gathered into
 //! `POST /{version}/$batch` calls of up to 20 items. A user's chain of writes travels in one
 //! batch, linked with `dependsOn`, so Graph runs it in order and answers 424 for the dependents
 //! of a failure. Items are correlated by id (the answer's order is not the request's). Each

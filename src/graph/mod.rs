@@ -34,7 +34,7 @@ pub const AFTER_HEADER: &str = "x-phonesync-after";
 /// The error code of an op that was never sent because the run stopped first.
 pub const NOT_STARTED: &str = "notStarted";
 
-/// The fixed id of each phone type's method (docs/graph: fixed method ids).
+/// The fixed id of each phone type's method (docs/graph.md#fixed-method-ids).
 pub fn method_id(t: PhoneType) -> &'static str {
     match t {
         PhoneType::Mobile => "3179e48a-750b-4051-897c-87b9720928f7",
@@ -410,7 +410,7 @@ impl GraphClient {
     /// The user's path below the version (`/users/…`), quoted where Graph needs it.
     fn user_path(user: &str) -> String {
         // `.`/`..` would be read as path steps and a leading `$` as a system segment:
-        // Graph's `users('…')` form addresses such names literally (docs/graph.md, addressing users).
+        // Graph's `users('…')` form addresses such names literally (docs/graph.md#addressing-users).
         if user.starts_with('$') || user.chars().all(|c| c == '.') {
             let quoted = user.replace('\'', "''");
             format!("/users('{}')", utf8_percent_encode(&quoted, SEGMENT))
@@ -800,7 +800,7 @@ impl PhoneMethods for GraphClient {
         let (prefs, _) = self
             .read::<SignInPreferences>(Version::Beta, path, "the sign-in preferences")
             .await?;
-        // The phone each preferred method names (docs/graph.md, default sign-in method).
+        // The phone each preferred method names (docs/graph.md#default-sign-in-method).
         Ok(match prefs.user_preferred_method_for_secondary_authentication.as_deref() {
             Some("sms" | "voiceMobile") => Some(PhoneType::Mobile),
             Some("voiceAlternateMobile") => Some(PhoneType::AlternateMobile),

@@ -1,5 +1,5 @@
 //! When to try a Graph request again and how long to wait first: `Retry-After` in integer
-//! seconds, fractional seconds or an HTTP date (graph-contract §4.3), else exponential backoff
+//! seconds, fractional seconds or an HTTP date (docs/graph.md#retry-after), else exponential backoff
 //! with full jitter, capped.
 
 use std::time::{Duration, SystemTime};
@@ -18,9 +18,9 @@ pub struct Policy {
 /// The longest `Retry-After` honoured as given.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(300);
 
-/// Statuses that mean "not now" rather than "no": 429, and the 5xx family (§4.3, §4.4). Kiota
-/// retries only 429/503/504; phonesync also retries 500/502/507 because reads are idempotent and
-/// writes are re-read before they are sent again.
+/// Statuses that mean "not now" rather than "no": 429, and the 5xx family
+/// (docs/graph.md#transient-failures). Kiota retries only 429/503/504; phonesync also retries
+/// 500/502/507 because reads are idempotent and writes are re-read before they are sent again.
 pub fn is_retryable_status(status: u16) -> bool {
     matches!(status, 429 | 500 | 502 | 503 | 504 | 507)
 }

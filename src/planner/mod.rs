@@ -1,7 +1,7 @@
 //! Planner: (current, desired, settings) → the smallest safe list of ops per user.
 //!
-//! Pure code, no I/O: every rule of design.md §4 for the `auth` target lives here, so it can be
-//! tested exhaustively and a plan can be shown for approval before anything is written.
+//! Pure code, no I/O: every rule of README.md#what-it-plans for the `auth` target lives here, so it
+//! can be tested exhaustively and a plan can be shown for approval before anything is written.
 
 use crate::model::{CurrentUser, DesiredUser, Op, OpKind, Phone, PhoneType, Plan, SkipReason, UserPlan};
 use std::collections::BTreeMap;

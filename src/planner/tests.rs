@@ -1,4 +1,4 @@
-//! One test per planner rule of design.md §4 and per example given there.
+//! One test per planner rule (README.md#what-it-plans, and the `planner` module doc) and per example given there.
 
 use super::*;
 use crate::model::DesiredPhone;
@@ -189,7 +189,7 @@ fn alternate_with_an_existing_mobile_is_fine() {
 
 #[test]
 fn moving_the_only_mobile_to_alternate_is_infeasible() {
-    // Adding the alternate works, but deleting the mobile afterwards is not allowed (graph-contract §1.4).
+    // Adding the alternate works, but deleting the mobile afterwards is not allowed (docs/graph.md#phone-method-rules).
     let p = run(&[(Mobile, A)], &[(Alt, A)]);
     assert!(
         matches!(p.skip, Some(SkipReason::Infeasible(ref m)) if m.contains("remove the mobile")),
@@ -299,7 +299,7 @@ fn index(t: PhoneType) -> usize {
     }
 }
 
-/// One Graph request under Graph's rules (graph-contract §1.4), or why Graph refuses it.
+/// One Graph request under Graph's rules (docs/graph.md#phone-method-rules), or why Graph refuses it.
 fn graph_step(s: &State, kind: OpKind, t: PhoneType, n: Option<&'static str>) -> Result<State, &'static str> {
     let mut next = *s;
     let i = index(t);
@@ -364,7 +364,7 @@ fn every_order(ops: &[Op]) -> Vec<Vec<usize>> {
     out
 }
 
-/// The end state design.md §4 asks for, written from the rule table alone (not from the
+/// The end state README.md#what-it-plans asks for, written from the rule table alone (not from the
 /// planner): wanted numbers; unknown (rejected) types as they are; unnamed phones kept unless
 /// pruned or moved to a type that does not hold their number yet.
 fn goal(c: &State, d: &State, rejected: Option<PhoneType>, prune: bool) -> State {

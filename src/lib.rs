@@ -159,36 +159,8 @@ async fn sync(args: &RunArgs, mode: Mode, env: &Env, stop: &Stop) -> Result<Exit
         })
         .collect();
     let mut plan = planner::plan(users.iter().zip(&current), &config.planner);
-    // Graph refuses to delete a user's default sign-in method: read it for users whose plan
-    // deletes a phone, and plan again knowing it.
-    let deleting: Vec<usize> = (0..plan.users.len())
-        .filter(|i| plan.users[*i].ops.iter().any(|o| o.kind == model::OpKind::Delete))
-        .collect();
-    if !deleting.is_empty() && !stop.requested() {
-        let keys: Vec<String> = deleting.iter().map(|i| users[*i].user.clone()).collect();
-        let defaults = fetcher::default_methods(api, &keys, concurrency).await;
-        let mut refused = None;
-        for (i, default) in deleting.iter().zip(defaults) {
-            match default {
-                Ok(d) => {
-                    if let Ok(c) = current[*i].as_mut() {
-                        c.default_method = d;
-                    }
-                    plan.users[*i] = planner::plan(std::iter::once((&users[*i], &current[*i])), &config.planner)
-                        .users
-                        .remove(0);
-                }
-                Err(e) => {
-                    refused.get_or_insert(e);
-                }
-            }
-        }
-        if let Some(e) = refused {
-            say!(
-                quiet,
-                "Note: could not read users' default sign-in methods ({e}); a delete of a default method will be refused by Graph and reported"
-            );
-        }
+    if !stop.requested() {
+        mark_default_method_deletes(api, &users, &mut current, &mut plan, &config.planner, concurrency, quiet).await;
     }
     let read_time = read_started.elapsed();
 
@@ -267,6 +239,48 @@ async fn sync(args: &RunArgs, mode: Mode, env: &Env, stop: &Stop) -> Result<Exit
         && plan.skipped_users() == 0
         && input.rejects.is_empty();
     Ok(if clean { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+/// Graph refuses to delete a user's default sign-in method: reads it for the users whose plan
+/// deletes a phone and plans them again knowing it, so such a delete is marked blocked instead of
+/// sent. A refused read is said once; those users keep their plan.
+async fn mark_default_method_deletes(
+    api: &graph::GraphClient,
+    users: &[DesiredUser],
+    current: &mut [Result<CurrentUser, SkipReason>],
+    plan: &mut model::Plan,
+    settings: &planner::Settings,
+    concurrency: usize,
+    quiet: bool,
+) {
+    let deleting: Vec<usize> = (0..plan.users.len())
+        .filter(|i| plan.users[*i].ops.iter().any(|o| o.kind == model::OpKind::Delete))
+        .collect();
+    if deleting.is_empty() {
+        return;
+    }
+    let keys: Vec<String> = deleting.iter().map(|i| users[*i].user.clone()).collect();
+    let defaults = fetcher::default_methods(api, &keys, concurrency).await;
+    let mut refused = None;
+    for (i, default) in deleting.iter().zip(defaults) {
+        match default {
+            Ok(d) => {
+                if let Ok(c) = current[*i].as_mut() {
+                    c.default_method = d;
+                }
+                plan.users[*i] = planner::plan_user_or_skip(&users[*i], &current[*i], settings);
+            }
+            Err(e) => {
+                refused.get_or_insert(e);
+            }
+        }
+    }
+    if let Some(e) = refused {
+        say!(
+            quiet,
+            "Note: could not read users' default sign-in methods ({e}); a delete of a default method will be refused by Graph and reported"
+        );
+    }
 }
 
 /// The closing lines on stdout: counts only, no personal data.

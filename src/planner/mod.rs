@@ -29,12 +29,17 @@ impl Default for Settings {
 pub fn plan<'a>(users: impl IntoIterator<Item = (&'a DesiredUser, &'a Result<CurrentUser, SkipReason>)>, settings: &Settings) -> Plan {
     let users = users
         .into_iter()
-        .map(|(desired, current)| match current {
-            Ok(current) => plan_user(desired, current, settings),
-            Err(reason) => UserPlan::skipped(&desired.user, reason.clone()),
-        })
+        .map(|(desired, current)| plan_user_or_skip(desired, current, settings))
         .collect();
     Plan { users }
+}
+
+/// Plans one user from what was read: its plan, or a skip for why it could not be read.
+pub fn plan_user_or_skip(desired: &DesiredUser, current: &Result<CurrentUser, SkipReason>, settings: &Settings) -> UserPlan {
+    match current {
+        Ok(current) => plan_user(desired, current, settings),
+        Err(reason) => UserPlan::skipped(&desired.user, reason.clone()),
+    }
 }
 
 /// Plans one user.

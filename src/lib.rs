@@ -144,6 +144,7 @@ async fn sync(args: &RunArgs, mode: Mode, env: &Env, stop: &Stop) -> Result<Exit
         &config.report_dir
     };
     let mut moves = moves::Moves::load(moves_dir, &connection.label)?;
+    let mut unfinished = moves.by_user();
     let mut current: Vec<Result<CurrentUser, SkipReason>> = reads
         .into_iter()
         .zip(&unresolved)
@@ -153,7 +154,7 @@ async fn sync(args: &RunArgs, mode: Mode, env: &Env, stop: &Stop) -> Result<Exit
             Some(e) if e.code == graph::NOT_STARTED => Err(SkipReason::ReadFailed(e.message.clone())),
             Some(e) => Err(SkipReason::ReadFailed(format!("could not resolve the user: {e}"))),
             None => read.map_err(|(reason, _)| reason).map(|mut c| {
-                c.unfinished_moves = moves.of(&user.user);
+                c.unfinished_moves = unfinished.remove(&user.user.to_lowercase()).unwrap_or_default();
                 c
             }),
         })

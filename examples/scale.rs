@@ -5,7 +5,7 @@
 //! (defaults: 100000 users, 5000 requests/s, 64 workers, no added latency). With a latency, it
 //! also runs the plan with `$batch` off, so the two rates come from one run.
 
-use phonesync::emulator::{Emulator, Options, generate};
+use phonesync_emulator::{Emulator, Options, generate};
 use std::time::Instant;
 
 fn rss_mib() -> f64 {

@@ -3,16 +3,12 @@
 //! real tenant with credentials from the environment.
 
 use crate::config::{Config, Endpoint, SignIn};
-use crate::emulator::{self, Emulator, Seed};
 use crate::graph::auth::{App, ClientCertificate, Credential};
 use crate::graph::{ClientSettings, GraphClient, retry};
 use anyhow::{Context, Result, bail};
-use secrecy::SecretString;
-use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-/// The file in the state folder holding the embedded emulator's tenant between runs.
-pub const STATE_FILE: &str = "emulator-state.json";
+pub use embedded::STATE_FILE;
 
 /// A Graph client and, for the embedded endpoint, the emulator behind it.
 pub struct Connection {
@@ -20,7 +16,7 @@ pub struct Connection {
     pub client: std::sync::Arc<GraphClient>,
     /// What the client talks to, for people.
     pub label: String,
-    embedded: Option<(Emulator, PathBuf)>,
+    embedded: Option<embedded::Embedded>,
 }
 
 /// Opens the configured endpoint and signs in.
@@ -41,27 +37,10 @@ pub async fn open(config: &Config) -> Result<Connection> {
     };
     let (credential, label, embedded) = match &config.endpoint {
         Endpoint::Embedded => {
-            let state_file = config.emulator.state_dir.join(STATE_FILE);
-            let seed = initial_state(&state_file, config.emulator.seed.as_deref())?;
-            // A fresh credential per run, pinned in the emulator: sign-in is exercised for real.
-            let client_id = uuid::Uuid::new_v4().to_string();
-            let secret = uuid::Uuid::new_v4().simple().to_string();
-            let options = emulator::Options {
-                client_id: Some(client_id.clone()),
-                client_secret: Some(secret.clone()),
-                ..Default::default()
-            };
-            let emu = Emulator::start("127.0.0.1:0".parse().expect("static address"), &seed, options).await?;
+            let (emu, state_file, credential_for) = embedded::Embedded::start(config).await?;
             settings.base = emu.url().parse().context("emulator URL")?;
-            let app = App {
-                authority: settings.base.clone(),
-                tenant: "embedded".into(),
-                client_id,
-                scope: "https://graph.microsoft.com/.default".into(),
-            };
-            let credential = Credential::ClientSecret(app, SecretString::from(secret));
             let label = format!("embedded Graph emulator (state: {})", state_file.display());
-            (credential, label, Some((emu, state_file)))
+            (credential_for(settings.base.clone()), label, Some(emu))
         }
         Endpoint::Url(url) => {
             settings.base = url.clone();
@@ -121,17 +100,6 @@ fn credential(config: &Config, url: &reqwest::Url) -> Result<Credential> {
     })
 }
 
-/// The saved state if there is one, else the seed, else an empty tenant.
-fn initial_state(state_file: &Path, seed: Option<&Path>) -> Result<Seed> {
-    if state_file.exists() {
-        return emulator::load_seed(state_file);
-    }
-    match seed {
-        Some(path) => emulator::load_seed(path),
-        None => Ok(Seed::default()),
-    }
-}
-
 impl Connection {
     /// True when the run talks to the embedded emulator.
     pub fn is_embedded(&self) -> bool {
@@ -140,18 +108,134 @@ impl Connection {
 
     /// Stops the embedded emulator, saving its state when `save` is set.
     pub async fn close(self, save: bool) -> Result<()> {
-        let Some((emu, state_file)) = self.embedded else { return Ok(()) };
-        let state = emu.state();
-        emu.stop().await;
-        if save {
-            save_state(&state_file, &state)?;
+        match self.embedded {
+            Some(emu) => emu.close(save).await,
+            None => Ok(()),
         }
-        Ok(())
     }
 }
 
-fn save_state(path: &Path, state: &Seed) -> Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create state folder {}", dir.display()))?;
-    crate::files::write_private(path, &serde_json::to_vec_pretty(state)?)
+/// The emulator built into the binary, started for one run with its tenant loaded from (and
+/// saved back to) the state folder.
+#[cfg(feature = "embedded-emulator")]
+mod embedded {
+    use crate::config::Config;
+    use crate::graph::auth::{App, Credential};
+    use anyhow::{Context, Result};
+    use phonesync_emulator::{Emulator, Options, Seed, load_seed};
+    use secrecy::SecretString;
+    use std::path::{Path, PathBuf};
+
+    /// The file in the state folder holding the embedded emulator's tenant between runs.
+    pub const STATE_FILE: &str = "emulator-state.json";
+
+    /// A running embedded emulator and the file its tenant is saved to.
+    pub struct Embedded {
+        emu: Emulator,
+        state_file: PathBuf,
+    }
+
+    /// Builds the credential for the emulator's URL.
+    pub type CredentialFor = Box<dyn FnOnce(reqwest::Url) -> Credential + Send>;
+
+    impl Embedded {
+        /// Starts the emulator from the saved state, else the configured seed, else an empty
+        /// tenant, with a fresh credential pinned in it: sign-in is exercised for real.
+        pub async fn start(config: &Config) -> Result<(Embedded, PathBuf, CredentialFor)> {
+            let state_file = config.emulator.state_dir.join(STATE_FILE);
+            let seed = initial_state(&state_file, config.emulator.seed.as_deref())?;
+            let client_id = uuid::Uuid::new_v4().to_string();
+            let secret = uuid::Uuid::new_v4().simple().to_string();
+            let options = Options {
+                client_id: Some(client_id.clone()),
+                client_secret: Some(secret.clone()),
+                ..Default::default()
+            };
+            let emu = Emulator::start("127.0.0.1:0".parse().expect("static address"), &seed, options).await?;
+            let credential: CredentialFor = Box::new(move |authority| {
+                let app = App {
+                    authority,
+                    tenant: "embedded".into(),
+                    client_id,
+                    scope: "https://graph.microsoft.com/.default".into(),
+                };
+                Credential::ClientSecret(app, SecretString::from(secret))
+            });
+            Ok((
+                Embedded {
+                    emu,
+                    state_file: state_file.clone(),
+                },
+                state_file,
+                credential,
+            ))
+        }
+
+        /// The emulator's base URL.
+        pub fn url(&self) -> String {
+            self.emu.url()
+        }
+
+        /// Stops the emulator, saving its tenant when `save` is set.
+        pub async fn close(self, save: bool) -> Result<()> {
+            let state = self.emu.state();
+            self.emu.stop().await;
+            if save {
+                let dir = self.state_file.parent().unwrap_or(Path::new("."));
+                std::fs::create_dir_all(dir).with_context(|| format!("cannot create state folder {}", dir.display()))?;
+                crate::files::write_private(&self.state_file, &serde_json::to_vec_pretty(&state)?)?;
+            }
+            Ok(())
+        }
+    }
+
+    /// The saved state if there is one, else the seed, else an empty tenant.
+    fn initial_state(state_file: &Path, seed: Option<&Path>) -> Result<Seed> {
+        if state_file.exists() {
+            return load_seed(state_file);
+        }
+        match seed {
+            Some(path) => load_seed(path),
+            None => Ok(Seed::default()),
+        }
+    }
+}
+
+/// A build without the emulator: `endpoint = "embedded"` stops the run with a clear message.
+#[cfg(not(feature = "embedded-emulator"))]
+mod embedded {
+    use crate::config::Config;
+    use crate::graph::auth::Credential;
+    use anyhow::{Result, bail};
+    use std::path::PathBuf;
+
+    /// The file in the state folder holding the embedded emulator's tenant between runs.
+    pub const STATE_FILE: &str = "emulator-state.json";
+
+    /// No emulator in this build: this type has no values.
+    pub enum Embedded {}
+
+    /// Builds the credential for the emulator's URL.
+    pub type CredentialFor = Box<dyn FnOnce(reqwest::Url) -> Credential + Send>;
+
+    impl Embedded {
+        /// Always fails: this build has no emulator.
+        pub async fn start(config: &Config) -> Result<(Embedded, PathBuf, CredentialFor)> {
+            bail!(
+                "{}: endpoint = \"embedded\" needs the built-in Graph emulator, and this build has none \
+                 (built without the embedded-emulator feature); set endpoint to https://graph.microsoft.com",
+                config.path.display()
+            )
+        }
+
+        /// Never called.
+        pub fn url(&self) -> String {
+            match *self {}
+        }
+
+        /// Never called.
+        pub async fn close(self, _save: bool) -> Result<()> {
+            match self {}
+        }
+    }
 }

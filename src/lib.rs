@@ -12,7 +12,6 @@
 pub mod cli;
 pub mod config;
 pub mod connect;
-pub mod emulator;
 pub mod executor;
 pub mod fetcher;
 pub mod files;
@@ -47,7 +46,11 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         .context("cannot start the async runtime")?;
     runtime.block_on(async {
         let stop = Stop::new();
-        if !matches!(cli.command, Command::Emulator(_)) {
+        #[cfg(feature = "embedded-emulator")]
+        let listen = !matches!(cli.command, Command::Emulator(_));
+        #[cfg(not(feature = "embedded-emulator"))]
+        let listen = true;
+        if listen {
             interrupt::listen(stop.clone());
         }
         run_with(cli, Env::from_process(), &stop).await
@@ -64,7 +67,8 @@ pub async fn run_with(cli: Cli, env: Env, stop: &Stop) -> Result<ExitCode> {
     match cli.command {
         Command::Plan(args) => sync(&args, Mode::Plan, &env, stop).await,
         Command::Apply(args) => sync(&args, Mode::Apply, &env, stop).await,
-        Command::Emulator(args) => emulator::serve(&args).await,
+        #[cfg(feature = "embedded-emulator")]
+        Command::Emulator(args) => phonesync_emulator::serve(&args).await,
     }
 }
 

@@ -5,7 +5,7 @@
 mod common;
 
 use common::{World, assert_journal_invariants, csv_rows, offices, pairs, summary};
-use phonesync::emulator::Fault;
+use phonesync_emulator::Fault;
 use std::collections::HashMap;
 use std::process::ExitCode;
 

@@ -130,7 +130,7 @@ fn help_documents_the_exit_codes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_secret_or_token_appears_in_any_output_of_a_run() {
-    use phonesync::emulator::{Emulator, Fault, Options};
+    use phonesync_emulator::{Emulator, Fault, Options};
     let secret = "s3cr3t-Value-0f-The-App-91f2";
     let seed = serde_json::from_value(serde_json::json!({"users": [
         {"id": "1", "userPrincipalName": "a@contoso.com"},

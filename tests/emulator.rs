@@ -2,9 +2,9 @@
 //! sign-in grant, throttle mode and fault. Test names carry a topic prefix: s1_* phone methods
 //! and users, s3 error bodies, s4_* throttling, faults and `$batch`, s5 tokens.
 
-use phonesync::emulator::check::{PlannedWrite, Violation, check};
-use phonesync::emulator::options::{FaultKind, NumberEcho, NumberInput, RetryAfterMode};
-use phonesync::emulator::{Effect, Emulator, Event, Fault, JournalEntry, Options};
+use phonesync_emulator::check::{PlannedWrite, Violation, check};
+use phonesync_emulator::options::{FaultKind, NumberEcho, NumberInput, RetryAfterMode};
+use phonesync_emulator::{Effect, Emulator, Event, Fault, JournalEntry, Options};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
@@ -190,7 +190,7 @@ async fn s1_1_update_reproduces_the_documented_example() {
 async fn s1_10_create_status_and_update_body_are_configurable() {
     let g = graph_with(Options {
         create_status: 200,
-        update_response: phonesync::emulator::options::UpdateResponse::Body,
+        update_response: phonesync_emulator::options::UpdateResponse::Body,
         ..Options::default()
     })
     .await;

@@ -6,7 +6,7 @@
 mod common;
 
 use common::{SECRET, World, offices, pinned, planned_writes, summary, unaudited_write};
-use phonesync::emulator::Options;
+use phonesync_emulator::Options;
 use serde_json::json;
 use std::os::unix::process::ExitStatusExt;
 use std::time::Duration;
@@ -112,7 +112,7 @@ async fn a_run_killed_anywhere_leaves_a_true_audit_and_the_next_run_converges() 
             );
         }
         let plan = planned_writes(&w, &[&reports, &next]);
-        let violations = phonesync::emulator::check::check(&w.emulator.journal(), Some(&plan));
+        let violations = phonesync_emulator::check::check(&w.emulator.journal(), Some(&plan));
         assert!(violations.is_empty(), "{point:?} batch {batch}: {violations:#?}");
     }
 }

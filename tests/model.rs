@@ -11,7 +11,7 @@
 mod common;
 
 use common::{World, csv_rows, pinned, planned_writes, summary, unaudited_write};
-use phonesync::emulator::{Effect, Fault, Options};
+use phonesync_emulator::{Effect, Fault, Options};
 use serde_json::json;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -148,7 +148,7 @@ fn scenario(n: u64) -> Scenario {
 }
 
 /// A user's phones as type → number.
-fn phones_of(state: &phonesync::emulator::Seed) -> BTreeMap<String, BTreeMap<String, String>> {
+fn phones_of(state: &phonesync_emulator::Seed) -> BTreeMap<String, BTreeMap<String, String>> {
     state
         .users
         .iter()
@@ -236,7 +236,7 @@ async fn run_seed(n: u64) -> Result<usize, String> {
     // 2. The journal shows no dependency broken, nothing applied twice, no user below its
     // floor, and no write outside what the run planned (from its audit).
     let plan = planned_writes(&w, &[&first]);
-    let violations = phonesync::emulator::check::check(&w.emulator.journal(), Some(&plan));
+    let violations = phonesync_emulator::check::check(&w.emulator.journal(), Some(&plan));
     if !violations.is_empty() {
         return Err(context(format!("checker: {violations:?}")));
     }
@@ -261,7 +261,7 @@ async fn run_seed(n: u64) -> Result<usize, String> {
         return Err(context(format!("not converged after a fault-free run: {planned}")));
     }
     let plan = planned_writes(&w, &[&first, &second]);
-    let violations = phonesync::emulator::check::check(&w.emulator.journal(), Some(&plan));
+    let violations = phonesync_emulator::check::check(&w.emulator.journal(), Some(&plan));
     if !violations.is_empty() {
         return Err(context(format!("checker after the second run: {violations:?}")));
     }

@@ -4,7 +4,7 @@
 mod common;
 
 use common::{World, assert_journal_invariants, csv_rows, pairs, summary};
-use phonesync::emulator::Fault;
+use phonesync_emulator::Fault;
 use serde_json::json;
 use std::process::ExitCode;
 
@@ -214,7 +214,7 @@ async fn graph_refusals_are_reported_with_code_and_message() {
     let w = World::build(
         json!({"users": [{"id": "u1", "userPrincipalName": "a@contoso.com", "defaultMethod": "office",
         "phoneMethods": [{"phoneType": "office", "phoneNumber": "+1 4255550100"}]}]}),
-        phonesync::emulator::Options {
+        phonesync_emulator::Options {
             client_id: Some(common::CLIENT_ID.into()),
             client_secret: Some(common::SECRET.into()),
             sign_in_preferences_forbidden: true,

@@ -5,8 +5,8 @@
 mod common;
 
 use common::{World, assert_journal_invariants, csv_rows, pairs, pinned, summary};
-use phonesync::emulator::options::RetryAfterMode;
-use phonesync::emulator::{Effect, Fault, Options};
+use phonesync_emulator::options::RetryAfterMode;
+use phonesync_emulator::{Effect, Fault, Options};
 use serde_json::json;
 use std::process::ExitCode;
 

@@ -5,7 +5,7 @@
 mod common;
 
 use common::{World, csv_rows, pairs, pinned, summary};
-use phonesync::emulator::{Fault, Options};
+use phonesync_emulator::{Fault, Options};
 use serde_json::json;
 use std::process::ExitCode;
 
@@ -13,7 +13,7 @@ const KIM: &str = "0d9c1a3e-5b1f-4c1e-9a53-7f2c8e1b4a01";
 
 /// The checker over the whole journal, with no plan: dependencies, duplicates, floors.
 fn assert_checker_passes(w: &World) {
-    let violations = phonesync::emulator::check::check(&w.emulator.journal(), None);
+    let violations = phonesync_emulator::check::check(&w.emulator.journal(), None);
     assert!(violations.is_empty(), "{violations:#?}");
 }
 
@@ -107,7 +107,7 @@ async fn regression_a_dropped_batch_answer_is_reread_in_dependency_order() {
         {"phoneType": "office", "phoneNumber": "+1 4255550100"}]}]});
     let w = World::new(seed).await;
     let csv = w.csv("in.csv", "user,phoneType,phoneNumber\na@contoso.com,mobile,425-555-0100\n");
-    w.emulator.inject([Fault::effect(phonesync::emulator::Effect::AppliedDrop)
+    w.emulator.inject([Fault::effect(phonesync_emulator::Effect::AppliedDrop)
         .only("$batch")
         .path("/v1.0/")
         .skip(1)]);
@@ -275,7 +275,7 @@ async fn a_late_batch_answer_is_confirmed_not_resent() {
         "in.csv",
         "user,phoneType,phoneNumber\na@contoso.com,mobile,206-555-0101\na@contoso.com,alternateMobile,206-555-0102\n",
     );
-    w.emulator.inject([Fault::effect(phonesync::emulator::Effect::Slow)
+    w.emulator.inject([Fault::effect(phonesync_emulator::Effect::Slow)
         .only("$batch")
         .path("/v1.0/")
         .skip(1)]);
@@ -301,7 +301,7 @@ async fn regression_a_batch_answered_500_after_running_is_reread() {
         "in.csv",
         "user,phoneType,phoneNumber\na@contoso.com,mobile,206-555-0101\na@contoso.com,alternateMobile,206-555-0102\n",
     );
-    w.emulator.inject([Fault::effect(phonesync::emulator::Effect::Applied(500))
+    w.emulator.inject([Fault::effect(phonesync_emulator::Effect::Applied(500))
         .only("$batch")
         .path("/v1.0/")
         .skip(1)]);

@@ -4,7 +4,7 @@
 mod common;
 
 use common::{World, assert_journal_invariants, summary};
-use phonesync::emulator::generate;
+use phonesync_emulator::generate;
 use std::process::ExitCode;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -43,7 +43,7 @@ async fn a_generated_tenant_converges_in_one_apply() {
 #[should_panic(expected = "went down to 0 methods")]
 fn the_invariant_checker_catches_a_delete_before_its_add() {
     let change =
-        |op: &'static str, t: &'static str, before: Option<&str>, after: Option<&str>, b: usize, a: usize| phonesync::emulator::Change {
+        |op: &'static str, t: &'static str, before: Option<&str>, after: Option<&str>, b: usize, a: usize| phonesync_emulator::Change {
             user_id: "u".into(),
             op,
             phone_type: t,
@@ -62,7 +62,7 @@ fn the_invariant_checker_catches_a_delete_before_its_add() {
 #[test]
 #[should_panic(expected = "duplicate add")]
 fn the_invariant_checker_catches_a_duplicate_add() {
-    let add = phonesync::emulator::Change {
+    let add = phonesync_emulator::Change {
         user_id: "u".into(),
         op: "add",
         phone_type: "mobile",

@@ -5,7 +5,7 @@ mod common;
 
 use common::{CLIENT_ID, SECRET, World, pairs};
 use phonesync::config::Env;
-use phonesync::emulator::{Fault, Options};
+use phonesync_emulator::{Fault, Options};
 use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;

@@ -7,8 +7,8 @@
 mod common;
 
 use common::{CLIENT_ID, SECRET, World, assert_journal_invariants, csv_rows, summary};
-use phonesync::emulator::options::FaultKind::*;
-use phonesync::emulator::{Options, generate};
+use phonesync_emulator::options::FaultKind::*;
+use phonesync_emulator::{Options, generate};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn five_thousand_users_converge_in_one_apply_under_faults_and_throttling() {

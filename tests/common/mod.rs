@@ -5,7 +5,7 @@
 
 use phonesync::cli::Cli;
 use phonesync::config::Env;
-use phonesync::emulator::{Emulator, Options, Seed, SeedUser};
+use phonesync_emulator::{Emulator, Options, Seed, SeedUser};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -118,7 +118,7 @@ impl World {
 
     /// The Graph calls the emulator served: single requests and `$batch` items, not the
     /// `$batch` envelopes themselves.
-    pub fn calls(&self) -> Vec<phonesync::emulator::RequestRecord> {
+    pub fn calls(&self) -> Vec<phonesync_emulator::RequestRecord> {
         self.emulator
             .requests()
             .into_iter()
@@ -180,7 +180,7 @@ pub fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
 /// - per user, no delete of a phone ran before the add it depends on: a user's method count
 ///   never drops below both its count before the run and its count after it;
 /// - no type was added twice in a row without a delete between (no duplicate add).
-pub fn assert_journal_invariants(changes: &[phonesync::emulator::Change]) {
+pub fn assert_journal_invariants(changes: &[phonesync_emulator::Change]) {
     use std::collections::HashMap;
     let mut first: HashMap<&str, usize> = HashMap::new();
     let mut last: HashMap<&str, usize> = HashMap::new();
@@ -224,7 +224,7 @@ pub fn pinned(o: Options) -> Options {
 /// The writes the runs whose reports are in `dirs` planned and may have sent, from their
 /// `outcomes.csv` (each op's id, user, type and kind), for the journal checker's "outside the
 /// plan" check. Users are mapped to object ids through the emulator's tenant.
-pub fn planned_writes(w: &World, dirs: &[&Path]) -> Vec<phonesync::emulator::check::PlannedWrite> {
+pub fn planned_writes(w: &World, dirs: &[&Path]) -> Vec<phonesync_emulator::check::PlannedWrite> {
     let users = w.emulator.state().users;
     let id_of = |key: &str| {
         users
@@ -243,7 +243,7 @@ pub fn planned_writes(w: &World, dirs: &[&Path]) -> Vec<phonesync::emulator::che
                 continue;
             }
             if let Some(user_id) = id_of(&o["user"]) {
-                planned.push(phonesync::emulator::check::PlannedWrite {
+                planned.push(phonesync_emulator::check::PlannedWrite {
                     op_id: o["clientRequestId"].clone(),
                     user_id,
                     phone_type: o["phoneType"].clone(),
@@ -257,7 +257,7 @@ pub fn planned_writes(w: &World, dirs: &[&Path]) -> Vec<phonesync::emulator::che
 
 /// Every write the emulator's journal shows was made by an op `outcomes.csv` in `dir` names;
 /// returns the first that is not.
-pub fn unaudited_write(w: &World, dir: &Path) -> Option<phonesync::emulator::ChangeRecord> {
+pub fn unaudited_write(w: &World, dir: &Path) -> Option<phonesync_emulator::ChangeRecord> {
     let path = dir.join("outcomes.csv");
     let audited: std::collections::BTreeSet<String> = if path.exists() {
         csv_rows(&path).into_iter().map(|o| o["clientRequestId"].clone()).collect()

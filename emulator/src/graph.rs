@@ -1,20 +1,16 @@
-//! The emulator's HTTP surface: Graph's paths for both versions, error bodies and correlation
-//! headers (docs/graph.md#error-bodies), the bearer-token check, throttling
-//! (docs/graph.md#throttling), injected faults and latency, and the `/_emulator` routes (state,
-//! journal, scripted faults). `$batch` lives in `batch.rs` and reuses [`dispatch`].
+//! What one Graph operation does, whether it came alone or as a `$batch` item: the bearer-token
+//! check, throttling (docs/graph.md#throttling), injected faults, addressing users
+//! (docs/graph.md#addressing-users) and the phone-method resources themselves.
 
-use super::journal::{AFTER_HEADER, ChangeRecord, Event, RequestRecord, after_ops};
-use super::options::{FaultKind, RetryAfterMode};
-use super::tenant::{Failure, Tenant};
-use super::{Effect, Issued, Shared, batch, fault, token};
-use axum::Router;
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
-use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use crate::answer::Answer;
+use crate::journal::ChangeRecord;
+use crate::journal::Event;
+use crate::options::{FaultKind, RetryAfterMode};
+use crate::tenant::Failure;
+use crate::tenant::Tenant;
+use crate::{Effect, Issued, Shared};
+use axum::http::HeaderMap;
 use serde_json::{Value, json};
-use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 /// Characters escaped in the user part of `@odata.context` (Graph writes `users('kim%40contoso.com')`).
@@ -24,173 +20,8 @@ const CONTEXT_SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPH
     .remove(b'_')
     .remove(b'~');
 
-/// Marks a response whose connection must be dropped instead of answered.
-#[derive(Clone, Copy)]
-pub(super) struct DropConnection;
-
-pub(super) fn router(shared: Arc<Shared>) -> Router {
-    Router::new()
-        .route("/{tenant}/oauth2/v2.0/token", post(token::token))
-        .route("/{tenant}/oauth2/v2.0/devicecode", post(token::device_code))
-        .route("/_emulator/devicelogin", post(token::approve))
-        .route("/_emulator/state", get(state))
-        .route("/_emulator/journal", get(journal))
-        .route("/_emulator/faults", get(faults).post(add_faults).delete(clear_faults))
-        .fallback(graph)
-        .with_state(shared)
-}
-
-/// A response whose connection is dropped instead of answered.
-pub(super) fn dropped() -> Response {
-    let mut r = StatusCode::INTERNAL_SERVER_ERROR.into_response();
-    r.extensions_mut().insert(DropConnection);
-    r
-}
-
-async fn state(State(s): State<Arc<Shared>>) -> Response {
-    axum::Json(s.tenant.lock().expect("tenant lock").to_seed()).into_response()
-}
-
-async fn journal(State(s): State<Arc<Shared>>) -> Response {
-    axum::Json(s.journal.entries()).into_response()
-}
-
-/// `GET /_emulator/faults`: the scripted faults still queued.
-async fn faults(State(s): State<Arc<Shared>>) -> Response {
-    axum::Json(s.faults.list()).into_response()
-}
-
-/// `POST /_emulator/faults`: queues a JSON array of faults; answers with the whole queue.
-async fn add_faults(State(s): State<Arc<Shared>>, body: Bytes) -> Response {
-    match fault::parse_list(&body) {
-        Ok(list) => {
-            s.faults.extend(list);
-            faults(State(s)).await
-        }
-        Err(e) => (StatusCode::BAD_REQUEST, axum::Json(json!({"error": e}))).into_response(),
-    }
-}
-
-/// `DELETE /_emulator/faults`: forgets every queued fault.
-async fn clear_faults(State(s): State<Arc<Shared>>) -> Response {
-    s.faults.clear();
-    StatusCode::NO_CONTENT.into_response()
-}
-
-/// The answer to one Graph request (or `$batch` item), before correlation headers are added.
-#[derive(Debug)]
-pub(super) struct Answer {
-    pub status: u16,
-    pub body: Option<Value>,
-    pub headers: Vec<(&'static str, String)>,
-    /// Drop the connection instead of answering.
-    pub drop: bool,
-    /// Hold the answer this long.
-    pub delay: Option<Duration>,
-    /// The fault injected, for the journal.
-    pub fault: Option<String>,
-}
-
-impl Answer {
-    pub fn ok(status: u16, body: Option<Value>) -> Answer {
-        Answer {
-            status,
-            body,
-            headers: Vec::new(),
-            drop: false,
-            delay: None,
-            fault: None,
-        }
-    }
-
-    pub fn error(status: u16, code: &str, message: impl Into<String>) -> Answer {
-        let message: String = message.into();
-        Answer::ok(status, Some(json!({"error": {"code": code, "message": message}})))
-    }
-
-    fn is_success(&self) -> bool {
-        (200..300).contains(&self.status)
-    }
-}
-
-impl From<Failure> for Answer {
-    fn from(f: Failure) -> Answer {
-        Answer::error(f.status, &f.code, f.message)
-    }
-}
-
-/// Adds `innerError` (date, request-id, client-request-id) to an error body (docs/graph.md#error-bodies).
-pub(super) fn add_inner_error(body: &mut Option<Value>, request_id: &str, client_request_id: &str) {
-    if let Some(error) = body.as_mut().and_then(|b| b.get_mut("error")).and_then(Value::as_object_mut) {
-        let date = time::OffsetDateTime::now_utc()
-            .format(time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]"))
-            .unwrap_or_default();
-        let mut inner = json!({"date": date, "request-id": request_id, "client-request-id": client_request_id});
-        if error.get("code").and_then(Value::as_str) == Some("TooManyRequests") {
-            inner["code"] = json!("429");
-            inner["status"] = json!("429");
-            inner["message"] = json!("Please retry after");
-        }
-        error.insert("innerError".into(), inner);
-    }
-}
-
-async fn graph(State(s): State<Arc<Shared>>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
-    let request_id = uuid::Uuid::new_v4().to_string();
-    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    let client_request_id = header("client-request-id").map(str::to_string);
-    let latency = s.latency();
-    if !latency.is_zero() {
-        tokio::time::sleep(latency).await;
-    }
-    let answer = handle(&s, &method, &uri, &headers, &body, &request_id);
-    s.journal.record([Event::Request(RequestRecord {
-        method: method.to_string(),
-        path: uri.path().to_string(),
-        status: if answer.drop { 0 } else { answer.status },
-        request_id: request_id.clone(),
-        client_request_id: client_request_id.clone(),
-        after: after_ops(header(AFTER_HEADER)),
-        batch_item: None,
-        envelope: None,
-        fault: answer.fault.clone(),
-        throttle_priority: header("x-ms-throttle-priority").map(str::to_string),
-    })]);
-    if let Some(d) = answer.delay {
-        tokio::time::sleep(d).await;
-    }
-    respond(answer, &request_id, client_request_id.as_deref())
-}
-
-/// Turns an answer into a response with the headers Graph sends on every response.
-fn respond(mut answer: Answer, request_id: &str, client_request_id: Option<&str>) -> Response {
-    if answer.drop {
-        return dropped();
-    }
-    let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let client_request_id = client_request_id.unwrap_or(request_id);
-    add_inner_error(&mut answer.body, request_id, client_request_id);
-    let mut response = match answer.body {
-        Some(b) => (status, axum::Json(b)).into_response(),
-        None => status.into_response(),
-    };
-    let h = response.headers_mut();
-    for (name, value) in [("request-id", request_id), ("client-request-id", client_request_id)] {
-        if let Ok(v) = HeaderValue::from_str(value) {
-            h.insert(name, v);
-        }
-    }
-    h.insert("cache-control", HeaderValue::from_static("no-store"));
-    for (name, value) in answer.headers {
-        if let Ok(v) = HeaderValue::from_str(&value) {
-            h.insert(name, v);
-        }
-    }
-    response
-}
-
 /// The bearer token's grant, or the 401 Graph gives.
-pub(super) fn authorize(s: &Shared, headers: &HeaderMap) -> Result<Issued, Answer> {
+pub(crate) fn authorize(s: &Shared, headers: &HeaderMap) -> Result<Issued, Answer> {
     let token = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
@@ -216,7 +47,7 @@ pub(super) fn authorize(s: &Shared, headers: &HeaderMap) -> Result<Issued, Answe
 }
 
 /// The `Retry-After` value for a wait, in the configured style (docs/graph.md#retry-after).
-pub(super) fn retry_after(mode: RetryAfterMode, wait: Duration) -> Option<String> {
+pub(crate) fn retry_after(mode: RetryAfterMode, wait: Duration) -> Option<String> {
     match mode {
         RetryAfterMode::Seconds => Some(wait.as_secs_f64().ceil().max(1.0).to_string()),
         RetryAfterMode::Fractional => Some(format!("{:.3}", wait.as_secs_f64().max(0.001))),
@@ -228,7 +59,7 @@ pub(super) fn retry_after(mode: RetryAfterMode, wait: Duration) -> Option<String
 }
 
 /// Charges the throttle for one request; a 429 answer when over budget.
-pub(super) fn charge(s: &Shared, issued: &Issued, method: &str) -> Result<Vec<(&'static str, String)>, Answer> {
+pub(crate) fn charge(s: &Shared, issued: &Issued, method: &str) -> Result<Vec<(&'static str, String)>, Answer> {
     let is_write = matches!(method, "POST" | "PATCH" | "PUT" | "DELETE");
     let mut headers = vec![("x-ms-resource-unit", "1".to_string())];
     match s
@@ -328,7 +159,7 @@ fn fault_answer(status: u16, retry_after: Option<String>, code: Option<String>, 
 
 /// Meets the fault a Graph request with `method` at `path` draws (see [`pick_fault`]) around
 /// `run`, which processes the request.
-pub(super) fn with_fault(s: &Shared, method: &str, path: &str, transport_ok: bool, run: impl FnOnce() -> Answer) -> Answer {
+pub(crate) fn with_fault(s: &Shared, method: &str, path: &str, transport_ok: bool, run: impl FnOnce() -> Answer) -> Answer {
     let effect = pick_fault(s, method, path, transport_ok);
     let name = effect.as_ref().map(|e| format!("{e:?}"));
     let mut answer = match effect {
@@ -362,58 +193,11 @@ pub(super) fn with_fault(s: &Shared, method: &str, path: &str, transport_ok: boo
 }
 
 /// Splits a raw path into decoded segments, so `%2F` inside a UPN stays inside its segment.
-pub(super) fn segments(path: &str) -> Vec<String> {
+pub(crate) fn segments(path: &str) -> Vec<String> {
     path.trim_start_matches('/')
         .split('/')
         .map(|s| percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned())
         .collect()
-}
-
-/// Handles one Graph request (changes it makes go to the journal as they are made).
-fn handle(s: &Shared, method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8], request_id: &str) -> Answer {
-    let issued = match authorize(s, headers) {
-        Ok(i) => i,
-        Err(a) => return a,
-    };
-    let segs = segments(uri.path());
-    let Some((version, rest)) = segs.split_first() else {
-        return Answer::error(400, "BadRequest", "Invalid request.");
-    };
-    if version != "v1.0" && version != "beta" {
-        return Answer::error(400, "BadRequest", format!("Invalid version: {version}"));
-    }
-    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    if rest.len() == 1 && rest[0] == "$batch" {
-        if method != Method::POST {
-            return Answer::error(405, "BadRequest", "Only POST is allowed on $batch.");
-        }
-        let envelope = batch::Envelope {
-            request_id,
-            client_request_id: header("client-request-id"),
-            priority: header("x-ms-throttle-priority"),
-        };
-        // A scripted fault aimed at a method (POST, GET…) is for the operations inside; the
-        // envelope takes only faults aimed at `$batch` or at any request.
-        return with_fault(s, fault::BATCH, uri.path(), true, || {
-            batch::run(s, version, &issued, body, &envelope)
-        });
-    }
-    match charge(s, &issued, method.as_str()) {
-        Err(throttled) => throttled,
-        Ok(ru_headers) => {
-            let operation = Operation {
-                version,
-                method: method.as_str(),
-                rest,
-                query: uri.query().unwrap_or(""),
-                body,
-                by: header("client-request-id"),
-            };
-            let mut a = with_fault(s, method.as_str(), uri.path(), true, || dispatch(s, &operation));
-            a.headers.extend(ru_headers);
-            a
-        }
-    }
 }
 
 /// The user named by `users/{x}` or `users('{x}')` (docs/graph.md#addressing-users), and the rest of the path.
@@ -444,7 +228,7 @@ fn is(segment: &str, name: &str) -> bool {
 }
 
 /// One Graph operation: a plain request or a `$batch` item.
-pub(super) struct Operation<'a> {
+pub(crate) struct Operation<'a> {
     /// `v1.0` or `beta`.
     pub version: &'a str,
     /// HTTP method, upper case.
@@ -504,7 +288,7 @@ fn user_entity(tenant: &Tenant, u: usize, version: &str, query: &str) -> Answer 
 /// Serves one Graph operation on a user; shared by plain requests and `$batch` items. The
 /// changes it makes are journaled before the tenant is unlocked, so the journal has them in the
 /// order they were made.
-pub(super) fn dispatch(s: &Shared, op: &Operation) -> Answer {
+pub(crate) fn dispatch(s: &Shared, op: &Operation) -> Answer {
     let (version, method, body) = (op.version, op.method, op.body);
     let (user, tail) = match user_of(op.rest) {
         Ok(v) => v,

@@ -4,7 +4,7 @@
 //! issuer with audience `api://AzureADTokenExchange`. Errors are shaped like Entra's, and so are
 //! the answers of faults scripted for it (method `token`).
 
-use super::{Effect, Shared, fault, http};
+use super::{Effect, Shared, answer, fault};
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
@@ -153,7 +153,7 @@ pub async fn token(State(s): State<Arc<Shared>>, Path(tenant): Path<String>, uri
             }
             r
         }
-        Some(Effect::Drop) => http::dropped(),
+        Some(Effect::Drop) => answer::dropped(),
         Some(Effect::Slow) => {
             let r = answer();
             tokio::time::sleep(s.slow()).await;
@@ -169,7 +169,7 @@ pub async fn token(State(s): State<Arc<Shared>>, Path(tenant): Path<String>, uri
         }
         Some(Effect::AppliedDrop) => {
             answer();
-            http::dropped()
+            answer::dropped()
         }
     }
 }

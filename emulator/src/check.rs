@@ -347,8 +347,8 @@ pub fn check(journal: &[JournalEntry], plan: Option<&[PlannedWrite]>) -> Vec<Vio
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::emulator::journal::{ChangeRecord, RequestRecord};
-    use crate::emulator::tenant::Change;
+    use crate::journal::{ChangeRecord, RequestRecord};
+    use crate::tenant::Change;
 
     const PM: &str = "/v1.0/users/u1/authentication/phoneMethods";
 

@@ -7,11 +7,13 @@
 //! (`phonesync emulator`). It follows docs/graph.md, not the client, and shares no code with the
 //! client side.
 
+mod answer;
 mod batch;
 pub mod check;
 mod dice;
 mod fault;
 pub mod generate;
+mod graph;
 mod http;
 pub mod journal;
 mod number;
@@ -151,7 +153,7 @@ impl Emulator {
                                 .oneshot(req.map(axum::body::Body::new))
                                 .await
                                 .unwrap_or_else(|never| match never {});
-                            if response.extensions().get::<http::DropConnection>().is_some() {
+                            if response.extensions().get::<answer::DropConnection>().is_some() {
                                 Err(Dropped)
                             } else {
                                 Ok(response)
@@ -268,8 +270,43 @@ pub fn load_seed(path: &Path) -> Result<Seed> {
     serde_json::from_str(&text).with_context(|| format!("{} is not a valid emulator seed (see the README for the format)", path.display()))
 }
 
+/// Arguments of the standalone emulator (`phonesync emulator`).
+#[derive(Debug, clap::Args, Clone)]
+#[command(
+    after_help = "The emulator serves Graph's phone-method and profile-phone endpoints (v1.0 and beta), $batch, and a token \
+    endpoint (POST /{tenant}/oauth2/v2.0/token) on plain HTTP. Point phonesync at it with \
+    endpoint = \"http://ADDRESS\" in config.toml. GET /_emulator/state shows the tenant in the seed \
+    format; GET /_emulator/journal lists every request and state change."
+)]
+pub struct ServeArgs {
+    /// Address to listen on; use port 0 for any free port.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// JSON file with the tenant's users and phones (format in the README). Empty tenant if absent.
+    #[arg(long, help_heading = "Tenant")]
+    pub seed: Option<std::path::PathBuf>,
+    /// Generate a tenant of this many users instead of reading a seed.
+    #[arg(long, value_name = "N", help_heading = "Tenant")]
+    pub generate_users: Option<usize>,
+    /// Seed number of the generated tenant (same number, same tenant).
+    #[arg(long, default_value_t = 42, help_heading = "Tenant")]
+    pub generate_seed: u64,
+    /// Fraction of generated users whose HR rows differ from their current phones.
+    #[arg(long, default_value_t = 0.1, help_heading = "Tenant")]
+    pub change_fraction: f64,
+    /// Write the generated tenant's HR export (long-format CSV) here.
+    #[arg(long, value_name = "FILE", help_heading = "Tenant")]
+    pub write_csv: Option<std::path::PathBuf>,
+    /// Write the generated tenant as a seed file here.
+    #[arg(long, value_name = "FILE", help_heading = "Tenant")]
+    pub write_seed: Option<std::path::PathBuf>,
+    /// How the emulator behaves.
+    #[command(flatten)]
+    pub options: Options,
+}
+
 /// Runs the standalone emulator until Ctrl-C.
-pub async fn serve(args: &crate::cli::EmulatorArgs) -> Result<std::process::ExitCode> {
+pub async fn serve(args: &ServeArgs) -> Result<std::process::ExitCode> {
     let seed = match (&args.seed, args.generate_users) {
         (Some(_), Some(_)) => anyhow::bail!("--seed and --generate-users cannot be used together"),
         (Some(path), None) => load_seed(path)?,

@@ -5,9 +5,10 @@
 //! its response's `headers`) and its own `client-request-id` and `x-phonesync-after` when its
 //! `headers` carry them.
 
-use super::http::{Answer, Operation, add_inner_error, charge, dispatch, segments, with_fault};
 use super::journal::{AFTER_HEADER, Event, RequestRecord, after_ops};
 use super::{Issued, Shared};
+use crate::answer::{Answer, add_inner_error};
+use crate::graph::{Operation, charge, dispatch, segments, with_fault};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use std::collections::HashMap;
@@ -48,7 +49,7 @@ fn id_text(v: &Value) -> Option<String> {
 }
 
 /// What the items of a batch inherit from its envelope.
-pub(super) struct Envelope<'a> {
+pub(crate) struct Envelope<'a> {
     /// The envelope's `request-id`.
     pub request_id: &'a str,
     /// The client's `client-request-id` on the envelope.
@@ -58,7 +59,7 @@ pub(super) struct Envelope<'a> {
 }
 
 /// Runs a batch; the outer answer is 200 whenever the batch itself is well formed.
-pub(super) fn run(s: &Shared, version: &str, issued: &Issued, body: &[u8], envelope: &Envelope) -> Answer {
+pub(crate) fn run(s: &Shared, version: &str, issued: &Issued, body: &[u8], envelope: &Envelope) -> Answer {
     let bad = |m: &str| Answer::error(400, "BadRequest", m);
     #[derive(Deserialize)]
     struct Payload {

@@ -1,11 +1,11 @@
 //! `config.toml` plus the standard `AZURE_*` environment variables → one validated, typed
 //! [`Config`]. Every later stage takes values from here and never reads the file or the
-//! environment itself; a bad value stops the run here with the key and the file named.
+//! environment itself; a bad value stops the run with the key and the file named.
+//!
+//! A leaf: it imports nothing from the rest of the tool. Values whose meaning belongs to another
+//! module (a target's phone types, a region code) are checked for shape here and interpreted
+//! there, which reports a bad one through [`Config::error`] in the same words.
 
-use crate::graph::auth::AssertionAlgorithm;
-use crate::model::PhoneType;
-use crate::phone::Region;
-use crate::planner;
 use anyhow::{Context, Result, anyhow};
 use secrecy::SecretString;
 use serde::Deserialize;
@@ -58,6 +58,15 @@ pub struct Auth {
     pub authority_host: reqwest::Url,
     /// How to sign in; `None` when nothing is configured.
     pub sign_in: Option<SignIn>,
+}
+
+/// Which signature a certificate assertion uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AssertionAlgorithm {
+    /// PS256 with the SHA-256 thumbprint in `x5t#S256` (current Entra documentation).
+    Ps256,
+    /// RS256 with the SHA-1 thumbprint in `x5t` (older documentation; a fallback).
+    Rs256,
 }
 
 /// A sign-in method with what it needs.
@@ -139,14 +148,28 @@ pub struct Config {
     pub auth: Auth,
     /// Pacing and retries.
     pub rate: Rate,
-    /// Planner settings.
-    pub planner: planner::Settings,
-    /// Region for numbers written without a country code.
-    pub default_region: Region,
+    /// What to keep in line, in order: each target's name and its `[target.NAME]` table.
+    pub targets: Vec<TargetSection>,
+    /// Delete managed phones the input does not name (for users it names).
+    pub prune: bool,
+    /// Region for numbers written without a country code (a two-letter code, checked by the
+    /// number parser).
+    pub default_region: String,
     /// Folder under which each run's report folder is created.
     pub report_dir: PathBuf,
     /// Files of the embedded emulator.
     pub emulator: EmulatorFiles,
+}
+
+/// One target's settings: its name in `targets` and its `[target.NAME]` table.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TargetSection {
+    /// The target's name (`auth`, `profile`).
+    pub name: String,
+    /// The target's types phonesync may add, change or delete (default: the target's own).
+    pub managed_types: Option<Vec<String>>,
+    /// Which input `phoneType` feeds which of the target's types (default: the target's own).
+    pub from: Option<BTreeMap<String, String>>,
 }
 
 /// The file's shape. `deny_unknown_fields` turns a typo into an error that names the key.
@@ -155,6 +178,10 @@ pub struct Config {
 struct RawConfig {
     #[serde(default = "default_endpoint")]
     endpoint: String,
+    #[serde(default = "default_targets")]
+    targets: Vec<String>,
+    #[serde(default)]
+    target: BTreeMap<String, RawTarget>,
     #[serde(default)]
     auth: RawAuth,
     #[serde(default)]
@@ -171,6 +198,17 @@ struct RawConfig {
 
 fn default_endpoint() -> String {
     "embedded".into()
+}
+
+fn default_targets() -> Vec<String> {
+    vec!["auth".into()]
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTarget {
+    managed_types: Option<Vec<String>>,
+    from: Option<BTreeMap<String, String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -217,20 +255,10 @@ impl Default for RawRate {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 struct RawPlan {
-    managed_types: Vec<String>,
     prune: bool,
-}
-
-impl Default for RawPlan {
-    fn default() -> Self {
-        RawPlan {
-            managed_types: PhoneType::ALL.iter().map(|t| t.as_str().to_string()).collect(),
-            prune: false,
-        }
-    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -276,6 +304,12 @@ impl Default for RawEmulator {
 }
 
 impl Config {
+    /// The error for a bad value of `key` found after loading, in the same words as a load error
+    /// (the file, the key, why).
+    pub fn error(&self, key: &str, why: impl std::fmt::Display) -> anyhow::Error {
+        anyhow!("{}: {key}: {why}", self.path.display())
+    }
+
     /// Reads and validates `path`, taking sign-in values from `env` where the file has none.
     pub fn load(path: &Path, env: &Env) -> Result<Config> {
         let text = std::fs::read_to_string(path).with_context(|| {
@@ -353,22 +387,34 @@ impl Config {
             },
         };
 
-        let mut managed_types = Vec::new();
-        for name in &raw.plan.managed_types {
-            let t = PhoneType::parse(name).ok_or_else(|| {
-                bad(
-                    "plan.managed_types",
-                    format!("unknown type '{name}': use mobile, alternateMobile or office"),
-                )
-            })?;
-            if !managed_types.contains(&t) {
-                managed_types.push(t);
+        let mut targets: Vec<TargetSection> = Vec::new();
+        for name in &raw.targets {
+            if targets.iter().any(|t| t.name == *name) {
+                return Err(bad("targets", format!("'{name}' is named twice")));
             }
+            let section = raw.target.get(name);
+            targets.push(TargetSection {
+                name: name.clone(),
+                managed_types: section.and_then(|s| s.managed_types.clone()),
+                from: section.and_then(|s| s.from.clone()),
+            });
         }
-        if managed_types.is_empty() {
-            return Err(bad("plan.managed_types", "names no type, so there would be nothing to do".into()));
+        if targets.is_empty() {
+            return Err(bad("targets", "names no target, so there would be nothing to do".into()));
         }
-        let default_region = raw.input.default_region.parse().map_err(|why| bad("input.default_region", why))?;
+        if let Some(name) = raw.target.keys().find(|k| !raw.targets.contains(k)) {
+            return Err(bad(
+                &format!("target.{name}"),
+                format!("'{name}' is not in targets = [...], so this table would be ignored; add it there or remove the table"),
+            ));
+        }
+        let default_region = raw.input.default_region.trim().to_string();
+        if default_region.len() != 2 || !default_region.chars().all(|c| c.is_ascii_alphabetic()) {
+            return Err(bad(
+                "input.default_region",
+                format!("'{default_region}' is not a two-letter region code such as US, GB or DE"),
+            ));
+        }
 
         let sign_in = sign_in(&raw.auth, env, &resolve).map_err(|(key, why)| bad(key, why))?;
         Ok(Config {
@@ -381,10 +427,8 @@ impl Config {
                 sign_in,
             },
             rate,
-            planner: planner::Settings {
-                managed_types,
-                prune: raw.plan.prune,
-            },
+            targets,
+            prune: raw.plan.prune,
             default_region,
             report_dir: resolve(&raw.reports.dir),
             emulator: EmulatorFiles {
@@ -524,7 +568,14 @@ mod tests {
         let c = parse("").unwrap();
         assert_eq!(c.endpoint, Endpoint::Embedded);
         assert_eq!(c.rate.requests_per_second, 20);
-        assert_eq!(c.planner.managed_types, PhoneType::ALL.to_vec());
+        assert_eq!(
+            c.targets,
+            vec![TargetSection {
+                name: "auth".into(),
+                ..Default::default()
+            }]
+        );
+        assert!(!c.prune);
         assert_eq!(c.report_dir, PathBuf::from("/etc/ps/reports"));
     }
 
@@ -532,11 +583,13 @@ mod tests {
     fn errors_name_the_file_and_the_key() {
         let e = parse("[rate]\nrequests_per_second = 0\n").unwrap_err().to_string();
         assert!(e.contains("/etc/ps/config.toml") && e.contains("rate.requests_per_second"), "{e}");
-        let e = parse("[plan]\nmanaged_types = [\"pager\"]\n").unwrap_err().to_string();
-        assert!(e.contains("plan.managed_types") && e.contains("pager"), "{e}");
+        let e = parse("targets = []\n").unwrap_err().to_string();
+        assert!(e.contains("targets") && e.contains("no target"), "{e}");
+        let e = parse("[target.profile]\nmanaged_types = [\"pager\"]\n").unwrap_err().to_string();
+        assert!(e.contains("target.profile") && e.contains("not in targets"), "{e}");
         let e = parse("[rate]\nrequests_per_secnd = 3\n").unwrap_err().to_string();
         assert!(e.contains("requests_per_secnd"), "{e}");
-        let e = parse("[input]\ndefault_region = \"ZZ\"\n").unwrap_err().to_string();
+        let e = parse("[input]\ndefault_region = \"USA\"\n").unwrap_err().to_string();
         assert!(e.contains("input.default_region"), "{e}");
     }
 

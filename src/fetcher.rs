@@ -1,12 +1,13 @@
-//! Fetcher: reads what the plan needs from Graph, concurrently and in input order: each input
-//! user's current phone methods, and (for users whose plan deletes a phone) their default
-//! sign-in method. A user Graph does not know, or whose phones cannot be read, becomes a skip
-//! reason for the planner rather than an error for the run.
+//! Fetcher: reads what the plan needs from Graph, concurrently and in input order, for any
+//! target: each input user's current items, and the further reads a target asks for once it has
+//! a plan (e.g. the default sign-in method of users whose plan deletes a phone). A user Graph
+//! does not know, or whose items cannot be read, becomes a skip reason for the planner rather
+//! than an error for the run.
 
-use crate::graph::{GraphError, PhoneMethods};
+use crate::graph::{GraphClient, GraphError};
 use crate::interrupt::Stop;
-use crate::model::{CurrentUser, DesiredUser, PhoneType, SkipReason};
-use crate::phone;
+use crate::model::{CurrentUser, DesiredUser, SkipReason, TargetPlan};
+use crate::targets::{Target, plan_user_or_skip};
 use futures_util::{StreamExt, stream};
 use indicatif::ProgressBar;
 
@@ -33,9 +34,16 @@ where
 /// How reading one user's phones went.
 pub type Read = Result<CurrentUser, (SkipReason, Option<GraphError>)>;
 
-/// Current state for each of `users`, in the same order. Once `stop` is requested, users not
-/// yet read are skipped.
-pub async fn fetch<A: PhoneMethods>(api: &A, users: &[DesiredUser], concurrency: usize, progress: &ProgressBar, stop: &Stop) -> Vec<Read> {
+/// Current state in `target` for each of `users`, in the same order. Once `stop` is requested,
+/// users not yet read are skipped.
+pub async fn fetch(
+    api: &GraphClient,
+    target: &dyn Target,
+    users: &[DesiredUser],
+    concurrency: usize,
+    progress: &ProgressBar,
+    stop: &Stop,
+) -> Vec<Read> {
     in_order(users, concurrency, |user| async move {
         let result = if stop.requested() {
             Err((SkipReason::ReadFailed(crate::interrupt::NOT_STARTED.into()), None))
@@ -43,7 +51,7 @@ pub async fn fetch<A: PhoneMethods>(api: &A, users: &[DesiredUser], concurrency:
             // A conflicting user is skipped by the planner; reading it would only cost quota.
             Ok(CurrentUser::default())
         } else {
-            read_one(api, &user.user).await
+            read_one(api, target, &user.user).await
         };
         progress.inc(1);
         result
@@ -51,18 +59,16 @@ pub async fn fetch<A: PhoneMethods>(api: &A, users: &[DesiredUser], concurrency:
     .await
 }
 
-async fn read_one<A: PhoneMethods>(api: &A, user: &str) -> Read {
-    match api.list(user).await {
-        Ok((methods, _)) => {
-            let mut current = CurrentUser::default();
-            for m in methods {
-                // A type this tool does not know (Graph's `unknownFutureValue`) is left alone.
-                if let Some(t) = PhoneType::parse(&m.phone_type) {
-                    current.phones.insert(t, phone::from_graph(&m.phone_number));
-                }
-            }
-            Ok(current)
-        }
+async fn read_one(api: &GraphClient, target: &dyn Target, user: &str) -> Read {
+    let (version, path) = target.read(user);
+    match api.get(version, path).await {
+        Ok((body, _)) => match target.parse(body) {
+            Ok(items) => Ok(CurrentUser {
+                items,
+                ..CurrentUser::default()
+            }),
+            Err(why) => Err((SkipReason::ReadFailed(why), None)),
+        },
         Err(e @ GraphError { status: Some(404), .. }) => Err((SkipReason::NotFound, Some(e))),
         Err(e) => Err((SkipReason::ReadFailed(e.to_string()), Some(e))),
     }
@@ -71,9 +77,9 @@ async fn read_one<A: PhoneMethods>(api: &A, user: &str) -> Read {
 /// The error to stop the run with when Graph answered none of the reads it was sent: every one
 /// failed without an HTTP answer or with a refused token (401) — Graph is unreachable or
 /// refuses this app, and nothing the run could do would work.
-pub fn graph_refused_everything<'a>(users: &[DesiredUser], reads: &'a [Read]) -> Option<&'a GraphError> {
+pub fn graph_refused_everything<'a>(users: &[DesiredUser], reads: &'a [Vec<Read>]) -> Option<&'a GraphError> {
     let mut first = None;
-    for (user, read) in users.iter().zip(reads) {
+    for (user, read) in reads.iter().flat_map(|r| users.iter().zip(r)) {
         if user.conflict.is_some() {
             continue; // never read
         }
@@ -87,9 +93,44 @@ pub fn graph_refused_everything<'a>(users: &[DesiredUser], reads: &'a [Read]) ->
     first
 }
 
-/// The default sign-in method of each of `users`, in order: `Ok(None)` when it is not a phone.
-pub async fn default_methods<A: PhoneMethods>(api: &A, users: &[String], concurrency: usize) -> Vec<Result<Option<PhoneType>, GraphError>> {
-    in_order(users, concurrency, |u| api.default_method(u)).await
+/// Takes the further reads `target` asks for into the current state of the users whose plan
+/// needs them, and plans those users again. A refused read leaves that user's plan as it was;
+/// the first refusal is returned, for the run to say once.
+pub async fn refine(
+    api: &GraphClient,
+    target: &dyn Target,
+    users: &[DesiredUser],
+    current: &mut [Result<CurrentUser, SkipReason>],
+    plan: &mut TargetPlan,
+    concurrency: usize,
+) -> Option<GraphError> {
+    let wanted: Vec<(usize, (crate::graph::Version, String))> = (0..plan.users.len())
+        .filter(|i| current[*i].is_ok())
+        .filter_map(|i| target.refine_read(&users[i].user, &plan.users[i]).map(|r| (i, r)))
+        .collect();
+    let answers = in_order(&wanted, concurrency, |(_, (version, path))| api.get(*version, path.clone())).await;
+    let mut refused = None;
+    for ((i, _), answer) in wanted.iter().zip(answers) {
+        let error = match answer {
+            Err(e) => Some(e),
+            Ok((body, info)) => {
+                let c = current[*i].as_mut().expect("only users that were read");
+                target.refine(c, body).err().map(|why| GraphError {
+                    status: info.status,
+                    code: "unexpectedResponse".into(),
+                    message: why,
+                    info,
+                })
+            }
+        };
+        match error {
+            None => plan.users[*i] = plan_user_or_skip(target, &users[*i], &current[*i]),
+            Some(e) => {
+                refused.get_or_insert(e);
+            }
+        }
+    }
+    refused
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@
 //! before planning, so different numbers for one type become a conflict.
 
 use crate::fetcher::in_order;
-use crate::graph::{GraphError, PhoneMethods};
+use crate::graph::{DirectoryUser, GraphClient, GraphError, Version};
 use crate::interrupt::Stop;
 use crate::model::DesiredUser;
 
@@ -27,7 +27,7 @@ pub type Resolved = Result<String, GraphError>;
 /// Resolves every user's key to its object id (lowercased), in order. An object id is its own
 /// answer; only UPNs are asked of Graph. Once `stop` is requested, keys not yet resolved are
 /// left unresolved (`notStarted`).
-pub async fn resolve<A: PhoneMethods>(api: &A, users: &[DesiredUser], concurrency: usize, stop: &Stop) -> Vec<Resolved> {
+pub async fn resolve(api: &GraphClient, users: &[DesiredUser], concurrency: usize, stop: &Stop) -> Vec<Resolved> {
     in_order(users, concurrency, |u| async move {
         if looks_like_object_id(&u.user) {
             return Ok(u.user.to_lowercase());
@@ -40,7 +40,10 @@ pub async fn resolve<A: PhoneMethods>(api: &A, users: &[DesiredUser], concurrenc
                 info: Default::default(),
             });
         }
-        api.resolve(&u.user).await.map(|d| d.id.to_lowercase())
+        let path = format!("{}?$select=id,userPrincipalName", GraphClient::user_path(&u.user));
+        api.get_as::<DirectoryUser>(Version::V1, path, "the user")
+            .await
+            .map(|(d, _)| d.id.to_lowercase())
     })
     .await
 }
@@ -102,7 +105,14 @@ mod tests {
             ..Default::default()
         };
         let phone = crate::phone::parse("+1 2065550100", "US".parse().unwrap()).unwrap();
-        u.want(crate::model::PhoneType::Office, crate::model::DesiredPhone { phone, line });
+        u.want(
+            "office",
+            crate::model::DesiredPhone {
+                phone,
+                line,
+                display_name: None,
+            },
+        );
         u
     }
 

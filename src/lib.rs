@@ -1,13 +1,16 @@
-//! phonesync: makes the phone authentication methods of Microsoft Entra ID users match an HR
-//! export. The pipeline, one module per stage:
+//! phonesync: makes the phones of Microsoft Entra ID users (sign-in phone methods, profile
+//! phones) match an HR export. The pipeline, one module per stage:
 //!
 //! ```text
-//! reader ─▶ fetcher ─▶ planner ─▶ executor ─▶ report
-//!              └──── graph (client) ────┘
+//! reader ─▶ identity ─▶ fetcher ─▶ plan (per target) ─▶ executor ─▶ report
+//!                          └────── graph (transport) ──────┘
 //! ```
 //!
-//! plus `emulator`, a Graph emulator used as the embedded endpoint and by the tests. This file
-//! wires the stages together; `main.rs` only calls [`run`].
+//! Each target (`targets`: `auth_phones`, `profile_phones`) owns its wire format, rules and
+//! planner; the stages are generic over targets and the transport knows none of them. `config`
+//! is a leaf every stage reads. The Graph emulator (the embedded endpoint and the tests' Graph)
+//! is its own crate, `phonesync-emulator`. This file wires the stages together; `main.rs` only
+//! calls [`run`].
 
 pub mod cli;
 pub mod config;
@@ -21,16 +24,16 @@ pub mod interrupt;
 pub mod model;
 pub mod moves;
 pub mod phone;
-pub mod planner;
 pub mod progress;
 pub mod reader;
 pub mod report;
+pub mod targets;
 
 use anyhow::{Context, Result};
 use cli::{Cli, Command, RunArgs};
 use config::{Config, Env};
 use interrupt::Stop;
-use model::{CurrentUser, DesiredUser, SkipReason};
+use model::{CurrentUser, DesiredUser, Plan, SkipReason, TargetPlan};
 use report::Mode;
 use std::io::Write;
 use std::process::ExitCode;
@@ -97,8 +100,13 @@ async fn sync(args: &RunArgs, mode: Mode, env: &Env, stop: &Stop) -> Result<Exit
     let quiet = args.quiet;
 
     let config = Config::load(&args.config, env)?;
+    let targets = targets::build(&config)?;
+    let region: phone::Region = config
+        .default_region
+        .parse()
+        .map_err(|why: String| config.error("input.default_region", why))?;
     let file = std::fs::File::open(&args.input).with_context(|| format!("cannot open input file {}", args.input.display()))?;
-    let input = reader::read(std::io::BufReader::new(file), config.default_region)
+    let input = reader::read(std::io::BufReader::new(file), region, &targets::input_vocabulary(&targets))
         .with_context(|| format!("cannot use input file {}", args.input.display()))?;
     let report_dir = report::create_dir(&config.report_dir, args.report_dir.as_deref(), mode, &stamp)?;
     // Written now, so a run that dies later still leaves the refused rows behind.
@@ -134,8 +142,11 @@ async fn sync(args: &RunArgs, mode: Mode, env: &Env, stop: &Stop) -> Result<Exit
         let n = input.users.len();
         (input.users.clone(), vec![None; n])
     };
-    let bar = progress::bar(users.len() as u64, "read", quiet);
-    let reads = fetcher::fetch(api, &users, concurrency, &bar, stop).await;
+    let bar = progress::bar((users.len() * targets.len()) as u64, "read", quiet);
+    let mut reads = Vec::with_capacity(targets.len());
+    for target in &targets {
+        reads.push(fetcher::fetch(api, target.as_ref(), &users, concurrency, &bar, stop).await);
+    }
     bar.finish_and_clear();
     if let Some(e) = fetcher::graph_refused_everything(&users, &reads) {
         connection.close(false).await?;
@@ -149,23 +160,47 @@ async fn sync(args: &RunArgs, mode: Mode, env: &Env, stop: &Stop) -> Result<Exit
     };
     let mut moves = moves::Moves::load(moves_dir, &connection.label)?;
     let mut unfinished = moves.by_user();
-    let mut current: Vec<Result<CurrentUser, SkipReason>> = reads
-        .into_iter()
-        .zip(&unresolved)
-        .zip(&users)
-        .map(|((read, unresolved), user)| match unresolved {
-            Some(e) if e.status == Some(404) => Err(SkipReason::NotFound),
-            Some(e) if e.code == graph::NOT_STARTED => Err(SkipReason::ReadFailed(e.message.clone())),
-            Some(e) => Err(SkipReason::ReadFailed(format!("could not resolve the user: {e}"))),
-            None => read.map_err(|(reason, _)| reason).map(|mut c| {
-                c.unfinished_moves = unfinished.remove(&user.user.to_lowercase()).unwrap_or_default();
-                c
-            }),
+    let mut current: Vec<Vec<Result<CurrentUser, SkipReason>>> = targets
+        .iter()
+        .zip(reads)
+        .map(|(target, reads)| {
+            reads
+                .into_iter()
+                .zip(&unresolved)
+                .zip(&users)
+                .map(|((read, unresolved), user)| match unresolved {
+                    Some(e) if e.status == Some(404) => Err(SkipReason::NotFound),
+                    Some(e) if e.code == graph::NOT_STARTED => Err(SkipReason::ReadFailed(e.message.clone())),
+                    Some(e) => Err(SkipReason::ReadFailed(format!("could not resolve the user: {e}"))),
+                    None => read.map_err(|(reason, _)| reason).map(|mut c| {
+                        let key = (target.name().to_string(), user.user.to_lowercase());
+                        c.unfinished_moves = unfinished.remove(&key).unwrap_or_default();
+                        c
+                    }),
+                })
+                .collect()
         })
         .collect();
-    let mut plan = planner::plan(users.iter().zip(&current), &config.planner);
+    let mut plan = Plan {
+        targets: targets
+            .iter()
+            .zip(&current)
+            .map(|(target, current)| TargetPlan {
+                target: target.name().to_string(),
+                users: users
+                    .iter()
+                    .zip(current)
+                    .map(|(u, c)| targets::plan_user_or_skip(target.as_ref(), u, c))
+                    .collect(),
+            })
+            .collect(),
+    };
     if !stop.requested() {
-        mark_default_method_deletes(api, &users, &mut current, &mut plan, &config.planner, concurrency, quiet).await;
+        for ((target, current), plan) in targets.iter().zip(&mut current).zip(&mut plan.targets) {
+            if let Some(e) = fetcher::refine(api, target.as_ref(), &users, current, plan, concurrency).await {
+                say!(quiet, "Note: {}", target.refine_refused(&e));
+            }
+        }
     }
     let read_time = read_started.elapsed();
 
@@ -173,24 +208,37 @@ async fn sync(args: &RunArgs, mode: Mode, env: &Env, stop: &Stop) -> Result<Exit
     let mut log = None;
     // An error after writes were made is returned only once every report is written.
     let mut late_error: Option<anyhow::Error> = None;
+    let mut refused = Vec::new();
     let outcomes = if mode == Mode::Apply {
-        // Users whose phones this run actually read (a conflicting user is not read).
-        let read_ok: std::collections::HashSet<String> = users
+        // (target, user) whose items this run actually read (a conflicting user is not read).
+        let read_ok: std::collections::HashSet<(String, String)> = targets
             .iter()
             .zip(&current)
-            .filter(|(u, c)| c.is_ok() && u.conflict.is_none())
-            .map(|(u, _)| u.user.to_lowercase())
+            .flat_map(|(t, current)| {
+                users
+                    .iter()
+                    .zip(current)
+                    .filter(|(u, c)| c.is_ok() && u.conflict.is_none())
+                    .map(|(u, _)| (t.name().to_string(), u.user.to_lowercase()))
+            })
             .collect();
-        moves.begin(&plan, |u| read_ok.contains(u))?;
+        moves.begin(&plan, |t, u| read_ok.contains(&(t.to_string(), u.to_string())))?;
         let audit = report::OutcomeLog::create(&report_dir)?;
         let bar = progress::bar(plan.op_count() as u64, "apply", quiet);
-        let outcomes = executor::execute(api, &plan, concurrency, &bar, &audit, stop).await;
+        let execution = executor::execute(api, &targets, &plan, concurrency, &bar, &audit, stop).await;
         bar.finish_and_clear();
         log = Some(audit);
+        for (target, why) in &execution.refused {
+            // Said once, whatever the number of ops it cost; never hidden by --quiet.
+            let _ = writeln!(std::io::stderr(), "Error ({target}): {why}");
+        }
+        refused = execution.refused;
+        let outcomes = execution.outcomes;
         // From here on writes were made: a failure to record the moves must not cost the reports.
-        let recorded = moves.finish(|user, from| {
+        let recorded = moves.finish(|target, user, from| {
             outcomes.iter().any(|o| {
-                o.user.to_lowercase() == user
+                o.target == target
+                    && o.user.to_lowercase() == user
                     && o.op.kind == model::OpKind::Delete
                     && o.op.phone_type == from
                     && o.status == executor::Status::Succeeded
@@ -205,12 +253,22 @@ async fn sync(args: &RunArgs, mode: Mode, env: &Env, stop: &Stop) -> Result<Exit
     };
 
     let label = connection.label.clone();
+    let target_info: Vec<report::TargetInfo> = targets
+        .iter()
+        .map(|t| report::TargetInfo {
+            name: t.name().to_string(),
+            title: t.title().to_string(),
+            managed_types: t.managed_types(),
+        })
+        .collect();
     let report = report::RunReport {
         mode,
         started_at,
         input: &args.input,
         endpoint: &label,
-        settings: &config.planner,
+        targets: &target_info,
+        prune: config.prune,
+        refused: &refused,
         rows: input.rows,
         rejects: &input.rejects,
         plan: &plan,
@@ -246,81 +304,48 @@ async fn sync(args: &RunArgs, mode: Mode, env: &Env, stop: &Stop) -> Result<Exit
     Ok(if clean { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 
-/// Graph refuses to delete a user's default sign-in method: reads it for the users whose plan
-/// deletes a phone and plans them again knowing it, so such a delete is marked blocked instead of
-/// sent. A refused read is said once; those users keep their plan.
-async fn mark_default_method_deletes(
-    api: &graph::GraphClient,
-    users: &[DesiredUser],
-    current: &mut [Result<CurrentUser, SkipReason>],
-    plan: &mut model::Plan,
-    settings: &planner::Settings,
-    concurrency: usize,
-    quiet: bool,
-) {
-    let deleting: Vec<usize> = (0..plan.users.len())
-        .filter(|i| plan.users[*i].ops.iter().any(|o| o.kind == model::OpKind::Delete))
-        .collect();
-    if deleting.is_empty() {
-        return;
-    }
-    let keys: Vec<String> = deleting.iter().map(|i| users[*i].user.clone()).collect();
-    let defaults = fetcher::default_methods(api, &keys, concurrency).await;
-    let mut refused = None;
-    for (i, default) in deleting.iter().zip(defaults) {
-        match default {
-            Ok(d) => {
-                if let Ok(c) = current[*i].as_mut() {
-                    c.default_method = d;
-                }
-                plan.users[*i] = planner::plan_user_or_skip(&users[*i], &current[*i], settings);
-            }
-            Err(e) => {
-                refused.get_or_insert(e);
-            }
-        }
-    }
-    if let Some(e) = refused {
-        say!(
-            quiet,
-            "Note: could not read users' default sign-in methods ({e}); a delete of a default method will be refused by Graph and reported"
-        );
-    }
-}
-
-/// The closing lines on stdout: counts only, no personal data.
+/// The closing lines on stdout: counts only, no personal data. One plan line per target, named
+/// when the run has more than one.
 fn print_summary(r: &report::RunReport, dir: &std::path::Path) {
-    let planned = report::planned_counts(r.plan);
-    let changed = r.plan.users.iter().filter(|u| !u.ops.is_empty()).count();
-    let unchanged = r.plan.in_line();
-    let held = match r.plan.held_back() {
-        0 => String::new(),
-        n => format!("; {n} left as they are because of rejected rows (see plan.md)"),
-    };
-    let ops: Vec<String> = planned
-        .iter()
-        .filter(|(_, n)| *n > 0)
-        .map(|(kind, n)| format!("{n} {kind}"))
-        .collect();
-    if ops.is_empty() {
-        out!("Plan: nothing to change; {unchanged} users already in line{held}");
-    } else {
-        out!(
-            "Plan: {} for {changed} users; {unchanged} users already in line{held}",
-            ops.join(", ")
-        );
-    }
-    let skips = report::skip_counts(r.plan);
-    if !skips.is_empty() {
-        let parts: Vec<String> = skips.iter().map(|(k, n)| format!("{n} {}", k.replace('_', " "))).collect();
-        out!("Skipped users: {} (see plan.md)", parts.join(", "));
+    let named = r.plan.targets.len() > 1;
+    for (plan, info) in r.plan.targets.iter().zip(r.targets) {
+        let label = if named {
+            format!("Plan ({})", info.title)
+        } else {
+            "Plan".to_string()
+        };
+        let planned = report::planned_counts(plan);
+        let changed = plan.users.iter().filter(|u| !u.ops.is_empty()).count();
+        let unchanged = plan.in_line();
+        let held = match plan.held_back() {
+            0 => String::new(),
+            n => format!("; {n} left as they are because of rejected rows (see plan.md)"),
+        };
+        let ops: Vec<String> = planned
+            .iter()
+            .filter(|(_, n)| *n > 0)
+            .map(|(kind, n)| format!("{n} {kind}"))
+            .collect();
+        if ops.is_empty() {
+            out!("{label}: nothing to change; {unchanged} users already in line{held}");
+        } else {
+            out!(
+                "{label}: {} for {changed} users; {unchanged} users already in line{held}",
+                ops.join(", ")
+            );
+        }
+        let skips = report::skip_counts(plan);
+        if !skips.is_empty() {
+            let parts: Vec<String> = skips.iter().map(|(k, n)| format!("{n} {}", k.replace('_', " "))).collect();
+            out!("Skipped users: {} (see plan.md)", parts.join(", "));
+        }
     }
     if !r.rejects.is_empty() {
         out!("Rejected rows: {} (see rejects.csv)", r.rejects.len());
     }
     match r.outcomes {
         Some(outcomes) => {
-            let s = report::status_counts(outcomes);
+            let s = report::status_counts(outcomes.iter());
             out!(
                 "Applied: {} succeeded, {} failed, {} skipped, {} blocked, {} not started ({} requests, {} throttled) in {:.1} s",
                 s["succeeded"],

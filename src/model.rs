@@ -1,51 +1,12 @@
-//! The vocabulary every pipeline stage speaks: phone types, phones, desired and current state,
-//! and the plan. Kept free of I/O and of Graph's wire format so the planner stays pure and the
-//! same plan can be printed, saved, or executed.
+//! The vocabulary every pipeline stage speaks, whatever the target: phones, desired state (by
+//! input phone type), current state (items with their server ids), and the plan (ops per user per
+//! target). Kept free of I/O and of Graph's wire format so planners stay pure and the same plan
+//! can be printed, saved, or executed. Each target (`targets`) has its own types and rules and
+//! speaks this vocabulary at its edges.
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
-
-/// A type of phone authentication method. At most one of each per user.
-///
-/// The declaration order is the order the planner writes in (`mobile` first, because
-/// `alternateMobile` needs it).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub enum PhoneType {
-    /// The primary phone: SMS and voice.
-    Mobile,
-    /// A backup phone: voice only; requires a `mobile`.
-    AlternateMobile,
-    /// A landline: voice only.
-    Office,
-}
-
-impl PhoneType {
-    /// All types, in write order.
-    pub const ALL: [PhoneType; 3] = [PhoneType::Mobile, PhoneType::AlternateMobile, PhoneType::Office];
-
-    /// Graph's spelling of the type.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PhoneType::Mobile => "mobile",
-            PhoneType::AlternateMobile => "alternateMobile",
-            PhoneType::Office => "office",
-        }
-    }
-
-    /// Parses a type name case-insensitively (`MOBILE`, `alternatemobile`, ...).
-    pub fn parse(s: &str) -> Option<PhoneType> {
-        let s = s.trim();
-        PhoneType::ALL.into_iter().find(|t| t.as_str().eq_ignore_ascii_case(s))
-    }
-}
-
-impl fmt::Display for PhoneType {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
 
 /// A phone number in the two forms the tool needs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -64,20 +25,23 @@ pub struct DesiredPhone {
     pub phone: Phone,
     /// 1-based line number in the input file.
     pub line: u64,
+    /// The name the input gives the phone (the `displayName` column), for targets that keep one.
+    pub display_name: Option<String>,
 }
 
-/// What the input says one user should have.
+/// What the input says one user should have. Types are the input's phone types (`phoneType`
+/// column, in the spelling the configured targets take); each target maps them to its own.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DesiredUser {
     /// The user as written in the input: an object id or a UPN.
     pub user: String,
     /// Wanted phones by type.
-    pub phones: BTreeMap<PhoneType, DesiredPhone>,
+    pub phones: BTreeMap<String, DesiredPhone>,
     /// Set when the input contradicts itself for this user; the user is then skipped.
     pub conflict: Option<String>,
     /// Types whose input row was rejected, with that row's line. A rejected row means "we do
     /// not know what HR wants": such a type is never updated and never deleted.
-    pub rejected: BTreeMap<PhoneType, u64>,
+    pub rejected: BTreeMap<String, u64>,
     /// Lines of this user's rejected rows whose type could not be read: they could be about
     /// any type, so they block every prune delete of the user.
     pub rejected_untyped: Vec<u64>,
@@ -87,9 +51,9 @@ impl DesiredUser {
     /// Adds a wanted phone of `phone_type`. The same number (by key) as one already wanted is the
     /// same row twice: the one from the earlier line is kept. A different number is a
     /// contradiction: a note naming both lines is added to [`DesiredUser::conflict`].
-    pub fn want(&mut self, phone_type: PhoneType, wanted: DesiredPhone) {
-        let Some(have) = self.phones.get_mut(&phone_type) else {
-            self.phones.insert(phone_type, wanted);
+    pub fn want(&mut self, phone_type: &str, wanted: DesiredPhone) {
+        let Some(have) = self.phones.get_mut(phone_type) else {
+            self.phones.insert(phone_type.to_string(), wanted);
             return;
         };
         if have.phone.key == wanted.phone.key {
@@ -105,10 +69,10 @@ impl DesiredUser {
 
     /// Records a rejected input row of this user at `line`: under its type when the type could
     /// be read (the earliest line per type is kept), else among the untyped ones.
-    pub fn reject(&mut self, phone_type: Option<PhoneType>, line: u64) {
+    pub fn reject(&mut self, phone_type: Option<&str>, line: u64) {
         match phone_type {
             Some(t) => {
-                let kept = self.rejected.entry(t).or_insert(line);
+                let kept = self.rejected.entry(t.to_string()).or_insert(line);
                 *kept = (*kept).min(line);
             }
             None => {
@@ -124,13 +88,13 @@ impl DesiredUser {
     /// stays as it is.
     pub fn absorb(&mut self, other: DesiredUser) {
         for (phone_type, wanted) in other.phones {
-            self.want(phone_type, wanted);
+            self.want(&phone_type, wanted);
         }
         if let Some(note) = other.conflict {
             self.add_conflict(note);
         }
         for (phone_type, line) in other.rejected {
-            self.reject(Some(phone_type), line);
+            self.reject(Some(&phone_type), line);
         }
         for line in other.rejected_untyped {
             self.reject(None, line);
@@ -146,17 +110,42 @@ impl DesiredUser {
     }
 }
 
-/// What Graph says one user has now.
+/// One item Graph holds in a target's collection for a user (a phone method, a profile phone).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Item {
+    /// Graph's id of the item (a fixed id per type for phone methods, a server id for profile phones).
+    pub id: String,
+    /// The item's type in the target's spelling; empty when Graph gives none.
+    pub phone_type: String,
+    /// The number.
+    pub phone: Phone,
+    /// The item's display name, for targets that keep one.
+    pub display_name: Option<String>,
+}
+
+/// A type change an earlier run started and did not finish: the number (by comparison key) was
+/// written to `to` while `from` still holds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnfinishedMove {
+    /// The type the number moves away from.
+    pub from: String,
+    /// The type the number moves to.
+    pub to: String,
+    /// The number's comparison key.
+    pub key: String,
+}
+
+/// What Graph says one user has now, in one target.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CurrentUser {
-    /// Registered phones by type.
-    pub phones: BTreeMap<PhoneType, Phone>,
-    /// The user's default sign-in method, where known; deleting it is blocked.
-    pub default_method: Option<PhoneType>,
-    /// Type changes an earlier run started but did not finish: the number was written to the
-    /// new type (`.1`) and the old type (`.0`) still holds it. Keyed by the number's comparison
-    /// key (`.2`). Only these license deleting a type whose number another type already holds.
-    pub unfinished_moves: Vec<(PhoneType, PhoneType, String)>,
+    /// The items, as Graph listed them.
+    pub items: Vec<Item>,
+    /// The type of the user's default sign-in method, where the target knows one; a delete of
+    /// it is blocked.
+    pub default_method: Option<String>,
+    /// Type changes an earlier run started but did not finish. Only these license deleting a
+    /// type whose number another type already holds.
+    pub unfinished_moves: Vec<UnfinishedMove>,
 }
 
 /// The kind of a change.
@@ -182,17 +171,23 @@ impl OpKind {
     }
 }
 
-/// One planned change to one user's phone methods.
+/// One planned change to one item of one user in one target.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Op {
     /// What to do.
     pub kind: OpKind,
-    /// Which method.
-    pub phone_type: PhoneType,
+    /// The item's type in the target's spelling (after the change, for an update).
+    pub phone_type: String,
+    /// Graph's id of the item changed (update, delete), where the target has server ids.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub item_id: Option<String>,
     /// The number before the change (update, delete).
     pub before: Option<String>,
     /// The number after the change (add, update).
     pub after: Option<String>,
+    /// The display name after the change (add, update), for targets that keep one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
     /// Indexes (within the same user's ops) that must succeed before this op may run.
     pub depends_on: Vec<usize>,
     /// Set when the plan knows Graph would refuse this op; it is reported, not sent.
@@ -201,7 +196,7 @@ pub struct Op {
     pub reason: String,
     /// For the delete of a type change: the type the number moves to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub moves_to: Option<PhoneType>,
+    pub moves_to: Option<String>,
 }
 
 /// Why a user named in the input gets no ops at all.
@@ -210,7 +205,7 @@ pub struct Op {
 pub enum SkipReason {
     /// Graph answered 404 for the user.
     NotFound,
-    /// The user's current phones could not be read.
+    /// The user's current phones (in this target) could not be read.
     ReadFailed(String),
     /// The desired state breaks one of Graph's rules.
     Infeasible(String),
@@ -270,14 +265,47 @@ impl UserPlan {
     }
 }
 
-/// The plan for a whole run, users in input order.
+/// The plan for a whole run: one [`TargetPlan`] per configured target, in config order.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Plan {
+    /// The plan of each target.
+    pub targets: Vec<TargetPlan>,
+}
+
+impl Plan {
+    /// Number of ops across all targets.
+    pub fn op_count(&self) -> usize {
+        self.targets.iter().map(TargetPlan::op_count).sum()
+    }
+
+    /// Number of ops of `kind` across all targets.
+    pub fn count(&self, kind: OpKind) -> usize {
+        self.targets.iter().map(|t| t.count(kind)).sum()
+    }
+
+    /// Users skipped in some target.
+    pub fn skipped_users(&self) -> usize {
+        self.targets.iter().map(TargetPlan::skipped_users).sum()
+    }
+
+    /// Every user plan of every target, with its target's name.
+    pub fn user_plans(&self) -> impl Iterator<Item = (&str, &UserPlan)> {
+        self.targets
+            .iter()
+            .flat_map(|t| t.users.iter().map(move |u| (t.target.as_str(), u)))
+    }
+}
+
+/// The plan for one target, users in input order.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TargetPlan {
+    /// The target's name in config (`auth`, `profile`).
+    pub target: String,
     /// One entry per user named in the input.
     pub users: Vec<UserPlan>,
 }
 
-impl Plan {
+impl TargetPlan {
     /// Number of ops across all users.
     pub fn op_count(&self) -> usize {
         self.users.iter().map(|u| u.ops.len()).sum()

@@ -4,7 +4,7 @@
 //! a number deliberately on two types (which it must leave alone). This file is that record:
 //! written before the first write of a run, kept until the move's delete succeeded.
 
-use crate::model::{OpKind, PhoneType, Plan};
+use crate::model::{OpKind, Plan, UnfinishedMove};
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -19,14 +19,21 @@ pub const FILE: &str = "unfinished-moves.json";
 pub struct Move {
     /// What the run talked to (moves of one tenant never license deletes in another).
     pub endpoint: String,
+    /// The target whose type changes (records from before targets existed are `auth`'s).
+    #[serde(default = "auth")]
+    pub target: String,
     /// The user, as written in the input, lowercased.
     pub user: String,
     /// The type the number leaves.
-    pub from: PhoneType,
+    pub from: String,
     /// The type the number goes to.
-    pub to: PhoneType,
+    pub to: String,
     /// The number's comparison key.
     pub key: String,
+}
+
+fn auth() -> String {
+    "auth".into()
 }
 
 /// The unfinished moves on record.
@@ -58,29 +65,35 @@ impl Moves {
         })
     }
 
-    /// The unfinished moves of this endpoint by user (lowercased): (from, to, number key). One
-    /// pass, so a migration that stopped with thousands of moves on record costs no more per user.
-    pub fn by_user(&self) -> HashMap<String, Vec<(PhoneType, PhoneType, String)>> {
-        let mut index: HashMap<String, Vec<(PhoneType, PhoneType, String)>> = HashMap::new();
+    /// The unfinished moves of this endpoint by target and user (lowercased). One pass, so a
+    /// migration that stopped with thousands of moves on record costs no more per user.
+    pub fn by_user(&self) -> HashMap<(String, String), Vec<UnfinishedMove>> {
+        let mut index: HashMap<(String, String), Vec<UnfinishedMove>> = HashMap::new();
         for m in self.moves.iter().filter(|m| m.endpoint == self.endpoint) {
-            index.entry(m.user.clone()).or_default().push((m.from, m.to, m.key.clone()));
+            index.entry((m.target.clone(), m.user.clone())).or_default().push(UnfinishedMove {
+                from: m.from.clone(),
+                to: m.to.clone(),
+                key: m.key.clone(),
+            });
         }
         index
     }
 
-    /// Before the first write: the moves of this plan go on record, and records of users this
-    /// run read (`read`) but did not plan a move for are dropped, since their state was seen.
-    pub fn begin(&mut self, plan: &Plan, read: impl Fn(&str) -> bool) -> Result<()> {
+    /// Before the first write: the moves of this plan go on record, and records of (target,
+    /// user) this run read (`read`) but did not plan a move for are dropped, since their state
+    /// was seen.
+    pub fn begin(&mut self, plan: &Plan, read: impl Fn(&str, &str) -> bool) -> Result<()> {
         let endpoint = self.endpoint.clone();
-        self.moves.retain(|m| m.endpoint != endpoint || !read(&m.user));
-        for u in &plan.users {
+        self.moves.retain(|m| m.endpoint != endpoint || !read(&m.target, &m.user));
+        for (target, u) in plan.user_plans() {
             for op in u.ops.iter().filter(|o| o.kind == OpKind::Delete) {
-                if let (Some(to), Some(before)) = (op.moves_to, &op.before) {
+                if let (Some(to), Some(before)) = (&op.moves_to, &op.before) {
                     self.moves.push(Move {
                         endpoint: endpoint.clone(),
+                        target: target.to_string(),
                         user: u.user.to_lowercase(),
-                        from: op.phone_type,
-                        to,
+                        from: op.phone_type.clone(),
+                        to: to.clone(),
                         key: crate::phone::key(before),
                     });
                 }
@@ -89,10 +102,10 @@ impl Moves {
         self.save()
     }
 
-    /// After the run: a move whose delete succeeded is finished.
-    pub fn finish(&mut self, done: impl Fn(&str, PhoneType) -> bool) -> Result<()> {
+    /// After the run: a move whose delete succeeded (`done(target, user, from)`) is finished.
+    pub fn finish(&mut self, done: impl Fn(&str, &str, &str) -> bool) -> Result<()> {
         let endpoint = self.endpoint.clone();
-        self.moves.retain(|m| m.endpoint != endpoint || !done(&m.user, m.from));
+        self.moves.retain(|m| m.endpoint != endpoint || !done(&m.target, &m.user, &m.from));
         self.save()
     }
 

@@ -42,7 +42,10 @@ fn the_readme_run_command_converges_on_the_embedded_emulator() {
         out.contains("embedded Graph emulator") && out.contains("not a Microsoft tenant"),
         "banner says it is the emulator: {out}"
     );
-    assert!(out.contains("Plan: 3 add, 2 update, 2 delete"), "{out}");
+    // One HR file drives both targets: sign-in phones (a type change for sam and taylor) and
+    // profile phones (alex's business phone becomes mobile in place, kim's gets a new name).
+    assert!(out.contains("Plan (sign-in phone methods): 3 add, 2 update, 2 delete"), "{out}");
+    assert!(out.contains("Plan (profile phones): 5 add, 2 update for 5 users"), "{out}");
     assert!(out.contains("1 left as they are because of rejected rows"), "riley: {out}");
     assert!(out.contains("Reports: "), "{out}");
     // No phone number appears on the console in full.
@@ -59,10 +62,13 @@ fn the_readme_run_command_converges_on_the_embedded_emulator() {
         .find(|u| u["userPrincipalName"] == "alex@contoso.com")
         .unwrap();
     assert_eq!(alex["phoneMethods"][0]["phoneNumber"], "+1 2065550199");
+    assert_eq!(alex["profilePhones"][0]["type"], "mobile", "updated in place: {alex}");
+    assert_eq!(alex["profilePhones"].as_array().map(Vec::len), Some(1), "{alex}");
 
     let second = phonesync(dir.path(), &["apply", "samples/hr_phones.csv"]);
     assert!(
-        text(&second).contains("Plan: nothing to change; 5 users already in line; 1 left as they are"),
+        text(&second).contains("Plan (sign-in phone methods): nothing to change; 5 users already in line; 1 left as they are")
+            && text(&second).contains("Plan (profile phones): nothing to change; 6 users already in line; 1 left as they are"),
         "{}",
         text(&second)
     );

@@ -1461,6 +1461,7 @@ async fn journal_records_op_tags_and_the_checker_reads_it_over_http() {
         user_id: user_id.into(),
         phone_type: phone_type.into(),
         op: op.into(),
+        resource: Default::default(),
     });
     assert_eq!(check(&journal, Some(&plan)), vec![]);
 

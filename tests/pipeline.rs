@@ -70,7 +70,10 @@ async fn sample_file_converges_and_a_second_run_changes_nothing() {
     let s = summary(&first);
     assert_eq!(s["ops"]["planned"], json!({"add": 3, "update": 2, "delete": 2}));
     assert_eq!(s["ops"]["byStatus"]["succeeded"], 7);
-    assert_eq!(s["users"]["skipped"], json!({"conflict": 1, "infeasible": 1, "not_found": 1}));
+    assert_eq!(
+        s["targets"]["auth"]["users"]["skipped"],
+        json!({"conflict": 1, "infeasible": 1, "not_found": 1})
+    );
     assert_eq!(s["rows"], json!({"read": 13, "rejected": 2}));
     let plan_md = std::fs::read_to_string(first.join("plan.md")).unwrap();
     assert!(plan_md.contains("number moves to mobile"), "{plan_md}");
@@ -314,7 +317,11 @@ async fn a_wrong_secret_stops_before_any_work() {
 async fn unmanaged_types_and_prune_follow_config() {
     let seed = json!({"users": [{"id": "u1", "userPrincipalName": "a@contoso.com", "phoneMethods": [
         {"phoneType": "mobile", "phoneNumber": "+1 2065550100"}, {"phoneType": "office", "phoneNumber": "+1 4255550100"}]}]});
-    let w = World::with_config(seed, "\n[plan]\nmanaged_types = [\"mobile\", \"alternateMobile\"]\nprune = true\n").await;
+    let w = World::with_config(
+        seed,
+        "\n[plan]\nprune = true\n\n[target.auth]\nmanaged_types = [\"mobile\", \"alternateMobile\"]\n",
+    )
+    .await;
     let csv = w.csv("in.csv", "user,phoneType,phoneNumber\na@contoso.com,alternateMobile,206-555-0101\n");
     let (code, dir) = w.run("apply", &csv, "r").await;
     assert_eq!(
@@ -322,7 +329,7 @@ async fn unmanaged_types_and_prune_follow_config() {
         ExitCode::from(1),
         "pruning the mobile but keeping the alternate is infeasible"
     );
-    assert_eq!(summary(&dir)["users"]["skipped"]["infeasible"], 1);
+    assert_eq!(summary(&dir)["targets"]["auth"]["users"]["skipped"]["infeasible"], 1);
 
     let csv = w.csv(
         "in2.csv",

@@ -152,7 +152,7 @@ async fn regression_one_person_under_two_keys_is_one_user() {
             "lee keeps both phones"
         );
         let s = summary(&dir);
-        assert_eq!(s["users"]["skipped"]["conflict"], 1, "{s}");
+        assert_eq!(s["targets"]["auth"]["users"]["skipped"]["conflict"], 1, "{s}");
         let plan_md = std::fs::read_to_string(dir.join("plan.md")).unwrap();
         assert!(plan_md.contains("lines 2 and 4"), "physical lines named: {plan_md}");
     }

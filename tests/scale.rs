@@ -25,17 +25,17 @@ async fn a_generated_tenant_converges_in_one_apply() {
     let (code, first) = w.run("apply", &input, "first").await;
     let s = summary(&first);
     assert_eq!(s["rows"]["rejected"], 0, "every generated row is usable: {s}");
-    assert_eq!(s["users"]["skipped"], serde_json::json!({}), "{s}");
+    assert_eq!(s["targets"]["auth"]["users"]["skipped"], serde_json::json!({}), "{s}");
     assert_eq!(code.unwrap(), ExitCode::SUCCESS, "{s}");
     assert_eq!(
-        s["users"]["withChanges"], generated.changed_users,
+        s["targets"]["auth"]["users"]["withChanges"], generated.changed_users,
         "each changed user gets a plan: {s}"
     );
     assert_eq!(s["ops"]["byStatus"]["failed"], 0);
 
     let (code, second) = w.run("apply", &input, "second").await;
     assert_eq!(code.unwrap(), ExitCode::SUCCESS);
-    assert_eq!(summary(&second)["users"]["withChanges"], 0);
+    assert_eq!(summary(&second)["targets"]["auth"]["users"]["withChanges"], 0);
     assert_journal_invariants(&w.emulator.changes());
 }
 
@@ -51,6 +51,9 @@ fn the_invariant_checker_catches_a_delete_before_its_add() {
             after: after.map(str::to_string),
             methods_before: b,
             methods_after: a,
+            resource: Default::default(),
+            item_id: None,
+            display_name: None,
         };
     // office → mobile done the wrong way round: delete first, then add.
     assert_journal_invariants(&[
@@ -70,6 +73,9 @@ fn the_invariant_checker_catches_a_duplicate_add() {
         after: Some("+1 1".into()),
         methods_before: 0,
         methods_after: 1,
+        resource: Default::default(),
+        item_id: None,
+        display_name: None,
     };
     assert_journal_invariants(&[add.clone(), add]);
 }

@@ -77,12 +77,12 @@ async fn five_thousand_users_converge_in_one_apply_under_faults_and_throttling()
     }
     assert_eq!(s["rows"]["rejected"], 0);
     assert_eq!(
-        s["users"]["skipped"],
+        s["targets"]["auth"]["users"]["skipped"],
         serde_json::json!({}),
         "every user was read despite the faults: {s}"
     );
     assert!(s["throttledRequests"].as_u64().unwrap() > 0, "the throttle was met: {s}");
-    assert_eq!(s["users"]["withChanges"], generated.changed_users);
+    assert_eq!(s["targets"]["auth"]["users"]["withChanges"], generated.changed_users);
     let failed = s["ops"]["byStatus"]["failed"].as_u64().unwrap();
     assert_eq!(
         code.unwrap(),
@@ -98,7 +98,7 @@ async fn five_thousand_users_converge_in_one_apply_under_faults_and_throttling()
     let (_, second) = w.run("apply", &input, "second").await;
     let s2 = summary(&second);
     assert_eq!(
-        s2["users"]["withChanges"].as_u64().unwrap(),
+        s2["targets"]["auth"]["users"]["withChanges"].as_u64().unwrap(),
         failed_users.len() as u64,
         "only the users with a failure remain, user for user: {s2}"
     );

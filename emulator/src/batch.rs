@@ -185,6 +185,7 @@ fn run_item(s: &Shared, version: &str, issued: &Issued, item: &Item, by: Option<
         query,
         body: &body,
         by,
+        caller: issued,
     };
     // Random transport faults belong to the HTTP call, not to an item inside it.
     let mut answer = with_fault(s, &method, &item.url, false, || dispatch(s, &operation));

@@ -2,26 +2,41 @@
 //! mid-run and reads `GET /_emulator/journal`) can say a run wrote safely. It relies on the
 //! client's op tags: each write carries `client-request-id: <op id>` and
 //! `x-phonesync-after: <op ids it depends on>`, which the journal records on the request and, as
-//! `by`, on every change the request made.
+//! `by`, on every change the request made. Profile-phone writes (`resource` `profilePhones`)
+//! are checked for op tags and the plan like phone-method writes; the floors are about phone
+//! methods only.
 
 use super::journal::{Event, JournalEntry};
 use super::number;
+use super::tenant::Resource;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 
 /// One write the client planned, as the checker compares changes with it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PlannedWrite {
     /// The op id the client sends as `client-request-id`.
     pub op_id: String,
     /// The user's object id.
     pub user_id: String,
-    /// `mobile`, `alternateMobile` or `office`.
+    /// `mobile`, `alternateMobile` or `office`; for a profile phone, its `type` (`""` for none).
     pub phone_type: String,
     /// `add`, `update` or `delete`.
     pub op: String,
+    /// The collection written (`phoneMethods` when absent from the JSON).
+    #[serde(default)]
+    pub resource: Resource,
+}
+
+/// How a change names its phone: `mobile`, or `profile phone business`.
+fn phone_label(resource: Resource, phone_type: &str) -> String {
+    match (resource, phone_type) {
+        (Resource::PhoneMethods, t) => t.to_string(),
+        (Resource::ProfilePhones, "") => "profile phone (no type)".into(),
+        (Resource::ProfilePhones, t) => format!("profile phone {t}"),
+    }
 }
 
 /// The journaled change a violation is about.
@@ -33,15 +48,18 @@ pub struct At {
     pub user_id: String,
     /// The change's op (`add`, `update`, `delete`, …).
     pub op: String,
-    /// The phone type changed.
+    /// The phone type changed (for a profile phone, its `type`, `""` for none).
     pub phone_type: String,
+    /// The collection changed.
+    pub resource: Resource,
     /// The op id of the request that made it, if it had one.
     pub op_id: Option<String>,
 }
 
 impl fmt::Display for At {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "seq {}: {} {} of user {} by ", self.seq, self.op, self.phone_type, self.user_id)?;
+        let phone = phone_label(self.resource, &self.phone_type);
+        write!(f, "seq {}: {} {phone} of user {} by ", self.seq, self.op, self.user_id)?;
         match &self.op_id {
             Some(id) => write!(f, "op {id}"),
             None => f.write_str("a request without a client-request-id"),
@@ -61,7 +79,7 @@ pub enum Violation {
         missing: String,
     },
     /// One op id made a second write (`earlier` is the seq of its first), or an `add` met a
-    /// phone type the user already held (`earlier` is `None`).
+    /// phone-method type the user already held (`earlier` is `None`).
     DuplicateWrite {
         /// The change.
         at: At,
@@ -137,7 +155,9 @@ impl fmt::Display for Violation {
             Violation::OutsidePlan { at, planned: Some(p) } => write!(
                 f,
                 "outside the plan: {at}, planned as {} {} of user {}",
-                p.op, p.phone_type, p.user_id
+                p.op,
+                phone_label(p.resource, &p.phone_type),
+                p.user_id
             ),
             Violation::BelowFloor { at, lowest, before, after } => write!(
                 f,
@@ -184,14 +204,15 @@ struct NumberCounts {
 ///   `client-request-id` Y named op X in `x-phonesync-after` and no change by X appears earlier
 ///   in the journal (one violation per such X).
 /// - [`Violation::DuplicateWrite`] (at most one per change): a write (`add`, `update`, `delete`)
-///   by an op id that already made a write; or an `add` of a type the user held, as the last
-///   earlier change of that user and type, or else the add's own `before`, shows.
+///   by an op id that already made a write; or an `add` of a phone-method type the user held, as
+///   the last earlier change of that user and type, or else the add's own `before`, shows
+///   (profile phones may hold many items of a type, so their adds never meet a held type).
 /// - [`Violation::OutsidePlan`], only when `plan` is given: a write with no `by`, with a `by` not
-///   in the plan, or whose user (compared without case), type or op differ from the planned write
-///   with its op id.
-/// - [`Violation::BelowFloor`] (at most one per user): a user whose count after some change is
-///   below both the count before the user's first change and the count after the user's last
-///   change.
+///   in the plan, or whose user (compared without case), type, op or resource differ from the
+///   planned write with its op id.
+/// - [`Violation::BelowFloor`] (at most one per user): a user whose phone-method count after
+///   some phone-method change is below both the count before the user's first phone-method
+///   change and the count after the user's last one.
 ///
 /// - [`Violation::NumberBelowFloor`] (at most one per user and number): a delete after which a
 ///   number of a user (compared by its digits, extension left out) is held by fewer of the types
@@ -201,8 +222,9 @@ struct NumberCounts {
 ///   of every count alike.
 ///
 /// `enableSmsSignIn` and `disableSmsSignIn` changes are not writes: they are never duplicate
-/// writes by op id, nor outside the plan. Requests are read only for their `client-request-id`
-/// and `after`.
+/// writes by op id, nor outside the plan. Both floors look at phone-method changes only
+/// (`resource` `phoneMethods`); dependencies, duplicate op ids and the plan cover profile-phone
+/// writes too. Requests are read only for their `client-request-id` and `after`.
 pub fn check(journal: &[JournalEntry], plan: Option<&[PlannedWrite]>) -> Vec<Violation> {
     let mut depends_on: HashMap<&str, Vec<&str>> = HashMap::new();
     for entry in journal {
@@ -233,9 +255,11 @@ pub fn check(journal: &[JournalEntry], plan: Option<&[PlannedWrite]>) -> Vec<Vio
             user_id: c.user_id.clone(),
             op: c.op.to_string(),
             phone_type: c.phone_type.to_string(),
+            resource: c.resource,
             op_id: by.map(str::to_string),
         };
         let is_write = matches!(c.op, "add" | "update" | "delete");
+        let phone_method = c.resource == Resource::PhoneMethods;
 
         for missing in by.and_then(|op| depends_on.get(op)).into_iter().flatten() {
             if !made.contains(missing) {
@@ -256,59 +280,72 @@ pub fn check(journal: &[JournalEntry], plan: Option<&[PlannedWrite]>) -> Vec<Vio
             },
             _ => None,
         };
-        let slot = held.entry((&c.user_id, c.phone_type)).or_insert(c.before.is_some());
-        if earlier.is_some() || (c.op == "add" && (*slot || c.before.is_some())) {
+        let held_type = phone_method && {
+            let slot = held.entry((&c.user_id, c.phone_type)).or_insert(c.before.is_some());
+            let held_before = *slot || c.before.is_some();
+            *slot = c.after.is_some();
+            held_before
+        };
+        if earlier.is_some() || (c.op == "add" && held_type) {
             violations.push(Violation::DuplicateWrite { at: at(), earlier });
         }
-        *slot = c.after.is_some();
 
         if is_write && let Some(plan) = &plan {
             match by.and_then(|op| plan.get(op)) {
                 None => violations.push(Violation::OutsidePlan { at: at(), planned: None }),
-                Some(p) if !(p.user_id.eq_ignore_ascii_case(&c.user_id) && p.phone_type == c.phone_type && p.op == c.op) => violations
-                    .push(Violation::OutsidePlan {
+                Some(p)
+                    if !(p.user_id.eq_ignore_ascii_case(&c.user_id)
+                        && p.phone_type == c.phone_type
+                        && p.op == c.op
+                        && p.resource == c.resource) =>
+                {
+                    violations.push(Violation::OutsidePlan {
                         at: at(),
                         planned: Some((*p).clone()),
-                    }),
+                    })
+                }
                 Some(_) => {}
             }
         }
 
-        let n = counts.entry(&c.user_id).or_insert(Counts {
-            before: c.methods_before,
-            after: c.methods_before,
-            lowest: c.methods_before,
-            lowest_at: None,
-        });
-        n.after = c.methods_after;
-        if c.methods_after < n.lowest {
-            n.lowest = c.methods_after;
-            n.lowest_at = Some(at());
-        }
-
-        // Per number: a type's value before its first change is part of the starting state.
-        if touched.insert((&c.user_id, c.phone_type))
-            && let Some(b) = &c.before
-        {
-            // That type held the number through everything before, so every count so far,
-            // the lowest included, was one higher.
-            let n = numbers.entry((&c.user_id, number::identity(b))).or_default();
-            n.before += 1;
-            n.now += 1;
-            n.lowest += 1;
-        }
-        if let Some(b) = &c.before {
-            let n = numbers.entry((&c.user_id, number::identity(b))).or_default();
-            n.now = n.now.saturating_sub(1);
-            // Only a delete breaks a type-change pair; an update replaces a number the input
-            // asked to replace.
-            if n.now < n.lowest && c.op == "delete" {
-                n.lowest = n.now;
+        // The floors are about phone methods: profile phones do not sign anyone in.
+        if phone_method {
+            let n = counts.entry(&c.user_id).or_insert(Counts {
+                before: c.methods_before,
+                after: c.methods_before,
+                lowest: c.methods_before,
+                lowest_at: None,
+            });
+            n.after = c.methods_after;
+            if c.methods_after < n.lowest {
+                n.lowest = c.methods_after;
                 n.lowest_at = Some(at());
             }
-        }
-        if let Some(a) = &c.after {
-            numbers.entry((&c.user_id, number::identity(a))).or_default().now += 1;
+
+            // Per number: a type's value before its first change is part of the starting state.
+            if touched.insert((&c.user_id, c.phone_type))
+                && let Some(b) = &c.before
+            {
+                // That type held the number through everything before, so every count so far,
+                // the lowest included, was one higher.
+                let n = numbers.entry((&c.user_id, number::identity(b))).or_default();
+                n.before += 1;
+                n.now += 1;
+                n.lowest += 1;
+            }
+            if let Some(b) = &c.before {
+                let n = numbers.entry((&c.user_id, number::identity(b))).or_default();
+                n.now = n.now.saturating_sub(1);
+                // Only a delete breaks a type-change pair; an update replaces a number the input
+                // asked to replace.
+                if n.now < n.lowest && c.op == "delete" {
+                    n.lowest = n.now;
+                    n.lowest_at = Some(at());
+                }
+            }
+            if let Some(a) = &c.after {
+                numbers.entry((&c.user_id, number::identity(a))).or_default().now += 1;
+            }
         }
 
         if let Some(op) = by {
@@ -386,6 +423,7 @@ mod tests {
                 after: numbers.1.map(str::to_string),
                 methods_before: counts.0,
                 methods_after: counts.1,
+                ..Change::default()
             },
             by: by.map(str::to_string),
         })
@@ -428,7 +466,21 @@ mod tests {
             user_id: user_id.into(),
             phone_type: phone_type.into(),
             op: op.into(),
+            resource: Resource::PhoneMethods,
         }
+    }
+
+    /// A profile-phone change (and its request) by op `id`: type `ty`, the user's profile
+    /// phone count going from `counts.0` to `counts.1`.
+    fn profile_write(user: &str, op: &'static str, ty: &'static str, counts: (usize, usize), id: &str) -> [Event; 2] {
+        let [mut c, r] = write(user, op, ty, (None, None), counts, id, &[]);
+        if let Event::Change(record) = &mut c {
+            record.change.resource = Resource::ProfilePhones;
+            record.change.item_id = Some(format!("item-{id}"));
+            record.change.before = (op != "add").then(|| "+1 9".to_string());
+            record.change.after = (op != "delete").then(|| "+1 9".to_string());
+        }
+        [c, r]
     }
 
     /// office → mobile for u1 (add, then the delete that depends on it), an update for u2.
@@ -607,5 +659,82 @@ mod tests {
             check(&j, None).iter().all(|v| !matches!(v, Violation::OutsidePlan { .. })),
             "no plan, no plan check"
         );
+    }
+
+    #[test]
+    fn profile_writes_are_checked_for_op_tags_and_plan_but_not_floors() {
+        let mut events = Vec::new();
+        // Two business profile phones, then both deleted: a count of 0 is no floor breach, and
+        // two adds of one type are no duplicate.
+        events.extend(profile_write("u1", "add", "business", (0, 1), "f1"));
+        events.extend(profile_write("u1", "add", "business", (1, 2), "f2"));
+        events.extend(profile_write("u1", "delete", "business", (2, 1), "f3"));
+        events.extend(profile_write("u1", "delete", "business", (1, 0), "f4"));
+        events.extend(profile_write("u1", "add", "", (0, 1), "f5"));
+        let j = journal(events);
+        assert_eq!(check(&j, None), vec![]);
+        let profile = |op_id: &str, op: &str, ty: &str| PlannedWrite {
+            resource: Resource::ProfilePhones,
+            ..planned(op_id, "u1", ty, op)
+        };
+        let mut plan = vec![
+            profile("f1", "add", "business"),
+            profile("f2", "add", "business"),
+            profile("f3", "delete", "business"),
+            profile("f4", "delete", "business"),
+            profile("f5", "add", ""),
+        ];
+        assert_eq!(check(&j, Some(&plan)), vec![]);
+        // Planned as a phone-method write, it is outside the plan.
+        plan[0].resource = Resource::PhoneMethods;
+        let v = check(&j, Some(&plan));
+        assert_eq!(kinds(&v), ["OutsidePlan"]);
+        assert!(
+            v[0].to_string()
+                .contains("seq 1: add profile phone business of user u1 by op f1, planned as add business of user u1"),
+            "{}",
+            v[0]
+        );
+        // Without type: named so.
+        let mut events = profile_write("u1", "add", "", (0, 1), "g1").to_vec();
+        events.extend(profile_write("u1", "update", "", (1, 1), "g1"));
+        let v = check(&journal(events), None);
+        assert_eq!(kinds(&v), ["DuplicateWrite"]);
+        assert!(
+            v[0].to_string().contains("update profile phone (no type) of user u1 by op g1"),
+            "{}",
+            v[0]
+        );
+    }
+
+    #[test]
+    fn a_profile_write_before_what_it_depends_on_is_a_dependency_not_met() {
+        let mut events = Vec::new();
+        let [c, _] = profile_write("u1", "delete", "mobile", (1, 0), "d1");
+        events.push(c);
+        events.push(request("DELETE", 204, "d1", &["a1"]));
+        events.extend(profile_write("u1", "add", "mobile", (0, 1), "a1"));
+        let v = check(&journal(events), None);
+        assert_eq!(kinds(&v), ["DependencyNotMet"], "and no BelowFloor: the floors are phone methods'");
+        assert_eq!(v[0].at().resource, Resource::ProfilePhones);
+    }
+
+    #[test]
+    fn profile_changes_leave_the_phone_method_floors_alone() {
+        // The user keeps two phone methods throughout; a profile phone's number moves from one
+        // item to another, delete first, and its count dips to 0. Neither is a floor breach.
+        let events = [
+            change("u1", "update", "mobile", (Some("+1 1"), Some("+1 2")), (2, 2), None),
+            profile_write("u1", "delete", "business", (1, 0), "p1")[0].clone(),
+            profile_write("u1", "add", "mobile", (0, 1), "p2")[0].clone(),
+        ];
+        assert_eq!(check(&journal(events), None), vec![]);
+        // The same order on phone methods is a breach.
+        let events = [
+            change("u1", "update", "mobile", (Some("+1 1"), Some("+1 2")), (2, 2), None),
+            change("u1", "delete", "office", (Some("+1 9"), None), (2, 1), None),
+            change("u1", "add", "alternateMobile", (None, Some("+1 9")), (1, 2), None),
+        ];
+        assert_eq!(kinds(&check(&journal(events), None)), ["NumberBelowFloor", "BelowFloor"]);
     }
 }

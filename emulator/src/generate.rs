@@ -106,6 +106,7 @@ pub fn generate(users: usize, random_seed: u64, change_fraction: f64) -> Generat
             user_principal_name: upn.clone(),
             phone_methods,
             default_method: None,
+            profile_phones: Vec::new(),
         });
         let key = if d.below(4) == 0 { id } else { upn };
         for (t, n) in want.iter().enumerate() {

@@ -1,6 +1,7 @@
 //! What one Graph operation does, whether it came alone or as a `$batch` item: the bearer-token
 //! check, throttling (docs/graph.md#throttling), injected faults, addressing users
-//! (docs/graph.md#addressing-users) and the phone-method resources themselves.
+//! (docs/graph.md#addressing-users), and routing to the phone-method resources (tenant.rs) and
+//! the beta profile phones (profile.rs).
 
 use crate::answer::Answer;
 use crate::journal::ChangeRecord;
@@ -8,7 +9,7 @@ use crate::journal::Event;
 use crate::options::{FaultKind, RetryAfterMode};
 use crate::tenant::Failure;
 use crate::tenant::Tenant;
-use crate::{Effect, Issued, Shared};
+use crate::{Effect, Issued, Shared, profile};
 use axum::http::HeaderMap;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant, SystemTime};
@@ -241,6 +242,8 @@ pub(crate) struct Operation<'a> {
     pub body: &'a [u8],
     /// The `client-request-id` (op id) that changes are journaled as made by.
     pub by: Option<&'a str>,
+    /// Whom the bearer token was issued to.
+    pub caller: &'a Issued,
 }
 
 /// The `$select` list of a query string, if it has one.
@@ -303,6 +306,18 @@ pub(crate) fn dispatch(s: &Shared, op: &Operation) -> Answer {
             "Insufficient privileges to complete the operation.",
         );
     }
+    let profile_phones = version == "beta" && names.len() >= 2 && is(names[0], "profile") && is(names[1], "phones");
+    if profile_phones
+        && s.options.profile_app_only_forbidden
+        && !op.caller.delegated
+        && matches!(method, "POST" | "PATCH" | "PUT" | "DELETE")
+    {
+        return Answer::error(
+            403,
+            "Authorization_RequestDenied",
+            "Insufficient privileges to complete the operation.",
+        );
+    }
     let parse_body = || -> Result<Value, Answer> {
         serde_json::from_slice(body).map_err(|_| {
             Answer::error(
@@ -312,11 +327,14 @@ pub(crate) fn dispatch(s: &Shared, op: &Operation) -> Answer {
             )
         })
     };
-    let context = |suffix: &str| {
-        format!(
-            "https://graph.microsoft.com/{version}/$metadata#users('{}')/authentication/{suffix}",
-            percent_encoding::utf8_percent_encode(&user, CONTEXT_SEGMENT)
-        )
+    let user_context = format!(
+        "https://graph.microsoft.com/{version}/$metadata#users('{}')",
+        percent_encoding::utf8_percent_encode(&user, CONTEXT_SEGMENT)
+    );
+    let context = |suffix: &str| format!("{user_context}/authentication/{suffix}");
+    let profile_entity = |mut v: Value| {
+        v["@odata.context"] = json!(format!("{user_context}/profile/phones/$entity"));
+        v
     };
     let not_allowed = || {
         Ok(Answer::error(
@@ -374,6 +392,26 @@ pub(crate) fn dispatch(s: &Shared, op: &Operation) -> Answer {
             tenant.sms_sign_in(u, names[2], false).map(|()| Answer::ok(204, None))
         }
         (_, 2..=4) if phone_methods => not_allowed(),
+        ("GET", 2) if profile_phones => Ok(Answer::ok(
+            200,
+            Some(json!({"@odata.context": format!("{user_context}/profile/phones"), "value": tenant.profile(u).list()})),
+        )),
+        ("GET", 3) if profile_phones => tenant.profile(u).get(names[2]).map(|v| Answer::ok(200, Some(profile_entity(v)))),
+        ("POST", 2) if profile_phones => match parse_body() {
+            Ok(b) => profile::create(&mut tenant, u, &b, op.caller).map(|v| Answer::ok(201, Some(profile_entity(v)))),
+            Err(a) => return a,
+        },
+        ("PATCH", 3) if profile_phones => match parse_body() {
+            Ok(b) => profile::update(&mut tenant, u, names[2], &b, op.caller).map(|v| Answer::ok(200, Some(profile_entity(v)))),
+            Err(a) => return a,
+        },
+        ("DELETE", 3) if profile_phones => profile::delete(&mut tenant, u, names[2]).map(|()| Answer::ok(204, None)),
+        (_, 2..=3) if profile_phones => not_allowed(),
+        (_, _) if profile_phones => Ok(Answer::error(
+            400,
+            "BadRequest",
+            format!("Resource not found for the segment '{}'.", names[3]),
+        )),
         _ => Ok(Answer::error(
             400,
             "BadRequest",

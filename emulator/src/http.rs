@@ -123,6 +123,7 @@ fn handle(s: &Shared, method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u
                 query: uri.query().unwrap_or(""),
                 body,
                 by: header("client-request-id"),
+                caller: &issued,
             };
             let mut a = with_fault(s, method.as_str(), uri.path(), true, || dispatch(s, &operation));
             a.headers.extend(ru_headers);

@@ -161,6 +161,7 @@ mod tests {
                     after: None,
                     methods_before: 2,
                     methods_after: 1,
+                    ..Change::default()
                 },
                 by: Some("op-2".into()),
             }),
@@ -182,6 +183,13 @@ mod tests {
         assert!(text.contains(r#""kind":"change""#) && text.contains(r#""by":"op-2""#) && text.contains(r#""after":["op-1","op-0"]"#));
         let back: Vec<JournalEntry> = serde_json::from_str(&text).unwrap();
         assert_eq!(back, entries);
+        assert!(text.contains(r#""resource":"phoneMethods""#) && !text.contains("itemId"), "{text}");
+        let old = text.replace(r#""resource":"phoneMethods","#, "");
+        assert_eq!(
+            serde_json::from_str::<Vec<JournalEntry>>(&old).unwrap(),
+            entries,
+            "resource defaults to phoneMethods"
+        );
         let bad = text.replace(r#""op":"delete""#, r#""op":"explode""#);
         assert!(
             serde_json::from_str::<Vec<JournalEntry>>(&bad)

@@ -1,6 +1,6 @@
-//! The Graph emulator: a server that behaves like Microsoft Graph's phone-method API as
-//! documented (docs/graph.md): rules, errors, throttling, faults, `$batch`, tokens, and a
-//! journal of everything it did.
+//! The Graph emulator: a server that behaves like Microsoft Graph's phone-method API, and its
+//! beta profile phones, as documented (docs/graph.md): rules, errors, throttling, faults,
+//! `$batch`, tokens, and a journal of everything it did.
 //!
 //! It is the embedded default endpoint (started in-process for `endpoint = "embedded"`), the
 //! test bed of every integration test, and a sandbox to try a CSV in before touching a tenant
@@ -18,6 +18,7 @@ mod http;
 pub mod journal;
 mod number;
 pub mod options;
+mod profile;
 pub mod tenant;
 mod throttle;
 mod token;
@@ -25,7 +26,7 @@ mod token;
 pub use fault::{Effect, Fault};
 pub use journal::{ChangeRecord, Event, JournalEntry, RequestRecord};
 pub use options::Options;
-pub use tenant::{Change, Seed, SeedPhone, SeedUser};
+pub use tenant::{Change, Resource, Seed, SeedPhone, SeedProfilePhone, SeedUser};
 pub use token::Grant as TokenGrant;
 
 use anyhow::{Context, Result};
@@ -47,6 +48,8 @@ struct Issued {
     expiry: Instant,
     app: String,
     tenant: String,
+    /// Issued for a signed-in user (device code, refresh token), not app-only.
+    delegated: bool,
 }
 
 /// State shared by the handlers.
@@ -273,10 +276,10 @@ pub fn load_seed(path: &Path) -> Result<Seed> {
 /// Arguments of the standalone emulator (`phonesync emulator`).
 #[derive(Debug, clap::Args, Clone)]
 #[command(
-    after_help = "The emulator serves Graph's phone-method and profile-phone endpoints (v1.0 and beta), $batch, and a token \
-    endpoint (POST /{tenant}/oauth2/v2.0/token) on plain HTTP. Point phonesync at it with \
-    endpoint = \"http://ADDRESS\" in config.toml. GET /_emulator/state shows the tenant in the seed \
-    format; GET /_emulator/journal lists every request and state change."
+    after_help = "The emulator serves Graph's phone-method endpoints (v1.0 and beta), the beta profile-phone endpoints \
+    (/beta/users/{id or UPN}/profile/phones), $batch, and a token endpoint (POST /{tenant}/oauth2/v2.0/token) on plain HTTP. Point phonesync at it with \
+    endpoint = \"http://ADDRESS\" in config.toml. GET /_emulator/state shows the tenant (users, phone \
+    methods, profile phones) in the seed format; GET /_emulator/journal lists every request and state change."
 )]
 pub struct ServeArgs {
     /// Address to listen on; use port 0 for any free port.
@@ -342,6 +345,7 @@ pub async fn serve(args: &ServeArgs) -> Result<std::process::ExitCode> {
         seed.users.len()
     );
     eprintln!("  Graph:  {url}/v1.0/users/{{id or UPN}}/authentication/phoneMethods  (and /v1.0/$batch, /beta/…)");
+    eprintln!("  profile phones (beta only): {url}/beta/users/{{id or UPN}}/profile/phones  (and /beta/$batch)");
     eprintln!("  tokens: {url}/{{tenant}}/oauth2/v2.0/token (client-credentials grant)");
     if pinned {
         eprintln!("  sign-in: only the pinned client id / secret are accepted");

@@ -64,10 +64,16 @@ pub struct Options {
     /// as for an app without the permission to read it (UNCONFIRMED which one, docs/graph.md#default-sign-in-method).
     #[arg(long, help_heading = "Graph behaviour")]
     pub sign_in_preferences_forbidden: bool,
+    /// Refuse beta profile-phone writes (POST, PATCH, DELETE …/profile/phones) made with an
+    /// app-only token with 403 `Authorization_RequestDenied`, as Microsoft's current pages say
+    /// application permissions are not supported for them (UNCONFIRMED, docs/graph.md#profile-phones).
+    /// Reads, and writes with a delegated token, are served.
+    #[arg(long, help_heading = "Graph behaviour")]
+    pub profile_app_only_forbidden: bool,
 
     /// Resource units an app may spend per window (app + tenant token bucket,
-    /// docs/graph.md#throttle-limits); no throttling when absent. Every phone-method request costs
-    /// 1.
+    /// docs/graph.md#throttle-limits); no throttling when absent. Every phone-method and
+    /// profile-phone request costs 1.
     #[arg(long, value_name = "RU", help_heading = "Throttling")]
     pub throttle_ru: Option<u32>,
     /// Length of the resource-unit window, in seconds.
@@ -127,6 +133,7 @@ impl Default for Options {
             update_response: UpdateResponse::Empty,
             sms_sign_in_disabled: false,
             sign_in_preferences_forbidden: false,
+            profile_app_only_forbidden: false,
             throttle_ru: None,
             throttle_window: 10.0,
             throttle_writes: None,

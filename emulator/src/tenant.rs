@@ -1,10 +1,11 @@
 //! The emulated tenant: users, their phone methods, and Graph's rules for changing them
-//! (docs/graph.md#phone-methods). Deliberately shares no code with the client side, so a
-//! misreading of Graph's documentation on one side is caught by the other. Every change is recorded
-//! for the journal.
+//! (docs/graph.md#phone-methods); each user also holds the profile phones `profile.rs` serves.
+//! Deliberately shares no code with the client side, so a misreading of Graph's documentation on
+//! one side is caught by the other. Every change is recorded for the journal.
 
 use super::number;
 use super::options::Options;
+use super::profile;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -31,6 +32,9 @@ pub struct SeedUser {
     /// refuses to delete.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default_method: Option<String>,
+    /// Contact numbers on the user's profile (beta `itemPhone`); any number of each type.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub profile_phones: Vec<SeedProfilePhone>,
 }
 
 /// One phone method in the seed format.
@@ -41,6 +45,33 @@ pub struct SeedPhone {
     pub phone_type: String,
     /// The number as stored.
     pub phone_number: String,
+}
+
+/// One profile phone (beta `itemPhone`) in the seed format.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SeedProfilePhone {
+    /// The item's id; a new GUID when absent. The state keeps it, so ids survive a save and load.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// `home`, `business`, `mobile`, `other`, `assistant`, `homeFax`, `businessFax`, `otherFax`,
+    /// `pager` or `radio`; absent for none.
+    #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
+    pub phone_type: Option<String>,
+    /// The number, free text, as stored.
+    pub number: String,
+    /// Friendly name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    /// Who may see it (`organization` when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowed_audiences: Option<String>,
+    /// When it was created (ISO 8601, kept as written); the time of loading when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_date_time: Option<String>,
+    /// When it was last changed (ISO 8601, kept as written); `createdDateTime` when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_modified_date_time: Option<String>,
 }
 
 /// The three phone types and their fixed method ids (docs/graph.md#fixed-method-ids).
@@ -115,11 +146,23 @@ impl Failure {
 const OPS: [&str; 5] = ["add", "update", "delete", "enableSmsSignIn", "disableSmsSignIn"];
 
 /// A name from a fixed set. (An alias of `&'static str`: spelled out, serde would try to borrow
-/// it from the input instead of reading it with [`known_op`] / [`known_type`].)
+/// it from the input instead of reading it with `known_op` / `known_type`.)
 pub type Name = &'static str;
 
-/// One change of state, for the journal.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// Which of a user's phone collections a [`Change`] is about.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Resource {
+    /// `…/authentication/phoneMethods` (`"phoneMethods"`).
+    #[default]
+    PhoneMethods,
+    /// Beta `…/profile/phones` (`"profilePhones"`).
+    ProfilePhones,
+}
+
+/// One change of state, for the journal. `Default` gives an empty phone-method change, for
+/// building one field by field.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Change {
     /// The user's object id.
@@ -127,16 +170,25 @@ pub struct Change {
     /// `add`, `update`, `delete`, `enableSmsSignIn`, `disableSmsSignIn`.
     #[serde(deserialize_with = "known_op")]
     pub op: Name,
-    /// The method's type.
+    /// The collection changed (`phoneMethods` when absent from the JSON).
+    #[serde(default)]
+    pub resource: Resource,
+    /// The method's type; for a profile phone, its `type` (`""` when it has none).
     #[serde(deserialize_with = "known_type")]
     pub phone_type: Name,
+    /// For a profile phone: the item's id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub item_id: Option<String>,
+    /// For a profile phone: its `displayName` after the change, if it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
     /// Number before.
     pub before: Option<String>,
     /// Number after.
     pub after: Option<String>,
-    /// Phone methods the user had before the change.
+    /// Phone methods (for a profile phone: profile phones) the user had before the change.
     pub methods_before: usize,
-    /// Phone methods the user has after it.
+    /// Phone methods (for a profile phone: profile phones) the user has after it.
     pub methods_after: usize,
 }
 
@@ -148,11 +200,14 @@ fn known_op<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Name, D::Error> {
         .ok_or_else(|| serde::de::Error::custom(format!("unknown change op '{name}'")))
 }
 
-/// Reads [`Change::phone_type`], which names a [`Kind`].
+/// Reads [`Change::phone_type`], which names a [`Kind`], a profile phone type, or is empty (a
+/// profile phone without a type).
 fn known_type<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Name, D::Error> {
     let name = String::deserialize(d)?;
     Kind::from_name(&name)
         .map(Kind::name)
+        .or_else(|| profile::type_name(&name))
+        .or_else(|| name.is_empty().then_some(""))
         .ok_or_else(|| serde::de::Error::custom(format!("unknown phoneType '{name}'")))
 }
 
@@ -164,6 +219,8 @@ struct User {
     default_method: Option<Kind>,
     /// Whether the mobile number is registered for SMS sign-in.
     sms_enabled: bool,
+    /// Profile phones (beta `itemPhone`).
+    profile: profile::Phones,
 }
 
 impl User {
@@ -212,6 +269,7 @@ impl Tenant {
                 Some(d) => Some(Kind::from_name(d).ok_or_else(|| at(format!("unknown defaultMethod '{d}'")))?),
                 None => None,
             };
+            let profile = profile::Phones::from_seed(&u.id, &u.profile_phones).map_err(at)?;
             let slot = tenant.users.len();
             for key in [&u.id, &u.user_principal_name] {
                 if tenant.index.insert(key.to_lowercase(), slot).is_some() {
@@ -227,6 +285,7 @@ impl Tenant {
                 phones,
                 default_method,
                 sms_enabled: true,
+                profile,
             });
         }
         Ok(tenant)
@@ -250,6 +309,7 @@ impl Tenant {
                     })
                     .collect(),
                 default_method: u.default_method.map(|k| k.name().to_string()),
+                profile_phones: u.profile.to_seed(),
             })
             .collect();
         Seed { users }
@@ -258,6 +318,21 @@ impl Tenant {
     /// The changes made since the last call.
     pub fn take_changes(&mut self) -> Vec<Change> {
         std::mem::take(&mut self.changes)
+    }
+
+    /// The user's profile phones.
+    pub(crate) fn profile(&self, u: usize) -> &profile::Phones {
+        &self.users[u].profile
+    }
+
+    /// The user's profile phones, to change; the change goes to [`Tenant::record`].
+    pub(crate) fn profile_mut(&mut self, u: usize) -> &mut profile::Phones {
+        &mut self.users[u].profile
+    }
+
+    /// Records a change for the journal.
+    pub(crate) fn record(&mut self, change: Change) {
+        self.changes.push(change);
     }
 
     fn rule(&self, message: impl Into<String>) -> Failure {
@@ -383,6 +458,7 @@ impl Tenant {
             after: number,
             methods_before,
             methods_after,
+            ..Change::default()
         });
     }
 
@@ -481,6 +557,7 @@ impl Tenant {
             after: number,
             methods_before: n,
             methods_after: n,
+            ..Change::default()
         });
         Ok(())
     }

@@ -216,6 +216,7 @@ fn issue(s: &Shared, tenant: String, headers: &HeaderMap, body: &[u8]) -> Respon
                 expiry: Instant::now() + lifetime,
                 app: granted.client_id.clone(),
                 tenant,
+                delegated: granted.delegated,
             };
             s.tokens.lock().expect("tokens lock").insert(access_token.clone(), issued);
             s.tokens_issued.fetch_add(1, std::sync::atomic::Ordering::Relaxed);

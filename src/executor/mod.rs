@@ -1,12 +1,15 @@
-//! Executor: runs a plan through the Graph client with a bounded pool of workers. Users run in
-//! parallel; one user's ops go to the client as a chain in plan order, and an op whose
-//! dependency did not succeed is never sent (add before delete, never the other way round).
-//! Each op's record goes to the audit as it is sent and as it settles, so a killed run still
-//! leaves a true record. The pace comes from the client.
+//! Executor: runs a plan, whatever its targets, through the Graph client with a bounded pool of
+//! workers. Users run in parallel; one user's ops in one target go to the client as a chain in
+//! plan order, and an op whose dependency did not succeed is never sent (add before delete,
+//! never the other way round). Each op's record goes to the audit as it is sent and as it
+//! settles, so a killed run still leaves a true record. The pace comes from the client. When a
+//! target says a refusal means all its writes will be refused this run, its remaining ops are
+//! marked failed with that explanation instead of being sent.
 
-use crate::graph::{CallInfo, ChainObserver, ChainOp, ChainResult, GraphError, NOT_STARTED, PhoneMethods};
+use crate::graph::{CallInfo, ChainItem, ChainObserver, ChainResult, GraphClient, GraphError, NOT_STARTED};
 use crate::interrupt::Stop;
 use crate::model::{Op, Plan, UserPlan};
+use crate::targets::Target;
 use futures_util::{StreamExt, stream};
 use indicatif::ProgressBar;
 use std::sync::Mutex;
@@ -44,6 +47,8 @@ impl Status {
 /// The result of one op, for the reports.
 #[derive(Debug, Clone)]
 pub struct Outcome {
+    /// The target (`auth`, `profile`).
+    pub target: String,
     /// The user as written in the input.
     pub user: String,
     /// The op.
@@ -68,53 +73,102 @@ pub struct Outcome {
 
 /// Where each op's record goes as it happens: the durable audit (`outcomes.csv`).
 pub trait Audit: Sync {
-    /// `op` of `user` is about to be sent for the first time, as `op_id`.
-    fn started(&self, user: &str, op: &Op, op_id: &str);
+    /// `op` of `user` in `target` is about to be sent for the first time, as `op_id`.
+    fn started(&self, target: &str, user: &str, op: &Op, op_id: &str);
     /// An op has settled.
     fn settled(&self, outcome: &Outcome);
 }
 
 /// No audit (tests, plans).
 impl Audit for () {
-    fn started(&self, _: &str, _: &Op, _: &str) {}
+    fn started(&self, _: &str, _: &str, _: &Op, _: &str) {}
     fn settled(&self, _: &Outcome) {}
 }
 
-/// Runs every op of `plan`, `concurrency` users at a time; outcomes come back in plan order.
-/// Once `stop` is requested no new user starts; users in flight finish their chains.
-pub async fn execute<A: PhoneMethods>(
-    api: &A,
+/// The error code of an op not sent because Graph had refused its target for the whole run.
+pub const REFUSED_FOR_RUN: &str = "refusedForRun";
+
+/// What running a plan did.
+#[derive(Debug, Default)]
+pub struct Execution {
+    /// One per op, in plan order (targets in config order, users in input order).
+    pub outcomes: Vec<Outcome>,
+    /// Targets whose writes Graph refused for the whole run: (target, explanation), said once.
+    pub refused: Vec<(String, String)>,
+}
+
+/// Runs every op of `plan` (whose targets are `targets`, in the same order), `concurrency` users
+/// at a time. Once `stop` is requested no new user starts; users in flight finish their chains.
+pub async fn execute(
+    api: &GraphClient,
+    targets: &[Box<dyn Target>],
     plan: &Plan,
     concurrency: usize,
     progress: &ProgressBar,
     audit: &dyn Audit,
     stop: &Stop,
-) -> Vec<Outcome> {
-    let mut per_user: Vec<(usize, Vec<Outcome>)> = stream::iter(plan.users.iter().enumerate().filter(|(_, u)| !u.ops.is_empty()))
-        .map(|(i, user)| async move {
-            let report = Report { user, audit, progress };
+) -> Execution {
+    let refused: Vec<Mutex<Option<String>>> = targets.iter().map(|_| Mutex::new(None)).collect();
+    let work = plan.targets.iter().enumerate().flat_map(|(t, tp)| {
+        tp.users
+            .iter()
+            .enumerate()
+            .filter(|(_, u)| !u.ops.is_empty())
+            .map(move |(i, u)| ((t, i), u))
+    });
+    let refused_ref = &refused;
+    let mut per_user: Vec<((usize, usize), Vec<Outcome>)> = stream::iter(work)
+        .map(|(at, user)| async move {
+            let target = targets[at.0].as_ref();
+            let report = Report {
+                target,
+                user,
+                audit,
+                progress,
+                refused: &refused_ref[at.0],
+            };
+            let given_up = report.refused.lock().expect("refused lock").clone();
             let outcomes = if stop.requested() {
                 user.ops
                     .iter()
-                    .map(|op| report.settle(not_sent(user, op, Status::NotStarted, crate::interrupt::NOT_STARTED.into())))
+                    .map(|op| report.settle(report.not_sent(op, Status::NotStarted, crate::interrupt::NOT_STARTED.into())))
+                    .collect()
+            } else if let Some(why) = given_up {
+                user.ops
+                    .iter()
+                    .map(|op| {
+                        let mut outcome = report.not_sent(op, Status::Failed, format!("not sent: {why}"));
+                        outcome.error_code = REFUSED_FOR_RUN.into();
+                        report.settle(outcome)
+                    })
                     .collect()
             } else {
                 run_user(api, &report).await
             };
-            (i, outcomes)
+            (at, outcomes)
         })
         .buffer_unordered(concurrency.max(1))
         .collect()
         .await;
-    per_user.sort_by_key(|(i, _)| *i);
-    per_user.into_iter().flat_map(|(_, o)| o).collect()
+    per_user.sort_by_key(|(at, _)| *at);
+    Execution {
+        outcomes: per_user.into_iter().flat_map(|(_, o)| o).collect(),
+        refused: targets
+            .iter()
+            .zip(refused)
+            .filter_map(|(t, r)| r.into_inner().expect("refused lock").map(|why| (t.name().to_string(), why)))
+            .collect(),
+    }
 }
 
 /// Reports one user's ops as they settle: to the audit and the progress bar.
 struct Report<'a> {
+    target: &'a dyn Target,
     user: &'a UserPlan,
     audit: &'a dyn Audit,
     progress: &'a ProgressBar,
+    /// Set once Graph refused this target for the whole run.
+    refused: &'a Mutex<Option<String>>,
 }
 
 impl Report<'_> {
@@ -122,6 +176,52 @@ impl Report<'_> {
         self.audit.settled(&outcome);
         self.progress.inc(1);
         outcome
+    }
+
+    /// The outcome of `op` when it was not sent.
+    fn not_sent(&self, op: &Op, status: Status, message: String) -> Outcome {
+        Outcome {
+            target: self.target.name().to_string(),
+            user: self.user.user.clone(),
+            op: op.clone(),
+            status,
+            http_status: None,
+            error_code: String::new(),
+            message,
+            request_id: String::new(),
+            client_request_id: String::new(),
+            attempts: 0,
+            elapsed: Duration::ZERO,
+        }
+    }
+
+    /// The outcome of `op` once sent.
+    fn sent(&self, op: &Op, result: Result<CallInfo, GraphError>) -> Outcome {
+        if let Err(e) = &result
+            && let Some(why) = self.target.refused_for_run(e)
+        {
+            self.refused.lock().expect("refused lock").get_or_insert(why);
+        }
+        let (status, info, code, message) = match result {
+            Ok(info) if info.confirmed_by_reread => (
+                Status::Succeeded,
+                info,
+                String::new(),
+                "applied; confirmed by re-reading after an ambiguous failure, so not sent again".to_string(),
+            ),
+            Ok(info) => (Status::Succeeded, info, String::new(), String::new()),
+            Err(e) if e.code == NOT_STARTED => (Status::NotStarted, e.info, String::new(), e.message),
+            Err(e) => (Status::Failed, e.info, e.code, e.message),
+        };
+        Outcome {
+            http_status: info.status,
+            error_code: code,
+            request_id: info.request_id.unwrap_or_default(),
+            client_request_id: info.client_request_id,
+            attempts: info.attempts,
+            elapsed: info.elapsed,
+            ..self.not_sent(op, status, message)
+        }
     }
 }
 
@@ -137,14 +237,15 @@ struct Watch<'a> {
 impl ChainObserver for Watch<'_> {
     fn sending(&self, pos: usize) {
         let r = self.report;
-        r.audit.started(&r.user.user, &r.user.ops[self.picked[pos]], &self.op_ids[pos]);
+        r.audit
+            .started(r.target.name(), &r.user.user, &r.user.ops[self.picked[pos]], &self.op_ids[pos]);
     }
 
     fn settled(&self, pos: usize, result: &ChainResult) {
         let ops = &self.report.user.ops;
         let op = &ops[self.picked[pos]];
         let outcome = match result {
-            ChainResult::Done(r) => sent(self.report.user, op, r.clone()),
+            ChainResult::Done(r) => self.report.sent(op, r.clone()),
             ChainResult::DependencyFailed => {
                 let outcomes = self.outcomes.lock().expect("outcomes lock");
                 let failed = op
@@ -153,19 +254,14 @@ impl ChainObserver for Watch<'_> {
                     .find(|d| outcomes[**d].as_ref().is_none_or(|o| o.status != Status::Succeeded));
                 let mut outcome = match failed.and_then(|d| outcomes[*d].as_ref().map(|o| (&ops[*d], o))) {
                     // The run stopped before the dependency was sent: neither was started.
-                    Some((_, dep)) if dep.status == Status::NotStarted => {
-                        not_sent(self.report.user, op, Status::NotStarted, dep.message.clone())
-                    }
+                    Some((_, dep)) if dep.status == Status::NotStarted => self.report.not_sent(op, Status::NotStarted, dep.message.clone()),
                     Some((dep, _)) => {
                         let why = format!("not sent: the {} of {} did not succeed", dep.kind.as_str(), dep.phone_type);
-                        not_sent(self.report.user, op, Status::Skipped, why)
+                        self.report.not_sent(op, Status::Skipped, why)
                     }
-                    None => not_sent(
-                        self.report.user,
-                        op,
-                        Status::Skipped,
-                        "not sent: an op it depends on did not succeed".into(),
-                    ),
+                    None => self
+                        .report
+                        .not_sent(op, Status::Skipped, "not sent: an op it depends on did not succeed".into()),
                 };
                 // The op's id, so a `started` row written for it (a batched first send) is matched.
                 outcome.client_request_id = self.op_ids[pos].clone();
@@ -177,7 +273,7 @@ impl ChainObserver for Watch<'_> {
     }
 }
 
-async fn run_user<A: PhoneMethods>(api: &A, report: &Report<'_>) -> Vec<Outcome> {
+async fn run_user(api: &GraphClient, report: &Report<'_>) -> Vec<Outcome> {
     let user = report.user;
     let ops = &user.ops;
     let mut outcomes: Vec<Option<Outcome>> = vec![None; ops.len()];
@@ -185,28 +281,29 @@ async fn run_user<A: PhoneMethods>(api: &A, report: &Report<'_>) -> Vec<Outcome>
     // earlier in the plan, so one pass in order settles chains of them).
     for i in 0..ops.len() {
         if let Some(reason) = &ops[i].blocked {
-            outcomes[i] = Some(report.settle(not_sent(user, &ops[i], Status::Blocked, reason.clone())));
+            outcomes[i] = Some(report.settle(report.not_sent(&ops[i], Status::Blocked, reason.clone())));
         } else if let Some(d) = ops[i].depends_on.iter().find(|d| outcomes[**d].is_some()) {
             let dep = &ops[*d];
             let why = format!("not sent: the {} of {} was not sent", dep.kind.as_str(), dep.phone_type);
-            outcomes[i] = Some(report.settle(not_sent(user, &ops[i], Status::Skipped, why)));
+            outcomes[i] = Some(report.settle(report.not_sent(&ops[i], Status::Skipped, why)));
         }
     }
     let picked: Vec<usize> = (0..ops.len()).filter(|i| outcomes[*i].is_none()).collect();
     let op_ids: Vec<String> = picked.iter().map(|_| uuid::Uuid::new_v4().to_string()).collect();
-    let chain: Vec<ChainOp> = picked
+    let chain: Vec<ChainItem> = picked
         .iter()
         .zip(&op_ids)
-        .map(|(&i, id)| ChainOp {
-            kind: ops[i].kind,
-            phone_type: ops[i].phone_type,
-            number: ops[i].after.clone(),
-            depends_on: ops[i]
-                .depends_on
-                .iter()
-                .filter_map(|d| picked.iter().position(|p| p == d))
-                .collect(),
-            op_id: id.clone(),
+        .map(|(&i, id)| {
+            let (request, confirm) = report.target.write(&user.user, &ops[i], id);
+            ChainItem {
+                request,
+                confirm,
+                depends_on: ops[i]
+                    .depends_on
+                    .iter()
+                    .filter_map(|d| picked.iter().position(|p| p == d))
+                    .collect(),
+            }
         })
         .collect();
     if !chain.is_empty() {
@@ -216,62 +313,14 @@ async fn run_user<A: PhoneMethods>(api: &A, report: &Report<'_>) -> Vec<Outcome>
             op_ids: &op_ids,
             outcomes: Mutex::new(outcomes),
         };
-        api.run_chain(&user.user, &chain, &watch).await;
+        api.run_chain(&chain, &watch).await;
         outcomes = watch.outcomes.into_inner().expect("outcomes lock");
     }
     outcomes
         .into_iter()
         .enumerate()
         .map(|(i, o)| {
-            o.unwrap_or_else(|| {
-                report.settle(not_sent(
-                    user,
-                    &ops[i],
-                    Status::Skipped,
-                    "not sent: the client gave no result".into(),
-                ))
-            })
+            o.unwrap_or_else(|| report.settle(report.not_sent(&ops[i], Status::Skipped, "not sent: the client gave no result".into())))
         })
         .collect()
-}
-
-fn not_sent(user: &UserPlan, op: &Op, status: Status, message: String) -> Outcome {
-    Outcome {
-        user: user.user.clone(),
-        op: op.clone(),
-        status,
-        http_status: None,
-        error_code: String::new(),
-        message,
-        request_id: String::new(),
-        client_request_id: String::new(),
-        attempts: 0,
-        elapsed: Duration::ZERO,
-    }
-}
-
-fn sent(user: &UserPlan, op: &Op, result: Result<CallInfo, GraphError>) -> Outcome {
-    let (status, info, code, message) = match result {
-        Ok(info) if info.confirmed_by_reread => (
-            Status::Succeeded,
-            info,
-            String::new(),
-            "applied; confirmed by re-reading after an ambiguous failure, so not sent again".to_string(),
-        ),
-        Ok(info) => (Status::Succeeded, info, String::new(), String::new()),
-        Err(e) if e.code == NOT_STARTED => (Status::NotStarted, e.info, String::new(), e.message),
-        Err(e) => (Status::Failed, e.info, e.code, e.message),
-    };
-    Outcome {
-        user: user.user.clone(),
-        op: op.clone(),
-        status,
-        http_status: info.status,
-        error_code: code,
-        message,
-        request_id: info.request_id.unwrap_or_default(),
-        client_request_id: info.client_request_id,
-        attempts: info.attempts,
-        elapsed: info.elapsed,
-    }
 }

@@ -39,14 +39,7 @@ impl App {
     }
 }
 
-/// Which signature a certificate assertion uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AssertionAlgorithm {
-    /// PS256 with the SHA-256 thumbprint in `x5t#S256` (current Entra documentation).
-    Ps256,
-    /// RS256 with the SHA-1 thumbprint in `x5t` (older documentation; a fallback).
-    Rs256,
-}
+pub use crate::config::AssertionAlgorithm;
 
 /// A certificate and its private key, loaded from a PEM file.
 #[derive(Clone)]
@@ -216,7 +209,7 @@ struct Grant {
 impl TokenSource {
     /// A token source for `credential`, using `http` to reach the token service; each token
     /// request may take `timeout`, none starts after `deadline`, and failures the service may
-    /// recover from (5xx, network errors) are retried by `policy` (at most [`TOKEN_ATTEMPTS`]).
+    /// recover from (5xx, network errors) are retried by `policy` (at most `TOKEN_ATTEMPTS`).
     pub fn new(
         credential: Credential,
         http: reqwest::Client,

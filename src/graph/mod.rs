@@ -1,9 +1,10 @@
-//! The Graph client: sign-in, paced and retried requests, and the calls the pipeline makes.
-//! Everything Graph-specific on the client side (paths, fixed method ids, error bodies,
-//! correlation headers) lives here.
+//! The transport: signs, paces, batches (v1.0 and beta never mixed), retries and confirms any
+//! Graph request. It speaks requests, not phones: what to read and write, and how to tell by
+//! reading whether a write was applied, come from the targets (`targets`). Graph's error bodies,
+//! correlation headers and user addressing live here.
 //!
 //! Every request, alone or inside a `$batch`, goes through one per-op state machine
-//! ([`GraphClient::settle`]): send → answer → re-read if a write may have been applied →
+//! (`GraphClient::settle`): send → answer → re-read if a write may have been applied →
 //! retry or settle. A chain's dependent op is sent again only once its dependency settled as
 //! succeeded, whichever path either travelled.
 
@@ -12,7 +13,6 @@ pub mod batch;
 pub mod rate;
 pub mod retry;
 
-use crate::model::{OpKind, PhoneType};
 use auth::{AuthError, TokenSource};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use rate::Pacer;
@@ -34,13 +34,9 @@ pub const AFTER_HEADER: &str = "x-phonesync-after";
 /// The error code of an op that was never sent because the run stopped first.
 pub const NOT_STARTED: &str = "notStarted";
 
-/// The fixed id of each phone type's method (docs/graph.md#fixed-method-ids).
-pub fn method_id(t: PhoneType) -> &'static str {
-    match t {
-        PhoneType::Mobile => "3179e48a-750b-4051-897c-87b9720928f7",
-        PhoneType::AlternateMobile => "b6332ec1-7057-4abe-9331-3d72feddfe41",
-        PhoneType::Office => "e37fc753-ff3b-4958-9484-eaa9425c82bc",
-    }
+/// `s` as one path segment: percent-encoded so it cannot end the segment or start a query.
+pub fn path_segment(s: &str) -> String {
+    utf8_percent_encode(s, SEGMENT).to_string()
 }
 
 /// Graph's API versions. v1.0 and beta never share a `$batch`.
@@ -103,32 +99,15 @@ impl GraphError {
     }
 }
 
-/// A phone method as Graph returns it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct PhoneMethod {
-    /// Fixed id of its type.
-    #[serde(default)]
-    pub id: String,
-    /// `mobile`, `alternateMobile`, `office`, or a future value.
-    pub phone_type: String,
-    /// The number as Graph stores it.
-    pub phone_number: String,
-}
-
-/// One write of a user's chain, as the executor hands it to the client.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ChainOp {
-    /// What to do.
-    pub kind: OpKind,
-    /// Which method.
-    pub phone_type: PhoneType,
-    /// The number to write (add, update).
-    pub number: Option<String>,
-    /// Positions, within the same chain, of the ops this one needs to have succeeded.
+/// One write of a chain, as the executor hands it to the client.
+#[derive(Clone)]
+pub struct ChainItem {
+    /// The request; its `client-request-id` is the op's id, sent on every attempt.
+    pub request: Request,
+    /// Positions, within the same chain, of the items this one needs to have succeeded.
     pub depends_on: Vec<usize>,
-    /// The op's id, sent as `client-request-id` on every attempt.
-    pub op_id: String,
+    /// How to tell by reading whether the write was applied after an ambiguous failure.
+    pub confirm: Confirm,
 }
 
 /// How one op of a chain ended.
@@ -163,19 +142,6 @@ pub struct DirectoryUser {
     /// User principal name.
     #[serde(default)]
     pub user_principal_name: String,
-}
-
-/// The calls the pipeline makes: the seam between the pipeline and Graph.
-pub trait PhoneMethods: Send + Sync {
-    /// `GET /users/{u}/authentication/phoneMethods`.
-    fn list(&self, user: &str) -> impl Future<Output = Result<(Vec<PhoneMethod>, CallInfo), GraphError>> + Send;
-    /// Runs one user's ops, each only once its dependencies succeeded; one result per op.
-    fn run_chain(&self, user: &str, ops: &[ChainOp], observer: &dyn ChainObserver) -> impl Future<Output = Vec<ChainResult>> + Send;
-    /// `GET /users/{u}?$select=id,userPrincipalName`: who a key names.
-    fn resolve(&self, user: &str) -> impl Future<Output = Result<DirectoryUser, GraphError>> + Send;
-    /// Beta `GET /users/{u}/authentication/signInPreferences`: the phone that is the user's
-    /// default sign-in method, if it is a phone.
-    fn default_method(&self, user: &str) -> impl Future<Output = Result<Option<PhoneType>, GraphError>> + Send;
 }
 
 /// Request counters for the summary.
@@ -231,12 +197,20 @@ pub struct GraphClient {
 }
 
 /// How to tell, by reading, whether a write that failed ambiguously was applied anyway.
-#[derive(Debug, Clone)]
-enum Confirm {
-    /// The method at this path holds a number with this comparison key.
-    Holds { path: String, key: String },
-    /// The method at this path is gone.
-    Gone { path: String },
+#[derive(Clone)]
+pub enum Confirm {
+    /// Read `path`: the write was applied when `check` holds for the body Graph returns.
+    Holds {
+        /// Path below the version.
+        path: String,
+        /// What the body must show.
+        check: std::sync::Arc<dyn Fn(&Value) -> bool + Send + Sync>,
+    },
+    /// The item at `path` is gone (Graph answers 404).
+    Gone {
+        /// Path below the version.
+        path: String,
+    },
 }
 
 /// Why a signed send got no answer.
@@ -265,7 +239,8 @@ pub struct Request {
 }
 
 impl Request {
-    fn read(version: Version, path: String) -> Request {
+    /// A `GET` of `path` below `version`, with a fresh `client-request-id`.
+    pub fn read(version: Version, path: String) -> Request {
         Request {
             version,
             method: Method::GET,
@@ -408,7 +383,7 @@ impl GraphClient {
     }
 
     /// The user's path below the version (`/users/…`), quoted where Graph needs it.
-    fn user_path(user: &str) -> String {
+    pub fn user_path(user: &str) -> String {
         // `.`/`..` would be read as path steps and a leading `$` as a system segment:
         // Graph's `users('…')` form addresses such names literally (docs/graph.md#addressing-users).
         if user.starts_with('$') || user.chars().all(|c| c == '.') {
@@ -417,11 +392,6 @@ impl GraphClient {
         } else {
             format!("/users/{}", utf8_percent_encode(user, SEGMENT))
         }
-    }
-
-    /// The user's phone-method collection below the version.
-    fn methods_path(user: &str) -> String {
-        format!("{}/authentication/phoneMethods", Self::user_path(user))
     }
 
     /// Sends one HTTP request with the current token, the `client-request-id`, the dependency
@@ -639,56 +609,25 @@ impl GraphClient {
         };
         let read = Box::pin(self.settle(&Request::read(version, path), None, None)).await;
         match (confirm, read) {
-            (Confirm::Holds { key, .. }, Ok((body, _))) => {
-                serde_json::from_value::<PhoneMethod>(body).is_ok_and(|m| crate::phone::key(&m.phone_number) == *key)
-            }
+            (Confirm::Holds { check, .. }, Ok((body, _))) => check(&body),
             (Confirm::Gone { .. }, Err(GraphError { status: Some(404), .. })) => true,
             _ => false,
         }
     }
 
-    /// The request that carries `op`.
-    fn request_of(user: &str, op: &ChainOp, after: Vec<String>) -> Request {
-        let collection = Self::methods_path(user);
-        let number = op.number.as_deref().unwrap_or_default();
-        let (method, path, body) = match op.kind {
-            OpKind::Add => (
-                Method::POST,
-                collection,
-                Some(serde_json::json!({"phoneNumber": number, "phoneType": op.phone_type.as_str()})),
-            ),
-            OpKind::Update => (
-                Method::PATCH,
-                format!("{collection}/{}", method_id(op.phone_type)),
-                Some(serde_json::json!({"phoneNumber": number})),
-            ),
-            OpKind::Delete => (Method::DELETE, format!("{collection}/{}", method_id(op.phone_type)), None),
-        };
-        Request {
-            version: Version::V1,
-            method,
-            path,
-            body,
-            client_request_id: op.op_id.clone(),
-            after,
-        }
+    /// A read through the state machine: Graph's JSON body.
+    pub async fn get(&self, version: Version, path: String) -> Result<(Value, CallInfo), GraphError> {
+        self.settle(&Request::read(version, path), None, None).await
     }
 
-    /// How to tell by reading whether `op` was applied.
-    fn confirm_of(user: &str, op: &ChainOp) -> Confirm {
-        let path = format!("{}/{}", Self::methods_path(user), method_id(op.phone_type));
-        match op.kind {
-            OpKind::Delete => Confirm::Gone { path },
-            _ => Confirm::Holds {
-                path,
-                key: crate::phone::key(op.number.as_deref().unwrap_or_default()),
-            },
-        }
-    }
-
-    /// A read through the state machine, parsed as `T`.
-    async fn read<T: serde::de::DeserializeOwned>(&self, version: Version, path: String, what: &str) -> Result<(T, CallInfo), GraphError> {
-        let (body, info) = self.settle(&Request::read(version, path), None, None).await?;
+    /// A read through the state machine, parsed as `T`; `what` names it in the error.
+    pub async fn get_as<T: serde::de::DeserializeOwned>(
+        &self,
+        version: Version,
+        path: String,
+        what: &str,
+    ) -> Result<(T, CallInfo), GraphError> {
+        let (body, info) = self.get(version, path).await?;
         serde_json::from_value(body).map(|v| (v, info.clone())).map_err(|e| GraphError {
             status: info.status,
             code: "unexpectedResponse".into(),
@@ -719,37 +658,23 @@ fn error_body(body: &Value) -> (String, String) {
     }
 }
 
-/// The body of a list of phone methods.
-#[derive(serde::Deserialize)]
-struct Page {
-    value: Vec<PhoneMethod>,
-}
-
-/// The beta `signInPreferences` resource, as far as this tool needs it.
-#[derive(serde::Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct SignInPreferences {
-    #[serde(default)]
-    user_preferred_method_for_secondary_authentication: Option<String>,
-}
-
-impl PhoneMethods for GraphClient {
-    async fn list(&self, user: &str) -> Result<(Vec<PhoneMethod>, CallInfo), GraphError> {
-        let (page, info) = self
-            .read::<Page>(Version::V1, Self::methods_path(user), "the list of phone methods")
-            .await?;
-        Ok((page.value, info))
-    }
-
-    async fn run_chain(&self, user: &str, ops: &[ChainOp], observer: &dyn ChainObserver) -> Vec<ChainResult> {
+impl GraphClient {
+    /// Runs one user's chain of writes (all of one API version), each only once its
+    /// dependencies succeeded; one result per item.
+    pub async fn run_chain(&self, ops: &[ChainItem], observer: &dyn ChainObserver) -> Vec<ChainResult> {
         let requests: Vec<Request> = ops
             .iter()
-            .map(|op| Self::request_of(user, op, op.depends_on.iter().map(|d| ops[*d].op_id.clone()).collect()))
+            .map(|op| Request {
+                after: op.depends_on.iter().map(|d| ops[*d].request.client_request_id.clone()).collect(),
+                ..op.request.clone()
+            })
             .collect();
+        let version = requests.first().map_or(Version::V1, |r| r.version);
+        debug_assert!(requests.iter().all(|r| r.version == version), "one chain, one API version");
         // With batching, the whole chain goes out in one `$batch`, linked by `dependsOn`, so
         // Graph runs it in order; its answers are each op's first attempt.
         let mut firsts: Vec<Option<Attempt>> = vec![None; ops.len()];
-        if let Some(batcher) = self.batcher(Version::V1)
+        if let Some(batcher) = self.batcher(version)
             && ops.len() <= batch::MAX_ITEMS
             && self.past_deadline(&CallInfo::default()).is_none()
         {
@@ -781,31 +706,11 @@ impl PhoneMethods for GraphClient {
                 if !batched && self.past_deadline(&CallInfo::default()).is_none() {
                     observer.sending(i);
                 }
-                let confirm = Self::confirm_of(user, op);
-                ChainResult::Done(self.settle(&requests[i], first, Some(&confirm)).await.map(|(_, info)| info))
+                ChainResult::Done(self.settle(&requests[i], first, Some(&op.confirm)).await.map(|(_, info)| info))
             };
             observer.settled(i, &result);
             results.push(result);
         }
         results
-    }
-
-    async fn resolve(&self, user: &str) -> Result<DirectoryUser, GraphError> {
-        let path = format!("{}?$select=id,userPrincipalName", Self::user_path(user));
-        self.read::<DirectoryUser>(Version::V1, path, "the user").await.map(|(u, _)| u)
-    }
-
-    async fn default_method(&self, user: &str) -> Result<Option<PhoneType>, GraphError> {
-        let path = format!("{}/authentication/signInPreferences", Self::user_path(user));
-        let (prefs, _) = self
-            .read::<SignInPreferences>(Version::Beta, path, "the sign-in preferences")
-            .await?;
-        // The phone each preferred method names (docs/graph.md#default-sign-in-method).
-        Ok(match prefs.user_preferred_method_for_secondary_authentication.as_deref() {
-            Some("sms" | "voiceMobile") => Some(PhoneType::Mobile),
-            Some("voiceAlternateMobile") => Some(PhoneType::AlternateMobile),
-            Some("voiceOffice") => Some(PhoneType::Office),
-            _ => None,
-        })
     }
 }

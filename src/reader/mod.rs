@@ -1,13 +1,14 @@
 //! Reader: CSV bytes in, desired state per user out, plus the rows it had to refuse.
 //!
-//! Long format: one row per user and phone, columns `user`, `phoneType`, `phoneNumber`
-//! (header names matched case-insensitively). A row that cannot be used becomes a [`Reject`]
+//! Long format: one row per user and phone, columns `user`, `phoneType`, `phoneNumber` and an
+//! optional `displayName` (the name a profile phone shows), header names matched
+//! case-insensitively. The phone types it takes are the ones the run's targets take. A row that cannot be used becomes a [`Reject`]
 //! with its line number and a reason; only a file that cannot be read at all is an error.
 //! Line numbers are physical lines, as a text editor shows them. A refused row whose user can
 //! be named is also recorded on that user ([`DesiredUser::rejected`]): what HR wants there is
 //! unknown.
 
-use crate::model::{DesiredPhone, DesiredUser, PhoneType};
+use crate::model::{DesiredPhone, DesiredUser};
 use crate::phone::{self, Region};
 use std::collections::HashMap;
 use std::io::Read;
@@ -16,6 +17,8 @@ use std::io::Read;
 const USER: &str = "user";
 const PHONE_TYPE: &str = "phoneType";
 const PHONE_NUMBER: &str = "phoneNumber";
+/// The optional column naming the phone (for targets that keep a display name).
+const DISPLAY_NAME: &str = "displayName";
 /// Why a row with bytes that are not UTF-8 is refused.
 const NOT_UTF8: &str = "the row is not valid UTF-8; save the file as UTF-8";
 
@@ -74,8 +77,10 @@ pub struct Input {
     pub rows: u64,
 }
 
-/// Reads long-format CSV from `source`, parsing numbers with `region` as the default.
-pub fn read(mut source: impl Read, region: Region) -> Result<Input, ReadError> {
+/// Reads long-format CSV from `source`, parsing numbers with `region` as the default; `types`
+/// are the `phoneType` values the run takes, in their canonical spelling (matched
+/// case-insensitively).
+pub fn read(mut source: impl Read, region: Region, types: &[String]) -> Result<Input, ReadError> {
     let mut bytes = Vec::new();
     source.read_to_end(&mut bytes).map_err(|e| ReadError::Io(e.to_string()))?;
     if bytes.starts_with(&[0xFF, 0xFE]) || bytes.starts_with(&[0xFE, 0xFF]) {
@@ -87,7 +92,7 @@ pub fn read(mut source: impl Read, region: Region) -> Result<Input, ReadError> {
         .trim(csv::Trim::All)
         .from_reader(&bytes[..]);
     let header = csv.byte_headers().map_err(|e| ReadError::Io(e.to_string()))?.clone();
-    let (user_col, type_col, number_col) = columns(&header)?;
+    let (user_col, type_col, number_col, name_col) = columns(&header)?;
 
     let mut input = Input::default();
     let mut users = Users::default();
@@ -121,7 +126,8 @@ pub fn read(mut source: impl Read, region: Region) -> Result<Input, ReadError> {
         let type_raw = field(type_col);
         let number_raw = field(number_col);
         let not_utf8 = |col: usize| record.get(col).is_some_and(|b| std::str::from_utf8(b).is_err());
-        let phone_type = PhoneType::parse(&type_raw);
+        let phone_type = types.iter().find(|t| t.eq_ignore_ascii_case(&type_raw)).map(String::as_str);
+        let display_name = name_col.map(field).filter(|n| !n.is_empty() && !n.chars().any(char::is_control));
 
         let user_problem = if not_utf8(user_col) {
             Some(NOT_UTF8.to_string())
@@ -141,10 +147,10 @@ pub fn read(mut source: impl Read, region: Region) -> Result<Input, ReadError> {
         } else if type_raw.is_empty() {
             Err("the phoneType column is empty".to_string())
         } else {
-            Err(format!("unknown phoneType '{type_raw}': use mobile, alternateMobile or office"))
+            Err(format!("unknown phoneType '{type_raw}': use {}", types.join(", ")))
         };
         match row {
-            Ok((phone_type, phone)) => users.found_user(&user).want(phone_type, DesiredPhone { phone, line }),
+            Ok((phone_type, phone)) => users.found_user(&user).want(phone_type, DesiredPhone { phone, line, display_name }),
             Err(reason) => {
                 // A refused row of a user we can name still says HR wants something we do not
                 // know: the user carries it, under its type when the type could be read.
@@ -167,7 +173,7 @@ pub fn read(mut source: impl Read, region: Region) -> Result<Input, ReadError> {
 }
 
 /// Finds the needed columns in the header, or says why it cannot.
-fn columns(header: &csv::ByteRecord) -> Result<(usize, usize, usize), ReadError> {
+fn columns(header: &csv::ByteRecord) -> Result<(usize, usize, usize, Option<usize>), ReadError> {
     if header.is_empty() || header.iter().all(|h| h.is_empty()) {
         return Err(ReadError::Empty);
     }
@@ -197,7 +203,8 @@ fn columns(header: &csv::ByteRecord) -> Result<(usize, usize, usize), ReadError>
             }
         })
     };
-    Ok((column(USER)?, column(PHONE_TYPE)?, column(PHONE_NUMBER)?))
+    let display_name = names.iter().position(|n| n.eq_ignore_ascii_case(DISPLAY_NAME));
+    Ok((column(USER)?, column(PHONE_TYPE)?, column(PHONE_NUMBER)?, display_name))
 }
 
 /// The users of one file, matched case-insensitively (object ids and UPNs alike).
@@ -269,17 +276,23 @@ mod tests {
     use super::*;
 
     fn read_str(s: &str) -> Input {
-        read(s.as_bytes(), "US".parse().unwrap()).unwrap()
+        read(s.as_bytes(), "US".parse().unwrap(), &types()).unwrap()
     }
 
     fn read_err(s: &str) -> String {
-        read(s.as_bytes(), "US".parse().unwrap()).unwrap_err().to_string()
+        read(s.as_bytes(), "US".parse().unwrap(), &types()).unwrap_err().to_string()
+    }
+
+    /// The auth target's phone types.
+    fn types() -> Vec<String> {
+        ["mobile", "alternateMobile", "office"].map(String::from).to_vec()
     }
 
     fn wanted(number: &str, line: u64) -> DesiredPhone {
         DesiredPhone {
             phone: phone::parse(number, "US".parse().unwrap()).unwrap(),
             line,
+            display_name: None,
         }
     }
 
@@ -297,7 +310,7 @@ mod tests {
             "\r\n",                                   // 10
             "d@x.com,pager,1\n",                      // 11
         ));
-        assert_eq!(input.users[0].phones[&PhoneType::Mobile].line, 3);
+        assert_eq!(input.users[0].phones["mobile"].line, 3);
         assert_eq!(
             input.users[0].conflict.as_deref(),
             Some("lines 3 and 8 give different mobile numbers")
@@ -323,27 +336,30 @@ mod tests {
         assert_eq!(input.users.len(), 2, "{:?}", input.users);
         let k = &input.users[0];
         assert_eq!(k.user, "K@x.com");
-        assert_eq!(k.rejected, [(PhoneType::Mobile, 2), (PhoneType::Office, 6)].into_iter().collect());
+        assert_eq!(
+            k.rejected,
+            [("mobile".to_string(), 2), ("office".to_string(), 6)].into_iter().collect()
+        );
         assert_eq!(k.rejected_untyped, vec![4, 5]);
-        assert_eq!(k.phones[&PhoneType::Office].line, 3);
+        assert_eq!(k.phones["office"].line, 3);
         // A user whose every row was rejected is still named, holding what its rows hold back.
         let only = &input.users[1];
         assert_eq!(only.user, "only@x.com");
         assert!(only.phones.is_empty());
-        assert_eq!(only.rejected, [(PhoneType::Mobile, 8)].into_iter().collect());
+        assert_eq!(only.rejected, [("mobile".to_string(), 8)].into_iter().collect());
     }
 
     #[test]
     fn want_keeps_one_row_per_number_and_notes_a_different_one() {
         let mut u = DesiredUser::default();
-        u.want(PhoneType::Mobile, wanted("206 555 5555", 7));
-        u.want(PhoneType::Mobile, wanted("+1 (206) 555-5555", 3));
-        u.want(PhoneType::Office, wanted("425 555 0100", 4));
+        u.want("mobile", wanted("206 555 5555", 7));
+        u.want("mobile", wanted("+1 (206) 555-5555", 3));
+        u.want("office", wanted("425 555 0100", 4));
         assert_eq!(u.conflict, None);
-        assert_eq!(u.phones[&PhoneType::Mobile].line, 3, "the earlier line is kept");
+        assert_eq!(u.phones["mobile"].line, 3, "the earlier line is kept");
         assert_eq!(u.phones.len(), 2);
-        u.want(PhoneType::Mobile, wanted("206 555 0199", 9));
-        u.want(PhoneType::Office, wanted("425 555 0199", 1));
+        u.want("mobile", wanted("206 555 0199", 9));
+        u.want("office", wanted("425 555 0199", 1));
         assert_eq!(
             u.conflict.as_deref(),
             Some("lines 3 and 9 give different mobile numbers; lines 1 and 4 give different office numbers")
@@ -355,28 +371,31 @@ mod tests {
         let mut a = DesiredUser {
             user: "k@x.com".into(),
             conflict: Some("first".into()),
-            rejected: [(PhoneType::Office, 8)].into_iter().collect(),
+            rejected: [("office".to_string(), 8)].into_iter().collect(),
             rejected_untyped: vec![4],
             ..Default::default()
         };
-        a.want(PhoneType::Mobile, wanted("206 555 5555", 5));
+        a.want("mobile", wanted("206 555 5555", 5));
         let mut b = DesiredUser {
             user: "0f6c1a3e-0000-0000-0000-000000000000".into(),
             conflict: Some("second".into()),
-            rejected: [(PhoneType::Office, 6), (PhoneType::Mobile, 9)].into_iter().collect(),
+            rejected: [("office".to_string(), 6), ("mobile".to_string(), 9)].into_iter().collect(),
             rejected_untyped: vec![1, 4],
             ..Default::default()
         };
-        b.want(PhoneType::Mobile, wanted("206 555 0199", 2));
-        b.want(PhoneType::AlternateMobile, wanted("206 555 0100", 3));
+        b.want("mobile", wanted("206 555 0199", 2));
+        b.want("alternateMobile", wanted("206 555 0100", 3));
         a.absorb(b);
         assert_eq!(a.user, "k@x.com");
         assert_eq!(
             a.conflict.as_deref(),
             Some("first; lines 2 and 5 give different mobile numbers; second")
         );
-        assert_eq!(a.phones[&PhoneType::AlternateMobile].line, 3);
-        assert_eq!(a.rejected, [(PhoneType::Mobile, 9), (PhoneType::Office, 6)].into_iter().collect());
+        assert_eq!(a.phones["alternateMobile"].line, 3);
+        assert_eq!(
+            a.rejected,
+            [("mobile".to_string(), 9), ("office".to_string(), 6)].into_iter().collect()
+        );
         assert_eq!(a.rejected_untyped, vec![1, 4]);
     }
 
@@ -400,9 +419,9 @@ mod tests {
         assert!(input.rejects.is_empty(), "{:?}", input.rejects);
         assert_eq!(input.users.len(), 1);
         let kim = &input.users[0];
-        assert_eq!(kim.phones[&PhoneType::Mobile].phone.display, "+1 2065555555");
-        assert_eq!(kim.phones[&PhoneType::Mobile].line, 2);
-        assert_eq!(kim.phones[&PhoneType::Office].line, 3);
+        assert_eq!(kim.phones["mobile"].phone.display, "+1 2065555555");
+        assert_eq!(kim.phones["mobile"].line, 2);
+        assert_eq!(kim.phones["office"].line, 3);
     }
 
     #[test]
@@ -439,9 +458,12 @@ mod tests {
 
     #[test]
     fn missing_column_names_it() {
-        let err = read("user,phoneType\nx,mobile\n".as_bytes(), "US".parse().unwrap()).unwrap_err();
+        let err = read("user,phoneType\nx,mobile\n".as_bytes(), "US".parse().unwrap(), &types()).unwrap_err();
         assert!(err.to_string().contains("missing column 'phoneNumber'"), "{err}");
-        assert!(matches!(read("".as_bytes(), "US".parse().unwrap()), Err(ReadError::Empty)));
+        assert!(matches!(
+            read("".as_bytes(), "US".parse().unwrap(), &types()),
+            Err(ReadError::Empty)
+        ));
     }
 
     #[test]
@@ -450,10 +472,11 @@ mod tests {
             .into_iter()
             .chain("user,phoneType,phoneNumber\n".encode_utf16().flat_map(u16::to_le_bytes))
             .collect();
-        assert!(matches!(read(&utf16[..], "US".parse().unwrap()), Err(ReadError::Utf16)));
+        assert!(matches!(read(&utf16[..], "US".parse().unwrap(), &types()), Err(ReadError::Utf16)));
         let semicolons = read(
             "user;phoneType;phoneNumber\nk@x.com;mobile;2065555555\n".as_bytes(),
             "US".parse().unwrap(),
+            &types(),
         )
         .unwrap_err()
         .to_string();
@@ -464,7 +487,7 @@ mod tests {
     fn invalid_utf8_is_a_reject_not_an_abort() {
         let mut bytes = b"user,phoneType,phoneNumber\n".to_vec();
         bytes.extend_from_slice(b"k\xffm@x.com,mobile,2065555555\nok@x.com,mobile,2065555555\n");
-        let input = read(&bytes[..], "US".parse().unwrap()).unwrap();
+        let input = read(&bytes[..], "US".parse().unwrap(), &types()).unwrap();
         assert_eq!(input.rejects.len(), 1);
         assert_eq!(input.rejects[0].line, 2);
         assert_eq!(input.users.len(), 1);

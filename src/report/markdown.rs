@@ -2,6 +2,7 @@
 //! op's result beside it.
 
 use super::{Mode, RunReport, planned_counts, skip_counts, status_counts};
+use crate::model::OpKind;
 use std::fmt::Write;
 
 /// Escapes text that came from the input, from Graph or from the system, so it shows as the
@@ -42,7 +43,8 @@ fn is_bidi_control(c: char) -> bool {
     matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 
-/// Renders the report.
+/// Renders the report: the run, a summary per target, then each target's changes, users left as
+/// they are and users skipped, then the rejected rows.
 pub fn plan(r: &RunReport) -> String {
     let mut out = String::new();
     let title = match r.mode {
@@ -59,107 +61,145 @@ pub fn plan(r: &RunReport) -> String {
         r.rejects.len()
     );
     let _ = writeln!(out, "- Graph: {}", text(r.endpoint));
-    let types: Vec<&str> = r.settings.managed_types.iter().map(|t| t.as_str()).collect();
-    let _ = writeln!(
-        out,
-        "- Managed types: {}; prune: {}",
-        types.join(", "),
-        if r.settings.prune { "on" } else { "off" }
-    );
+    for t in r.targets {
+        let _ = writeln!(
+            out,
+            "- Target {} ({}): managed types {}",
+            t.name,
+            t.title,
+            t.managed_types.join(", ")
+        );
+    }
+    let _ = writeln!(out, "- Prune: {}", if r.prune { "on" } else { "off" });
     if r.mode == Mode::Plan {
         let _ = writeln!(out, "- Nothing was changed: this is a plan.");
     }
-
-    let _ = writeln!(out, "\n## Summary\n\n| | count |\n|---|---|");
-    for (kind, n) in planned_counts(r.plan) {
-        let _ = writeln!(out, "| {kind} | {n} |");
+    for (target, why) in r.refused {
+        let _ = writeln!(out, "- **{target} writes refused for this run:** {}", text(why));
     }
-    let _ = writeln!(out, "| users named in the input | {} |", r.plan.users.len());
-    let _ = writeln!(out, "| users already in line | {} |", r.plan.in_line());
-    let _ = writeln!(out, "| users left as they are because of rejected rows | {} |", r.plan.held_back());
-    for (code, n) in skip_counts(r.plan) {
-        let _ = writeln!(out, "| users skipped: {code} | {n} |");
+
+    let plans = &r.plan.targets;
+    let names: Vec<&str> = plans.iter().map(|p| p.target.as_str()).collect();
+    let _ = writeln!(
+        out,
+        "\n## Summary\n\n| | {} |\n|---|{}",
+        names.join(" | "),
+        "---|".repeat(names.len())
+    );
+    let row = |out: &mut String, label: &str, cells: Vec<usize>| {
+        let cells: Vec<String> = cells.iter().map(usize::to_string).collect();
+        let _ = writeln!(out, "| {label} | {} |", cells.join(" | "));
+    };
+    let planned: Vec<_> = plans.iter().map(planned_counts).collect();
+    for (i, kind) in [OpKind::Add, OpKind::Update, OpKind::Delete].into_iter().enumerate() {
+        row(&mut out, kind.as_str(), planned.iter().map(|p| p[i].1).collect());
+    }
+    row(&mut out, "users named in the input", plans.iter().map(|p| p.users.len()).collect());
+    row(&mut out, "users already in line", plans.iter().map(|p| p.in_line()).collect());
+    row(
+        &mut out,
+        "users left as they are because of rejected rows",
+        plans.iter().map(|p| p.held_back()).collect(),
+    );
+    let skips: Vec<_> = plans.iter().map(skip_counts).collect();
+    let mut codes: Vec<&str> = skips.iter().flat_map(|s| s.keys().copied()).collect();
+    codes.sort();
+    codes.dedup();
+    for code in codes {
+        row(
+            &mut out,
+            &format!("users skipped: {code}"),
+            skips.iter().map(|s| s.get(code).copied().unwrap_or(0)).collect(),
+        );
     }
     if let Some(outcomes) = r.outcomes {
-        for (status, n) in status_counts(outcomes) {
-            let _ = writeln!(out, "| ops {status} | {n} |");
+        let by_target: Vec<_> = names
+            .iter()
+            .map(|n| status_counts(outcomes.iter().filter(|o| o.target == *n)))
+            .collect();
+        for status in status_counts([].iter()).keys() {
+            row(&mut out, &format!("ops {status}"), by_target.iter().map(|c| c[status]).collect());
         }
     }
 
-    let changed: Vec<_> = r.plan.users.iter().filter(|u| !u.ops.is_empty()).collect();
-    let _ = writeln!(out, "\n## Changes\n");
-    if changed.is_empty() {
-        let _ = writeln!(out, "None: every readable user already matches the input.");
-    }
     let mut outcomes = r.outcomes.unwrap_or_default().iter();
-    for u in changed {
-        let _ = writeln!(out, "### {}\n", text(&u.user));
-        let result_header = if r.outcomes.is_some() { " result |" } else { "" };
-        let _ = writeln!(out, "| # | op | type | before | after | why |{result_header}");
-        let _ = writeln!(out, "|---|---|---|---|---|---|{}", if r.outcomes.is_some() { "---|" } else { "" });
-        for (i, op) in u.ops.iter().enumerate() {
-            let mut why = text(&op.reason);
-            if !op.depends_on.is_empty() {
-                let deps: Vec<String> = op.depends_on.iter().map(|d| (d + 1).to_string()).collect();
-                let _ = write!(why, "; runs only if #{} succeeded", deps.join(", #"));
-            }
-            if let Some(b) = &op.blocked {
-                let _ = write!(why, "; BLOCKED: {}", text(b));
-            }
-            let result = match r.outcomes.map(|_| outcomes.next()) {
-                Some(Some(o)) if o.message.is_empty() => format!(" {} |", o.status.as_str()),
-                Some(Some(o)) => format!(" {}: {} |", o.status.as_str(), text(&o.message)),
-                Some(None) => " ? |".to_string(),
-                None => String::new(),
-            };
-            let _ = writeln!(
-                out,
-                "| {} | {} | {} | {} | {} | {} |{result}",
-                i + 1,
-                op.kind.as_str(),
-                op.phone_type,
-                text(op.before.as_deref().unwrap_or("")),
-                text(op.after.as_deref().unwrap_or("")),
-                why
-            );
+    for (plan, info) in plans.iter().zip(r.targets) {
+        let changed: Vec<_> = plan.users.iter().filter(|u| !u.ops.is_empty()).collect();
+        let _ = writeln!(out, "\n## Changes: {} ({})\n", info.title, info.name);
+        if changed.is_empty() {
+            let _ = writeln!(out, "None: every readable user already matches the input.");
         }
-        for note in &u.notes {
-            let _ = writeln!(out, "\nNote: {}", text(note));
-        }
-        let _ = writeln!(out);
-    }
-
-    // Users left as they are, with a reason a person should see (e.g. a rejected row held a
-    // phone back from pruning).
-    let kept: Vec<_> = r.plan.users.iter().filter(|u| u.ops.is_empty() && !u.notes.is_empty()).collect();
-    if !kept.is_empty() {
-        let _ = writeln!(
-            out,
-            "## Left as they are
-
-| user | note |
-|---|---|"
-        );
-        for u in kept {
+        for u in changed {
+            let _ = writeln!(out, "### {}\n", text(&u.user));
+            let result_header = if r.outcomes.is_some() { " result |" } else { "" };
+            let _ = writeln!(out, "| # | op | type | before | after | why |{result_header}");
+            let _ = writeln!(out, "|---|---|---|---|---|---|{}", if r.outcomes.is_some() { "---|" } else { "" });
+            for (i, op) in u.ops.iter().enumerate() {
+                let mut why = text(&op.reason);
+                if !op.depends_on.is_empty() {
+                    let deps: Vec<String> = op.depends_on.iter().map(|d| (d + 1).to_string()).collect();
+                    let _ = write!(why, "; runs only if #{} succeeded", deps.join(", #"));
+                }
+                if let Some(b) = &op.blocked {
+                    let _ = write!(why, "; BLOCKED: {}", text(b));
+                }
+                let result = match r.outcomes.map(|_| outcomes.next()) {
+                    Some(Some(o)) if o.message.is_empty() => format!(" {} |", o.status.as_str()),
+                    Some(Some(o)) => format!(" {}: {} |", o.status.as_str(), text(&o.message)),
+                    Some(None) => " ? |".to_string(),
+                    None => String::new(),
+                };
+                let _ = writeln!(
+                    out,
+                    "| {} | {} | {} | {} | {} | {} |{result}",
+                    i + 1,
+                    op.kind.as_str(),
+                    text(&op.phone_type),
+                    text(op.before.as_deref().unwrap_or("")),
+                    text(op.after.as_deref().unwrap_or("")),
+                    why
+                );
+            }
             for note in &u.notes {
-                let _ = writeln!(out, "| {} | {} |", text(&u.user), text(note));
+                let _ = writeln!(out, "\nNote: {}", text(note));
             }
+            let _ = writeln!(out);
         }
-        let _ = writeln!(out);
-    }
 
-    let skipped: Vec<_> = r.plan.users.iter().filter(|u| u.skip.is_some()).collect();
-    if !skipped.is_empty() {
-        let _ = writeln!(out, "## Users skipped\n\n| user | reason |\n|---|---|");
-        for u in skipped {
+        // Users left as they are, with a reason a person should see (e.g. a rejected row held a
+        // phone back from pruning).
+        let kept: Vec<_> = plan.users.iter().filter(|u| u.ops.is_empty() && !u.notes.is_empty()).collect();
+        if !kept.is_empty() {
             let _ = writeln!(
                 out,
-                "| {} | {} |",
-                text(&u.user),
-                text(&u.skip.as_ref().map(|s| s.to_string()).unwrap_or_default())
+                "## Left as they are: {} ({})\n\n| user | note |\n|---|---|",
+                info.title, info.name
             );
+            for u in kept {
+                for note in &u.notes {
+                    let _ = writeln!(out, "| {} | {} |", text(&u.user), text(note));
+                }
+            }
+            let _ = writeln!(out);
         }
-        let _ = writeln!(out);
+
+        let skipped: Vec<_> = plan.users.iter().filter(|u| u.skip.is_some()).collect();
+        if !skipped.is_empty() {
+            let _ = writeln!(
+                out,
+                "## Users skipped: {} ({})\n\n| user | reason |\n|---|---|",
+                info.title, info.name
+            );
+            for u in skipped {
+                let _ = writeln!(
+                    out,
+                    "| {} | {} |",
+                    text(&u.user),
+                    text(&u.skip.as_ref().map(|s| s.to_string()).unwrap_or_default())
+                );
+            }
+            let _ = writeln!(out);
+        }
     }
     if !r.rejects.is_empty() {
         let _ = writeln!(out, "## Rejected rows\n\n| line | user | reason |\n|---|---|---|");

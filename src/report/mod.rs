@@ -16,7 +16,7 @@ pub use files::create_dir;
 pub use outcomes::{OUTCOME_COLUMNS, OutcomeLog, STARTED};
 
 use crate::executor::{Outcome, Status};
-use crate::model::{OpKind, Plan};
+use crate::model::{OpKind, Plan, TargetPlan};
 use crate::reader::Reject;
 use anyhow::{Context, Result};
 use csvfile::{Cell, CsvFile};
@@ -56,8 +56,12 @@ pub struct RunReport<'a> {
     pub input: &'a Path,
     /// What the run talked to, for people (e.g. "embedded Graph emulator").
     pub endpoint: &'a str,
-    /// Planner settings, for the record.
-    pub settings: &'a crate::planner::Settings,
+    /// The run's targets, in plan order, for the record.
+    pub targets: &'a [TargetInfo],
+    /// Whether prune was on.
+    pub prune: bool,
+    /// Targets whose writes Graph refused for the whole run: (target, explanation).
+    pub refused: &'a [(String, String)],
     /// Data rows in the input.
     pub rows: u64,
     /// Rows refused.
@@ -82,6 +86,17 @@ pub struct RunReport<'a> {
     pub confirmed_by_reread: u64,
     /// The lowest request rate the run slowed to because of throttling.
     pub lowest_rate: f64,
+}
+
+/// A target as the reports describe it.
+#[derive(Debug, Clone)]
+pub struct TargetInfo {
+    /// Its name in config (`auth`).
+    pub name: String,
+    /// What it is, for people (`sign-in phone methods`).
+    pub title: String,
+    /// Its managed types.
+    pub managed_types: Vec<String>,
 }
 
 /// Writes `rejects.csv` (a new file), as soon as the input is read so a run that dies later
@@ -136,16 +151,16 @@ pub fn write_all(dir: &Path, report: &RunReport, log: Option<OutcomeLog>) -> Res
     }
 }
 
-/// Op counts of a plan by kind, in the order add, update, delete.
-pub fn planned_counts(plan: &Plan) -> Vec<(&'static str, usize)> {
+/// Op counts of a target's plan by kind, in the order add, update, delete.
+pub fn planned_counts(plan: &TargetPlan) -> Vec<(&'static str, usize)> {
     [OpKind::Add, OpKind::Update, OpKind::Delete]
         .into_iter()
         .map(|k| (k.as_str(), plan.count(k)))
         .collect()
 }
 
-/// Outcome counts by status.
-pub fn status_counts(outcomes: &[Outcome]) -> BTreeMap<&'static str, usize> {
+/// Outcome counts by status (every status present, zero or not).
+pub fn status_counts<'a>(outcomes: impl IntoIterator<Item = &'a Outcome>) -> BTreeMap<&'static str, usize> {
     let mut counts: BTreeMap<&'static str, usize> = [
         Status::Succeeded,
         Status::Failed,
@@ -162,8 +177,8 @@ pub fn status_counts(outcomes: &[Outcome]) -> BTreeMap<&'static str, usize> {
     counts
 }
 
-/// Skipped users by reason code.
-pub fn skip_counts(plan: &Plan) -> BTreeMap<&'static str, usize> {
+/// Skipped users of a target's plan by reason code.
+pub fn skip_counts(plan: &TargetPlan) -> BTreeMap<&'static str, usize> {
     let mut counts = BTreeMap::new();
     for reason in plan.users.iter().filter_map(|u| u.skip.as_ref()) {
         *counts.entry(reason.code()).or_default() += 1;
@@ -171,13 +186,48 @@ pub fn skip_counts(plan: &Plan) -> BTreeMap<&'static str, usize> {
     counts
 }
 
-/// `summary.json`; `log_error` is the first write error of the live outcome log, if any.
+/// `summary.json`; `log_error` is the first write error of the live outcome log, if any. Counts
+/// are given per target (`targets`), and ops also in total.
 fn summary(r: &RunReport, log_error: Option<&str>) -> serde_json::Value {
-    let mut by_op: BTreeMap<&str, BTreeMap<&str, usize>> = BTreeMap::new();
-    for o in r.outcomes.unwrap_or_default() {
-        *by_op.entry(o.op.kind.as_str()).or_default().entry(o.status.as_str()).or_default() += 1;
-    }
-    let unchanged = r.plan.in_line();
+    let outcomes = r.outcomes.unwrap_or_default();
+    let by_op = |target: Option<&str>| {
+        let mut by_op: BTreeMap<&str, BTreeMap<&str, usize>> = BTreeMap::new();
+        for o in outcomes.iter().filter(|o| target.is_none_or(|t| o.target == t)) {
+            *by_op.entry(o.op.kind.as_str()).or_default().entry(o.status.as_str()).or_default() += 1;
+        }
+        by_op
+    };
+    let targets: serde_json::Map<String, serde_json::Value> = r
+        .plan
+        .targets
+        .iter()
+        .zip(r.targets)
+        .map(|(plan, info)| {
+            let mine = || outcomes.iter().filter(|o| o.target == plan.target);
+            let value = json!({
+                "title": info.title,
+                "managedTypes": info.managed_types,
+                "users": {
+                    "read": plan.users.len(),
+                    "withChanges": plan.users.iter().filter(|u| !u.ops.is_empty()).count(),
+                    "unchanged": plan.in_line(),
+                    "heldBackByRejectedRows": plan.held_back(),
+                    "skipped": skip_counts(plan),
+                },
+                "ops": {
+                    "planned": planned_counts(plan).into_iter().collect::<BTreeMap<_, _>>(),
+                    "byStatus": r.outcomes.map(|_| status_counts(mine())),
+                    "byOp": r.outcomes.map(|_| by_op(Some(&plan.target))),
+                },
+                "refusedForRun": r.refused.iter().find(|(t, _)| *t == plan.target).map(|(_, why)| why),
+            });
+            (plan.target.clone(), value)
+        })
+        .collect();
+    let planned: BTreeMap<&str, usize> = [OpKind::Add, OpKind::Update, OpKind::Delete]
+        .into_iter()
+        .map(|k| (k.as_str(), r.plan.count(k)))
+        .collect();
     json!({
         "mode": r.mode.as_str(),
         "startedAt": r.started_at,
@@ -186,19 +236,13 @@ fn summary(r: &RunReport, log_error: Option<&str>) -> serde_json::Value {
         "applyMs": r.apply_time.as_millis() as u64,
         "input": r.input.display().to_string(),
         "endpoint": r.endpoint,
-        "settings": {"managedTypes": r.settings.managed_types, "prune": r.settings.prune},
+        "settings": {"targets": r.targets.iter().map(|t| t.name.as_str()).collect::<Vec<_>>(), "prune": r.prune},
         "rows": {"read": r.rows, "rejected": r.rejects.len()},
-        "users": {
-            "read": r.plan.users.len(),
-            "withChanges": r.plan.users.iter().filter(|u| !u.ops.is_empty()).count(),
-            "unchanged": unchanged,
-            "heldBackByRejectedRows": r.plan.held_back(),
-            "skipped": skip_counts(r.plan),
-        },
+        "targets": targets,
         "ops": {
-            "planned": planned_counts(r.plan).into_iter().collect::<BTreeMap<_, _>>(),
+            "planned": planned,
             "byStatus": r.outcomes.map(status_counts),
-            "byOp": r.outcomes.map(|_| by_op),
+            "byOp": r.outcomes.map(|_| by_op(None)),
         },
         "requests": r.requests,
         "httpCalls": r.http_calls,

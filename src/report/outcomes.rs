@@ -19,13 +19,15 @@ use std::sync::{Mutex, PoisonError};
 /// The file's name in the report folder.
 pub(super) const FILE: &str = "outcomes.csv";
 
-/// The columns of `outcomes.csv` (the order [`Row::write`] writes them in).
-pub const OUTCOME_COLUMNS: [&str; 13] = [
+/// The columns of `outcomes.csv` (the order `Row::write` writes them in).
+pub const OUTCOME_COLUMNS: [&str; 15] = [
     "user",
+    "target",
     "op",
     "phoneType",
     "before",
     "after",
+    "displayName",
     "status",
     "httpStatus",
     "errorCode",
@@ -43,10 +45,12 @@ pub const STARTED: &str = "started";
 #[derive(Default)]
 struct Row<'a> {
     user: &'a str,
+    target: &'a str,
     op: &'a str,
     phone_type: &'a str,
     before: &'a str,
     after: &'a str,
+    display_name: &'a str,
     status: &'a str,
     http_status: String,
     error_code: &'a str,
@@ -59,23 +63,25 @@ struct Row<'a> {
 
 impl<'a> Row<'a> {
     /// The columns every row about an op has.
-    fn op(user: &'a str, op: &'a Op, status: &'a str) -> Row<'a> {
+    fn op(target: &'a str, user: &'a str, op: &'a Op, status: &'a str) -> Row<'a> {
         Row {
             user,
+            target,
             op: op.kind.as_str(),
             phone_type: op.phone_type.as_str(),
             before: op.before.as_deref().unwrap_or(""),
             after: op.after.as_deref().unwrap_or(""),
+            display_name: op.display_name.as_deref().unwrap_or(""),
             status,
             ..Row::default()
         }
     }
 
     /// An op about to be sent.
-    fn started(user: &'a str, op: &'a Op, op_id: &'a str) -> Row<'a> {
+    fn started(target: &'a str, user: &'a str, op: &'a Op, op_id: &'a str) -> Row<'a> {
         Row {
             client_request_id: op_id,
-            ..Row::op(user, op, STARTED)
+            ..Row::op(target, user, op, STARTED)
         }
     }
 
@@ -89,15 +95,16 @@ impl<'a> Row<'a> {
             client_request_id: &o.client_request_id,
             attempts: o.attempts.to_string(),
             milliseconds: o.elapsed.as_millis().to_string(),
-            ..Row::op(&o.user, &o.op, o.status.as_str())
+            ..Row::op(&o.target, &o.user, &o.op, o.status.as_str())
         }
     }
 
     /// A user that got no ops because of a problem.
-    fn skipped_user(u: &'a UserPlan) -> Option<Row<'a>> {
+    fn skipped_user(target: &'a str, u: &'a UserPlan) -> Option<Row<'a>> {
         let reason = u.skip.as_ref()?;
         Some(Row {
             user: &u.user,
+            target,
             op: "none",
             status: reason.code(),
             message: Cow::Owned(reason.to_string()),
@@ -111,10 +118,12 @@ impl<'a> Row<'a> {
         use Cell::{Phone, Text};
         csv.row(&[
             Text(self.user),
+            Text(self.target),
             Text(self.op),
             Text(self.phone_type),
             Phone(self.before),
             Phone(self.after),
+            Text(self.display_name),
             Text(self.status),
             Text(&self.http_status),
             Text(self.error_code),
@@ -193,8 +202,8 @@ impl OutcomeLog {
 impl Audit for OutcomeLog {
     /// Appends a `started` row for `op` of `user`, with client-request-id `op_id`: called before
     /// the op's first request goes out.
-    fn started(&self, user: &str, op: &Op, op_id: &str) {
-        self.append(&Row::started(user, op, op_id));
+    fn started(&self, target: &str, user: &str, op: &Op, op_id: &str) {
+        self.append(&Row::started(target, user, op, op_id));
     }
 
     /// Appends the op's final row: called once for every outcome the run reports, sent or not.
@@ -217,7 +226,7 @@ pub(super) fn write_final(dir: &Path, plan: &Plan, outcomes: &[Outcome]) -> Resu
         }
         // Users that got no ops because of a problem get one row each, so this file alone
         // accounts for every user the input named that was not brought in line.
-        for row in plan.users.iter().filter_map(Row::skipped_user) {
+        for row in plan.user_plans().filter_map(|(target, u)| Row::skipped_user(target, u)) {
             row.write(&mut csv)?;
         }
         csv.flush()
@@ -246,14 +255,14 @@ mod tests {
             }),
         };
         let add = op("add", "mobile", None, Some("+1 2065555555"), "new");
-        log.started("a", &add, "cid");
+        log.started("auth", "a", &add, "cid");
         let first = log.error().expect("the error is kept");
         assert!(first.contains("outcomes.csv"), "{first}");
         log.settled(&outcome("a", &add, Status::Succeeded, ""));
         assert_eq!(log.error(), Some(first.clone()), "the first error is the one kept");
 
         // The run's reports are still written in full; the error is recorded, then returned.
-        let plan = Plan::default();
+        let plan = crate::report::tests::auth_plan(Vec::new());
         let err = crate::report::write_all(tmp.path(), &apply_report(&plan, &[], &[]), Some(log)).unwrap_err();
         assert!(format!("{err:#}").contains(&first), "{err:#}");
         let summary = std::fs::read_to_string(tmp.path().join("summary.json")).unwrap();

@@ -20,6 +20,7 @@ pub(super) fn op(kind: &str, phone_type: &str, before: Option<&str>, after: Opti
 /// How `op` of `user` ended.
 pub(super) fn outcome(user: &str, op: &Op, status: Status, message: &str) -> Outcome {
     Outcome {
+        target: "auth".into(),
         user: user.into(),
         op: op.clone(),
         status,
@@ -30,6 +31,16 @@ pub(super) fn outcome(user: &str, op: &Op, status: Status, message: &str) -> Out
         client_request_id: format!("cid-{user}-{}", op.phone_type),
         attempts: 1,
         elapsed: Duration::from_millis(12),
+    }
+}
+
+/// A plan of the `auth` target alone.
+pub(super) fn auth_plan(users: Vec<UserPlan>) -> Plan {
+    Plan {
+        targets: vec![crate::model::TargetPlan {
+            target: "auth".into(),
+            users,
+        }],
     }
 }
 
@@ -51,7 +62,18 @@ pub(super) fn apply_report<'a>(plan: &'a Plan, rejects: &'a [Reject], outcomes: 
         started_at: "2025-01-01T00:00:00Z".into(),
         input: Path::new("hr.csv"),
         endpoint: "test",
-        settings: Box::leak(Box::default()),
+        targets: Box::leak(
+            plan.targets
+                .iter()
+                .map(|t| TargetInfo {
+                    name: t.target.clone(),
+                    title: t.target.clone(),
+                    managed_types: Vec::new(),
+                })
+                .collect(),
+        ),
+        prune: false,
+        refused: &[],
         rows: 3,
         rejects,
         plan,
@@ -126,13 +148,11 @@ fn the_outcome_log_is_on_disk_after_every_row_and_the_final_file_is_compact() {
         op("add", "mobile", None, Some("+1 2065555555"), "new"),
         op("delete", "office", Some("+44 2079460958x12"), None, "prune"),
     );
-    let plan = Plan {
-        users: vec![
-            user("a@contoso.com", vec![add.clone()]),
-            UserPlan::skipped("gone@contoso.com", SkipReason::NotFound),
-            user("-b@contoso.com", vec![delete.clone()]),
-        ],
-    };
+    let plan = auth_plan(vec![
+        user("a@contoso.com", vec![add.clone()]),
+        UserPlan::skipped("gone@contoso.com", SkipReason::NotFound),
+        user("-b@contoso.com", vec![delete.clone()]),
+    ]);
     let outcomes = [
         outcome("a@contoso.com", &add, Status::Succeeded, ""),
         outcome(
@@ -145,7 +165,7 @@ fn the_outcome_log_is_on_disk_after_every_row_and_the_final_file_is_compact() {
     let log = OutcomeLog::create(&dir).unwrap();
     let path = dir.join("outcomes.csv");
     assert!(csv_rows(&path).is_empty(), "the header is on disk at once");
-    log.started("a@contoso.com", &add, "cid-1");
+    log.started("auth", "a@contoso.com", &add, "cid-1");
     let rows = csv_rows(&path);
     assert_eq!(rows.len(), 1, "a started row is on disk before the op is sent");
     assert_eq!(
@@ -246,15 +266,13 @@ fn plan_md_shows_outside_text_as_text() {
         Some("<img src=x>"),
         "![i](http://evil) [x](http://evil)\n| injected | row |",
     );
-    let plan = Plan {
-        users: vec![
-            UserPlan {
-                notes: vec!["=cmd|' /C calc'!A0".into()],
-                ..user("<script>alert(1)</script>", vec![evil.clone()])
-            },
-            UserPlan::skipped("a\u{202E}moc.evil", SkipReason::ReadFailed("*boom*".into())),
-        ],
-    };
+    let plan = auth_plan(vec![
+        UserPlan {
+            notes: vec!["=cmd|' /C calc'!A0".into()],
+            ..user("<script>alert(1)</script>", vec![evil.clone()])
+        },
+        UserPlan::skipped("a\u{202E}moc.evil", SkipReason::ReadFailed("*boom*".into())),
+    ]);
     let outcomes = [outcome("x", &evil, Status::Failed, "`rm -rf` _now_")];
     let rejects = [reject("[x](http://evil)", "", "bad\r\nrow")];
     let md = markdown::plan(&apply_report(&plan, &rejects, &outcomes));

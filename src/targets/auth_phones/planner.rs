@@ -1,9 +1,11 @@
-//! Planner: (current, desired, settings) → the smallest safe list of ops per user.
+//! The `auth` target's planner: (current, desired, settings) → the smallest safe list of ops
+//! per user.
 //!
 //! Pure code, no I/O: every rule of README.md#what-it-plans for the `auth` target lives here, so it
 //! can be tested exhaustively and a plan can be shown for approval before anything is written.
 
-use crate::model::{CurrentUser, DesiredUser, Op, OpKind, Phone, PhoneType, Plan, SkipReason, UserPlan};
+use super::{Current as CurrentUser, Desired as DesiredUser, PhoneType};
+use crate::model::{Op, OpKind, Phone, SkipReason, UserPlan};
 use std::collections::BTreeMap;
 
 /// The planner's knobs, from config.
@@ -21,24 +23,6 @@ impl Default for Settings {
             managed_types: PhoneType::ALL.to_vec(),
             prune: false,
         }
-    }
-}
-
-/// Plans every user: `current` holds, for each desired user in the same order, either what
-/// Graph returned or why it could not be read.
-pub fn plan<'a>(users: impl IntoIterator<Item = (&'a DesiredUser, &'a Result<CurrentUser, SkipReason>)>, settings: &Settings) -> Plan {
-    let users = users
-        .into_iter()
-        .map(|(desired, current)| plan_user_or_skip(desired, current, settings))
-        .collect();
-    Plan { users }
-}
-
-/// Plans one user from what was read: its plan, or a skip for why it could not be read.
-pub fn plan_user_or_skip(desired: &DesiredUser, current: &Result<CurrentUser, SkipReason>, settings: &Settings) -> UserPlan {
-    match current {
-        Ok(current) => plan_user(desired, current, settings),
-        Err(reason) => UserPlan::skipped(&desired.user, reason.clone()),
     }
 }
 
@@ -114,7 +98,7 @@ pub fn plan_user(desired: &DesiredUser, current: &CurrentUser, settings: &Settin
                     (None, false) => continue,
                 };
                 deletes.push(Op {
-                    moves_to: moved_to.map(|(u, _)| *u),
+                    moves_to: moved_to.map(|(u, _)| u.as_str().to_string()),
                     ..op(OpKind::Delete, t, Some(m), None, reason)
                 });
                 after.remove(&t);
@@ -136,31 +120,31 @@ pub fn plan_user(desired: &DesiredUser, current: &CurrentUser, settings: &Settin
     }
 
     // Deletes go office → alternateMobile → mobile: a mobile may only go once the alternate has.
-    deletes.sort_by_key(|o| match o.phone_type {
-        PhoneType::Office => 0,
-        PhoneType::AlternateMobile => 1,
-        PhoneType::Mobile => 2,
+    deletes.sort_by_key(|o| match PhoneType::parse(&o.phone_type) {
+        Some(PhoneType::Office) => 0,
+        Some(PhoneType::AlternateMobile) => 1,
+        _ => 2,
     });
     let mut ops = writes;
     let write_count = ops.len();
     // An alternateMobile can only be added once the mobile it needs exists.
     if !current.phones.contains_key(&PhoneType::Mobile)
-        && let Some(mobile) = ops.iter().position(|o| o.phone_type == PhoneType::Mobile)
-        && let Some(alt) = ops.iter_mut().find(|o| o.phone_type == PhoneType::AlternateMobile)
+        && let Some(mobile) = ops.iter().position(|o| is(o, PhoneType::Mobile))
+        && let Some(alt) = ops.iter_mut().find(|o| is(o, PhoneType::AlternateMobile))
     {
         alt.depends_on.push(mobile);
     }
     for mut delete in deletes {
         // Add before delete, never the other way round: every delete waits for every write.
         delete.depends_on.extend(0..write_count);
-        if delete.phone_type == PhoneType::Mobile
+        if is(&delete, PhoneType::Mobile)
             && let Some(alt) = ops
                 .iter()
-                .position(|o| o.kind == OpKind::Delete && o.phone_type == PhoneType::AlternateMobile)
+                .position(|o| o.kind == OpKind::Delete && is(o, PhoneType::AlternateMobile))
         {
             delete.depends_on.push(alt);
         }
-        if current.default_method == Some(delete.phone_type) {
+        if current.default_method.is_some_and(|d| is(&delete, d)) {
             delete.blocked = Some("it is the user's default sign-in method; change the default first".into());
         }
         ops.push(delete);
@@ -174,10 +158,17 @@ pub fn plan_user(desired: &DesiredUser, current: &CurrentUser, settings: &Settin
     }
 }
 
+/// Whether `op` is about type `t`.
+fn is(op: &Op, t: PhoneType) -> bool {
+    op.phone_type == t.as_str()
+}
+
 fn op(kind: OpKind, phone_type: PhoneType, before: Option<&Phone>, after: Option<&Phone>, reason: String) -> Op {
     Op {
         kind,
-        phone_type,
+        phone_type: phone_type.as_str().to_string(),
+        item_id: None,
+        display_name: None,
         before: before.map(|p| p.display.clone()),
         after: after.map(|p| p.display.clone()),
         depends_on: Vec::new(),
@@ -188,4 +179,5 @@ fn op(kind: OpKind, phone_type: PhoneType, before: Option<&Phone>, after: Option
 }
 
 #[cfg(test)]
+#[path = "planner_tests.rs"]
 mod tests;

@@ -1,0 +1,310 @@
+//! The `auth` target: a user's phone authentication methods (v1.0
+//! `/users/{u}/authentication/phoneMethods`), the phones they sign in with. At most one phone
+//! per type (`mobile`, `alternateMobile`, `office`), each at a fixed method id; Graph cannot
+//! change a method's type, so a type change is an add and then a delete; a `mobile` must exist
+//! while an `alternateMobile` does; the default sign-in method cannot be deleted
+//! (docs/graph.md#phone-methods, #phone-method-rules, #default-sign-in-method).
+//!
+//! This module owns the wire format, the fixed ids, the confirm-by-reread of each write and the
+//! default-method read; `planner` owns the rules.
+
+pub mod planner;
+
+use super::{Projected, Target, from_map, managed, project};
+use crate::config::TargetSection;
+use crate::graph::{Confirm, GraphClient, GraphError, Request, Version};
+use crate::model::{CurrentUser, DesiredPhone, DesiredUser, Item, Op, OpKind, Phone, UserPlan};
+use crate::phone;
+use reqwest::Method;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+
+/// A type of phone authentication method. At most one of each per user.
+///
+/// The declaration order is the order the planner writes in (`mobile` first, because
+/// `alternateMobile` needs it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum PhoneType {
+    /// The primary phone: SMS and voice.
+    Mobile,
+    /// A backup phone: voice only; requires a `mobile`.
+    AlternateMobile,
+    /// A landline: voice only.
+    Office,
+}
+
+impl PhoneType {
+    /// All types, in write order.
+    pub const ALL: [PhoneType; 3] = [PhoneType::Mobile, PhoneType::AlternateMobile, PhoneType::Office];
+
+    /// Graph's spelling of the type.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PhoneType::Mobile => "mobile",
+            PhoneType::AlternateMobile => "alternateMobile",
+            PhoneType::Office => "office",
+        }
+    }
+
+    /// Parses a type name case-insensitively (`MOBILE`, `alternatemobile`, ...).
+    pub fn parse(s: &str) -> Option<PhoneType> {
+        let s = s.trim();
+        PhoneType::ALL.into_iter().find(|t| t.as_str().eq_ignore_ascii_case(s))
+    }
+
+    /// The fixed id of the type's method (docs/graph.md#fixed-method-ids).
+    pub fn method_id(self) -> &'static str {
+        match self {
+            PhoneType::Mobile => "3179e48a-750b-4051-897c-87b9720928f7",
+            PhoneType::AlternateMobile => "b6332ec1-7057-4abe-9331-3d72feddfe41",
+            PhoneType::Office => "e37fc753-ff3b-4958-9484-eaa9425c82bc",
+        }
+    }
+}
+
+impl fmt::Display for PhoneType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What the input wants of one user, under this target's types (the planner's view).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Desired {
+    /// The user as written in the input.
+    pub user: String,
+    /// Wanted phones by type.
+    pub phones: BTreeMap<PhoneType, DesiredPhone>,
+    /// Set when the input contradicts itself for this user; the user is then skipped.
+    pub conflict: Option<String>,
+    /// Types whose input row was rejected, with that row's line: never updated or deleted.
+    pub rejected: BTreeMap<PhoneType, u64>,
+    /// Lines of rejected rows whose type could not be read: they block every prune delete.
+    pub rejected_untyped: Vec<u64>,
+}
+
+/// What Graph says one user has, under this target's types (the planner's view).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Current {
+    /// Registered phones by type.
+    pub phones: BTreeMap<PhoneType, Phone>,
+    /// The user's default sign-in method, where known; deleting it is blocked.
+    pub default_method: Option<PhoneType>,
+    /// Type changes an earlier run started but did not finish: (from, to, number key).
+    pub unfinished_moves: Vec<(PhoneType, PhoneType, String)>,
+}
+
+/// The `auth` target.
+pub struct AuthPhones {
+    settings: planner::Settings,
+    from: BTreeMap<String, String>,
+}
+
+/// Builds the target from `[target.auth]`: by default every type is managed and each input type
+/// feeds the method type of the same name.
+pub fn build(section: &TargetSection, prune: bool) -> Result<Box<dyn Target>, (String, String)> {
+    let names: Vec<&str> = PhoneType::ALL.iter().map(|t| t.as_str()).collect();
+    let identity = names.iter().map(|t| (t.to_string(), t.to_string())).collect();
+    let managed_types = managed(section, &names)?.iter().filter_map(|t| PhoneType::parse(t)).collect();
+    Ok(Box::new(AuthPhones {
+        settings: planner::Settings { managed_types, prune },
+        from: from_map(section, &names, identity)?,
+    }))
+}
+
+impl AuthPhones {
+    /// The planner's view of a user's desired state.
+    pub fn desired(&self, d: &DesiredUser) -> Desired {
+        let Projected { phones, rejected } = project(d, &self.from, PhoneType::parse);
+        let mut out = Desired {
+            user: d.user.clone(),
+            conflict: d.conflict.clone(),
+            rejected,
+            rejected_untyped: d.rejected_untyped.clone(),
+            ..Desired::default()
+        };
+        for (t, wanted) in phones {
+            let mut rows = wanted.into_iter();
+            let Some((first_type, first)) = rows.next() else { continue };
+            for (other_type, other) in rows {
+                if other.phone.key != first.phone.key {
+                    let note = format!(
+                        "lines {} and {} give different {t} numbers ({first_type} and {other_type} both feed {t})",
+                        first.line.min(other.line),
+                        first.line.max(other.line)
+                    );
+                    out.conflict = Some(match out.conflict.take() {
+                        Some(prev) => format!("{prev}; {note}"),
+                        None => note,
+                    });
+                }
+            }
+            out.phones.insert(t, first);
+        }
+        out
+    }
+
+    /// The planner's view of a user's current state.
+    pub fn current(c: &CurrentUser) -> Current {
+        Current {
+            phones: c
+                .items
+                .iter()
+                .filter_map(|i| PhoneType::parse(&i.phone_type).map(|t| (t, i.phone.clone())))
+                .collect(),
+            default_method: c.default_method.as_deref().and_then(PhoneType::parse),
+            unfinished_moves: c
+                .unfinished_moves
+                .iter()
+                .filter_map(|m| Some((PhoneType::parse(&m.from)?, PhoneType::parse(&m.to)?, m.key.clone())))
+                .collect(),
+        }
+    }
+}
+
+/// The user's phone-method collection below the version.
+fn methods_path(user: &str) -> String {
+    format!("{}/authentication/phoneMethods", GraphClient::user_path(user))
+}
+
+/// A phone method as Graph returns it.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PhoneMethod {
+    #[serde(default)]
+    id: String,
+    phone_type: String,
+    phone_number: String,
+}
+
+/// The body of a list of phone methods.
+#[derive(Deserialize)]
+struct Page {
+    value: Vec<PhoneMethod>,
+}
+
+/// The beta `signInPreferences` resource, as far as this target needs it.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SignInPreferences {
+    #[serde(default)]
+    user_preferred_method_for_secondary_authentication: Option<String>,
+}
+
+impl Target for AuthPhones {
+    fn name(&self) -> &'static str {
+        "auth"
+    }
+
+    fn title(&self) -> &'static str {
+        "sign-in phone methods"
+    }
+
+    fn input_types(&self) -> &BTreeMap<String, String> {
+        &self.from
+    }
+
+    fn managed_types(&self) -> Vec<String> {
+        self.settings.managed_types.iter().map(|t| t.as_str().to_string()).collect()
+    }
+
+    fn prune(&self) -> bool {
+        self.settings.prune
+    }
+
+    fn read(&self, user: &str) -> (Version, String) {
+        (Version::V1, methods_path(user))
+    }
+
+    fn parse(&self, body: Value) -> Result<Vec<Item>, String> {
+        let page: Page = serde_json::from_value(body).map_err(|e| format!("cannot read the list of phone methods: {e}"))?;
+        // A type this tool does not know (Graph's `unknownFutureValue`) is kept as it is and
+        // never planned for.
+        Ok(page
+            .value
+            .into_iter()
+            .map(|m| Item {
+                id: m.id,
+                phone_type: PhoneType::parse(&m.phone_type).map_or(m.phone_type, |t| t.as_str().to_string()),
+                phone: phone::from_graph(&m.phone_number),
+                display_name: None,
+            })
+            .collect())
+    }
+
+    fn plan(&self, desired: &DesiredUser, current: &CurrentUser) -> UserPlan {
+        planner::plan_user(&self.desired(desired), &Self::current(current), &self.settings)
+    }
+
+    fn write(&self, user: &str, op: &Op, op_id: &str) -> (Request, Confirm) {
+        let t = PhoneType::parse(&op.phone_type).expect("the auth planner writes only its own types");
+        let collection = methods_path(user);
+        let number = op.after.clone().unwrap_or_default();
+        let item = format!("{collection}/{}", t.method_id());
+        let (method, path, body) = match op.kind {
+            OpKind::Add => (
+                Method::POST,
+                collection,
+                Some(json!({"phoneNumber": number, "phoneType": t.as_str()})),
+            ),
+            OpKind::Update => (Method::PATCH, item.clone(), Some(json!({"phoneNumber": number}))),
+            OpKind::Delete => (Method::DELETE, item.clone(), None),
+        };
+        let confirm = match op.kind {
+            OpKind::Delete => Confirm::Gone { path: item },
+            _ => {
+                let key = phone::key(&number);
+                Confirm::Holds {
+                    path: item,
+                    check: Arc::new(move |body: &Value| {
+                        body.get("phoneNumber")
+                            .and_then(Value::as_str)
+                            .is_some_and(|n| phone::key(n) == key)
+                    }),
+                }
+            }
+        };
+        let request = Request {
+            version: Version::V1,
+            method,
+            path,
+            body,
+            client_request_id: op_id.to_string(),
+            after: Vec::new(),
+        };
+        (request, confirm)
+    }
+
+    fn refine_read(&self, user: &str, plan: &UserPlan) -> Option<(Version, String)> {
+        // Graph refuses to delete the default sign-in method: read it for users whose plan deletes.
+        plan.ops.iter().any(|o| o.kind == OpKind::Delete).then(|| {
+            (
+                Version::Beta,
+                format!("{}/authentication/signInPreferences", GraphClient::user_path(user)),
+            )
+        })
+    }
+
+    fn refine_refused(&self, error: &GraphError) -> String {
+        format!(
+            "could not read users' default sign-in methods ({error}); a delete of a default method will be refused by Graph and reported"
+        )
+    }
+
+    fn refine(&self, current: &mut CurrentUser, body: Value) -> Result<(), String> {
+        let prefs: SignInPreferences = serde_json::from_value(body).map_err(|e| format!("cannot read the sign-in preferences: {e}"))?;
+        // The phone each preferred method names (docs/graph.md#default-sign-in-method).
+        current.default_method = match prefs.user_preferred_method_for_secondary_authentication.as_deref() {
+            Some("sms" | "voiceMobile") => Some(PhoneType::Mobile),
+            Some("voiceAlternateMobile") => Some(PhoneType::AlternateMobile),
+            Some("voiceOffice") => Some(PhoneType::Office),
+            _ => None,
+        }
+        .map(|t| t.as_str().to_string());
+        Ok(())
+    }
+}

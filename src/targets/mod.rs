@@ -1,0 +1,186 @@
+//! Targets: the kinds of phone a run keeps in line with the HR file. A target is one module that
+//! owns its resource's wire format, its rules, its planner and its confirm-by-reread: what to
+//! read for a user, how to parse it (items with their server ids), how to plan current against
+//! desired under the settings, and the request for each op. The fetcher, the executor and the
+//! reports work with any target through [`Target`]; the transport (`graph`) knows none of them.
+//!
+//! - [`auth_phones`]: sign-in phone methods (v1.0 `/authentication/phoneMethods`);
+//! - [`profile_phones`]: phones shown in the directory profile (beta `/profile/phones`).
+//!
+//! Adding a target is one new module and one line in [`REGISTRY`].
+
+pub mod auth_phones;
+pub mod profile_phones;
+
+use crate::config::{Config, TargetSection};
+use crate::graph::{Confirm, GraphError, Request, Version};
+use crate::model::{CurrentUser, DesiredPhone, DesiredUser, Item, Op, SkipReason, UserPlan};
+use anyhow::Result;
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+/// Builds a target from its config table and the run's `prune`, or says which key is wrong
+/// (`(key below target.NAME, why)`).
+pub type Build = fn(&TargetSection, bool) -> Result<Box<dyn Target>, (String, String)>;
+
+/// Every target the tool knows, by its name in config.
+pub const REGISTRY: &[(&str, Build)] = &[("auth", auth_phones::build), ("profile", profile_phones::build)];
+
+/// One kind of phone a run keeps in line: its reads, parsing, planner and writes.
+pub trait Target: Send + Sync {
+    /// The target's name in config and reports (`auth`, `profile`).
+    fn name(&self) -> &'static str;
+    /// What it is, for people (`sign-in phone methods`).
+    fn title(&self) -> &'static str;
+    /// The input `phoneType` values this target takes, each with the target type it feeds.
+    fn input_types(&self) -> &BTreeMap<String, String>;
+    /// The target's types phonesync may change, in the target's spelling.
+    fn managed_types(&self) -> Vec<String>;
+    /// Whether the plan deletes managed items the input does not name.
+    fn prune(&self) -> bool;
+    /// The read that lists one user's items.
+    fn read(&self, user: &str) -> (Version, String);
+    /// Parses the answer to [`Target::read`].
+    fn parse(&self, body: Value) -> Result<Vec<Item>, String>;
+    /// Plans one user that was read and has no conflicting input.
+    fn plan(&self, desired: &DesiredUser, current: &CurrentUser) -> UserPlan;
+    /// The request that carries `op` (its `client-request-id` is `op_id`), and how to tell by
+    /// reading whether it was applied.
+    fn write(&self, user: &str, op: &Op, op_id: &str) -> (Request, Confirm);
+    /// A further read the plan of one user needs before it can be trusted (e.g. the default
+    /// sign-in method of a user whose plan deletes a phone), if any.
+    fn refine_read(&self, _user: &str, _plan: &UserPlan) -> Option<(Version, String)> {
+        None
+    }
+    /// Takes the answer to [`Target::refine_read`] into the user's current state.
+    fn refine(&self, _current: &mut CurrentUser, _body: Value) -> Result<(), String> {
+        Ok(())
+    }
+    /// What to tell people when a [`Target::refine_read`] failed (said once per run).
+    fn refine_refused(&self, error: &GraphError) -> String {
+        format!(
+            "a further read of {} failed ({error}); those users keep the plan made without it",
+            self.title()
+        )
+    }
+    /// When Graph's refusal of one write means every write of this target will be refused in
+    /// this run (e.g. a 403 for a token type the resource does not support): the explanation
+    /// to report once, and to mark the target's remaining ops failed with.
+    fn refused_for_run(&self, _error: &GraphError) -> Option<String> {
+        None
+    }
+}
+
+/// Builds the configured targets, in config order; an unknown name or a bad table stops the
+/// run with the key named.
+pub fn build(config: &Config) -> Result<Vec<Box<dyn Target>>> {
+    config
+        .targets
+        .iter()
+        .map(|section| {
+            let Some((_, build)) = REGISTRY.iter().find(|(name, _)| *name == section.name) else {
+                let known: Vec<&str> = REGISTRY.iter().map(|(n, _)| *n).collect();
+                return Err(config.error("targets", format!("unknown target '{}': use {}", section.name, known.join(" or "))));
+            };
+            build(section, config.prune).map_err(|(key, why)| config.error(&format!("target.{}.{key}", section.name), why))
+        })
+        .collect()
+}
+
+/// Every input `phoneType` the configured targets take, in canonical spelling.
+pub fn input_vocabulary(targets: &[Box<dyn Target>]) -> Vec<String> {
+    let mut all: Vec<String> = targets.iter().flat_map(|t| t.input_types().keys().cloned()).collect();
+    all.sort();
+    all.dedup();
+    all
+}
+
+/// Plans one user in `target` from what was read: a skip for conflicting input or a failed
+/// read, else the target's plan.
+pub fn plan_user_or_skip(target: &dyn Target, desired: &DesiredUser, current: &Result<CurrentUser, SkipReason>) -> UserPlan {
+    if let Some(conflict) = &desired.conflict {
+        return UserPlan::skipped(&desired.user, SkipReason::Conflict(conflict.clone()));
+    }
+    match current {
+        Ok(current) => target.plan(desired, current),
+        Err(reason) => UserPlan::skipped(&desired.user, reason.clone()),
+    }
+}
+
+/// A user's desired state seen through one target's `from` map: the wanted phones and rejected
+/// rows under the target's types. Rows of input types the target does not take are not its
+/// business and are left out. Two input types feeding the same target type with different
+/// numbers is a contradiction, noted in `conflict`.
+pub struct Projected<T> {
+    /// Wanted phones by target type; each with its input type.
+    pub phones: BTreeMap<T, Vec<(String, DesiredPhone)>>,
+    /// Rejected rows by target type (earliest line).
+    pub rejected: BTreeMap<T, u64>,
+}
+
+/// Projects `desired` through `from` (input type → target type, parsed by `parse`).
+pub fn project<T: Ord + Clone>(desired: &DesiredUser, from: &BTreeMap<String, String>, parse: impl Fn(&str) -> Option<T>) -> Projected<T> {
+    let mut phones: BTreeMap<T, Vec<(String, DesiredPhone)>> = BTreeMap::new();
+    let mut rejected: BTreeMap<T, u64> = BTreeMap::new();
+    for (input_type, wanted) in &desired.phones {
+        if let Some(t) = from.get(input_type).and_then(|t| parse(t)) {
+            phones.entry(t).or_default().push((input_type.clone(), wanted.clone()));
+        }
+    }
+    for (input_type, line) in &desired.rejected {
+        if let Some(t) = from.get(input_type).and_then(|t| parse(t)) {
+            let kept = rejected.entry(t).or_insert(*line);
+            *kept = (*kept).min(*line);
+        }
+    }
+    Projected { phones, rejected }
+}
+
+/// The `from` map of a target: the configured one, every key an input type (case kept as
+/// written, matched case-insensitively by the reader) and every value one of `types`; or
+/// `default` when none is configured.
+pub fn from_map(
+    section: &TargetSection,
+    types: &[&str],
+    default: BTreeMap<String, String>,
+) -> Result<BTreeMap<String, String>, (String, String)> {
+    let Some(from) = &section.from else { return Ok(default) };
+    let mut out = BTreeMap::new();
+    for (input, target_type) in from {
+        let Some(t) = types.iter().find(|t| t.eq_ignore_ascii_case(target_type.trim())) else {
+            return Err((
+                "from".into(),
+                format!("'{target_type}' (for input type '{input}') is not one of {}", types.join(", ")),
+            ));
+        };
+        if input.trim().is_empty() {
+            return Err(("from".into(), "an input type is empty".into()));
+        }
+        out.insert(input.trim().to_string(), t.to_string());
+    }
+    if out.is_empty() {
+        return Err(("from".into(), "maps no input type, so this target would get no rows".into()));
+    }
+    Ok(out)
+}
+
+/// The managed types of a target: the configured ones (each one of `types`, matched
+/// case-insensitively, duplicates dropped) or all of `types`.
+pub fn managed(section: &TargetSection, types: &[&str]) -> Result<Vec<String>, (String, String)> {
+    let Some(names) = &section.managed_types else {
+        return Ok(types.iter().map(|t| t.to_string()).collect());
+    };
+    let mut out: Vec<String> = Vec::new();
+    for name in names {
+        let Some(t) = types.iter().find(|t| t.eq_ignore_ascii_case(name.trim())) else {
+            return Err(("managed_types".into(), format!("unknown type '{name}': use {}", types.join(", "))));
+        };
+        if !out.iter().any(|o| o == t) {
+            out.push(t.to_string());
+        }
+    }
+    if out.is_empty() {
+        return Err(("managed_types".into(), "names no type, so there would be nothing to do".into()));
+    }
+    Ok(out)
+}

@@ -1,0 +1,374 @@
+//! The `profile` target: the phones shown in a user's directory profile (beta `itemPhone`,
+//! `/beta/users/{u}/profile/phones`, docs/graph.md#profile-phones). Unlike phone methods, items
+//! have server-assigned ids, a user may have several of one type, and a type or display name is
+//! changed in place (PATCH answers 200 with the object), so there is no add-then-delete here.
+//!
+//! Planning: items are matched to the input's rows by canonical number. A matched item of
+//! another type or display name is updated in place; a number no item has is added; with prune,
+//! an unmatched item of a managed type is deleted, after every write. A rejected row never
+//! licenses a delete: items of a type whose row was rejected are left exactly as they are, and a
+//! rejected row of unreadable type (or a user whose every row was rejected) blocks every delete.
+//! Several items with one number are reported and left; one of them is kept in line.
+//!
+//! Microsoft documents application permissions as not supported for profile-phone writes, so a
+//! 403 on a write is taken as "this run's token cannot write profile phones": reported once, with
+//! what to do (sign in as an admin, `auth.method = "device_code"`).
+
+#[cfg(test)]
+mod tests;
+
+use super::{Projected, Target, from_map, managed, project};
+use crate::config::TargetSection;
+use crate::graph::{Confirm, GraphClient, GraphError, Request, Version, path_segment};
+use crate::model::{CurrentUser, DesiredUser, Item, Op, OpKind, SkipReason, UserPlan};
+use crate::phone;
+use reqwest::Method;
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+/// Graph's `phoneType` values for an `itemPhone`.
+pub const TYPES: [&str; 10] = [
+    "home",
+    "business",
+    "mobile",
+    "other",
+    "assistant",
+    "homeFax",
+    "businessFax",
+    "otherFax",
+    "pager",
+    "radio",
+];
+
+/// The `profile` target.
+pub struct ProfilePhones {
+    managed: Vec<String>,
+    prune: bool,
+    from: BTreeMap<String, String>,
+}
+
+/// Builds the target from `[target.profile]`: by default every type is managed, and each input
+/// type feeds the profile type of the same name, with `office` feeding `business`.
+pub fn build(section: &TargetSection, prune: bool) -> Result<Box<dyn Target>, (String, String)> {
+    let mut default: BTreeMap<String, String> = TYPES.iter().map(|t| (t.to_string(), t.to_string())).collect();
+    default.insert("office".into(), "business".into());
+    Ok(Box::new(ProfilePhones {
+        managed: managed(section, &TYPES)?,
+        prune,
+        from: from_map(section, &TYPES, default)?,
+    }))
+}
+
+/// The canonical spelling of a profile type.
+fn parse_type(s: &str) -> Option<&'static str> {
+    TYPES.into_iter().find(|t| t.eq_ignore_ascii_case(s.trim()))
+}
+
+/// The user's profile-phone collection below the version.
+fn phones_path(user: &str) -> String {
+    format!("{}/profile/phones", GraphClient::user_path(user))
+}
+
+/// An `itemPhone` as Graph returns it, as far as this target needs it.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ItemPhone {
+    id: String,
+    #[serde(default, rename = "type")]
+    phone_type: Option<String>,
+    #[serde(default)]
+    display_name: Option<String>,
+    #[serde(default)]
+    number: Option<String>,
+}
+
+/// The body of a list of profile phones.
+#[derive(Deserialize)]
+struct Page {
+    value: Vec<ItemPhone>,
+}
+
+/// One wanted profile phone.
+struct Wanted {
+    phone_type: &'static str,
+    key: String,
+    display: String,
+    display_name: Option<String>,
+    line: u64,
+}
+
+impl Target for ProfilePhones {
+    fn name(&self) -> &'static str {
+        "profile"
+    }
+
+    fn title(&self) -> &'static str {
+        "profile phones"
+    }
+
+    fn input_types(&self) -> &BTreeMap<String, String> {
+        &self.from
+    }
+
+    fn managed_types(&self) -> Vec<String> {
+        self.managed.clone()
+    }
+
+    fn prune(&self) -> bool {
+        self.prune
+    }
+
+    fn read(&self, user: &str) -> (Version, String) {
+        (Version::Beta, phones_path(user))
+    }
+
+    fn parse(&self, body: Value) -> Result<Vec<Item>, String> {
+        let page: Page = serde_json::from_value(body).map_err(|e| format!("cannot read the list of profile phones: {e}"))?;
+        Ok(page
+            .value
+            .into_iter()
+            .map(|p| Item {
+                id: p.id,
+                // A type this tool does not know is kept as Graph wrote it and never managed.
+                phone_type: p.phone_type.map(|t| parse_type(&t).map_or(t, str::to_string)).unwrap_or_default(),
+                phone: phone::from_graph(p.number.as_deref().unwrap_or_default()),
+                display_name: p.display_name,
+            })
+            .collect())
+    }
+
+    fn plan(&self, desired: &DesiredUser, current: &CurrentUser) -> UserPlan {
+        plan_user(self, desired, current)
+    }
+
+    fn write(&self, user: &str, op: &Op, op_id: &str) -> (Request, Confirm) {
+        let collection = phones_path(user);
+        let item = format!("{collection}/{}", path_segment(op.item_id.as_deref().unwrap_or_default()));
+        let phone_type = op.phone_type.clone();
+        let name = op.display_name.clone();
+        let (method, path, body, confirm) = match op.kind {
+            OpKind::Add => {
+                let mut body = Map::new();
+                body.insert("type".into(), json!(phone_type));
+                body.insert("number".into(), json!(op.after.clone().unwrap_or_default()));
+                if let Some(n) = &name {
+                    body.insert("displayName".into(), json!(n));
+                }
+                let key = phone::key(op.after.as_deref().unwrap_or_default());
+                let check = move |body: &Value| {
+                    body.get("value")
+                        .and_then(Value::as_array)
+                        .is_some_and(|items| items.iter().any(|i| holds(i, &phone_type, name.as_deref(), Some(&key))))
+                };
+                let confirm = Confirm::Holds {
+                    path: collection.clone(),
+                    check: Arc::new(check),
+                };
+                (Method::POST, collection, Some(Value::Object(body)), confirm)
+            }
+            OpKind::Update => {
+                let mut body = Map::new();
+                body.insert("type".into(), json!(phone_type));
+                if let Some(n) = &name {
+                    body.insert("displayName".into(), json!(n));
+                }
+                let check = move |body: &Value| holds(body, &phone_type, name.as_deref(), None);
+                let confirm = Confirm::Holds {
+                    path: item.clone(),
+                    check: Arc::new(check),
+                };
+                (Method::PATCH, item, Some(Value::Object(body)), confirm)
+            }
+            OpKind::Delete => (Method::DELETE, item.clone(), None, Confirm::Gone { path: item }),
+        };
+        let request = Request {
+            version: Version::Beta,
+            method,
+            path,
+            body,
+            client_request_id: op_id.to_string(),
+            after: Vec::new(),
+        };
+        (request, confirm)
+    }
+
+    fn refused_for_run(&self, error: &GraphError) -> Option<String> {
+        (error.status == Some(403)).then(|| {
+            format!(
+                "Graph refused to write profile phones ({}: {}). Microsoft documents application (app-only) \
+                 permissions as not supported for profile-phone writes: sign in as an admin with \
+                 auth.method = \"device_code\" (delegated) to sync profile phones, or leave \"profile\" out of targets",
+                error.code, error.message
+            )
+        })
+    }
+}
+
+/// Whether an `itemPhone` body has `phone_type`, the display name `name` (when one is wanted)
+/// and, when given, the number with comparison key `key`.
+fn holds(item: &Value, phone_type: &str, name: Option<&str>, key: Option<&str>) -> bool {
+    let field = |k: &str| item.get(k).and_then(Value::as_str);
+    field("type").is_some_and(|t| t.eq_ignore_ascii_case(phone_type))
+        && name.is_none_or(|n| field("displayName") == Some(n))
+        && key.is_none_or(|k| field("number").is_some_and(|n| phone::key(n) == k))
+}
+
+/// Plans one user (see the module doc for the rules).
+fn plan_user(target: &ProfilePhones, desired: &DesiredUser, current: &CurrentUser) -> UserPlan {
+    let Projected { phones, rejected } = project(desired, &target.from, parse_type);
+    let managed = |t: &str| target.managed.iter().any(|m| m == t);
+    let mut notes = Vec::new();
+
+    // The wanted phones, one per number (the earliest line wins).
+    let mut wanted: Vec<Wanted> = phones
+        .into_iter()
+        .flat_map(|(t, rows)| rows.into_iter().map(move |(_, d)| (t, d)))
+        .map(|(t, d)| Wanted {
+            phone_type: t,
+            key: d.phone.key.clone(),
+            display: d.phone.display.clone(),
+            display_name: d.display_name.clone(),
+            line: d.line,
+        })
+        .collect();
+    wanted.sort_by_key(|w| w.line);
+    let mut seen: BTreeMap<String, u64> = BTreeMap::new();
+    wanted.retain(|w| {
+        if !managed(w.phone_type) {
+            notes.push(format!("line {}: {} is not in managed_types; row ignored", w.line, w.phone_type));
+            return false;
+        }
+        if let Some(first) = seen.get(&w.key) {
+            notes.push(format!(
+                "line {}: the same number as line {first}; profile phones are matched by number, so line {first} is the one kept",
+                w.line
+            ));
+            return false;
+        }
+        seen.insert(w.key.clone(), w.line);
+        true
+    });
+    for (t, line) in rejected.iter().filter(|(t, _)| managed(t)) {
+        notes.push(format!(
+            "line {line}: a {t} row was rejected, so the user's {t} profile phones are left as they are"
+        ));
+    }
+    let all_rejected = desired.phones.is_empty() && !desired.rejected.is_empty();
+    let prune = target.prune && desired.rejected_untyped.is_empty() && !all_rejected;
+    if target.prune && !desired.rejected_untyped.is_empty() {
+        let lines: Vec<String> = desired.rejected_untyped.iter().map(u64::to_string).collect();
+        notes.push(format!(
+            "line {}: a rejected row whose type could not be read, so no profile phone of this user is pruned",
+            lines.join(", ")
+        ));
+    } else if target.prune && all_rejected {
+        notes.push("every row of this user was rejected, so no profile phone of this user is pruned".into());
+    }
+
+    // Items this plan may change: of a managed type whose rows were all readable.
+    let changeable = |i: &Item| managed(&i.phone_type) && !rejected.contains_key(i.phone_type.as_str());
+    let mut matched: BTreeSet<usize> = BTreeSet::new();
+    let mut writes = Vec::new();
+    for w in &wanted {
+        // An item left as it is (unmanaged type, or a rejected row's type) that holds the number
+        // already shows it: nothing to add.
+        let candidates: Vec<usize> = (0..current.items.len())
+            .filter(|i| !matched.contains(i) && current.items[*i].phone.key == w.key)
+            .collect();
+        let best = candidates
+            .iter()
+            .copied()
+            .filter(|i| changeable(&current.items[*i]))
+            .max_by_key(|i| {
+                let item = &current.items[*i];
+                (
+                    item.phone_type == w.phone_type,
+                    w.display_name.is_none() || item.display_name == w.display_name,
+                )
+            });
+        let Some(i) = best else {
+            if candidates.is_empty() {
+                writes.push(Op {
+                    kind: OpKind::Add,
+                    phone_type: w.phone_type.to_string(),
+                    item_id: None,
+                    before: None,
+                    after: Some(w.display.clone()),
+                    display_name: w.display_name.clone(),
+                    depends_on: Vec::new(),
+                    blocked: None,
+                    reason: format!("no profile phone has this number; wanted by line {}", w.line),
+                    moves_to: None,
+                });
+            }
+            continue;
+        };
+        matched.insert(i);
+        let item = &current.items[i];
+        let mut changes = Vec::new();
+        if item.phone_type != w.phone_type {
+            let was = if item.phone_type.is_empty() { "no type" } else { &item.phone_type };
+            changes.push(format!("type {was} → {}", w.phone_type));
+        }
+        if let Some(name) = w.display_name.as_ref().filter(|n| item.display_name.as_ref() != Some(*n)) {
+            let was = item.display_name.as_deref().unwrap_or("none");
+            changes.push(format!("display name '{was}' → '{name}'"));
+        }
+        if !changes.is_empty() {
+            writes.push(Op {
+                kind: OpKind::Update,
+                phone_type: w.phone_type.to_string(),
+                item_id: Some(item.id.clone()),
+                before: Some(item.phone.display.clone()),
+                after: Some(item.phone.display.clone()),
+                display_name: w.display_name.clone(),
+                depends_on: Vec::new(),
+                blocked: None,
+                reason: format!("{} (line {})", changes.join(", "), w.line),
+                moves_to: None,
+            });
+        }
+    }
+
+    let mut deletes = Vec::new();
+    for (i, item) in current.items.iter().enumerate() {
+        if matched.contains(&i) || !changeable(item) {
+            continue;
+        }
+        if seen.contains_key(&item.phone.key) {
+            notes.push(format!(
+                "several profile phones hold the number of line {}; one is kept in line and the others are left as they are",
+                seen[&item.phone.key]
+            ));
+            continue;
+        }
+        if prune {
+            deletes.push(Op {
+                kind: OpKind::Delete,
+                phone_type: item.phone_type.clone(),
+                item_id: Some(item.id.clone()),
+                before: Some(item.phone.display.clone()),
+                after: None,
+                display_name: None,
+                // Add before delete, as everywhere: every delete waits for every write.
+                depends_on: (0..writes.len()).collect(),
+                blocked: None,
+                reason: "not in the input, and prune is on".into(),
+                moves_to: None,
+            });
+        }
+    }
+    notes.dedup();
+    let held_back = rejected.keys().any(|t| managed(t)) || (target.prune && !prune);
+    let mut ops = writes;
+    ops.extend(deletes);
+    UserPlan {
+        user: desired.user.clone(),
+        ops,
+        skip: None::<SkipReason>,
+        notes,
+        held_back,
+    }
+}

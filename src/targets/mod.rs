@@ -87,12 +87,23 @@ pub fn build(config: &Config) -> Result<Vec<Box<dyn Target>>> {
         .collect()
 }
 
-/// Every input `phoneType` the configured targets take, in canonical spelling.
+/// Every input `phoneType` the configured targets take, once each whatever its case (the
+/// first target's spelling is the canonical one).
 pub fn input_vocabulary(targets: &[Box<dyn Target>]) -> Vec<String> {
-    let mut all: Vec<String> = targets.iter().flat_map(|t| t.input_types().keys().cloned()).collect();
-    all.sort();
-    all.dedup();
+    let mut all: Vec<String> = Vec::new();
+    for name in targets.iter().flat_map(|t| t.input_types().keys()) {
+        if !all.iter().any(|a| a.eq_ignore_ascii_case(name)) {
+            all.push(name.clone());
+        }
+    }
     all
+}
+
+/// The target type `input_type` feeds under `from`, matched without case.
+fn feeds<'a>(from: &'a BTreeMap<String, String>, input_type: &str) -> Option<&'a str> {
+    from.iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(input_type))
+        .map(|(_, v)| v.as_str())
 }
 
 /// Plans one user in `target` from what was read: a skip for conflicting input or a failed
@@ -123,12 +134,12 @@ pub fn project<T: Ord + Clone>(desired: &DesiredUser, from: &BTreeMap<String, St
     let mut phones: BTreeMap<T, Vec<(String, DesiredPhone)>> = BTreeMap::new();
     let mut rejected: BTreeMap<T, u64> = BTreeMap::new();
     for (input_type, wanted) in &desired.phones {
-        if let Some(t) = from.get(input_type).and_then(|t| parse(t)) {
+        if let Some(t) = feeds(from, input_type).and_then(&parse) {
             phones.entry(t).or_default().push((input_type.clone(), wanted.clone()));
         }
     }
     for (input_type, line) in &desired.rejected {
-        if let Some(t) = from.get(input_type).and_then(|t| parse(t)) {
+        if let Some(t) = feeds(from, input_type).and_then(&parse) {
             let kept = rejected.entry(t).or_insert(*line);
             *kept = (*kept).min(*line);
         }
@@ -155,6 +166,9 @@ pub fn from_map(
         };
         if input.trim().is_empty() {
             return Err(("from".into(), "an input type is empty".into()));
+        }
+        if out.keys().any(|k: &String| k.eq_ignore_ascii_case(input.trim())) {
+            return Err(("from".into(), format!("input type '{input}' is named twice (case does not count)")));
         }
         out.insert(input.trim().to_string(), t.to_string());
     }
@@ -183,4 +197,105 @@ pub fn managed(section: &TargetSection, types: &[&str]) -> Result<Vec<String>, (
         return Err(("managed_types".into(), "names no type, so there would be nothing to do".into()));
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Env;
+    use crate::model::DesiredPhone;
+    use std::path::Path;
+
+    fn config(text: &str) -> Config {
+        Config::parse(text, Path::new("/p/config.toml"), &Env::default()).unwrap()
+    }
+
+    fn build_err(text: &str) -> String {
+        match build(&config(text)) {
+            Ok(_) => panic!("{text} should not build"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn targets_build_in_config_order_and_bad_tables_name_their_key() {
+        let names: Vec<&str> = build(&config("targets = [\"profile\", \"auth\"]\n"))
+            .unwrap()
+            .iter()
+            .map(|t| t.name())
+            .collect();
+        assert_eq!(names, ["profile", "auth"]);
+        let e = build_err("targets = [\"auth\", \"fax\"]\n");
+        assert!(e.contains("/p/config.toml: targets: unknown target 'fax'"), "{e}");
+        let e = build_err("targets = [\"profile\"]\n[target.profile]\nmanaged_types = [\"car\"]\n");
+        assert!(e.contains("target.profile.managed_types") && e.contains("'car'"), "{e}");
+        let e = build_err("[target.auth]\nfrom = { mobile = \"pager\" }\n");
+        assert!(e.contains("target.auth.from") && e.contains("'pager'"), "{e}");
+        let e = build_err("[target.auth]\nmanaged_types = []\n");
+        assert!(e.contains("target.auth.managed_types") && e.contains("no type"), "{e}");
+    }
+
+    #[test]
+    fn the_input_vocabulary_is_every_configured_targets_input_types() {
+        let targets = build(&config(
+            "targets = [\"auth\", \"profile\"]\n[target.profile]\nfrom = { Office = \"business\" }\n",
+        ))
+        .unwrap();
+        // `Office` is `office`: one entry, in the first target's spelling, feeding both targets.
+        assert_eq!(input_vocabulary(&targets), ["alternateMobile", "mobile", "office"]);
+        let d = wanting(&[("office", "+1 4255550100", 2)]);
+        for target in &targets {
+            let plan = plan_user_or_skip(target.as_ref(), &d, &Ok(CurrentUser::default()));
+            assert_eq!(plan.ops.len(), 1, "{}: {:?}", target.name(), plan.ops);
+        }
+        let auth_only = build(&config("")).unwrap();
+        assert_eq!(input_vocabulary(&auth_only), ["alternateMobile", "mobile", "office"]);
+    }
+
+    fn wanting(rows: &[(&str, &str, u64)]) -> DesiredUser {
+        let mut d = DesiredUser {
+            user: "u@contoso.com".into(),
+            ..Default::default()
+        };
+        for (t, n, line) in rows {
+            let phone = crate::phone::from_graph(n);
+            d.want(
+                t,
+                DesiredPhone {
+                    phone,
+                    line: *line,
+                    display_name: None,
+                },
+            );
+        }
+        d
+    }
+
+    #[test]
+    fn conflicting_input_and_failed_reads_skip_the_user_in_every_target() {
+        for target in build(&config("targets = [\"auth\", \"profile\"]\n")).unwrap() {
+            let mut d = wanting(&[("mobile", "+1 2065550100", 2)]);
+            let read: Result<CurrentUser, SkipReason> = Err(SkipReason::NotFound);
+            assert_eq!(plan_user_or_skip(target.as_ref(), &d, &read).skip, Some(SkipReason::NotFound));
+            d.conflict = Some("lines 2 and 3 give different mobile numbers".into());
+            let skip = plan_user_or_skip(target.as_ref(), &d, &Ok(CurrentUser::default())).skip;
+            assert!(matches!(skip, Some(SkipReason::Conflict(_))), "{}: {skip:?}", target.name());
+        }
+    }
+
+    #[test]
+    fn two_input_types_feeding_one_auth_type_with_different_numbers_conflict() {
+        let targets = build(&config("[target.auth]\nfrom = { mobile = \"mobile\", cell = \"mobile\" }\n")).unwrap();
+        let same = wanting(&[("mobile", "+1 2065550100", 2), ("cell", "+1 (206) 555-0100", 3)]);
+        let plan = plan_user_or_skip(targets[0].as_ref(), &same, &Ok(CurrentUser::default()));
+        assert_eq!(plan.skip, None);
+        assert_eq!(plan.ops.len(), 1, "one add of mobile: {:?}", plan.ops);
+        let different = wanting(&[("mobile", "+1 2065550100", 2), ("cell", "+1 2065550199", 3)]);
+        let plan = plan_user_or_skip(targets[0].as_ref(), &different, &Ok(CurrentUser::default()));
+        assert!(
+            matches!(plan.skip, Some(SkipReason::Conflict(ref c)) if c.contains("lines 2 and 3")),
+            "{:?}",
+            plan.skip
+        );
+    }
 }

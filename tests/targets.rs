@@ -1,0 +1,192 @@
+//! Both targets in one run (issue 8): one HR file drives sign-in phone methods and profile phones
+//! together, each through its own rules, and the run converges; Graph refusing app-only profile
+//! writes costs one explanation, not one error per op.
+
+mod common;
+
+use common::{World, csv_rows, pinned, planned_writes, summary};
+use phonesync_emulator::Options;
+use serde_json::json;
+use std::process::ExitCode;
+
+/// Config lines for a run of both targets, profile `mobile` and `business` managed.
+const BOTH: &str = "\ntargets = [\"auth\", \"profile\"]\n";
+const PROFILE: &str =
+    "\n[target.profile]\nmanaged_types = [\"mobile\", \"business\"]\nfrom = { mobile = \"mobile\", office = \"business\" }\n";
+
+/// `World` puts extra lines after `[rate]`; `targets` must come before any table.
+async fn both_targets(seed: serde_json::Value, options: Options) -> World {
+    let w = World::build(seed, pinned(options), PROFILE, "").await;
+    let text = std::fs::read_to_string(&w.config).unwrap();
+    std::fs::write(&w.config, format!("{BOTH}{text}")).unwrap();
+    w
+}
+
+/// (id, type, number, display name) of a user's profile phones, in the emulator's order.
+fn profile(w: &World, upn: &str) -> Vec<(String, String, String, String)> {
+    w.user(upn)
+        .profile_phones
+        .into_iter()
+        .map(|p| {
+            (
+                p.id.unwrap_or_default(),
+                p.phone_type.unwrap_or_default(),
+                p.number,
+                p.display_name.unwrap_or_default(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_hr_file_syncs_both_targets_and_a_second_run_plans_nothing() {
+    let seed = json!({"users": [
+        // a: the office phone becomes the mobile (auth: add then delete); in the profile the
+        // business item with that number becomes mobile in place and gets the HR name.
+        {"id": "u1", "userPrincipalName": "a@contoso.com",
+         "phoneMethods": [{"phoneType": "office", "phoneNumber": "+1 4255550100"}],
+         "profilePhones": [{"id": "p-a", "type": "business", "number": "+1 425 555 0100", "displayName": "Desk"}]},
+        // b: only the display name of the profile phone differs.
+        {"id": "u2", "userPrincipalName": "b@contoso.com",
+         "phoneMethods": [{"phoneType": "mobile", "phoneNumber": "+1 2065550200"}],
+         "profilePhones": [{"id": "p-b", "type": "mobile", "number": "+1 206 555 0200", "displayName": "Cell"}]},
+        // c: nothing in the profile yet; the office row adds a business phone there.
+        {"id": "u3", "userPrincipalName": "c@contoso.com", "phoneMethods": []}
+    ]});
+    let w = both_targets(seed, Options::default()).await;
+    let csv = w.csv(
+        "hr.csv",
+        "user,phoneType,phoneNumber,displayName\n\
+         a@contoso.com,mobile,425-555-0100,Work mobile\n\
+         b@contoso.com,mobile,206-555-0200,Mobile\n\
+         c@contoso.com,office,425-555-0300,Desk\n",
+    );
+    let (code, first) = w.run("apply", &csv, "first").await;
+    assert_eq!(code.unwrap(), ExitCode::SUCCESS);
+
+    // Sign-in phones: a's number moved from office to mobile; c got an office phone.
+    assert_eq!(w.phones("a@contoso.com"), [("mobile".to_string(), "+1 4255550100".to_string())]);
+    assert_eq!(w.phones("c@contoso.com"), [("office".to_string(), "+1 4255550300".to_string())]);
+    // Profile phones: updated in place (same ids), never added and deleted.
+    assert_eq!(
+        profile(&w, "a@contoso.com"),
+        [("p-a".into(), "mobile".into(), "+1 425 555 0100".into(), "Work mobile".into())]
+    );
+    assert_eq!(
+        profile(&w, "b@contoso.com"),
+        [("p-b".into(), "mobile".into(), "+1 206 555 0200".into(), "Mobile".into())]
+    );
+    let c = profile(&w, "c@contoso.com");
+    assert_eq!(c.len(), 1, "{c:?}");
+    assert_eq!(
+        (c[0].1.as_str(), c[0].2.as_str(), c[0].3.as_str()),
+        ("business", "+1 4255550300", "Desk")
+    );
+
+    // The reports tell the targets apart.
+    let rows = csv_rows(&first.join("outcomes.csv"));
+    let ops: Vec<(&str, &str, &str, &str)> = rows
+        .iter()
+        .map(|r| (r["target"].as_str(), r["user"].as_str(), r["op"].as_str(), r["phoneType"].as_str()))
+        .collect();
+    assert_eq!(
+        ops,
+        [
+            ("auth", "a@contoso.com", "add", "mobile"),
+            ("auth", "a@contoso.com", "delete", "office"),
+            ("auth", "c@contoso.com", "add", "office"),
+            ("profile", "a@contoso.com", "update", "mobile"),
+            ("profile", "b@contoso.com", "update", "mobile"),
+            ("profile", "c@contoso.com", "add", "business"),
+        ]
+    );
+    assert!(rows.iter().all(|r| r["status"] == "succeeded"), "{rows:?}");
+    let s = summary(&first);
+    assert_eq!(s["targets"]["auth"]["ops"]["planned"], json!({"add": 2, "update": 0, "delete": 1}));
+    assert_eq!(
+        s["targets"]["profile"]["ops"]["planned"],
+        json!({"add": 1, "update": 2, "delete": 0})
+    );
+    let plan_md = std::fs::read_to_string(first.join("plan.md")).unwrap();
+    let auth_at = plan_md.find("## Changes: sign-in phone methods (auth)").expect("auth section");
+    let profile_at = plan_md.find("## Changes: profile phones (profile)").expect("profile section");
+    assert!(auth_at < profile_at, "{plan_md}");
+    assert!(plan_md[profile_at..].contains("type business → mobile"), "{plan_md}");
+    assert!(plan_md[profile_at..].contains("'Cell' → 'Mobile'"), "{plan_md}");
+
+    // The journal: every write planned, none twice, none before what it depends on.
+    let journal = w.emulator.journal();
+    let violations = phonesync_emulator::check::check(&journal, Some(&planned_writes(&w, &[&first])));
+    assert!(violations.is_empty(), "{violations:#?}");
+    let profile_writes = w
+        .emulator
+        .changes()
+        .into_iter()
+        .filter(|c| c.resource == phonesync_emulator::Resource::ProfilePhones)
+        .count();
+    assert_eq!(profile_writes, 3);
+
+    // Second run: nothing to plan in either target, and only reads are sent.
+    let before = w.calls().len();
+    let (code, second) = w.run("apply", &csv, "second").await;
+    assert_eq!(code.unwrap(), ExitCode::SUCCESS);
+    let s = summary(&second);
+    for target in ["auth", "profile"] {
+        assert_eq!(
+            s["targets"][target]["ops"]["planned"],
+            json!({"add": 0, "update": 0, "delete": 0}),
+            "{target}: {s}"
+        );
+    }
+    assert!(w.calls()[before..].iter().all(|e| e.method == "GET"), "second run only reads");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_app_only_profile_writes_are_reported_once_and_the_rest_is_not_sent() {
+    const USERS: usize = 30;
+    let users: Vec<_> = (0..USERS)
+        .map(|i| json!({"id": format!("u{i}"), "userPrincipalName": format!("u{i}@contoso.com")}))
+        .collect();
+    let mut csv = String::from("user,phoneType,phoneNumber\n");
+    for i in 0..USERS {
+        csv.push_str(&format!("u{i}@contoso.com,mobile,206-555-{:04}\n", 1000 + i));
+    }
+    let options = Options {
+        profile_app_only_forbidden: true,
+        ..Options::default()
+    };
+    let w = both_targets(json!({ "users": users }), options).await;
+    let csv = w.csv("hr.csv", &csv);
+    let (code, dir) = w.run("apply", &csv, "r").await;
+    assert_eq!(code.unwrap(), ExitCode::from(1), "profile ops failed");
+
+    // Sign-in phones are not held back by the profile target's refusal.
+    for i in 0..USERS {
+        assert_eq!(w.phones(&format!("u{i}@contoso.com")).len(), 1, "u{i}");
+    }
+    let rows = csv_rows(&dir.join("outcomes.csv"));
+    let profile: Vec<_> = rows.iter().filter(|r| r["target"] == "profile").collect();
+    assert_eq!(profile.len(), USERS);
+    assert!(profile.iter().all(|r| r["status"] == "failed"), "{profile:?}");
+    let sent: Vec<_> = profile.iter().filter(|r| r["httpStatus"] == "403").collect();
+    let not_sent: Vec<_> = profile.iter().filter(|r| r["errorCode"] == "refusedForRun").collect();
+    // Only ops already in flight when the first 403 came back were sent (4 users at a time).
+    assert!(!sent.is_empty() && sent.len() <= 4, "sent {}", sent.len());
+    assert_eq!(sent.len() + not_sent.len(), USERS);
+    assert!(sent.iter().all(|r| r["errorCode"] == "Authorization_RequestDenied"), "{sent:?}");
+    assert!(not_sent.iter().all(|r| r["message"].contains("device_code")), "{not_sent:?}");
+    let profile_posts = w
+        .calls()
+        .iter()
+        .filter(|c| c.method == "POST" && c.path.contains("/profile/phones"))
+        .count();
+    assert_eq!(profile_posts, sent.len(), "the journal shows the same few writes");
+
+    // Said once, with what to do.
+    let s = summary(&dir);
+    let why = s["targets"]["profile"]["refusedForRun"].as_str().expect("refusal recorded");
+    assert!(why.contains("device_code") && why.contains("Authorization_RequestDenied"), "{why}");
+    assert!(s["targets"]["auth"]["refusedForRun"].is_null());
+    let plan_md = std::fs::read_to_string(dir.join("plan.md")).unwrap();
+    assert_eq!(plan_md.matches("writes refused for this run").count(), 1, "{plan_md}");
+}

@@ -20,7 +20,9 @@ pub struct Connection {
 }
 
 /// Opens the configured endpoint and signs in.
-pub async fn open(config: &Config) -> Result<Connection> {
+/// `scopes` are the delegated Graph permissions the run's targets need (asked for by device-code
+/// sign-in; app-only sign-in gets what the app was granted).
+pub async fn open(config: &Config, scopes: &[&str]) -> Result<Connection> {
     let mut settings = ClientSettings {
         base: "https://graph.microsoft.com".parse().expect("static URL"),
         requests_per_second: config.rate.requests_per_second,
@@ -44,7 +46,7 @@ pub async fn open(config: &Config) -> Result<Connection> {
         }
         Endpoint::Url(url) => {
             settings.base = url.clone();
-            let credential = credential(config, url)?;
+            let credential = credential(config, url, scopes)?;
             let tenant = config.auth.tenant_id.as_deref().unwrap_or("(from the token)");
             (credential, format!("Microsoft Graph at {url} (tenant {tenant})"), None)
         }
@@ -55,7 +57,7 @@ pub async fn open(config: &Config) -> Result<Connection> {
 }
 
 /// The credential for a real tenant, from the configured sign-in method.
-fn credential(config: &Config, url: &reqwest::Url) -> Result<Credential> {
+fn credential(config: &Config, url: &reqwest::Url, scopes: &[&str]) -> Result<Credential> {
     let auth = &config.auth;
     let Some(sign_in) = &auth.sign_in else {
         bail!(
@@ -89,9 +91,14 @@ fn credential(config: &Config, url: &reqwest::Url) -> Result<Credential> {
         }
         SignIn::WorkloadIdentity { token_file } => Credential::Federated(app_only, token_file.clone()),
         SignIn::DeviceCode => Credential::DeviceCode(
-            app(format!(
-                "{resource}/UserAuthenticationMethod.ReadWrite.All {resource}/User.ReadBasic.All offline_access"
-            )),
+            {
+                // The targets' permissions, reading users (to resolve UPNs), and a refresh token.
+                let mut wanted: Vec<String> = scopes.iter().map(|s| format!("{resource}/{s}")).collect();
+                wanted.push(format!("{resource}/User.ReadBasic.All"));
+                wanted.push("offline_access".into());
+                wanted.dedup();
+                app(wanted.join(" "))
+            },
             |message| {
                 let _ = std::io::Write::write_all(&mut std::io::stderr(), format!("{message}\n").as_bytes());
             },
@@ -237,5 +244,34 @@ mod embedded {
         pub async fn close(self, _save: bool) -> Result<()> {
             match self {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Env;
+
+    /// Device-code sign-in asks for the delegated permissions of the run's targets, plus reading
+    /// users and a refresh token.
+    #[test]
+    fn device_code_asks_for_the_targets_permissions() {
+        let env = Env::from_pairs([("AZURE_TENANT_ID", "contoso"), ("AZURE_CLIENT_ID", "app")]);
+        let config = Config::parse(
+            "endpoint = \"https://graph.microsoft.com\"\n[auth]\nmethod = \"device_code\"\n",
+            std::path::Path::new("/p/config.toml"),
+            &env,
+        )
+        .unwrap();
+        let url: reqwest::Url = "https://graph.microsoft.com".parse().unwrap();
+        let scopes = ["UserAuthenticationMethod.ReadWrite.All", "User.ReadWrite.All"];
+        let Credential::DeviceCode(app, _) = credential(&config, &url, &scopes).unwrap() else {
+            panic!("device code")
+        };
+        assert_eq!(
+            app.scope,
+            "https://graph.microsoft.com/UserAuthenticationMethod.ReadWrite.All https://graph.microsoft.com/User.ReadWrite.All \
+             https://graph.microsoft.com/User.ReadBasic.All offline_access"
+        );
     }
 }

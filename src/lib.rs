@@ -112,7 +112,8 @@ async fn sync(args: &RunArgs, mode: Mode, env: &Env, stop: &Stop) -> Result<Exit
     // Written now, so a run that dies later still leaves the refused rows behind.
     report::write_rejects(&report_dir, &input.rejects)?;
 
-    let connection = connect::open(&config).await?;
+    let scopes: Vec<&str> = targets.iter().flat_map(|t| t.delegated_scopes().iter().copied()).collect();
+    let connection = connect::open(&config, &scopes).await?;
     say!(quiet, "phonesync {}: {}", mode.as_str(), connection.label);
     if connection.is_embedded() {
         // Never hidden, not even by --quiet: nobody should mistake the emulator for a tenant.

@@ -3,36 +3,17 @@
 //! the segment; the seed and state format; `--profile-app-only-forbidden`; `$batch`; throttling
 //! and faults; and the journal the checker reads.
 
+mod common;
+
+use common::{Graph, batch_item, form_post, response, token_form, try_start, with_headers};
 use phonesync_emulator::check::{PlannedWrite, Violation, check};
-use phonesync_emulator::{Effect, Emulator, Fault, Options, Resource, Seed};
+use phonesync_emulator::{Effect, Fault, Options, Resource, Seed};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::time::Duration;
 
 const KIM: &str = "/beta/users/kim@contoso.com/profile/phones";
 const LEE_ITEM: &str = "5a4c1f3e-0000-4000-8000-00000000001e";
-
-struct Graph {
-    emu: Emulator,
-    http: reqwest::Client,
-    token: String,
-}
-
-struct Reply {
-    status: StatusCode,
-    headers: reqwest::header::HeaderMap,
-    body: Value,
-}
-
-impl Reply {
-    fn code(&self) -> &str {
-        self.body["error"]["code"].as_str().unwrap_or("")
-    }
-
-    fn message(&self) -> &str {
-        self.body["error"]["message"].as_str().unwrap_or("")
-    }
-}
 
 fn seed() -> Seed {
     serde_json::from_value(json!({"users": [
@@ -46,65 +27,8 @@ fn seed() -> Seed {
     .unwrap()
 }
 
-async fn start(seed: &Seed, options: Options) -> Emulator {
-    Emulator::start("127.0.0.1:0".parse().unwrap(), seed, options).await.unwrap()
-}
-
-fn client() -> reqwest::Client {
-    reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap()
-}
-
-/// An app-only token (client-credentials grant) for app-1.
-async fn app_token(http: &reqwest::Client, emu: &Emulator) -> String {
-    let form = [
-        ("grant_type", "client_credentials"),
-        ("client_id", "app-1"),
-        ("client_secret", "s"),
-        ("scope", "https://graph.microsoft.com/.default"),
-    ];
-    form_post(http, &format!("{}/contoso/oauth2/v2.0/token", emu.url()), &form).await["access_token"]
-        .as_str()
-        .expect("a token")
-        .to_string()
-}
-
-/// A delegated token (device-code grant; the emulator must auto-approve).
-async fn delegated_token(http: &reqwest::Client, emu: &Emulator) -> String {
-    let code = form_post(
-        http,
-        &format!("{}/contoso/oauth2/v2.0/devicecode", emu.url()),
-        &[("client_id", "app-1")],
-    )
-    .await;
-    let form = [
-        ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"),
-        ("client_id", "app-1"),
-        ("device_code", code["device_code"].as_str().unwrap()),
-    ];
-    form_post(http, &format!("{}/contoso/oauth2/v2.0/token", emu.url()), &form).await["access_token"]
-        .as_str()
-        .expect("a token")
-        .to_string()
-}
-
-async fn form_post(http: &reqwest::Client, url: &str, form: &[(&str, &str)]) -> Value {
-    let body = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(form).finish();
-    http.post(url)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(body)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
-}
-
 async fn graph_with(options: Options) -> Graph {
-    let emu = start(&seed(), options).await;
-    let http = client();
-    let token = app_token(&http, &emu).await;
-    Graph { emu, http, token }
+    Graph::start(&seed(), options).await
 }
 
 async fn graph() -> Graph {
@@ -112,31 +36,25 @@ async fn graph() -> Graph {
 }
 
 impl Graph {
-    async fn call(&self, method: &str, path: &str, body: Option<Value>) -> Reply {
-        self.call_with(method, path, body, &[]).await
-    }
-
-    async fn call_with(&self, method: &str, path: &str, body: Option<Value>, headers: &[(&str, &str)]) -> Reply {
-        let mut r = self
-            .http
-            .request(method.parse().unwrap(), format!("{}{path}", self.emu.url()))
-            .bearer_auth(&self.token);
-        for (k, v) in headers {
-            r = r.header(*k, *v);
-        }
-        if let Some(b) = body {
-            r = r.json(&b);
-        }
-        let resp = r.send().await.expect("an answer");
-        let status = resp.status();
-        let headers = resp.headers().clone();
-        let bytes = resp.bytes().await.unwrap();
-        let body = if bytes.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_slice(&bytes).unwrap()
-        };
-        Reply { status, headers, body }
+    /// The same emulator and client with a delegated token for app-1, from the device-code grant
+    /// (the emulator must auto-approve).
+    async fn delegated(self) -> Graph {
+        let base = self.emu.url();
+        let (_, code) = form_post(
+            &self.http,
+            &format!("{base}/contoso/oauth2/v2.0/devicecode"),
+            &[("client_id", "app-1")],
+        )
+        .await;
+        let form = [
+            ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"),
+            ("client_id", "app-1"),
+            ("device_code", code["device_code"].as_str().expect("a device code")),
+        ];
+        let (status, body) = token_form(&self.http, &base, &form).await;
+        assert_eq!(status, StatusCode::OK, "a delegated token: {body}");
+        let token = body["access_token"].as_str().expect("an access token").to_string();
+        Graph { token, ..self }
     }
 
     /// The profile phones of `upn` in the state, as (id, type, number).
@@ -209,14 +127,8 @@ async fn create_get_list_update_delete() {
         );
     }
     let list = g.call("GET", by_id, None).await;
-    let numbers: Vec<&str> = list.body["value"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v["number"].as_str().unwrap())
-        .collect();
     assert_eq!(
-        numbers,
+        list.each("number"),
         ["+7 499 342 22 13", "+1 425 555 0199", "+1 425 555 0199"],
         "in created order"
     );
@@ -303,25 +215,11 @@ async fn bodies_are_validated() {
         assert_eq!((r.status, r.code()), (StatusCode::BAD_REQUEST, code), "{body}: {}", r.body);
         assert!(r.message().contains(message), "{body}: {}", r.body);
     }
-    let bad_patch = g
-        .call(
-            "PATCH",
-            &format!("/beta/users/lee@contoso.com/profile/phones/{LEE_ITEM}"),
-            Some(json!({"type": "car"})),
-        )
-        .await;
-    assert_eq!((bad_patch.status, bad_patch.code()), (StatusCode::BAD_REQUEST, "BadRequest"));
-    let empty_number = g
-        .call(
-            "PATCH",
-            &format!("/beta/users/lee@contoso.com/profile/phones/{LEE_ITEM}"),
-            Some(json!({"number": " "})),
-        )
-        .await;
-    assert_eq!(
-        (empty_number.status, empty_number.code()),
-        (StatusCode::BAD_REQUEST, "invalidRequest")
-    );
+    let lee_item = format!("/beta/users/lee@contoso.com/profile/phones/{LEE_ITEM}");
+    for (body, code) in [(json!({"type": "car"}), "BadRequest"), (json!({"number": " "}), "invalidRequest")] {
+        let r = g.call("PATCH", &lee_item, Some(body.clone())).await;
+        assert_eq!((r.status, r.code()), (StatusCode::BAD_REQUEST, code), "{body}: {}", r.body);
+    }
     assert!(g.profile_of("kim@contoso.com").is_empty());
     assert_eq!(g.profile_of("lee@contoso.com")[0].1.as_deref(), Some("business"));
     assert!(g.emu.changes().is_empty(), "no refused write is journaled");
@@ -388,51 +286,30 @@ async fn seeded_profile_phones_keep_their_ids_through_the_state() {
     );
 
     // The state over HTTP and as a file: profilePhones only where there are some.
-    let state: Value = g
-        .http
-        .get(format!("{}/_emulator/state", g.emu.url()))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let state = g.emulator_json("state").await;
     assert!(state["users"][0].get("profilePhones").is_none(), "{state}");
     assert_eq!(state["users"][1]["profilePhones"][0]["id"], LEE_ITEM);
     assert_eq!(state["users"][1]["profilePhones"][0]["type"], "business");
     assert_eq!(state["users"][1]["profilePhones"][1]["id"], generated.as_str());
     let reloaded: Seed = serde_json::from_value(state).unwrap();
-    let again = start(&reloaded, Options::default()).await;
-    assert_eq!(again.state(), g.emu.state(), "a saved state loads back the same");
-    let token = app_token(&g.http, &again).await;
-    let item = g
-        .http
-        .get(format!("{}/beta/users/u-lee/profile/phones/{generated}", again.url()))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(item.status(), StatusCode::OK);
+    let again = Graph::start(&reloaded, Options::default()).await;
+    assert_eq!(again.emu.state(), g.emu.state(), "a saved state loads back the same");
+    let item = again
+        .call("GET", &format!("/beta/users/u-lee/profile/phones/{generated}"), None)
+        .await;
+    assert_eq!(item.status, StatusCode::OK);
 
     let bad: Seed = serde_json::from_value(
         json!({"users": [{"id": "1", "userPrincipalName": "a@b", "profilePhones": [{"type": "car", "number": "1"}]}]}),
     )
     .unwrap();
-    let e = Emulator::start("127.0.0.1:0".parse().unwrap(), &bad, Options::default())
-        .await
-        .err()
-        .expect("refused")
-        .to_string();
+    let e = try_start(&bad, Options::default()).await.err().expect("refused").to_string();
     assert!(e.contains("profilePhones[0]") && e.contains("unknown type 'car'"), "{e}");
     let duplicate: Seed = serde_json::from_value(
         json!({"users": [{"id": "1", "userPrincipalName": "a@b", "profilePhones": [{"id": "x", "number": "1"}, {"id": "X", "number": "2"}]}]}),
     )
     .unwrap();
-    assert!(
-        Emulator::start("127.0.0.1:0".parse().unwrap(), &duplicate, Options::default())
-            .await
-            .is_err()
-    );
+    assert!(try_start(&duplicate, Options::default()).await.is_err());
     let unknown_field = serde_json::from_value::<Seed>(
         json!({"users": [{"id": "1", "userPrincipalName": "a@b", "profilePhones": [{"number": "1", "phoneNumber": "2"}]}]}),
     );
@@ -472,31 +349,11 @@ async fn app_only_writes_are_refused_when_flagged() {
     assert_eq!(pm.status, StatusCode::CREATED);
 
     // A delegated token may write, and is named as a user.
-    let delegated = Graph {
-        token: delegated_token(&g.http, &g.emu).await,
-        emu: g.emu,
-        http: g.http,
-    };
+    let delegated = g.delegated().await;
     let created = delegated.call("POST", KIM, Some(json!({"number": "+1 2"}))).await;
     assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
     assert!(created.body["createdBy"].get("user").is_some() && created.body["createdBy"].get("application").is_none());
     assert_eq!(delegated.call("DELETE", &lee_item, None).await.status, StatusCode::NO_CONTENT);
-}
-
-fn batch_item(id: &str, method: &str, url: &str, body: Option<Value>, depends_on: &[&str]) -> Value {
-    let mut v = json!({"id": id, "method": method, "url": url});
-    if let Some(b) = body {
-        v["body"] = b;
-        v["headers"] = json!({"Content-Type": "application/json", "client-request-id": format!("op-{id}")});
-    }
-    if !depends_on.is_empty() {
-        v["dependsOn"] = json!(depends_on);
-    }
-    v
-}
-
-fn response<'a>(batch: &'a Value, id: &str) -> &'a Value {
-    batch["responses"].as_array().unwrap().iter().find(|r| r["id"] == id).unwrap()
 }
 
 #[tokio::test]
@@ -504,8 +361,14 @@ async fn profile_items_ride_in_a_beta_batch() {
     let g = graph().await;
     let url = "/users/kim@contoso.com/profile/phones";
     let requests = json!({"requests": [
-        batch_item("1", "POST", url, Some(json!({"type": "business", "number": "+1 425 555 0101"})), &[]),
-        batch_item("2", "POST", url, Some(json!({"type": "mobile", "number": "+1 206 555 0102", "displayName": "Work cell"})), &["1"]),
+        with_headers(
+            batch_item("1", "POST", url, Some(json!({"type": "business", "number": "+1 425 555 0101"})), &[]),
+            &[("client-request-id", "op-1")],
+        ),
+        with_headers(
+            batch_item("2", "POST", url, Some(json!({"type": "mobile", "number": "+1 206 555 0102", "displayName": "Work cell"})), &["1"]),
+            &[("client-request-id", "op-2")],
+        ),
         batch_item("3", "GET", url, None, &["2"]),
     ]});
     let r = g.call("POST", "/beta/$batch", Some(requests)).await;
@@ -546,7 +409,7 @@ async fn profile_requests_are_throttled_and_faulted_like_phone_methods() {
     })
     .await;
     let first = g.call("GET", KIM, None).await;
-    assert_eq!(first.headers.get("x-ms-resource-unit").unwrap(), "1");
+    assert_eq!(first.header("x-ms-resource-unit"), Some("1"));
     assert_eq!(
         g.call("POST", KIM, Some(json!({"number": "+1 1"}))).await.status,
         StatusCode::CREATED
@@ -632,15 +495,7 @@ async fn profile_writes_are_journaled_and_checked() {
         ]
     );
     // The journal's JSON names the resource.
-    let journal: Value = g
-        .http
-        .get(format!("{}/_emulator/journal", g.emu.url()))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let journal = g.emulator_json("journal").await;
     let change = journal.as_array().unwrap().iter().find(|e| e["kind"] == "change").unwrap();
     assert_eq!(
         (change["resource"].as_str(), change["itemId"].as_str()),

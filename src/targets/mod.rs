@@ -38,6 +38,9 @@ pub trait Target: Send + Sync {
     fn managed_types(&self) -> Vec<String>;
     /// Whether the plan deletes managed items the input does not name.
     fn prune(&self) -> bool;
+    /// The delegated Graph permissions its reads and writes need (asked for at device-code
+    /// sign-in), e.g. `UserAuthenticationMethod.ReadWrite.All`.
+    fn delegated_scopes(&self) -> &'static [&'static str];
     /// The read that lists one user's items.
     fn read(&self, user: &str) -> (Version, String);
     /// Parses the answer to [`Target::read`].

@@ -216,6 +216,10 @@ impl Target for AuthPhones {
         self.settings.prune
     }
 
+    fn delegated_scopes(&self) -> &'static [&'static str] {
+        &["UserAuthenticationMethod.ReadWrite.All"]
+    }
+
     fn read(&self, user: &str) -> (Version, String) {
         (Version::V1, methods_path(user))
     }

@@ -120,6 +120,11 @@ impl Target for ProfilePhones {
         self.prune
     }
 
+    fn delegated_scopes(&self) -> &'static [&'static str] {
+        // docs/graph.md#profile-phone-permissions: delegated User.ReadWrite(.All) writes profiles.
+        &["User.ReadWrite.All"]
+    }
+
     fn read(&self, user: &str) -> (Version, String) {
         (Version::Beta, phones_path(user))
     }
@@ -289,7 +294,16 @@ fn plan_user(target: &ProfilePhones, desired: &DesiredUser, current: &CurrentUse
                 )
             });
         let Some(i) = best else {
-            if candidates.is_empty() {
+            if let Some(held) = candidates.first().map(|i| &current.items[*i]) {
+                let what = match held.phone_type.as_str() {
+                    "" => "an untyped".to_string(),
+                    t => format!("a {t}"),
+                };
+                notes.push(format!(
+                    "line {}: the number is already on {what} profile phone, which this run leaves as it is",
+                    w.line
+                ));
+            } else {
                 writes.push(Op {
                     kind: OpKind::Add,
                     phone_type: w.phone_type.to_string(),

@@ -175,6 +175,14 @@ fn rows_of_unmanaged_types_are_noted_and_ignored() {
     let p = target(Some(&["mobile"]), true).plan(&desired(&[("home", A, None)]), &current(&[]));
     assert!(p.ops.is_empty());
     assert!(p.notes.iter().any(|n| n.contains("home is not in managed_types")), "{:?}", p.notes);
+    // A number already on an item this run leaves alone is not added again: it is noted.
+    let p = target(Some(&["mobile"]), true).plan(&desired(&[("mobile", A, None)]), &current(&[("i1", "pager", A, None)]));
+    assert!(p.ops.is_empty(), "{:?}", p.ops);
+    assert!(
+        p.notes.iter().any(|n| n.contains("already on a pager profile phone")),
+        "{:?}",
+        p.notes
+    );
 }
 
 #[test]

@@ -1,10 +1,16 @@
-//! The emulator against docs/graph.md, over real HTTP: every endpoint, rule, error shape,
-//! sign-in grant, throttle mode and fault. Test names carry a topic prefix: s1_* phone methods
-//! and users, s3 error bodies, s4_* throttling, faults and `$batch`, s5 tokens.
+//! The emulator against docs/graph.md (at the workspace's top), over real HTTP: the phone-method,
+//! user and sign-in-preference endpoints, their rules and error shapes, the client-secret,
+//! certificate and federated sign-in grants, throttle modes, faults, `$batch` and the journal.
+//! Test names carry a topic prefix: s1_* phone methods and users, s3 error bodies, s4_*
+//! throttling, faults and `$batch`, s5 tokens. Profile phones are in profile.rs; the helpers
+//! both files use are in common/.
 
+mod common;
+
+use common::{Graph, batch_item, client, post_token, response, start, with_headers};
 use phonesync_emulator::check::{PlannedWrite, Violation, check};
 use phonesync_emulator::options::{FaultKind, NumberEcho, NumberInput, RetryAfterMode};
-use phonesync_emulator::{Effect, Emulator, Event, Fault, JournalEntry, Options};
+use phonesync_emulator::{Effect, Event, Fault, JournalEntry, Options, Seed};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
@@ -13,30 +19,8 @@ const MOBILE: &str = "3179e48a-750b-4051-897c-87b9720928f7";
 const ALT: &str = "b6332ec1-7057-4abe-9331-3d72feddfe41";
 const OFFICE: &str = "e37fc753-ff3b-4958-9484-eaa9425c82bc";
 
-struct Graph {
-    emu: Emulator,
-    http: reqwest::Client,
-    token: String,
-}
-
-struct Reply {
-    status: StatusCode,
-    headers: reqwest::header::HeaderMap,
-    body: Value,
-}
-
-impl Reply {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).and_then(|v| v.to_str().ok())
-    }
-
-    fn code(&self) -> &str {
-        self.body["error"]["code"].as_str().unwrap_or("")
-    }
-}
-
-fn seed() -> Value {
-    json!({"users": [
+fn seed() -> Seed {
+    serde_json::from_value(json!({"users": [
         {"id": "u-kim", "userPrincipalName": "kim@contoso.com"},
         {"id": "u-lee", "userPrincipalName": "lee@contoso.com", "defaultMethod": "office", "phoneMethods": [
             {"phoneType": "mobile", "phoneNumber": "+1 2065550100"},
@@ -49,79 +33,19 @@ fn seed() -> Value {
         {"id": "u-al", "userPrincipalName": "al@contoso.com", "defaultMethod": "alternateMobile", "phoneMethods": [
             {"phoneType": "mobile", "phoneNumber": "+1 2065550310"},
             {"phoneType": "alternateMobile", "phoneNumber": "+1 2065550311"}]}
-    ]})
+    ]}))
+    .unwrap()
 }
 
 async fn graph_with(options: Options) -> Graph {
-    let emu = Emulator::start("127.0.0.1:0".parse().unwrap(), &serde_json::from_value(seed()).unwrap(), options)
-        .await
-        .unwrap();
-    let http = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap();
-    let token = token_for(&http, &emu, &[("client_secret", "s")]).await.1["access_token"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
-    Graph { emu, http, token }
+    Graph::start(&seed(), options).await
 }
 
 async fn graph() -> Graph {
     graph_with(Options::default()).await
 }
 
-async fn token_for(http: &reqwest::Client, emu: &Emulator, extra: &[(&str, &str)]) -> (StatusCode, Value) {
-    post_token(http, &emu.url(), extra).await
-}
-
-/// Posts a client-credentials request for app-1 with `extra` fields to the emulator at `url`.
-async fn post_token(http: &reqwest::Client, url: &str, extra: &[(&str, &str)]) -> (StatusCode, Value) {
-    let mut form = vec![
-        ("grant_type", "client_credentials"),
-        ("client_id", "app-1"),
-        ("scope", "https://graph.microsoft.com/.default"),
-    ];
-    form.extend_from_slice(extra);
-    let body = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(form).finish();
-    let r = http
-        .post(format!("{url}/contoso/oauth2/v2.0/token"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    (r.status(), r.json().await.unwrap_or(Value::Null))
-}
-
 impl Graph {
-    async fn call(&self, method: &str, path: &str, body: Option<Value>) -> Reply {
-        self.call_with(method, path, body, &[]).await
-    }
-
-    async fn call_with(&self, method: &str, path: &str, body: Option<Value>, headers: &[(&str, &str)]) -> Reply {
-        self.try_call(method, path, body, headers).await.expect("an answer")
-    }
-
-    async fn try_call(&self, method: &str, path: &str, body: Option<Value>, headers: &[(&str, &str)]) -> reqwest::Result<Reply> {
-        let mut r = self
-            .http
-            .request(method.parse().unwrap(), format!("{}{path}", self.emu.url()))
-            .bearer_auth(&self.token);
-        for (k, v) in headers {
-            r = r.header(*k, *v);
-        }
-        if let Some(b) = body {
-            r = r.json(&b);
-        }
-        let resp = r.send().await?;
-        let status = resp.status();
-        let headers = resp.headers().clone();
-        let bytes = resp.bytes().await?;
-        Ok(Reply {
-            status,
-            headers,
-            body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-        })
-    }
-
     /// Calls a `/_emulator/faults` route, without a token.
     async fn faults(&self, method: &str, body: &str) -> (StatusCode, Value) {
         let r = self
@@ -138,10 +62,10 @@ impl Graph {
 
     /// `GET /_emulator/journal`, read back into journal entries.
     async fn journal_over_http(&self) -> Vec<JournalEntry> {
-        let r = self.http.get(format!("{}/_emulator/journal", self.emu.url())).send().await.unwrap();
-        r.json().await.unwrap()
+        serde_json::from_value(self.emulator_json("journal").await).unwrap()
     }
 
+    /// The phone methods of `upn` in the state, as (type, number), sorted.
     fn phones(&self, upn: &str) -> Vec<(String, String)> {
         let user = self.emu.state().users.into_iter().find(|u| u.user_principal_name == upn).unwrap();
         let mut v: Vec<_> = user.phone_methods.into_iter().map(|p| (p.phone_type, p.phone_number)).collect();
@@ -215,14 +139,8 @@ async fn s1_1_list_get_delete_and_s1_2_fixed_ids() {
         r.body["@odata.context"],
         "https://graph.microsoft.com/v1.0/$metadata#users('lee%40contoso.com')/authentication/phoneMethods"
     );
-    let ids: Vec<&str> = r.body["value"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["id"].as_str().unwrap())
-        .collect();
     assert_eq!(
-        ids,
+        r.each("id"),
         vec![OFFICE, MOBILE, ALT],
         "not ordered by type: office first, as in the tutorial"
     );
@@ -256,15 +174,11 @@ async fn s1_4_rules_are_enforced() {
             Some(json!({"phoneNumber": "+1 2065550199", "phoneType": "alternateMobile"})),
         )
         .await;
-    assert!(alt.status == StatusCode::BAD_REQUEST && alt.body["error"]["message"].as_str().unwrap().contains("mobile"));
+    assert!(alt.status == StatusCode::BAD_REQUEST && alt.message().contains("mobile"));
     let mobile_first = g.call("DELETE", &format!("{LEE}/{MOBILE}"), None).await;
-    assert!(
-        mobile_first.body["error"]["message"].as_str().unwrap().contains("alternateMobile"),
-        "{:?}",
-        mobile_first.body
-    );
+    assert!(mobile_first.message().contains("alternateMobile"), "{:?}", mobile_first.body);
     let default = g.call("DELETE", &format!("{LEE}/{OFFICE}"), None).await;
-    assert!(default.status == StatusCode::BAD_REQUEST && default.body["error"]["message"].as_str().unwrap().contains("default"));
+    assert!(default.status == StatusCode::BAD_REQUEST && default.message().contains("default"));
     let type_change = g
         .call("PATCH", &format!("{LEE}/{OFFICE}"), Some(json!({"phoneType": "mobile"})))
         .await;
@@ -370,7 +284,7 @@ async fn s1_1_sms_sign_in_actions_bare_and_qualified() {
         "phoneNumberNotUnique"
     );
     let r = g.call("POST", &format!("{KIM}/{MOBILE}/enableSmsSignIn"), None).await;
-    assert!(r.status == StatusCode::BAD_REQUEST && r.body["error"]["message"].as_str().unwrap().contains("unique"));
+    assert!(r.status == StatusCode::BAD_REQUEST && r.message().contains("unique"));
     let policy = graph_with(Options {
         sms_sign_in_disabled: true,
         ..Options::default()
@@ -386,12 +300,7 @@ async fn s1_1_sms_sign_in_actions_bare_and_qualified() {
 async fn s1_8_all_methods_are_polymorphic() {
     let g = graph().await;
     let r = g.call("GET", "/v1.0/users/lee@contoso.com/authentication/methods", None).await;
-    let types: Vec<&str> = r.body["value"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["@odata.type"].as_str().unwrap())
-        .collect();
+    let types = r.each("@odata.type");
     assert_eq!(
         types.iter().filter(|t| **t == "#microsoft.graph.phoneAuthenticationMethod").count(),
         3
@@ -442,7 +351,7 @@ async fn s1_9_users_by_id_upn_and_quoted_form() {
         (missing.status, missing.code()),
         (StatusCode::NOT_FOUND, "Request_ResourceNotFound")
     );
-    assert!(missing.body["error"]["message"].as_str().unwrap().contains("does not exist"));
+    assert!(missing.message().contains("does not exist"));
 }
 
 #[tokio::test]
@@ -491,14 +400,13 @@ async fn s3_missing_bad_and_expired_tokens_get_401() {
     tokio::time::sleep(Duration::from_millis(1100)).await;
     let expired = g.call("GET", LEE, None).await;
     assert_eq!(expired.status, StatusCode::UNAUTHORIZED);
-    assert!(expired.body["error"]["message"].as_str().unwrap().contains("expired"));
+    assert!(expired.message().contains("expired"));
 }
 
 #[tokio::test]
 async fn s5_client_secret_grant_and_its_errors() {
-    let emu = Emulator::start(
-        "127.0.0.1:0".parse().unwrap(),
-        &Default::default(),
+    let emu = start(
+        &Seed::default(),
         Options {
             client_id: Some("app-1".into()),
             client_secret: Some("right".into()),
@@ -506,19 +414,18 @@ async fn s5_client_secret_grant_and_its_errors() {
             ..Options::default()
         },
     )
-    .await
-    .unwrap();
-    let http = reqwest::Client::new();
-    let (status, body) = token_for(&http, &emu, &[("client_secret", "right")]).await;
+    .await;
+    let http = client();
+    let (status, body) = post_token(&http, &emu.url(), &[("client_secret", "right")]).await;
     assert_eq!(
         (status, body["token_type"].as_str(), body["expires_in"].as_u64()),
         (StatusCode::OK, Some("Bearer"), Some(123))
     );
-    let (status, body) = token_for(&http, &emu, &[("client_secret", "wrong")]).await;
+    let (status, body) = post_token(&http, &emu.url(), &[("client_secret", "wrong")]).await;
     assert_eq!((status, body["error"].as_str()), (StatusCode::UNAUTHORIZED, Some("invalid_client")));
     assert!(body["error_description"].as_str().unwrap().starts_with("AADSTS7000215"));
     assert_eq!(body["error_codes"], json!([7000215]));
-    let (status, body) = token_for(&http, &emu, &[("client_secret", "right"), ("scope", "User.Read")]).await;
+    let (status, body) = post_token(&http, &emu.url(), &[("client_secret", "right"), ("scope", "User.Read")]).await;
     // The form now has two scopes; the last one wins in the emulator's parse, and it is not /.default.
     assert_eq!((status, body["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_scope")));
 }
@@ -533,8 +440,12 @@ fn assertion(alg: jsonwebtoken::Algorithm, key: &str, thumb: (&str, String), cla
     jsonwebtoken::encode(&header, &claims, &key).unwrap()
 }
 
+/// A test key or certificate from the workspace's `tests/fixtures` (one set, shared with the
+/// phonesync package's sign-in tests).
 fn fixture(name: &str) -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/fixtures")
+        .join(name)
 }
 
 /// base64url(SHA-256 or SHA-1 of the certificate's DER).
@@ -562,10 +473,8 @@ async fn s5_certificate_assertions_ps256_and_rs256() {
         certificate: Some(fixture("app-cert.pem")),
         ..Options::default()
     };
-    let emu = Emulator::start("127.0.0.1:0".parse().unwrap(), &Default::default(), options)
-        .await
-        .unwrap();
-    let http = reqwest::Client::new();
+    let emu = start(&Seed::default(), options).await;
+    let http = client();
     let aud = format!("{}/contoso/oauth2/v2.0/token", emu.url());
     let s256 = ("x5t#S256", thumbprint("app-cert.pem", true));
     let s1 = ("x5t", thumbprint("app-cert.pem", false));
@@ -619,7 +528,7 @@ async fn s5_certificate_assertions_ps256_and_rs256() {
         700021,
         "issuer is not the client"
     );
-    let (status, body) = token_for(&http, &emu, &[("client_secret", "guess")]).await;
+    let (status, body) = post_token(&http, &emu.url(), &[("client_secret", "guess")]).await;
     assert_eq!(
         (status, body["error"].as_str()),
         (StatusCode::UNAUTHORIZED, Some("invalid_client")),
@@ -634,10 +543,8 @@ async fn s5_federated_assertions() {
         federated_subject: Some("system:serviceaccount:hr:phonesync".into()),
         ..Options::default()
     };
-    let emu = Emulator::start("127.0.0.1:0".parse().unwrap(), &Default::default(), options)
-        .await
-        .unwrap();
-    let http = reqwest::Client::new();
+    let emu = start(&Seed::default(), options).await;
+    let http = client();
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let make = |iss: &str, sub: &str, aud: &str, exp: i64| {
         let key = jsonwebtoken::EncodingKey::from_rsa_pem(&std::fs::read(fixture("other-key.pem")).unwrap()).unwrap();
@@ -898,18 +805,6 @@ async fn latency_is_added_to_every_request() {
     assert!(started.elapsed() >= Duration::from_millis(120));
 }
 
-fn batch_item(id: &str, method: &str, url: &str, body: Option<Value>, depends_on: &[&str]) -> Value {
-    let mut v = json!({"id": id, "method": method, "url": url});
-    if let Some(b) = body {
-        v["body"] = b;
-        v["headers"] = json!({"Content-Type": "application/json"});
-    }
-    if !depends_on.is_empty() {
-        v["dependsOn"] = json!(depends_on);
-    }
-    v
-}
-
 #[tokio::test]
 async fn s4_5_batch_runs_chains_and_answers_each_item() {
     let g = graph().await;
@@ -927,7 +822,7 @@ async fn s4_5_batch_runs_chains_and_answers_each_item() {
     let r = g.call("POST", "/v1.0/$batch", Some(requests)).await;
     assert_eq!(r.status, StatusCode::OK);
     let responses = r.body["responses"].as_array().unwrap();
-    let by_id = |id: &str| responses.iter().find(|x| x["id"] == id).unwrap();
+    let by_id = |id: &str| response(&r.body, id);
     assert_eq!(by_id("1")["status"], 201);
     assert_eq!(by_id("1")["body"]["id"], MOBILE);
     assert_eq!(by_id("1")["headers"]["content-type"], "application/json");
@@ -1052,25 +947,9 @@ async fn journal_records_requests_and_changes_and_can_be_written_as_json_lines()
     assert_eq!(lines.len(), 3);
     assert_eq!(lines[0]["kind"], "change");
     assert_eq!(lines[2]["kind"], "request");
-    let over_http: Value = g
-        .http
-        .get(format!("{}/_emulator/journal", g.emu.url()))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let over_http = g.emulator_json("journal").await;
     assert_eq!(over_http.as_array().unwrap().len(), 3);
-    let state: Value = g
-        .http
-        .get(format!("{}/_emulator/state", g.emu.url()))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let state = g.emulator_json("state").await;
     assert_eq!(state["users"][0]["phoneMethods"][0]["phoneNumber"], "+1 2065550170");
 }
 
@@ -1107,7 +986,7 @@ async fn s1_9_get_user_by_id_or_upn_with_select_single_and_batched() {
     );
     let unknown_property = g.call("GET", "/v1.0/users/u-lee?$select=id,shoeSize", None).await;
     assert_eq!(unknown_property.status, StatusCode::BAD_REQUEST);
-    assert!(unknown_property.body["error"]["message"].as_str().unwrap().contains("shoeSize"));
+    assert!(unknown_property.message().contains("shoeSize"));
     let missing = g.call("GET", "/v1.0/users/nobody@contoso.com?$select=id", None).await;
     assert_eq!(
         (missing.status, missing.code()),
@@ -1124,8 +1003,7 @@ async fn s1_9_get_user_by_id_or_upn_with_select_single_and_batched() {
         batch_item("3", "GET", "/users/nobody?$select=id", None, &[]),
     ]});
     let r = g.call("POST", "/v1.0/$batch", Some(requests)).await;
-    let responses = r.body["responses"].as_array().unwrap();
-    let by_id = |id: &str| responses.iter().find(|x| x["id"] == id).unwrap();
+    let by_id = |id: &str| response(&r.body, id);
     assert_eq!(
         (by_id("1")["status"].as_u64(), by_id("1")["body"]["id"].as_str()),
         (Some(200), Some("u-kim"))
@@ -1179,7 +1057,7 @@ async fn s1_4_beta_sign_in_preferences_name_the_default_method() {
         .call("GET", "/beta/users/u-lee/authentication/signInPreferences", None)
         .await;
     assert_eq!((r.status, r.code()), (StatusCode::FORBIDDEN, "Authorization_RequestDenied"));
-    assert_eq!(r.body["error"]["message"], "Insufficient privileges to complete the operation.");
+    assert_eq!(r.message(), "Insufficient privileges to complete the operation.");
     let batch = json!({"requests": [batch_item("1", "GET", "/users/u-lee/authentication/signInPreferences", None, &[])]});
     let r = forbidden.call("POST", "/beta/$batch", Some(batch)).await;
     assert_eq!(r.body["responses"][0]["status"], 403);
@@ -1226,7 +1104,7 @@ async fn s4_3_faults_over_http_aim_at_method_path_and_times() {
     for _ in 0..2 {
         let r = g.call("DELETE", &format!("{LEE}/{OFFICE}"), None).await;
         assert_eq!((r.status, r.code()), (StatusCode::FORBIDDEN, "Authorization_RequestDenied"));
-        assert_eq!(r.body["error"]["message"], "Not this one.");
+        assert_eq!(r.message(), "Not this one.");
     }
     let third = g.call("DELETE", &format!("{LEE}/{OFFICE}"), None).await;
     assert_eq!(
@@ -1256,8 +1134,7 @@ async fn s4_3_faults_over_http_aim_at_method_path_and_times() {
         batch_item("kim", "GET", "/users/kim%40contoso.com/authentication/phoneMethods", None, &[]),
     ]});
     let r = g.call("POST", "/v1.0/$batch", Some(requests.clone())).await;
-    let responses = r.body["responses"].as_array().unwrap();
-    let status_of = |id: &str| responses.iter().find(|x| x["id"] == id).unwrap()["status"].as_u64();
+    let status_of = |id: &str| response(&r.body, id)["status"].as_u64();
     assert_eq!(
         (r.status, status_of("lee"), status_of("kim")),
         (StatusCode::OK, Some(200), Some(403))
@@ -1340,8 +1217,10 @@ async fn s5_token_endpoint_faults() {
 #[tokio::test]
 async fn s4_5_batch_items_have_their_own_request_id_and_client_request_id() {
     let g = graph().await;
-    let mut own = batch_item("own", "GET", "/users/lee@contoso.com/authentication/phoneMethods", None, &[]);
-    own["headers"] = json!({"Client-Request-Id": "item-crid"});
+    let own = with_headers(
+        batch_item("own", "GET", "/users/lee@contoso.com/authentication/phoneMethods", None, &[]),
+        &[("Client-Request-Id", "item-crid")],
+    );
     let inherited = batch_item("inherited", "GET", "/users/kim@contoso.com/authentication/phoneMethods", None, &[]);
     let r = g
         .call_with(
@@ -1351,13 +1230,7 @@ async fn s4_5_batch_items_have_their_own_request_id_and_client_request_id() {
             &[("client-request-id", "envelope-crid")],
         )
         .await;
-    let responses = r.body["responses"].as_array().unwrap();
-    let request_id = |id: &str| {
-        responses.iter().find(|x| x["id"] == id).unwrap()["headers"]["request-id"]
-            .as_str()
-            .unwrap()
-            .to_string()
-    };
+    let request_id = |id: &str| response(&r.body, id)["headers"]["request-id"].as_str().unwrap().to_string();
     let (own_id, inherited_id) = (request_id("own"), request_id("inherited"));
     assert_ne!(own_id, inherited_id);
     assert_ne!(Some(own_id.as_str()), r.header("request-id"), "not the envelope's");
@@ -1382,24 +1255,27 @@ async fn journal_records_op_tags_and_the_checker_reads_it_over_http() {
         .await;
     assert_eq!(r.status, StatusCode::CREATED);
     let kim = "/users/kim@contoso.com/authentication/phoneMethods";
-    let mut alt = batch_item(
-        "1",
-        "POST",
-        kim,
-        Some(json!({"phoneNumber": "+1 2065550191", "phoneType": "alternateMobile"})),
-        &[],
+    let alt = with_headers(
+        batch_item(
+            "1",
+            "POST",
+            kim,
+            Some(json!({"phoneNumber": "+1 2065550191", "phoneType": "alternateMobile"})),
+            &[],
+        ),
+        &[("client-request-id", "op-2"), ("x-phonesync-after", "op-1")],
     );
-    alt["headers"]["client-request-id"] = json!("op-2");
-    alt["headers"]["x-phonesync-after"] = json!("op-1");
     // lee: update the mobile (op-3), then delete the alternate after it (op-4).
-    let mut update = batch_item(
-        "2",
-        "PATCH",
-        &format!("/users/u-lee/authentication/phoneMethods/{MOBILE}"),
-        Some(json!({"phoneNumber": "+1 2065550192"})),
-        &[],
+    let update = with_headers(
+        batch_item(
+            "2",
+            "PATCH",
+            &format!("/users/u-lee/authentication/phoneMethods/{MOBILE}"),
+            Some(json!({"phoneNumber": "+1 2065550192"})),
+            &[],
+        ),
+        &[("client-request-id", "op-3")],
     );
-    update["headers"]["client-request-id"] = json!("op-3");
     let r = g.call("POST", "/v1.0/$batch", Some(json!({"requests": [alt, update]}))).await;
     assert!(
         r.body["responses"]

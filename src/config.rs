@@ -259,6 +259,8 @@ impl Default for RawRate {
 #[serde(deny_unknown_fields, default)]
 struct RawPlan {
     prune: bool,
+    /// Moved to `target.auth.managed_types`; read only to say so.
+    managed_types: Option<toml::Value>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -387,6 +389,12 @@ impl Config {
             },
         };
 
+        if raw.plan.managed_types.is_some() {
+            return Err(bad(
+                "plan.managed_types",
+                "has moved: write it as managed_types under [target.auth] (and [target.profile] for profile phones)".into(),
+            ));
+        }
         let mut targets: Vec<TargetSection> = Vec::new();
         for name in &raw.targets {
             if targets.iter().any(|t| t.name == *name) {
@@ -583,6 +591,8 @@ mod tests {
     fn errors_name_the_file_and_the_key() {
         let e = parse("[rate]\nrequests_per_second = 0\n").unwrap_err().to_string();
         assert!(e.contains("/etc/ps/config.toml") && e.contains("rate.requests_per_second"), "{e}");
+        let e = parse("[plan]\nmanaged_types = [\"mobile\"]\n").unwrap_err().to_string();
+        assert!(e.contains("plan.managed_types") && e.contains("[target.auth]"), "{e}");
         let e = parse("targets = []\n").unwrap_err().to_string();
         assert!(e.contains("targets") && e.contains("no target"), "{e}");
         let e = parse("[target.profile]\nmanaged_types = [\"pager\"]\n").unwrap_err().to_string();

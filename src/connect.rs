@@ -93,10 +93,13 @@ fn credential(config: &Config, url: &reqwest::Url, scopes: &[&str]) -> Result<Cr
         SignIn::DeviceCode => Credential::DeviceCode(
             {
                 // The targets' permissions, reading users (to resolve UPNs), and a refresh token.
-                let mut wanted: Vec<String> = scopes.iter().map(|s| format!("{resource}/{s}")).collect();
-                wanted.push(format!("{resource}/User.ReadBasic.All"));
-                wanted.push("offline_access".into());
-                wanted.dedup();
+                let mut wanted: Vec<String> = Vec::new();
+                let all = scopes.iter().copied().chain(["User.ReadBasic.All"]);
+                for scope in all.map(|s| format!("{resource}/{s}")).chain(["offline_access".to_string()]) {
+                    if !wanted.contains(&scope) {
+                        wanted.push(scope);
+                    }
+                }
                 app(wanted.join(" "))
             },
             |message| {

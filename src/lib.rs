@@ -100,11 +100,11 @@ async fn sync(args: &RunArgs, mode: Mode, env: &Env, stop: &Stop) -> Result<Exit
     let quiet = args.quiet;
 
     let config = Config::load(&args.config, env)?;
-    let targets = targets::build(&config)?;
     let region: phone::Region = config
         .default_region
         .parse()
         .map_err(|why: String| config.error("input.default_region", why))?;
+    let targets = targets::build(&config, region)?;
     let file = std::fs::File::open(&args.input).with_context(|| format!("cannot open input file {}", args.input.display()))?;
     let input = reader::read(std::io::BufReader::new(file), region, &targets::input_vocabulary(&targets))
         .with_context(|| format!("cannot use input file {}", args.input.display()))?;
@@ -147,12 +147,14 @@ async fn sync(args: &RunArgs, mode: Mode, env: &Env, stop: &Stop) -> Result<Exit
     let mut reads = Vec::with_capacity(targets.len());
     for target in &targets {
         reads.push(fetcher::fetch(api, target.as_ref(), &users, concurrency, &bar, stop).await);
+        // Graph unreachable, or refusing this app: said after the first target, not the last.
+        if let Some(e) = fetcher::graph_refused_everything(&users, &reads) {
+            bar.finish_and_clear();
+            connection.close(false).await?;
+            anyhow::bail!("Graph answered none of the reads, so nothing was planned or changed: {e}");
+        }
     }
     bar.finish_and_clear();
-    if let Some(e) = fetcher::graph_refused_everything(&users, &reads) {
-        connection.close(false).await?;
-        anyhow::bail!("Graph answered none of the reads, so nothing was planned or changed: {e}");
-    }
     // Moves belong with the tenant: the embedded emulator's state folder, or the reports folder.
     let moves_dir = if connection.is_embedded() {
         &config.emulator.state_dir
@@ -338,7 +340,12 @@ fn print_summary(r: &report::RunReport, dir: &std::path::Path) {
         let skips = report::skip_counts(plan);
         if !skips.is_empty() {
             let parts: Vec<String> = skips.iter().map(|(k, n)| format!("{n} {}", k.replace('_', " "))).collect();
-            out!("Skipped users: {} (see plan.md)", parts.join(", "));
+            let label = if named {
+                format!("Skipped users ({})", info.title)
+            } else {
+                "Skipped users".to_string()
+            };
+            out!("{label}: {} (see plan.md)", parts.join(", "));
         }
     }
     if !r.rejects.is_empty() {

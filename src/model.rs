@@ -152,11 +152,11 @@ pub struct CurrentUser {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum OpKind {
-    /// POST a new method of a type the user does not have.
+    /// POST a new item (a method of a type the user does not have; a profile phone).
     Add,
-    /// PATCH the number of an existing method.
+    /// PATCH an existing item (a method's number; a profile phone's type or display name).
     Update,
-    /// DELETE a method.
+    /// DELETE an item.
     Delete,
 }
 
@@ -332,7 +332,7 @@ impl TargetPlan {
             .count()
     }
 
-    /// Number of skipped users.
+    /// Number of skipped (target, user) pairs: a user skipped in two targets counts twice.
     pub fn skipped_users(&self) -> usize {
         self.users.iter().filter(|u| u.skip.is_some()).count()
     }

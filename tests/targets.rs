@@ -9,16 +9,21 @@ use phonesync_emulator::Options;
 use serde_json::json;
 use std::process::ExitCode;
 
-/// Config lines for a run of both targets, profile `mobile` and `business` managed.
-const BOTH: &str = "\ntargets = [\"auth\", \"profile\"]\n";
+/// The profile target's table: `mobile` and `business` managed, fed by `mobile` and `office`.
 const PROFILE: &str =
     "\n[target.profile]\nmanaged_types = [\"mobile\", \"business\"]\nfrom = { mobile = \"mobile\", office = \"business\" }\n";
 
-/// `World` puts extra lines after `[rate]`; `targets` must come before any table.
-async fn both_targets(seed: serde_json::Value, options: Options) -> World {
-    let w = World::build(seed, pinned(options), PROFILE, "").await;
+/// A world running `targets` (a TOML list). `World` puts extra lines after `[rate]`;
+/// `targets` must come before any table.
+async fn both_targets(seed: serde_json::Value, options: Options, targets: &str) -> World {
+    world(seed, options, targets, PROFILE).await
+}
+
+/// A world running `targets` with `extra` config lines.
+async fn world(seed: serde_json::Value, options: Options, targets: &str, extra: &str) -> World {
+    let w = World::build(seed, pinned(options), extra, "").await;
     let text = std::fs::read_to_string(&w.config).unwrap();
-    std::fs::write(&w.config, format!("{BOTH}{text}")).unwrap();
+    std::fs::write(&w.config, format!("targets = {targets}\n{text}")).unwrap();
     w
 }
 
@@ -53,7 +58,7 @@ async fn one_hr_file_syncs_both_targets_and_a_second_run_plans_nothing() {
         // c: nothing in the profile yet; the office row adds a business phone there.
         {"id": "u3", "userPrincipalName": "c@contoso.com", "phoneMethods": []}
     ]});
-    let w = both_targets(seed, Options::default()).await;
+    let w = both_targets(seed, Options::default(), r#"["auth", "profile"]"#).await;
     let csv = w.csv(
         "hr.csv",
         "user,phoneType,phoneNumber,displayName\n\
@@ -113,6 +118,13 @@ async fn one_hr_file_syncs_both_targets_and_a_second_run_plans_nothing() {
     assert!(auth_at < profile_at, "{plan_md}");
     assert!(plan_md[profile_at..].contains("type business → mobile"), "{plan_md}");
     assert!(plan_md[profile_at..].contains("'Cell' → 'Mobile'"), "{plan_md}");
+    // Each op's result sits beside it, in its own target's section.
+    assert_eq!(plan_md[auth_at..profile_at].matches("| succeeded |").count(), 3, "{plan_md}");
+    assert_eq!(plan_md[profile_at..].matches("| succeeded |").count(), 3, "{plan_md}");
+    assert!(
+        plan_md[profile_at..].contains("\\(name: Desk\\)"),
+        "the name an add sets: {plan_md}"
+    );
 
     // The journal: every write planned, none twice, none before what it depends on.
     let journal = w.emulator.journal();
@@ -138,7 +150,9 @@ async fn one_hr_file_syncs_both_targets_and_a_second_run_plans_nothing() {
             "{target}: {s}"
         );
     }
-    assert!(w.calls()[before..].iter().all(|e| e.method == "GET"), "second run only reads");
+    let reads = &w.calls()[before..];
+    assert!(reads.len() >= 6, "both targets read every user: {}", reads.len());
+    assert!(reads.iter().all(|e| e.method == "GET"), "second run only reads");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -155,7 +169,8 @@ async fn refused_app_only_profile_writes_are_reported_once_and_the_rest_is_not_s
         profile_app_only_forbidden: true,
         ..Options::default()
     };
-    let w = both_targets(json!({ "users": users }), options).await;
+    // Profile first: the sign-in phones come after the refusal and must not be held back by it.
+    let w = both_targets(json!({ "users": users }), options, r#"["profile", "auth"]"#).await;
     let csv = w.csv("hr.csv", &csv);
     let (code, dir) = w.run("apply", &csv, "r").await;
     assert_eq!(code.unwrap(), ExitCode::from(1), "profile ops failed");
@@ -189,4 +204,37 @@ async fn refused_app_only_profile_writes_are_reported_once_and_the_rest_is_not_s
     assert!(s["targets"]["auth"]["refusedForRun"].is_null());
     let plan_md = std::fs::read_to_string(dir.join("plan.md")).unwrap();
     assert_eq!(plan_md.matches("writes refused for this run").count(), 1, "{plan_md}");
+}
+
+/// Review of issue 8: with both targets and prune on, a row meant for the other target (here a
+/// rejected profile `home` row, the user's only one) must not let prune delete sign-in phones,
+/// and a valid row for one target says nothing about the other's phones.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn regression_a_row_for_one_target_never_licenses_a_prune_in_the_other() {
+    let seed = json!({"users": [
+        {"id": "u1", "userPrincipalName": "a@contoso.com",
+         "phoneMethods": [{"phoneType": "mobile", "phoneNumber": "+1 2065550100"}, {"phoneType": "office", "phoneNumber": "+1 4255550100"}],
+         "profilePhones": [{"id": "p1", "type": "home", "number": "+1 206 555 0199"}]},
+        {"id": "u2", "userPrincipalName": "b@contoso.com",
+         "phoneMethods": [{"phoneType": "mobile", "phoneNumber": "+1 2065550200"}],
+         "profilePhones": [{"id": "p2", "type": "pager", "number": "+1 206 555 0299"}]}
+    ]});
+    // Default profile table: every profile type managed and fed.
+    let w = world(seed, Options::default(), r#"["auth", "profile"]"#, "\n[plan]\nprune = true\n").await;
+    let csv = w.csv(
+        "hr.csv",
+        "user,phoneType,phoneNumber\na@contoso.com,home,not a number\nb@contoso.com,alternateMobile,206-555-0201\n",
+    );
+    let (code, dir) = w.run("apply", &csv, "r").await;
+    assert_eq!(code.unwrap(), ExitCode::from(1), "a rejected row");
+    assert_eq!(w.phones("a@contoso.com").len(), 2, "a's sign-in phones stay");
+    assert_eq!(profile(&w, "a@contoso.com").len(), 1, "a's home phone stays: its row was rejected");
+    // b's only row is for sign-in phones (pruning b's mobile there is infeasible, so b is
+    // skipped there); it says nothing about profile phones, so b's pager stays.
+    assert_eq!(profile(&w, "b@contoso.com").len(), 1, "b's pager stays: b has no profile row");
+    let deletes = csv_rows(&dir.join("outcomes.csv"))
+        .into_iter()
+        .filter(|r| r["op"] == "delete")
+        .count();
+    assert_eq!(deletes, 0);
 }

@@ -127,22 +127,14 @@ pub async fn execute(
                 progress,
                 refused: &refused_ref[at.0],
             };
-            let given_up = report.refused.lock().expect("refused lock").clone();
             let outcomes = if stop.requested() {
                 user.ops
                     .iter()
                     .map(|op| report.settle(report.not_sent(op, Status::NotStarted, crate::interrupt::NOT_STARTED.into())))
                     .collect()
-            } else if let Some(why) = given_up {
-                user.ops
-                    .iter()
-                    .map(|op| {
-                        let mut outcome = report.not_sent(op, Status::Failed, format!("not sent: {why}"));
-                        outcome.error_code = REFUSED_FOR_RUN.into();
-                        report.settle(outcome)
-                    })
-                    .collect()
             } else {
+                // Once the target is refused for the run, the chain withholds what it has not
+                // sent (`Watch::withheld`).
                 run_user(api, &report).await
             };
             (at, outcomes)
@@ -239,6 +231,16 @@ impl ChainObserver for Watch<'_> {
         let r = self.report;
         r.audit
             .started(r.target.name(), &r.user.user, &r.user.ops[self.picked[pos]], &self.op_ids[pos]);
+    }
+
+    fn withheld(&self) -> Option<GraphError> {
+        let why = self.report.refused.lock().expect("refused lock").clone()?;
+        Some(GraphError {
+            status: None,
+            code: REFUSED_FOR_RUN.into(),
+            message: format!("not sent: {why}"),
+            info: CallInfo::default(),
+        })
     }
 
     fn settled(&self, pos: usize, result: &ChainResult) {

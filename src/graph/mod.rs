@@ -125,6 +125,11 @@ pub trait ChainObserver: Sync {
     fn sending(&self, index: usize);
     /// Op `index` of the chain has settled.
     fn settled(&self, index: usize, result: &ChainResult);
+    /// Asked before an op is first sent (alone, or the chain in its `$batch`): an error here
+    /// settles it unsent with that error (e.g. its target was refused for the run meanwhile).
+    fn withheld(&self) -> Option<GraphError> {
+        None
+    }
 }
 
 /// An observer that ignores everything.
@@ -674,6 +679,15 @@ impl GraphClient {
         // With batching, the whole chain goes out in one `$batch`, linked by `dependsOn`, so
         // Graph runs it in order; its answers are each op's first attempt.
         let mut firsts: Vec<Option<Attempt>> = vec![None; ops.len()];
+        if let Some(e) = observer.withheld() {
+            return (0..ops.len())
+                .map(|i| {
+                    let result = ChainResult::Done(Err(e.clone()));
+                    observer.settled(i, &result);
+                    result
+                })
+                .collect();
+        }
         if let Some(batcher) = self.batcher(version)
             && ops.len() <= batch::MAX_ITEMS
             && self.past_deadline(&CallInfo::default()).is_none()
@@ -703,10 +717,16 @@ impl GraphClient {
             } else {
                 // A 424 means Graph did not run it: it starts afresh now that its dependency succeeded.
                 let first = firsts[i].take().filter(|a| a.status != Some(424));
-                if !batched && self.past_deadline(&CallInfo::default()).is_none() {
-                    observer.sending(i);
+                let unsent = first.is_none() && !batched;
+                match observer.withheld().filter(|_| first.is_none()) {
+                    Some(e) => ChainResult::Done(Err(e)),
+                    None => {
+                        if unsent && self.past_deadline(&CallInfo::default()).is_none() {
+                            observer.sending(i);
+                        }
+                        ChainResult::Done(self.settle(&requests[i], first, Some(&op.confirm)).await.map(|(_, info)| info))
+                    }
                 }
-                ChainResult::Done(self.settle(&requests[i], first, Some(&op.confirm)).await.map(|(_, info)| info))
             };
             observer.settled(i, &result);
             results.push(result);

@@ -167,7 +167,7 @@ pub fn read(mut source: impl Read, region: Region, types: &[String]) -> Result<I
             }
         }
     }
-    // Users with rejected rows only are dropped: nothing is planned for them.
+    // Users whose every row was rejected stay: their rejections hold their phones back.
     input.users = users.found;
     Ok(input)
 }

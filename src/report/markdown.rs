@@ -43,6 +43,15 @@ fn is_bidi_control(c: char) -> bool {
     matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 
+/// The `after` cell: the number, and the display name the op sets, if any.
+fn after_cell(op: &crate::model::Op) -> String {
+    let number = text(op.after.as_deref().unwrap_or(""));
+    match &op.display_name {
+        Some(name) => format!("{number} \\(name: {}\\)", text(name)),
+        None => number,
+    }
+}
+
 /// Renders the report: the run, a summary per target, then each target's changes, users left as
 /// they are and users skipped, then the rejected rows.
 pub fn plan(r: &RunReport) -> String {
@@ -156,7 +165,7 @@ pub fn plan(r: &RunReport) -> String {
                     op.kind.as_str(),
                     text(&op.phone_type),
                     text(op.before.as_deref().unwrap_or("")),
-                    text(op.after.as_deref().unwrap_or("")),
+                    after_cell(op),
                     why
                 );
             }

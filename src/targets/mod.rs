@@ -12,16 +12,29 @@
 pub mod auth_phones;
 pub mod profile_phones;
 
-use crate::config::{Config, TargetSection};
+use crate::config::{Config, Endpoint, SignIn, TargetSection};
 use crate::graph::{Confirm, GraphError, Request, Version};
 use crate::model::{CurrentUser, DesiredPhone, DesiredUser, Item, Op, SkipReason, UserPlan};
+use crate::phone::Region;
 use anyhow::Result;
 use serde_json::Value;
 use std::collections::BTreeMap;
 
-/// Builds a target from its config table and the run's `prune`, or says which key is wrong
+/// What a target is built with besides its own `[target.NAME]` table.
+#[derive(Debug, Clone, Copy)]
+pub struct Context {
+    /// Delete managed items the input does not name (`plan.prune`).
+    pub prune: bool,
+    /// Region for numbers written without a country code (`input.default_region`).
+    pub region: Region,
+    /// The run signs in app-only (client secret, certificate, workload identity, the embedded
+    /// emulator): a refusal that app-only tokens are documented to get is then run-wide.
+    pub app_only: bool,
+}
+
+/// Builds a target from its config table and the run's [`Context`], or says which key is wrong
 /// (`(key below target.NAME, why)`).
-pub type Build = fn(&TargetSection, bool) -> Result<Box<dyn Target>, (String, String)>;
+pub type Build = fn(&TargetSection, &Context) -> Result<Box<dyn Target>, (String, String)>;
 
 /// Every target the tool knows, by its name in config.
 pub const REGISTRY: &[(&str, Build)] = &[("auth", auth_phones::build), ("profile", profile_phones::build)];
@@ -74,9 +87,20 @@ pub trait Target: Send + Sync {
     }
 }
 
-/// Builds the configured targets, in config order; an unknown name or a bad table stops the
-/// run with the key named.
-pub fn build(config: &Config) -> Result<Vec<Box<dyn Target>>> {
+/// Builds the configured targets, in config order, reading numbers with `region`; an unknown
+/// name or a bad table stops the run with the key named.
+pub fn build(config: &Config, region: Region) -> Result<Vec<Box<dyn Target>>> {
+    let app_only = match (&config.endpoint, &config.auth.sign_in) {
+        (Endpoint::Embedded, _) => true,
+        (_, Some(SignIn::ClientSecret(_) | SignIn::Certificate { .. } | SignIn::WorkloadIdentity { .. })) => true,
+        // Delegated, or a token from elsewhere that may be either.
+        (_, Some(SignIn::DeviceCode | SignIn::AccessToken(_)) | None) => false,
+    };
+    let context = Context {
+        prune: config.prune,
+        region,
+        app_only,
+    };
     config
         .targets
         .iter()
@@ -85,7 +109,7 @@ pub fn build(config: &Config) -> Result<Vec<Box<dyn Target>>> {
                 let known: Vec<&str> = REGISTRY.iter().map(|(n, _)| *n).collect();
                 return Err(config.error("targets", format!("unknown target '{}': use {}", section.name, known.join(" or "))));
             };
-            build(section, config.prune).map_err(|(key, why)| config.error(&format!("target.{}.{key}", section.name), why))
+            build(section, &context).map_err(|(key, why)| config.error(&format!("target.{}.{key}", section.name), why))
         })
         .collect()
 }
@@ -181,11 +205,56 @@ pub fn from_map(
     Ok(out)
 }
 
+/// Why prune must delete nothing of a user in a target.
+pub struct PruneBlock {
+    /// The note for `plan.md`.
+    pub note: String,
+    /// Rejected rows are the reason (the user is then counted as held back by them).
+    pub by_rejected_rows: bool,
+}
+
+/// Whether prune must delete nothing of a user in a target: a rejected row whose type could not
+/// be read (it could be about any phone), every row feeding this target rejected (HR told us
+/// nothing about these phones), or no row feeding this target at all (the user is in the file
+/// for another target's phones). A rejected row never licenses a delete, whichever target it was
+/// meant for. One rule for every target.
+pub fn prune_block(untyped: &[u64], rows_here: usize, rejected_here: usize) -> Option<PruneBlock> {
+    let (note, by_rejected_rows) = if !untyped.is_empty() {
+        let lines: Vec<String> = untyped.iter().map(u64::to_string).collect();
+        let note = format!(
+            "line {}: a rejected row whose type could not be read, so no phone of this user is pruned",
+            lines.join(", ")
+        );
+        (note, true)
+    } else if rows_here == 0 && rejected_here > 0 {
+        (
+            "every row of this user was rejected, so no phone of this user is pruned".to_string(),
+            true,
+        )
+    } else if rows_here == 0 {
+        (
+            "no row of this user is about these phones, so none of them is pruned".to_string(),
+            false,
+        )
+    } else {
+        return None;
+    };
+    Some(PruneBlock { note, by_rejected_rows })
+}
+
 /// The managed types of a target: the configured ones (each one of `types`, matched
-/// case-insensitively, duplicates dropped) or all of `types`.
-pub fn managed(section: &TargetSection, types: &[&str]) -> Result<Vec<String>, (String, String)> {
+/// case-insensitively, duplicates dropped), or by default the types `from` feeds. With `prune`,
+/// a managed type no input type feeds is an error: every phone of that type of every user in the
+/// file would be deleted.
+pub fn managed(
+    section: &TargetSection,
+    types: &[&str],
+    from: &BTreeMap<String, String>,
+    prune: bool,
+) -> Result<Vec<String>, (String, String)> {
+    let fed = |t: &str| from.values().any(|v| v == t);
     let Some(names) = &section.managed_types else {
-        return Ok(types.iter().map(|t| t.to_string()).collect());
+        return Ok(types.iter().filter(|t| fed(t)).map(|t| t.to_string()).collect());
     };
     let mut out: Vec<String> = Vec::new();
     for name in names {
@@ -199,6 +268,15 @@ pub fn managed(section: &TargetSection, types: &[&str]) -> Result<Vec<String>, (
     if out.is_empty() {
         return Err(("managed_types".into(), "names no type, so there would be nothing to do".into()));
     }
+    if prune && let Some(unfed) = out.iter().find(|t| !fed(t)) {
+        return Err((
+            "managed_types".into(),
+            format!(
+                "'{unfed}' is managed but no input type feeds it (see from), so prune would delete every {unfed} phone \
+                 of every user in the file; add an input type for it to from, or remove it from managed_types"
+            ),
+        ));
+    }
     Ok(out)
 }
 
@@ -211,6 +289,10 @@ mod tests {
 
     fn config(text: &str) -> Config {
         Config::parse(text, Path::new("/p/config.toml"), &Env::default()).unwrap()
+    }
+
+    fn build(config: &Config) -> Result<Vec<Box<dyn Target>>> {
+        super::build(config, "US".parse().unwrap())
     }
 
     fn build_err(text: &str) -> String {
@@ -236,6 +318,21 @@ mod tests {
         assert!(e.contains("target.auth.from") && e.contains("'pager'"), "{e}");
         let e = build_err("[target.auth]\nmanaged_types = []\n");
         assert!(e.contains("target.auth.managed_types") && e.contains("no type"), "{e}");
+    }
+
+    #[test]
+    fn managed_types_default_to_what_the_input_feeds_and_prune_refuses_an_unfed_one() {
+        let only_office = "targets = [\"profile\"]\n[plan]\nprune = true\n[target.profile]\nfrom = { office = \"business\" }\n";
+        let targets = build(&config(only_office)).unwrap();
+        assert_eq!(targets[0].managed_types(), ["business"], "not all ten: prune would wipe the others");
+        let e = build_err(&format!("{only_office}managed_types = [\"business\", \"home\"]\n"));
+        assert!(
+            e.contains("target.profile.managed_types") && e.contains("'home'") && e.contains("prune"),
+            "{e}"
+        );
+        // Without prune an unfed managed type deletes nothing: it is allowed.
+        let no_prune = only_office.replace("prune = true", "prune = false");
+        assert!(build(&config(&format!("{no_prune}managed_types = [\"business\", \"home\"]\n"))).is_ok());
     }
 
     #[test]

@@ -10,7 +10,7 @@
 
 pub mod planner;
 
-use super::{Projected, Target, from_map, managed, project};
+use super::{Context, Projected, Target, from_map, managed, project};
 use crate::config::TargetSection;
 use crate::graph::{Confirm, GraphClient, GraphError, Request, Version};
 use crate::model::{CurrentUser, DesiredPhone, DesiredUser, Item, Op, OpKind, Phone, UserPlan};
@@ -106,13 +106,20 @@ pub struct AuthPhones {
 
 /// Builds the target from `[target.auth]`: by default every type is managed and each input type
 /// feeds the method type of the same name.
-pub fn build(section: &TargetSection, prune: bool) -> Result<Box<dyn Target>, (String, String)> {
+pub fn build(section: &TargetSection, context: &Context) -> Result<Box<dyn Target>, (String, String)> {
     let names: Vec<&str> = PhoneType::ALL.iter().map(|t| t.as_str()).collect();
     let identity = names.iter().map(|t| (t.to_string(), t.to_string())).collect();
-    let managed_types = managed(section, &names)?.iter().filter_map(|t| PhoneType::parse(t)).collect();
+    let from = from_map(section, &names, identity)?;
+    let managed_types = managed(section, &names, &from, context.prune)?
+        .iter()
+        .filter_map(|t| PhoneType::parse(t))
+        .collect();
     Ok(Box::new(AuthPhones {
-        settings: planner::Settings { managed_types, prune },
-        from: from_map(section, &names, identity)?,
+        settings: planner::Settings {
+            managed_types,
+            prune: context.prune,
+        },
+        from,
     }))
 }
 

@@ -43,18 +43,13 @@ pub fn plan_user(desired: &DesiredUser, current: &CurrentUser, settings: &Settin
             "line {line}: the {t} row was rejected, so {t} is left as it is (not added, updated or deleted)"
         ));
     }
-    // Rows of unreadable type could be about any type; a user whose every row was rejected has
-    // told us nothing at all. Either way nothing of theirs is pruned.
-    let all_rejected = desired.phones.is_empty() && !desired.rejected.is_empty();
-    let prune = settings.prune && desired.rejected_untyped.is_empty() && !all_rejected;
-    if settings.prune && !desired.rejected_untyped.is_empty() {
-        let lines: Vec<String> = desired.rejected_untyped.iter().map(u64::to_string).collect();
-        notes.push(format!(
-            "line {}: a rejected row whose type could not be read, so no phone of this user is pruned",
-            lines.join(", ")
-        ));
-    } else if settings.prune && all_rejected {
-        notes.push("every row of this user was rejected, so no phone of this user is pruned".into());
+    // Rows of unreadable type could be about any type; a user whose every row here was rejected,
+    // or who has no row here, has told us nothing about these phones: nothing of theirs is pruned.
+    let block = crate::targets::prune_block(&desired.rejected_untyped, desired.phones.len(), desired.rejected.len());
+    let prune = settings.prune && block.is_none();
+    let held_by_rejects = settings.prune && block.as_ref().is_some_and(|b| b.by_rejected_rows);
+    if let Some(b) = block.filter(|_| settings.prune) {
+        notes.push(b.note);
     }
     let want: BTreeMap<PhoneType, (&Phone, u64)> = desired
         .phones
@@ -154,7 +149,7 @@ pub fn plan_user(desired: &DesiredUser, current: &CurrentUser, settings: &Settin
         ops,
         skip: None,
         notes,
-        held_back: desired.rejected.keys().any(|t| managed(*t)) || (settings.prune && !prune),
+        held_back: desired.rejected.keys().any(|t| managed(*t)) || held_by_rejects,
     }
 }
 

@@ -220,12 +220,10 @@ fn pruning_both_deletes_alternate_before_mobile() {
         prune: true,
         ..Settings::default()
     };
-    let p = plan_user(&desired(&[]), &current(&[(Mobile, A), (Alt, B), (Office, N)]), &settings);
-    assert_eq!(
-        shape(&p),
-        vec![(OpKind::Delete, Office), (OpKind::Delete, Alt), (OpKind::Delete, Mobile)]
-    );
-    assert_eq!(p.ops[2].depends_on, vec![1], "mobile waits for the alternate's delete");
+    // Office is wanted with a new number, so the user has a row here and prune runs.
+    let p = plan_user(&desired(&[(Office, N)]), &current(&[(Mobile, A), (Alt, B), (Office, N)]), &settings);
+    assert_eq!(shape(&p), vec![(OpKind::Delete, Alt), (OpKind::Delete, Mobile)]);
+    assert_eq!(p.ops[1].depends_on, vec![0], "mobile waits for the alternate's delete");
 }
 
 #[test]
@@ -283,7 +281,7 @@ fn an_unmanaged_alternate_still_needs_a_mobile() {
         managed_types: vec![Mobile, Office],
         prune: true,
     };
-    let p = plan_user(&desired(&[]), &current(&[(Mobile, A), (Alt, B)]), &settings);
+    let p = plan_user(&desired(&[(Office, N)]), &current(&[(Mobile, A), (Alt, B)]), &settings);
     assert!(matches!(p.skip, Some(SkipReason::Infeasible(_))));
 }
 
@@ -416,7 +414,8 @@ fn every_order_of_every_plan_obeys_graphs_rules_and_infeasible_means_unreachable
                             desired_user.rejected_untyped.push(98);
                         }
                         let p = plan_user(&desired_user, &current(&pairs(&c)), &settings);
-                        let said_nothing = count(&d) == 0 && rejected.is_some();
+                        // Every row rejected, or no row here at all: the input said nothing of these phones.
+                        let said_nothing = count(&d) == 0;
                         let target = goal(&c, &d, rejected, prune && !untyped && !said_nothing);
                         match &p.skip {
                             Some(SkipReason::Infeasible(_)) => {
@@ -476,4 +475,26 @@ fn pairs(s: &State) -> Vec<(PhoneType, &'static str)> {
 
 fn count(s: &State) -> usize {
     s.iter().flatten().count()
+}
+
+/// Issue 8 review: with two targets, a user whose only row is for the other target (valid or
+/// rejected) has told us nothing about sign-in phones: prune deletes none of them.
+#[test]
+fn regression_a_row_for_another_target_never_licenses_a_prune_here() {
+    let settings = Settings {
+        prune: true,
+        ..Settings::default()
+    };
+    let c = current(&[(Mobile, A), (Office, B)]);
+    // The projection left nothing for this target: no wanted phone, no rejected row.
+    let p = plan_user(&desired(&[]), &c, &settings);
+    assert!(p.ops.is_empty(), "{:?}", p.ops);
+    assert!(
+        p.notes.iter().any(|n| n.contains("no row of this user is about these phones")),
+        "{:?}",
+        p.notes
+    );
+    // One row here is enough for prune to work as configured.
+    let p = plan_user(&desired(&[(Mobile, A)]), &c, &settings);
+    assert_eq!(shape(&p), vec![(OpKind::Delete, Office)]);
 }

@@ -17,10 +17,10 @@
 #[cfg(test)]
 mod tests;
 
-use super::{Projected, Target, from_map, managed, project};
+use super::{Context, Projected, Target, from_map, managed, project};
 use crate::config::TargetSection;
 use crate::graph::{Confirm, GraphClient, GraphError, Request, Version, path_segment};
-use crate::model::{CurrentUser, DesiredUser, Item, Op, OpKind, SkipReason, UserPlan};
+use crate::model::{CurrentUser, DesiredUser, Item, Op, OpKind, Phone, SkipReason, UserPlan};
 use crate::phone;
 use reqwest::Method;
 use serde::Deserialize;
@@ -47,17 +47,24 @@ pub struct ProfilePhones {
     managed: Vec<String>,
     prune: bool,
     from: BTreeMap<String, String>,
+    /// Region for item numbers written without a country code, so they compare with the input's.
+    region: phone::Region,
+    /// A 403 on a write means "app-only tokens may not write profile phones": run-wide.
+    app_only: bool,
 }
 
 /// Builds the target from `[target.profile]`: by default every type is managed, and each input
 /// type feeds the profile type of the same name, with `office` feeding `business`.
-pub fn build(section: &TargetSection, prune: bool) -> Result<Box<dyn Target>, (String, String)> {
+pub fn build(section: &TargetSection, context: &Context) -> Result<Box<dyn Target>, (String, String)> {
     let mut default: BTreeMap<String, String> = TYPES.iter().map(|t| (t.to_string(), t.to_string())).collect();
     default.insert("office".into(), "business".into());
+    let from = from_map(section, &TYPES, default)?;
     Ok(Box::new(ProfilePhones {
-        managed: managed(section, &TYPES)?,
-        prune,
-        from: from_map(section, &TYPES, default)?,
+        managed: managed(section, &TYPES, &from, context.prune)?,
+        prune: context.prune,
+        from,
+        region: context.region,
+        app_only: context.app_only,
     }))
 }
 
@@ -138,7 +145,7 @@ impl Target for ProfilePhones {
                 id: p.id,
                 // A type this tool does not know is kept as Graph wrote it and never managed.
                 phone_type: p.phone_type.map(|t| parse_type(&t).map_or(t, str::to_string)).unwrap_or_default(),
-                phone: phone::from_graph(p.number.as_deref().unwrap_or_default()),
+                phone: canonical(p.number.as_deref().unwrap_or_default(), self.region),
                 display_name: p.display_name,
             })
             .collect())
@@ -200,7 +207,8 @@ impl Target for ProfilePhones {
     }
 
     fn refused_for_run(&self, error: &GraphError) -> Option<String> {
-        (error.status == Some(403)).then(|| {
+        // Signed in as a person, a 403 is about one user (the admin's rights over them), not the run.
+        (self.app_only && error.status == Some(403)).then(|| {
             format!(
                 "Graph refused to write profile phones ({}: {}). Microsoft documents application (app-only) \
                  permissions as not supported for profile-phone writes: sign in as an admin with \
@@ -209,6 +217,19 @@ impl Target for ProfilePhones {
             )
         })
     }
+}
+
+/// A profile number as the tool compares it: profile numbers are free text ("provided by the
+/// user"), so one written nationally (`(206) 555-0101`) is read with the default region, as the
+/// input's are; one that does not parse keeps its digits as they are.
+fn canonical(number: &str, region: phone::Region) -> Phone {
+    phone::parse(number, region).map_or_else(
+        |_| phone::from_graph(number),
+        |p| Phone {
+            display: number.to_string(),
+            ..p
+        },
+    )
 }
 
 /// Whether an `itemPhone` body has `phone_type`, the display name `name` (when one is wanted)
@@ -223,6 +244,7 @@ fn holds(item: &Value, phone_type: &str, name: Option<&str>, key: Option<&str>) 
 /// Plans one user (see the module doc for the rules).
 fn plan_user(target: &ProfilePhones, desired: &DesiredUser, current: &CurrentUser) -> UserPlan {
     let Projected { phones, rejected } = project(desired, &target.from, parse_type);
+    let rows_here: usize = phones.values().map(Vec::len).sum();
     let managed = |t: &str| target.managed.iter().any(|m| m == t);
     let mut notes = Vec::new();
 
@@ -260,16 +282,11 @@ fn plan_user(target: &ProfilePhones, desired: &DesiredUser, current: &CurrentUse
             "line {line}: a {t} row was rejected, so the user's {t} profile phones are left as they are"
         ));
     }
-    let all_rejected = desired.phones.is_empty() && !desired.rejected.is_empty();
-    let prune = target.prune && desired.rejected_untyped.is_empty() && !all_rejected;
-    if target.prune && !desired.rejected_untyped.is_empty() {
-        let lines: Vec<String> = desired.rejected_untyped.iter().map(u64::to_string).collect();
-        notes.push(format!(
-            "line {}: a rejected row whose type could not be read, so no profile phone of this user is pruned",
-            lines.join(", ")
-        ));
-    } else if target.prune && all_rejected {
-        notes.push("every row of this user was rejected, so no profile phone of this user is pruned".into());
+    let block = super::prune_block(&desired.rejected_untyped, rows_here, rejected.len());
+    let prune = target.prune && block.is_none();
+    let held_by_rejects = target.prune && block.as_ref().is_some_and(|b| b.by_rejected_rows);
+    if let Some(b) = block.filter(|_| target.prune) {
+        notes.push(b.note);
     }
 
     // Items this plan may change: of a managed type whose rows were all readable.
@@ -323,8 +340,7 @@ fn plan_user(target: &ProfilePhones, desired: &DesiredUser, current: &CurrentUse
         let item = &current.items[i];
         let mut changes = Vec::new();
         if item.phone_type != w.phone_type {
-            let was = if item.phone_type.is_empty() { "no type" } else { &item.phone_type };
-            changes.push(format!("type {was} → {}", w.phone_type));
+            changes.push(format!("type {} → {}", item.phone_type, w.phone_type));
         }
         if let Some(name) = w.display_name.as_ref().filter(|n| item.display_name.as_ref() != Some(*n)) {
             let was = item.display_name.as_deref().unwrap_or("none");
@@ -375,7 +391,7 @@ fn plan_user(target: &ProfilePhones, desired: &DesiredUser, current: &CurrentUse
         }
     }
     notes.dedup();
-    let held_back = rejected.keys().any(|t| managed(t)) || (target.prune && !prune);
+    let held_back = rejected.keys().any(|t| managed(t)) || held_by_rejects;
     let mut ops = writes;
     ops.extend(deletes);
     UserPlan {

@@ -13,11 +13,18 @@ fn target(managed_types: Option<&[&str]>, prune: bool) -> ProfilePhones {
         managed_types: managed_types.map(|m| m.iter().map(|s| s.to_string()).collect()),
         from: None,
     };
-    let built = build(&section, prune).unwrap();
+    let context = Context {
+        prune,
+        region: "US".parse().unwrap(),
+        app_only: true,
+    };
+    let built = build(&section, &context).unwrap();
     ProfilePhones {
         managed: built.managed_types(),
         prune,
         from: built.input_types().clone(),
+        region: context.region,
+        app_only: context.app_only,
     }
 }
 
@@ -157,10 +164,48 @@ fn a_rejected_row_never_licenses_a_delete() {
 #[test]
 fn several_items_with_one_number_are_reported_and_one_is_kept_in_line() {
     let t = target(None, true);
-    let items = current(&[("i1", "home", A, None), ("i2", "mobile", A, None), ("i3", "mobile", A, None)]);
+    let items = current(&[("i1", "home", A, None), ("i2", "business", A, None)]);
     let p = t.plan(&desired(&[("mobile", A, None)]), &items);
-    assert!(p.ops.is_empty(), "the copies are left, not deleted: {:?}", p.ops);
+    // One of the two is brought in line (updated to mobile); the other is left and reported,
+    // not deleted, although prune is on.
+    assert_eq!(shape(&p).len(), 1, "{:?}", p.ops);
+    assert_eq!(p.ops[0].kind, OpKind::Update);
+    assert_eq!(p.ops[0].phone_type, "mobile");
     assert!(p.notes.iter().any(|n| n.contains("several profile phones")), "{:?}", p.notes);
+}
+
+#[test]
+fn item_numbers_written_nationally_match_the_input() {
+    // Profile numbers are free text: `(206) 555-0101` is the input's +1 206 555 0101.
+    let t = target(None, true);
+    let items = t
+        .parse(json!({"value": [{"id": "i1", "type": "mobile", "number": "(206) 555-0101", "displayName": "Cell"}]}))
+        .unwrap();
+    let current = CurrentUser {
+        items,
+        ..Default::default()
+    };
+    let p = t.plan(&desired(&[("mobile", A, None)]), &current);
+    assert!(p.ops.is_empty(), "no duplicate add, no delete: {:?}", p.ops);
+}
+
+#[test]
+fn a_rejected_row_for_another_target_never_licenses_a_delete_here() {
+    // The user's only row feeds the sign-in phones and was rejected, or feeds them and was valid:
+    // either way the input says nothing about profile phones, so none is pruned.
+    let t = target(Some(&["mobile", "business", "home"]), true);
+    let items = current(&[("i1", "home", B, None)]);
+    let mut d = desired(&[]);
+    d.reject(Some("alternateMobile"), 3);
+    let p = t.plan(&d, &items);
+    assert!(p.ops.is_empty(), "{:?}", p.ops);
+    let p = t.plan(&desired(&[("alternateMobile", A, None)]), &items);
+    assert!(p.ops.is_empty(), "{:?}", p.ops);
+    assert!(
+        p.notes.iter().any(|n| n.contains("no row of this user is about these phones")),
+        "{:?}",
+        p.notes
+    );
 }
 
 #[test]
@@ -258,7 +303,7 @@ fn parse_keeps_server_ids_and_unknown_types() {
 }
 
 #[test]
-fn a_403_refuses_the_target_for_the_run_and_nothing_else_does() {
+fn an_app_only_403_refuses_the_target_for_the_run_and_nothing_else_does() {
     let error = |status| GraphError {
         status: Some(status),
         code: "Authorization_RequestDenied".into(),
@@ -266,6 +311,14 @@ fn a_403_refuses_the_target_for_the_run_and_nothing_else_does() {
         info: CallInfo::default(),
     };
     let why = target(None, false).refused_for_run(&error(403)).expect("403 refuses");
+    let delegated = ProfilePhones {
+        app_only: false,
+        ..target(None, false)
+    };
+    assert!(
+        delegated.refused_for_run(&error(403)).is_none(),
+        "signed in as a person, a 403 is about one user"
+    );
     assert!(why.contains("device_code") && why.contains("Authorization_RequestDenied"), "{why}");
     for status in [400, 404, 409, 429, 500] {
         assert!(target(None, false).refused_for_run(&error(status)).is_none(), "{status}");

@@ -261,7 +261,7 @@ async fn sync(args: &RunArgs, mode: Mode, env: &Env, stop: &Stop) -> Result<Exit
         .map(|t| report::TargetInfo {
             name: t.name().to_string(),
             title: t.title().to_string(),
-            managed_types: t.managed_types(),
+            managed_types: t.settings().managed.clone(),
         })
         .collect();
     let report = report::RunReport {

@@ -45,12 +45,8 @@ pub trait Target: Send + Sync {
     fn name(&self) -> &'static str;
     /// What it is, for people (`sign-in phone methods`).
     fn title(&self) -> &'static str;
-    /// The input `phoneType` values this target takes, each with the target type it feeds.
-    fn input_types(&self) -> &BTreeMap<String, String>;
-    /// The target's types phonesync may change, in the target's spelling.
-    fn managed_types(&self) -> Vec<String>;
-    /// Whether the plan deletes managed items the input does not name.
-    fn prune(&self) -> bool;
+    /// Its settings: which input types feed which of its types, which it may change, prune.
+    fn settings(&self) -> &Settings;
     /// The delegated Graph permissions its reads and writes need (asked for at device-code
     /// sign-in), e.g. `UserAuthenticationMethod.ReadWrite.All`.
     fn delegated_scopes(&self) -> &'static [&'static str];
@@ -118,7 +114,7 @@ pub fn build(config: &Config, region: Region) -> Result<Vec<Box<dyn Target>>> {
 /// first target's spelling is the canonical one).
 pub fn input_vocabulary(targets: &[Box<dyn Target>]) -> Vec<String> {
     let mut all: Vec<String> = Vec::new();
-    for name in targets.iter().flat_map(|t| t.input_types().keys()) {
+    for name in targets.iter().flat_map(|t| t.settings().from.keys()) {
         if !all.iter().any(|a| a.eq_ignore_ascii_case(name)) {
             all.push(name.clone());
         }
@@ -172,6 +168,36 @@ pub fn project<T: Ord + Clone>(desired: &DesiredUser, from: &BTreeMap<String, St
         }
     }
     Projected { phones, rejected }
+}
+
+/// What every target is configured with, from its `[target.NAME]` table and `plan.prune`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    /// Which input `phoneType` (any case) feeds which of the target's types.
+    pub from: BTreeMap<String, String>,
+    /// The target's types phonesync may change, in the target's spelling.
+    pub managed: Vec<String>,
+    /// Delete managed items the input does not name.
+    pub prune: bool,
+}
+
+impl Settings {
+    /// Reads `section` for a target whose types are `types`: `from` ([`from_map`], else
+    /// `default_from`) and `managed_types` ([`managed`]); prune from `context`.
+    pub fn read(
+        section: &TargetSection,
+        types: &[&str],
+        default_from: BTreeMap<String, String>,
+        context: &Context,
+    ) -> Result<Settings, (String, String)> {
+        let from = from_map(section, types, default_from)?;
+        let managed = managed(section, types, &from, context.prune)?;
+        Ok(Settings {
+            from,
+            managed,
+            prune: context.prune,
+        })
+    }
 }
 
 /// The `from` map of a target: the configured one, every key an input type (case kept as
@@ -324,7 +350,11 @@ mod tests {
     fn managed_types_default_to_what_the_input_feeds_and_prune_refuses_an_unfed_one() {
         let only_office = "targets = [\"profile\"]\n[plan]\nprune = true\n[target.profile]\nfrom = { office = \"business\" }\n";
         let targets = build(&config(only_office)).unwrap();
-        assert_eq!(targets[0].managed_types(), ["business"], "not all ten: prune would wipe the others");
+        assert_eq!(
+            targets[0].settings().managed,
+            ["business"],
+            "not all ten: prune would wipe the others"
+        );
         let e = build_err(&format!("{only_office}managed_types = [\"business\", \"home\"]\n"));
         assert!(
             e.contains("target.profile.managed_types") && e.contains("'home'") && e.contains("prune"),

@@ -10,7 +10,7 @@
 
 pub mod planner;
 
-use super::{Context, Projected, Target, from_map, managed, project};
+use super::{Context, Projected, Settings, Target, project};
 use crate::config::TargetSection;
 use crate::graph::{Confirm, GraphClient, GraphError, Request, Version};
 use crate::model::{CurrentUser, DesiredPhone, DesiredUser, Item, Op, OpKind, Phone, UserPlan};
@@ -100,8 +100,9 @@ pub struct Current {
 
 /// The `auth` target.
 pub struct AuthPhones {
-    settings: planner::Settings,
-    from: BTreeMap<String, String>,
+    settings: Settings,
+    /// The planner's view of `settings`.
+    planner: planner::Settings,
 }
 
 /// Builds the target from `[target.auth]`: by default every type is managed and each input type
@@ -109,24 +110,18 @@ pub struct AuthPhones {
 pub fn build(section: &TargetSection, context: &Context) -> Result<Box<dyn Target>, (String, String)> {
     let names: Vec<&str> = PhoneType::ALL.iter().map(|t| t.as_str()).collect();
     let identity = names.iter().map(|t| (t.to_string(), t.to_string())).collect();
-    let from = from_map(section, &names, identity)?;
-    let managed_types = managed(section, &names, &from, context.prune)?
-        .iter()
-        .filter_map(|t| PhoneType::parse(t))
-        .collect();
-    Ok(Box::new(AuthPhones {
-        settings: planner::Settings {
-            managed_types,
-            prune: context.prune,
-        },
-        from,
-    }))
+    let settings = Settings::read(section, &names, identity, context)?;
+    let planner = planner::Settings {
+        managed_types: settings.managed.iter().filter_map(|t| PhoneType::parse(t)).collect(),
+        prune: settings.prune,
+    };
+    Ok(Box::new(AuthPhones { settings, planner }))
 }
 
 impl AuthPhones {
     /// The planner's view of a user's desired state.
     pub fn desired(&self, d: &DesiredUser) -> Desired {
-        let Projected { phones, rejected } = project(d, &self.from, PhoneType::parse);
+        let Projected { phones, rejected } = project(d, &self.settings.from, PhoneType::parse);
         let mut out = Desired {
             user: d.user.clone(),
             conflict: d.conflict.clone(),
@@ -211,16 +206,8 @@ impl Target for AuthPhones {
         "sign-in phone methods"
     }
 
-    fn input_types(&self) -> &BTreeMap<String, String> {
-        &self.from
-    }
-
-    fn managed_types(&self) -> Vec<String> {
-        self.settings.managed_types.iter().map(|t| t.as_str().to_string()).collect()
-    }
-
-    fn prune(&self) -> bool {
-        self.settings.prune
+    fn settings(&self) -> &Settings {
+        &self.settings
     }
 
     fn delegated_scopes(&self) -> &'static [&'static str] {
@@ -248,7 +235,7 @@ impl Target for AuthPhones {
     }
 
     fn plan(&self, desired: &DesiredUser, current: &CurrentUser) -> UserPlan {
-        planner::plan_user(&self.desired(desired), &Self::current(current), &self.settings)
+        planner::plan_user(&self.desired(desired), &Self::current(current), &self.planner)
     }
 
     fn write(&self, user: &str, op: &Op, op_id: &str) -> (Request, Confirm) {

@@ -17,7 +17,7 @@
 #[cfg(test)]
 mod tests;
 
-use super::{Context, Projected, Target, from_map, managed, project};
+use super::{Context, Projected, Settings, Target, project};
 use crate::config::TargetSection;
 use crate::graph::{Confirm, GraphClient, GraphError, Request, Version, path_segment};
 use crate::model::{CurrentUser, DesiredUser, Item, Op, OpKind, Phone, SkipReason, UserPlan};
@@ -44,9 +44,7 @@ pub const TYPES: [&str; 10] = [
 
 /// The `profile` target.
 pub struct ProfilePhones {
-    managed: Vec<String>,
-    prune: bool,
-    from: BTreeMap<String, String>,
+    settings: Settings,
     /// Region for item numbers written without a country code, so they compare with the input's.
     region: phone::Region,
     /// A 403 on a write means "app-only tokens may not write profile phones": run-wide.
@@ -58,11 +56,8 @@ pub struct ProfilePhones {
 pub fn build(section: &TargetSection, context: &Context) -> Result<Box<dyn Target>, (String, String)> {
     let mut default: BTreeMap<String, String> = TYPES.iter().map(|t| (t.to_string(), t.to_string())).collect();
     default.insert("office".into(), "business".into());
-    let from = from_map(section, &TYPES, default)?;
     Ok(Box::new(ProfilePhones {
-        managed: managed(section, &TYPES, &from, context.prune)?,
-        prune: context.prune,
-        from,
+        settings: Settings::read(section, &TYPES, default, context)?,
         region: context.region,
         app_only: context.app_only,
     }))
@@ -115,16 +110,8 @@ impl Target for ProfilePhones {
         "profile phones"
     }
 
-    fn input_types(&self) -> &BTreeMap<String, String> {
-        &self.from
-    }
-
-    fn managed_types(&self) -> Vec<String> {
-        self.managed.clone()
-    }
-
-    fn prune(&self) -> bool {
-        self.prune
+    fn settings(&self) -> &Settings {
+        &self.settings
     }
 
     fn delegated_scopes(&self) -> &'static [&'static str] {
@@ -243,9 +230,9 @@ fn holds(item: &Value, phone_type: &str, name: Option<&str>, key: Option<&str>) 
 
 /// Plans one user (see the module doc for the rules).
 fn plan_user(target: &ProfilePhones, desired: &DesiredUser, current: &CurrentUser) -> UserPlan {
-    let Projected { phones, rejected } = project(desired, &target.from, parse_type);
+    let Projected { phones, rejected } = project(desired, &target.settings.from, parse_type);
     let rows_here: usize = phones.values().map(Vec::len).sum();
-    let managed = |t: &str| target.managed.iter().any(|m| m == t);
+    let managed = |t: &str| target.settings.managed.iter().any(|m| m == t);
     let mut notes = Vec::new();
 
     // The wanted phones, one per number (the earliest line wins).
@@ -283,9 +270,9 @@ fn plan_user(target: &ProfilePhones, desired: &DesiredUser, current: &CurrentUse
         ));
     }
     let block = super::prune_block(&desired.rejected_untyped, rows_here, rejected.len());
-    let prune = target.prune && block.is_none();
-    let held_by_rejects = target.prune && block.as_ref().is_some_and(|b| b.by_rejected_rows);
-    if let Some(b) = block.filter(|_| target.prune) {
+    let prune = target.settings.prune && block.is_none();
+    let held_by_rejects = target.settings.prune && block.as_ref().is_some_and(|b| b.by_rejected_rows);
+    if let Some(b) = block.filter(|_| target.settings.prune) {
         notes.push(b.note);
     }
 

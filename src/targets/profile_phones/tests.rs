@@ -20,9 +20,7 @@ fn target(managed_types: Option<&[&str]>, prune: bool) -> ProfilePhones {
     };
     let built = build(&section, &context).unwrap();
     ProfilePhones {
-        managed: built.managed_types(),
-        prune,
-        from: built.input_types().clone(),
+        settings: built.settings().clone(),
         region: context.region,
         app_only: context.app_only,
     }

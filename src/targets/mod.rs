@@ -231,41 +231,54 @@ pub fn from_map(
     Ok(out)
 }
 
-/// Why prune must delete nothing of a user in a target.
-pub struct PruneBlock {
-    /// The note for `plan.md`.
-    pub note: String,
-    /// Rejected rows are the reason (the user is then counted as held back by them).
-    pub by_rejected_rows: bool,
+/// Whether prune runs for one user in one target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Prune {
+    /// Managed items the input does not name may be deleted.
+    pub runs: bool,
+    /// Prune is on but rejected rows stop it (the user is counted as held back by them).
+    pub held_by_rejected_rows: bool,
 }
 
-/// Whether prune must delete nothing of a user in a target: a rejected row whose type could not
-/// be read (it could be about any phone), every row feeding this target rejected (HR told us
-/// nothing about these phones), or no row feeding this target at all (the user is in the file
-/// for another target's phones). A rejected row never licenses a delete, whichever target it was
-/// meant for. One rule for every target.
-pub fn prune_block(untyped: &[u64], rows_here: usize, rejected_here: usize) -> Option<PruneBlock> {
-    let (note, by_rejected_rows) = if !untyped.is_empty() {
+/// Decides prune for one user in a target, noting why in `notes` when it is on but must delete
+/// nothing: a rejected row whose type could not be read (it could be about any phone), every row
+/// feeding this target rejected (HR told us nothing about these phones), or no row feeding this
+/// target at all (the user is in the file for another target's phones). A rejected row never
+/// licenses a delete, whichever target it was meant for. One rule for every target.
+pub fn prune(on: bool, untyped: &[u64], rows_here: usize, rejected_here: usize, notes: &mut Vec<String>) -> Prune {
+    let block = if !untyped.is_empty() {
         let lines: Vec<String> = untyped.iter().map(u64::to_string).collect();
         let note = format!(
             "line {}: a rejected row whose type could not be read, so no phone of this user is pruned",
             lines.join(", ")
         );
-        (note, true)
+        Some((note, true))
     } else if rows_here == 0 && rejected_here > 0 {
-        (
+        Some((
             "every row of this user was rejected, so no phone of this user is pruned".to_string(),
             true,
-        )
+        ))
     } else if rows_here == 0 {
-        (
+        Some((
             "no row of this user is about these phones, so none of them is pruned".to_string(),
             false,
-        )
+        ))
     } else {
-        return None;
+        None
     };
-    Some(PruneBlock { note, by_rejected_rows })
+    match block {
+        Some((note, by_rejected_rows)) if on => {
+            notes.push(note);
+            Prune {
+                runs: false,
+                held_by_rejected_rows: by_rejected_rows,
+            }
+        }
+        _ => Prune {
+            runs: on && block.is_none(),
+            held_by_rejected_rows: false,
+        },
+    }
 }
 
 /// The managed types of a target: the configured ones (each one of `types`, matched

@@ -45,12 +45,13 @@ pub fn plan_user(desired: &DesiredUser, current: &CurrentUser, settings: &Settin
     }
     // Rows of unreadable type could be about any type; a user whose every row here was rejected,
     // or who has no row here, has told us nothing about these phones: nothing of theirs is pruned.
-    let block = crate::targets::prune_block(&desired.rejected_untyped, desired.phones.len(), desired.rejected.len());
-    let prune = settings.prune && block.is_none();
-    let held_by_rejects = settings.prune && block.as_ref().is_some_and(|b| b.by_rejected_rows);
-    if let Some(b) = block.filter(|_| settings.prune) {
-        notes.push(b.note);
-    }
+    let prune = crate::targets::prune(
+        settings.prune,
+        &desired.rejected_untyped,
+        desired.phones.len(),
+        desired.rejected.len(),
+        &mut notes,
+    );
     let want: BTreeMap<PhoneType, (&Phone, u64)> = desired
         .phones
         .iter()
@@ -87,7 +88,7 @@ pub fn plan_user(desired: &DesiredUser, current: &CurrentUser, settings: &Settin
                                 .iter()
                                 .any(|(from, to, k)| *from == t && to == *u && *k == m.key))
                 });
-                let reason = match (moved_to, prune) {
+                let reason = match (moved_to, prune.runs) {
                     (Some((u, (_, line))), _) => format!("number moves to {u} (line {line})"),
                     (None, true) => "not in the input, and prune is on".to_string(),
                     (None, false) => continue,
@@ -149,7 +150,7 @@ pub fn plan_user(desired: &DesiredUser, current: &CurrentUser, settings: &Settin
         ops,
         skip: None,
         notes,
-        held_back: desired.rejected.keys().any(|t| managed(*t)) || held_by_rejects,
+        held_back: desired.rejected.keys().any(|t| managed(*t)) || prune.held_by_rejected_rows,
     }
 }
 

@@ -269,12 +269,13 @@ fn plan_user(target: &ProfilePhones, desired: &DesiredUser, current: &CurrentUse
             "line {line}: a {t} row was rejected, so the user's {t} profile phones are left as they are"
         ));
     }
-    let block = super::prune_block(&desired.rejected_untyped, rows_here, rejected.len());
-    let prune = target.settings.prune && block.is_none();
-    let held_by_rejects = target.settings.prune && block.as_ref().is_some_and(|b| b.by_rejected_rows);
-    if let Some(b) = block.filter(|_| target.settings.prune) {
-        notes.push(b.note);
-    }
+    let prune = super::prune(
+        target.settings.prune,
+        &desired.rejected_untyped,
+        rows_here,
+        rejected.len(),
+        &mut notes,
+    );
 
     // Items this plan may change: of a managed type whose rows were all readable.
     let changeable = |i: &Item| managed(&i.phone_type) && !rejected.contains_key(i.phone_type.as_str());
@@ -361,7 +362,7 @@ fn plan_user(target: &ProfilePhones, desired: &DesiredUser, current: &CurrentUse
             ));
             continue;
         }
-        if prune {
+        if prune.runs {
             deletes.push(Op {
                 kind: OpKind::Delete,
                 phone_type: item.phone_type.clone(),
@@ -378,7 +379,7 @@ fn plan_user(target: &ProfilePhones, desired: &DesiredUser, current: &CurrentUse
         }
     }
     notes.dedup();
-    let held_back = rejected.keys().any(|t| managed(t)) || held_by_rejects;
+    let held_back = rejected.keys().any(|t| managed(t)) || prune.held_by_rejected_rows;
     let mut ops = writes;
     ops.extend(deletes);
     UserPlan {

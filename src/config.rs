@@ -108,9 +108,13 @@ impl SignIn {
 /// Pacing and retry settings.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Rate {
-    /// Ceiling on requests per second across the whole run.
-    pub requests_per_second: u32,
-    /// How many users are worked on at once.
+    /// Graph's resource-unit budget for this app in this tenant, per 10 s (by tenant size, or set).
+    pub resource_units_per_10s: f64,
+    /// Graph's write budget for this app in this tenant, per 150 s.
+    pub writes_per_150s: f64,
+    /// An optional flat ceiling on requests per second across the whole run.
+    pub requests_per_second: Option<u32>,
+    /// HTTP calls to Graph in flight at once (a `$batch` counts once).
     pub concurrency: usize,
     /// Attempts per request, the first included.
     pub max_attempts: u32,
@@ -126,6 +130,14 @@ pub struct Rate {
     pub throttle_priority: Option<String>,
     /// Requests per `$batch` call; 1 when batching is off.
     pub batch_size: usize,
+}
+
+impl Rate {
+    /// Users worked on at once: enough to fill every call in flight, `concurrency` ×
+    /// `batch_size` (with batching off, one user per call).
+    pub fn users_in_flight(&self) -> usize {
+        self.concurrency * self.batch_size
+    }
 }
 
 /// The embedded emulator's files.
@@ -226,7 +238,10 @@ struct RawAuth {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 struct RawRate {
-    requests_per_second: u32,
+    tenant_size: String,
+    resource_units_per_10s: Option<f64>,
+    writes_per_150s: Option<f64>,
+    requests_per_second: Option<u32>,
     concurrency: usize,
     max_attempts: u32,
     max_backoff_seconds: f64,
@@ -241,7 +256,10 @@ struct RawRate {
 impl Default for RawRate {
     fn default() -> Self {
         RawRate {
-            requests_per_second: 20,
+            tenant_size: "small".into(),
+            resource_units_per_10s: None,
+            writes_per_150s: None,
+            requests_per_second: None,
             concurrency: 8,
             max_attempts: 6,
             max_backoff_seconds: 60.0,
@@ -348,9 +366,26 @@ impl Config {
         let authority_host = parse_url(&authority).map_err(|why| bad("auth.authority_host", why))?;
 
         let r = raw.rate;
-        if r.requests_per_second == 0 {
+        if r.requests_per_second == Some(0) {
             return Err(bad("rate.requests_per_second", "must be at least 1".into()));
         }
+        // Graph's documented budgets per app and tenant (docs/graph.md#throttle-limits).
+        let tier_units = match r.tenant_size.trim().to_ascii_lowercase().as_str() {
+            "small" => 3500.0,
+            "medium" => 5000.0,
+            "large" => 8000.0,
+            other => {
+                return Err(bad(
+                    "rate.tenant_size",
+                    format!("'{other}' is not small (under 50 users), medium (50 to 500) or large (over 500)"),
+                ));
+            }
+        };
+        let budget = |key: &str, v: Option<f64>, default: f64| match v {
+            None => Ok(default),
+            Some(v) if v.is_finite() && v >= 1.0 => Ok(v),
+            Some(v) => Err(bad(key, format!("{v} is not a positive number of requests"))),
+        };
         if r.concurrency == 0 || r.concurrency > 1024 {
             return Err(bad("rate.concurrency", "must be between 1 and 1024".into()));
         }
@@ -365,6 +400,8 @@ impl Config {
             }
         };
         let rate = Rate {
+            resource_units_per_10s: budget("rate.resource_units_per_10s", r.resource_units_per_10s, tier_units)?,
+            writes_per_150s: budget("rate.writes_per_150s", r.writes_per_150s, 3000.0)?,
             requests_per_second: r.requests_per_second,
             concurrency: r.concurrency,
             max_attempts: r.max_attempts,
@@ -575,7 +612,12 @@ mod tests {
     fn defaults_fill_an_empty_file() {
         let c = parse("").unwrap();
         assert_eq!(c.endpoint, Endpoint::Embedded);
-        assert_eq!(c.rate.requests_per_second, 20);
+        assert_eq!(c.rate.requests_per_second, None);
+        assert_eq!((c.rate.resource_units_per_10s, c.rate.writes_per_150s), (3500.0, 3000.0));
+        let c = parse("[rate]\ntenant_size = \"Large\"\nwrites_per_150s = 100\n").unwrap();
+        assert_eq!((c.rate.resource_units_per_10s, c.rate.writes_per_150s), (8000.0, 100.0));
+        let e = parse("[rate]\ntenant_size = \"huge\"\n").unwrap_err().to_string();
+        assert!(e.contains("rate.tenant_size") && e.contains("huge"), "{e}");
         assert_eq!(
             c.targets,
             vec![TargetSection {

@@ -25,6 +25,10 @@ pub struct Connection {
 pub async fn open(config: &Config, scopes: &[&str]) -> Result<Connection> {
     let mut settings = ClientSettings {
         base: "https://graph.microsoft.com".parse().expect("static URL"),
+        budgets: crate::graph::rate::Budgets {
+            resource_units_per_10s: config.rate.resource_units_per_10s,
+            writes_per_150s: config.rate.writes_per_150s,
+        },
         requests_per_second: config.rate.requests_per_second,
         retry: retry::Policy {
             max_attempts: config.rate.max_attempts,
@@ -36,6 +40,7 @@ pub async fn open(config: &Config, scopes: &[&str]) -> Result<Connection> {
         deadline: config.rate.run_timeout.map(|t| Instant::now() + t),
         throttle_priority: config.rate.throttle_priority.clone(),
         batch_size: config.rate.batch_size,
+        calls_in_flight: config.rate.concurrency,
     };
     let (credential, label, embedded) = match &config.endpoint {
         Endpoint::Embedded => {

@@ -133,7 +133,8 @@ async fn sync(args: &RunArgs, mode: Mode, env: &Env, stop: &Stop) -> Result<Exit
     );
 
     let api = connection.client.as_ref();
-    let concurrency = config.rate.concurrency;
+    // Users in flight: enough to fill every HTTP call the transport may have open.
+    let concurrency = config.rate.users_in_flight();
     let read_started = Instant::now();
     // One person is one object id: keys written in more than one way are resolved and merged.
     let (users, unresolved): (Vec<DesiredUser>, Vec<Option<graph::GraphError>>) = if identity::mixed(&input.users) {
@@ -282,6 +283,8 @@ async fn sync(args: &RunArgs, mode: Mode, env: &Env, stop: &Stop) -> Result<Exit
         requests: api.stats.requests.load(Ordering::Relaxed),
         http_calls: api.stats.http_calls.load(Ordering::Relaxed),
         throttled: api.stats.throttled.load(Ordering::Relaxed),
+        retries: api.stats.retries.load(Ordering::Relaxed),
+        latency: api.stats.latency(),
         confirmed_by_reread: api.stats.confirmed_by_reread.load(Ordering::Relaxed),
         lowest_rate: api.lowest_rate(),
     };

@@ -4,8 +4,8 @@
 
 mod common;
 
-use common::{World, assert_journal_invariants, csv_rows, offices, pairs, summary};
-use phonesync_emulator::Fault;
+use common::{World, assert_journal_invariants, csv_rows, offices, pairs, pinned, summary};
+use phonesync_emulator::{Fault, Options};
 use std::collections::HashMap;
 use std::process::ExitCode;
 
@@ -52,6 +52,28 @@ async fn reads_and_chains_travel_twenty_to_a_call() {
         .into_values()
         .collect();
     assert!(sizes.iter().all(|n| *n <= 20), "{sizes:?}");
+    assert_journal_invariants(&w.emulator.changes());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrency_counts_calls_in_flight_and_each_call_is_filled_from_ready_work() {
+    // Two calls in flight, 20 to a call: 40 users are worked on at once, so calls leave full.
+    // (Were concurrency users in flight, no call could hold more than two of them.)
+    let (seed, csv) = offices(200);
+    let options = Options {
+        latency_ms: 30,
+        ..Options::default()
+    };
+    let w = World::build(seed, pinned(options), "", "").await;
+    w.edit_config("concurrency = 4", "concurrency = 2");
+    let input = w.csv("in.csv", &csv);
+    let (code, dir) = w.run("apply", &input, "r").await;
+    assert_eq!(code.unwrap(), ExitCode::SUCCESS);
+    let s = summary(&dir);
+    assert_eq!(s["requests"], 800, "reads, default-method reads, adds and deletes: {s}");
+    let calls = s["httpCalls"].as_u64().unwrap();
+    assert!(calls <= 60, "{calls} HTTP calls for 800 operations: {s}");
+    assert_eq!(w.emulator.most_calls_in_flight(), 2, "both calls used, never a third");
     assert_journal_invariants(&w.emulator.changes());
 }
 

@@ -118,6 +118,36 @@ pub fn generate(users: usize, random_seed: u64, change_fraction: f64) -> Generat
     Generated { seed, rows, changed_users }
 }
 
+/// Generates a migration of `users` users from `random_seed`: each has one office phone, and
+/// the HR rows say that number is now their mobile (a type change: add, then delete).
+pub fn generate_type_changes(users: usize, random_seed: u64) -> Generated {
+    let mut d = Dice::new(random_seed);
+    let mut seed = Seed {
+        users: Vec::with_capacity(users),
+    };
+    let mut rows = Vec::with_capacity(users);
+    for i in 0..users {
+        let upn = format!("user{i:06}@contoso.com");
+        let n = number(&mut d);
+        seed.users.push(SeedUser {
+            id: format!("00000000-0000-4000-8000-{i:012}"),
+            user_principal_name: upn.clone(),
+            phone_methods: vec![SeedPhone {
+                phone_type: "office".into(),
+                phone_number: graph_form(n),
+            }],
+            default_method: None,
+            profile_phones: Vec::new(),
+        });
+        rows.push((upn, "mobile", hr_form(n, &mut d)));
+    }
+    Generated {
+        seed,
+        rows,
+        changed_users: users,
+    }
+}
+
 impl Generated {
     /// Writes the HR rows as long-format CSV.
     pub fn write_csv(&self, out: impl Write) -> csv::Result<()> {
@@ -144,5 +174,24 @@ mod tests {
         assert!(super::super::tenant::Tenant::from_seed(&a.seed, &Default::default()).is_ok());
         assert!((60..140).contains(&a.changed_users), "{}", a.changed_users);
         assert_ne!(generate(500, 8, 0.2).seed, a.seed);
+    }
+
+    #[test]
+    fn a_migration_moves_every_office_number_to_mobile() {
+        let g = generate_type_changes(50, 3);
+        assert!(super::super::tenant::Tenant::from_seed(&g.seed, &Default::default()).is_ok());
+        assert_eq!(g.rows.len(), 50);
+        for (user, row) in g.seed.users.iter().zip(&g.rows) {
+            assert_eq!(user.phone_methods.len(), 1);
+            assert_eq!(user.phone_methods[0].phone_type, "office");
+            assert_eq!((row.0.as_str(), row.1), (user.user_principal_name.as_str(), "mobile"));
+            let digits: String = row.2.chars().filter(char::is_ascii_digit).collect();
+            assert!(
+                user.phone_methods[0]
+                    .phone_number
+                    .replace(' ', "")
+                    .ends_with(&digits[digits.len() - 10..])
+            );
+        }
     }
 }

@@ -58,6 +58,7 @@ async fn clear_faults(State(s): State<Arc<Shared>>) -> Response {
 }
 
 async fn graph(State(s): State<Arc<Shared>>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+    let _open = s.calls.open();
     let request_id = uuid::Uuid::new_v4().to_string();
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     let client_request_id = header("client-request-id").map(str::to_string);

@@ -66,6 +66,33 @@ struct Shared {
     refresh_tokens: Mutex<HashMap<String, String>>,
     tokens_issued: std::sync::atomic::AtomicU64,
     grants: Mutex<Vec<token::Grant>>,
+    calls: CallGauge,
+}
+
+/// Graph HTTP calls (single requests and `$batch` envelopes) being answered now, and the most
+/// ever at once: how a test sees a client's concurrency.
+#[derive(Default)]
+struct CallGauge {
+    open: std::sync::atomic::AtomicU64,
+    most: std::sync::atomic::AtomicU64,
+}
+
+/// One open call; closing it (dropping) takes it off the gauge, however the handler ends.
+struct OpenCall<'a>(&'a CallGauge);
+
+impl CallGauge {
+    fn open(&self) -> OpenCall<'_> {
+        use std::sync::atomic::Ordering::Relaxed;
+        let now = self.open.fetch_add(1, Relaxed) + 1;
+        self.most.fetch_max(now, Relaxed);
+        OpenCall(self)
+    }
+}
+
+impl Drop for OpenCall<'_> {
+    fn drop(&mut self) {
+        self.0.open.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 impl Shared {
@@ -126,6 +153,7 @@ impl Emulator {
             device_codes: Mutex::default(),
             refresh_tokens: Mutex::default(),
             tokens_issued: Default::default(),
+            calls: CallGauge::default(),
             grants: Mutex::default(),
             options,
         });
@@ -238,6 +266,12 @@ impl Emulator {
     /// Every token the emulator granted, in order: how it was asked for.
     pub fn grants(&self) -> Vec<TokenGrant> {
         self.shared.grants.lock().expect("grants lock").clone()
+    }
+
+    /// The most Graph HTTP calls (single requests and `$batch` envelopes, not token requests)
+    /// it was answering at once.
+    pub fn most_calls_in_flight(&self) -> u64 {
+        self.shared.calls.most.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Access tokens issued so far.

@@ -8,7 +8,9 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use secrecy::{ExposeSecret, SecretString};
+use std::cell::RefCell;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use tokio::sync::Mutex;
 
@@ -153,6 +155,15 @@ struct Cached {
     refresh_token: Option<SecretString>,
 }
 
+/// Numbers token sources, so a thread's copy of a token is never taken for another source's.
+static SOURCES: AtomicU64 = AtomicU64::new(0);
+
+thread_local! {
+    /// This thread's copy of the last fresh token it used: (source, generation, token). Requests
+    /// read it without taking any lock while the source's generation is unchanged.
+    static LOCAL: RefCell<Option<(u64, u64, SecretString)>> = const { RefCell::new(None) };
+}
+
 /// Attempts at the token service per sign-in: 5xx answers and network errors are retried.
 const TOKEN_ATTEMPTS: u32 = 4;
 
@@ -160,8 +171,16 @@ const TOKEN_ATTEMPTS: u32 = 4;
 ///
 /// The cache sits behind a plain lock held only to copy a token in or out; the token request
 /// itself runs under a separate lock that only workers needing a new token wait on. While a
-/// token is due for refresh but still valid, every other worker keeps using it.
+/// token is due for refresh but still valid, every other worker keeps using it. A request takes
+/// no lock at all while the token is fresh: each thread keeps a copy, valid while the source's
+/// generation (bumped whenever the cached token changes or is dropped) is the one it was taken at.
 pub struct TokenSource {
+    id: u64,
+    /// Bumped, under the cache lock, whenever the cached token changes or is dropped.
+    generation: AtomicU64,
+    /// Until when (milliseconds after `epoch`) the cached token is fresh; 0 when it is not.
+    fresh_until_ms: AtomicU64,
+    epoch: Instant,
     credential: Credential,
     http: reqwest::Client,
     timeout: Duration,
@@ -228,16 +247,56 @@ impl TokenSource {
             },
             cache: std::sync::Mutex::new(None),
             refreshing: Mutex::new(()),
+            id: SOURCES.fetch_add(1, Ordering::Relaxed),
+            generation: AtomicU64::new(0),
+            fresh_until_ms: AtomicU64::new(0),
+            epoch: Instant::now(),
         }
+    }
+
+    /// Milliseconds from `epoch` to `t` (at least 1, so 0 can mean "not fresh").
+    fn millis(&self, t: Instant) -> u64 {
+        (t.saturating_duration_since(self.epoch).as_millis() as u64).max(1)
+    }
+
+    /// The fresh token from this thread's copy, taking no lock, if the copy is current.
+    fn fresh_local(&self) -> Option<SecretString> {
+        // Read the freshness first: a later generation is then seen too (Release/Acquire).
+        if self.millis(Instant::now()) >= self.fresh_until_ms.load(Ordering::Acquire) {
+            return None;
+        }
+        let generation = self.generation.load(Ordering::Acquire);
+        LOCAL.with(|local| match &*local.borrow() {
+            Some((id, g, token)) if *id == self.id && *g == generation => Some(token.clone()),
+            _ => None,
+        })
+    }
+
+    /// Tells every thread the cache changed to `cache` (the caller holds its lock): their
+    /// copies are stale from now on.
+    fn published(&self, cache: &Option<Cached>) {
+        let generation = self.generation.fetch_add(1, Ordering::AcqRel) + 1;
+        let fresh_until = cache.as_ref().map_or(0, |c| self.millis(c.refresh_at));
+        self.fresh_until_ms.store(fresh_until, Ordering::Release);
+        // This thread's copy is current at once.
+        let copy = cache.as_ref().map(|c| (self.id, generation, c.token.clone()));
+        LOCAL.with(|local| *local.borrow_mut() = copy);
     }
 
     /// The cached token if it is fresh (`Ok`), else whether it is still usable while someone
     /// refreshes (`Err(Some)`) or not at all (`Err(None)`).
     fn cached(&self) -> Result<SecretString, Option<SecretString>> {
+        if let Some(token) = self.fresh_local() {
+            return Ok(token);
+        }
         let cache = self.cache.lock().expect("token cache lock");
         let now = Instant::now();
         match cache.as_ref() {
-            Some(c) if now < c.refresh_at => Ok(c.token.clone()),
+            Some(c) if now < c.refresh_at => {
+                let generation = self.generation.load(Ordering::Acquire);
+                LOCAL.with(|local| *local.borrow_mut() = Some((self.id, generation, c.token.clone())));
+                Ok(c.token.clone())
+            }
             Some(c) if now < c.expires_at => Err(Some(c.token.clone())),
             _ => Err(None),
         }
@@ -289,12 +348,14 @@ impl TokenSource {
         let margin = (grant.lifetime / 2).min(Duration::from_secs(300));
         let token = grant.token.clone();
         let now = Instant::now();
-        *self.cache.lock().expect("token cache lock") = Some(Cached {
+        let mut cache = self.cache.lock().expect("token cache lock");
+        *cache = Some(Cached {
             token: grant.token,
             refresh_at: now + grant.lifetime - margin,
             expires_at: now + grant.lifetime,
             refresh_token: grant.refresh_token,
         });
+        self.published(&cache);
         Ok(token)
     }
 
@@ -307,6 +368,7 @@ impl TokenSource {
         {
             c.refresh_at = Instant::now();
             c.expires_at = Instant::now();
+            self.published(&cache);
         }
         !matches!(self.credential, Credential::Static(_))
     }
@@ -461,4 +523,43 @@ fn grant(bytes: &[u8]) -> Result<Grant, AuthError> {
         lifetime: Duration::from_secs(t.expires_in.unwrap_or(3599).max(1)),
         refresh_token: t.refresh_token.map(SecretString::from),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn source(token: &str) -> TokenSource {
+        TokenSource::new(
+            Credential::Static(SecretString::from(token.to_string())),
+            reqwest::Client::new(),
+            Duration::from_secs(1),
+            None,
+            super::super::retry::Policy {
+                max_attempts: 1,
+                base_delay: Duration::from_millis(1),
+                max_delay: Duration::from_millis(1),
+            },
+        )
+    }
+
+    fn secret(t: Option<SecretString>) -> Option<String> {
+        t.map(|t| t.expose_secret().to_string())
+    }
+
+    #[tokio::test]
+    async fn a_fresh_token_is_read_without_the_lock_until_it_is_dropped() {
+        let s = source("t1");
+        assert_eq!(secret(s.fresh_local()), None, "nothing signed in yet");
+        let token = s.token().await.unwrap();
+        // With the cache lock held elsewhere, a request still gets its token.
+        let held = s.cache.lock().unwrap();
+        assert_eq!(secret(s.fresh_local()), Some("t1".into()));
+        assert_eq!(secret(source("t2").fresh_local()), None, "another source's copy is not this one's");
+        drop(held);
+        s.invalidate(&token).await;
+        assert_eq!(secret(s.fresh_local()), None, "a dropped token is not served from a copy");
+        assert_eq!(secret(s.token().await.ok()), Some("t1".into()), "signed in again");
+        assert_eq!(secret(s.fresh_local()), Some("t1".into()));
+    }
 }

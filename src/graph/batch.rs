@@ -7,17 +7,16 @@
 //! The batcher only carries attempts: what an item's answer means (retry, re-read, settle) is
 //! decided by the client's one per-op state machine, exactly as for a single request.
 
+use super::rate::Cost;
 use super::{AFTER_HEADER, Attempt, GraphClient, Processed, Request, Version, header, retry};
 use serde_json::{Value, json};
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Semaphore, mpsc, oneshot};
 
 /// Graph's limit on requests per batch.
 pub const MAX_ITEMS: usize = 20;
-/// How long the batcher waits for more work before sending a partly filled batch.
-const LINGER: Duration = Duration::from_millis(5);
-
 /// One request inside a batch.
 #[derive(Debug, Clone)]
 pub struct Item {
@@ -62,8 +61,12 @@ pub struct Batcher {
 
 impl Batcher {
     /// Starts the batcher task for `client`, sending batches of at most `size` items to
-    /// `/{version}/$batch`.
-    pub fn start(client: std::sync::Weak<GraphClient>, size: usize, version: Version) -> Batcher {
+    /// `/{version}/$batch`. With work in hand, the batcher waits for an HTTP call to be free (a
+    /// permit of `calls`, shared with the other version's batcher, so it never holds one while
+    /// idle); then it takes whatever other work is ready, up to `size` items, and the batch goes
+    /// at once. So while every call is in flight work queues up and the next batch leaves full,
+    /// and when the queue runs dry an under-filled batch leaves without lingering for more.
+    pub fn start(client: std::sync::Weak<GraphClient>, size: usize, version: Version, calls: Arc<Semaphore>) -> Batcher {
         let (jobs, mut rx) = mpsc::unbounded_channel::<Job>();
         let size = size.clamp(1, MAX_ITEMS);
         tokio::spawn(async move {
@@ -76,24 +79,29 @@ impl Batcher {
                         None => return,
                     },
                 };
+                let Ok(permit) = calls.clone().acquire_owned().await else { return };
                 let mut batch = vec![first];
                 let mut count = batch[0].items.len();
-                let deadline = tokio::time::Instant::now() + LINGER;
+                // Workers woken by the last answers may be about to queue: let them, once.
+                tokio::task::yield_now().await;
                 while count < size {
-                    match tokio::time::timeout_at(deadline, rx.recv()).await {
-                        Ok(Some(j)) if count + j.items.len() <= size => {
+                    match rx.try_recv() {
+                        Ok(j) if count + j.items.len() <= size => {
                             count += j.items.len();
                             batch.push(j);
                         }
-                        Ok(Some(j)) => {
+                        Ok(j) => {
                             waiting = Some(j);
                             break;
                         }
-                        Ok(None) | Err(_) => break,
+                        Err(_) => break,
                     }
                 }
                 let Some(client) = client.upgrade() else { return };
-                tokio::spawn(async move { send(&client, version, batch).await });
+                tokio::spawn(async move {
+                    send(&client, version, batch).await;
+                    drop(permit);
+                });
             }
         });
         Batcher { jobs }
@@ -144,10 +152,12 @@ fn lost(message: String, request_id: Option<String>) -> Attempt {
 async fn send(client: &GraphClient, version: Version, mut jobs: Vec<Job>) {
     let mut requests = Vec::new();
     let mut ranges = Vec::new();
+    let mut writes = Vec::new();
     for job in &mut jobs {
         let start = requests.len();
-        // Each item's JSON is built once, its body moved in rather than copied.
+        // Each item's JSON is built once, its body moved in, not copied.
         for (i, item) in std::mem::take(&mut job.items).into_iter().enumerate() {
+            writes.push(item.method != reqwest::Method::GET);
             let id = (start + i + 1).to_string();
             let mut headers = json!({"client-request-id": item.client_request_id});
             if !item.after.is_empty() {
@@ -168,11 +178,13 @@ async fn send(client: &GraphClient, version: Version, mut jobs: Vec<Job>) {
     }
     let client_request_id = uuid::Uuid::new_v4().to_string();
     let queued = Instant::now();
-    for _ in 0..requests.len() {
-        client.pacer.ready().await;
-    }
+    // Every item costs a resource unit, and a write a write, as Graph counts them; the batch
+    // waits for its whole cost at once.
+    let mut cost = Cost::default();
+    writes.iter().for_each(|w| cost.add(*w));
+    let in_time = client.pacer.ready(cost, client.deadline.map(Into::into)).await;
     let paced = queued.elapsed();
-    if client.deadline.is_some_and(|d| std::time::Instant::now() >= d) {
+    if !in_time {
         // The time limit passed while the batch waited for its turn: send nothing.
         let not_sent = Attempt {
             not_sent: Some(super::NotSent::Deadline),
@@ -194,8 +206,8 @@ async fn send(client: &GraphClient, version: Version, mut jobs: Vec<Job>) {
     let attempts: Vec<Attempt> = match outcome {
         Err(failure) => {
             match failure.status {
-                // Throttled as a whole: the pool slows and waits once, not once per item.
-                Some(429) => client.throttled(failure.retry_after),
+                // Throttled as a whole: the budget slowed once, in `post`, not once per item.
+                Some(429) => {}
                 // Unavailable as a whole: the pool waits out its Retry-After once.
                 Some(503) => {
                     client.stats.throttled.fetch_add(1, Ordering::Relaxed);
@@ -231,8 +243,8 @@ async fn send(client: &GraphClient, version: Version, mut jobs: Vec<Job>) {
                         .map(str::to_string)
                 };
                 let retry_after = retry::retry_after(item_header("retry-after").as_deref());
-                if status == Some(429) {
-                    client.throttled(retry_after);
+                if let Some(status) = status {
+                    client.feedback(status, writes[n - 1], item_header, retry_after);
                 }
                 let request_id = item_header("request-id").or_else(|| envelope_request_id.clone());
                 let processed = if status.is_some() {
@@ -285,14 +297,22 @@ async fn post(client: &GraphClient, version: Version, body: &Value, client_reque
         Err(super::SendError::Transport(e)) => return Err(lost(e.without_url().to_string(), None)),
     };
     let status = response.status().as_u16();
-    let request_id = header(&response, "request-id");
-    let retry_after = retry::retry_after(header(&response, "retry-after").as_deref());
+    let headers = response.headers().clone();
+    let request_id = header(&headers, "request-id");
+    let retry_after = retry::retry_after(header(&headers, "retry-after").as_deref());
     let bytes = match response.bytes().await {
-        Ok(b) => b,
+        Ok(b) => {
+            client.stats.answered_after(started.elapsed());
+            b
+        }
         Err(e) => return Err(lost(format!("the batch answer was cut off: {}", e.without_url()), request_id)),
     };
     if !(200..300).contains(&status) {
         tracing::debug!(status, ms = started.elapsed().as_millis() as u64, "batch refused");
+        if status == 429 {
+            // Throttled as a whole: the budget it names slows and waits once, not once per item.
+            client.throttled(header(&headers, "x-ms-throttle-scope").as_deref(), retry_after);
+        }
         return Err(refused(
             status,
             serde_json::from_slice(&bytes).unwrap_or(Value::Null),

@@ -12,6 +12,7 @@ pub mod auth;
 pub mod batch;
 pub mod rate;
 pub mod retry;
+pub mod stats;
 
 use auth::{AuthError, TokenSource};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
@@ -19,7 +20,8 @@ use rate::Pacer;
 use reqwest::Method;
 use secrecy::ExposeSecret;
 use serde_json::Value;
-use std::sync::atomic::{AtomicU64, Ordering};
+use stats::Stats;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -149,27 +151,15 @@ pub struct DirectoryUser {
     pub user_principal_name: String,
 }
 
-/// Request counters for the summary.
-#[derive(Debug, Default)]
-pub struct Stats {
-    /// Graph operations sent, attempts included: single requests plus `$batch` items (what
-    /// Graph's throttling counts).
-    pub requests: AtomicU64,
-    /// Requests (or `$batch` envelopes) answered 429, or 503 on a whole `$batch`.
-    pub throttled: AtomicU64,
-    /// Writes found applied by a re-read after an ambiguous failure (so not sent twice).
-    pub confirmed_by_reread: AtomicU64,
-    /// HTTP calls made (a `$batch` counts once here, and once per item in `requests`).
-    pub http_calls: AtomicU64,
-}
-
 /// Settings of a [`GraphClient`].
 #[derive(Debug, Clone)]
 pub struct ClientSettings {
     /// Graph base URL without version, e.g. `https://graph.microsoft.com`.
     pub base: reqwest::Url,
-    /// Ceiling on requests per second.
-    pub requests_per_second: u32,
+    /// Graph's budgets the pacer spends.
+    pub budgets: rate::Budgets,
+    /// An optional flat ceiling on requests per second.
+    pub requests_per_second: Option<u32>,
     /// Retry settings.
     pub retry: retry::Policy,
     /// Time allowed for one HTTP request.
@@ -182,6 +172,8 @@ pub struct ClientSettings {
     pub throttle_priority: Option<String>,
     /// Items per `$batch` call; 1 sends every request on its own.
     pub batch_size: usize,
+    /// HTTP calls to Graph in flight at once (a `$batch` is one).
+    pub calls_in_flight: usize,
 }
 
 /// A Graph client shared by every worker of a run.
@@ -197,6 +189,8 @@ pub struct GraphClient {
     deadline: Option<Instant>,
     priority: Option<String>,
     batchers: [OnceLock<batch::Batcher>; 2],
+    /// One permit per HTTP call to Graph in flight.
+    calls: Arc<tokio::sync::Semaphore>,
     /// Counters for the summary.
     pub stats: Stats,
 }
@@ -350,18 +344,24 @@ impl GraphClient {
             ),
             http,
             root: settings.base.as_str().trim_end_matches('/').to_string(),
-            pacer: Pacer::new(settings.requests_per_second),
+            pacer: Pacer::new(settings.budgets, settings.requests_per_second),
             policy: settings.retry,
             timeout: settings.request_timeout,
             retry_budget: settings.retry_budget,
             deadline: settings.deadline,
             priority: settings.throttle_priority,
             batchers: [OnceLock::new(), OnceLock::new()],
+            calls: Arc::new(tokio::sync::Semaphore::new(settings.calls_in_flight.max(1))),
             stats: Stats::default(),
         });
         if batch_size > 1 {
             for (slot, version) in client.batchers.iter().zip([Version::V1, Version::Beta]) {
-                let _ = slot.set(batch::Batcher::start(Arc::downgrade(&client), batch_size, version));
+                let _ = slot.set(batch::Batcher::start(
+                    Arc::downgrade(&client),
+                    batch_size,
+                    version,
+                    client.calls.clone(),
+                ));
             }
         }
         Ok(client)
@@ -371,10 +371,27 @@ impl GraphClient {
         self.batchers[version as usize].get()
     }
 
-    /// Graph answered 429: count it and slow the whole pool.
-    fn throttled(&self, retry_after: Option<Duration>) {
+    /// Graph answered 429 for the budget `scope` names: count it and slow that budget.
+    fn throttled(&self, scope: Option<&str>, retry_after: Option<Duration>) {
         self.stats.throttled.fetch_add(1, Ordering::Relaxed);
-        self.pacer.throttled(retry_after);
+        self.pacer.throttled(rate::Budget::of_scope(scope), retry_after);
+    }
+
+    /// Graph answered a request (alone or as a `$batch` item; a write when `write`): a 429 slows
+    /// the budget its scope names; any other answer is admitted usage, with Graph's word on how
+    /// much it cost (`x-ms-resource-unit`) and how full its budget is
+    /// (`x-ms-throttle-limit-percentage`).
+    fn feedback(&self, status: u16, write: bool, header: impl Fn(&str) -> Option<String>, retry_after: Option<Duration>) {
+        if status == 429 {
+            self.throttled(header("x-ms-throttle-scope").as_deref(), retry_after);
+        } else {
+            let number = |name: &str| header(name).and_then(|v| v.trim().parse::<f64>().ok());
+            self.pacer.answered(
+                rate::Cost::of(write),
+                number("x-ms-resource-unit"),
+                number("x-ms-throttle-limit-percentage"),
+            );
+        }
     }
 
     /// The lowest request rate the run fell to because of throttling.
@@ -445,8 +462,11 @@ impl GraphClient {
         if let Some(batcher) = self.batcher(request.version) {
             return batcher.submit(vec![batch::Item::single(request)]).await.remove(0);
         }
-        self.pacer.ready().await;
-        if self.deadline.is_some_and(|d| Instant::now() >= d) {
+        if !self
+            .pacer
+            .ready(rate::Cost::of(request.is_write()), self.deadline.map(Into::into))
+            .await
+        {
             return Attempt {
                 not_sent: Some(NotSent::Deadline),
                 ..Attempt::unanswered("the run's time limit was reached".into(), Processed::No)
@@ -458,6 +478,9 @@ impl GraphClient {
         if !after.is_empty() {
             headers.push((AFTER_HEADER, after.as_str()));
         }
+        // One HTTP call in flight per permit; the permit is held until the answer is read.
+        let _call = self.calls.acquire().await.expect("the call semaphore is never closed");
+        let sent = Instant::now();
         match self.send_signed(&request.method, &url, request.body.as_ref(), &headers, 1).await {
             Err(SendError::SignIn(e)) => Attempt::sign_in(&e),
             Err(SendError::Transport(e)) => {
@@ -467,13 +490,13 @@ impl GraphClient {
             }
             Ok(response) => {
                 let status = response.status().as_u16();
-                let request_id = header(&response, "request-id");
-                let retry_after = retry::retry_after(header(&response, "retry-after").as_deref());
+                let response_headers = response.headers().clone();
+                let request_id = header(&response_headers, "request-id");
+                let retry_after = retry::retry_after(header(&response_headers, "retry-after").as_deref());
                 match response.bytes().await {
                     Ok(bytes) => {
-                        if status == 429 {
-                            self.throttled(retry_after);
-                        }
+                        self.stats.answered_after(sent.elapsed());
+                        self.feedback(status, request.is_write(), |name| header(&response_headers, name), retry_after);
                         Attempt {
                             status: Some(status),
                             body: if bytes.is_empty() {
@@ -521,6 +544,9 @@ impl GraphClient {
                         return Err(e);
                     }
                     info.attempts += 1;
+                    if info.attempts > 1 {
+                        self.stats.retries.fetch_add(1, Ordering::Relaxed);
+                    }
                     self.send_once(request).await
                 }
             };
@@ -540,7 +566,6 @@ impl GraphClient {
             info.request_id = attempt.request_id.clone().or(info.request_id.take());
             info.elapsed = started.elapsed();
             if attempt.succeeded() {
-                self.pacer.succeeded();
                 return Ok((attempt.body, info));
             }
             let (code, message) = match attempt.status {
@@ -642,8 +667,8 @@ impl GraphClient {
     }
 }
 
-fn header(response: &reqwest::Response, name: &str) -> Option<String> {
-    response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string)
+fn header(headers: &reqwest::header::HeaderMap, name: &str) -> Option<String> {
+    headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string)
 }
 
 /// Graph's `error.code` and `error.message`, or the raw text when the body is not Graph's shape.

@@ -82,6 +82,10 @@ pub struct RunReport<'a> {
     pub http_calls: u64,
     /// Requests answered 429.
     pub throttled: u64,
+    /// Attempts after the first.
+    pub retries: u64,
+    /// HTTP call times, if any call was answered.
+    pub latency: Option<crate::graph::stats::Latency>,
     /// Writes found applied by a re-read after an ambiguous failure.
     pub confirmed_by_reread: u64,
     /// The lowest request rate the run slowed to because of throttling.
@@ -247,6 +251,8 @@ fn summary(r: &RunReport, log_error: Option<&str>) -> serde_json::Value {
         "requests": r.requests,
         "httpCalls": r.http_calls,
         "throttledRequests": r.throttled,
+        "retries": r.retries,
+        "httpCallMs": r.latency.map(|l| json!({"p50": l.p50, "p95": l.p95})),
         "writesConfirmedByReread": r.confirmed_by_reread,
         "lowestRequestsPerSecond": (r.lowest_rate * 10.0).round() / 10.0,
         "outcomeLogError": log_error,

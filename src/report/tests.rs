@@ -85,6 +85,8 @@ pub(super) fn apply_report<'a>(plan: &'a Plan, rejects: &'a [Reject], outcomes: 
         http_calls: 0,
         throttled: 0,
         confirmed_by_reread: 0,
+        retries: 0,
+        latency: None,
         lowest_rate: 0.0,
     }
 }

@@ -1,0 +1,344 @@
+//! Throughput benchmark (a program, not a test). For each scenario it generates a tenant and an
+//! HR file with the emulator's generator, starts the emulator over loopback with the scenario's
+//! latency and throttle, runs the real `phonesync apply` against it as a child process, and
+//! prints wall time, the floor, utilisation (floor ÷ wall), Graph requests, HTTP calls,
+//! throttled requests, retries, p50/p95 HTTP call time, peak RSS and CPU seconds of the child,
+//! with each scenario's goal beside its figure.
+//!
+//! `cargo run --release --example throughput [-- SCENARIO…]` with scenarios `nightly`,
+//! `migration`, `latency`, `memory` (default: all four, about seven minutes on two cores).
+//! With `THROUGHPUT_PERF=DIR`, each run is recorded by `perf record -g` into `DIR`.
+//!
+//! The floor is the shortest wall the setup allows: with a throttle, the time Graph's buckets
+//! need to admit the run's requests (what the initial burst does not cover, at the refill rate),
+//! plus one round trip per phase; without one, the round trips the calls in flight need.
+
+use phonesync_emulator::generate::{self, Generated};
+use phonesync_emulator::{Emulator, Options};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+use std::time::Instant;
+
+/// Graph's documented budgets for the smallest tenant tier (docs/graph.md#throttle-limits).
+const SMALL_RU: (f64, f64) = (3500.0, 10.0);
+const WRITES: (f64, f64) = (3000.0, 150.0);
+/// Round trips a run needs at least: reading users, then writing.
+const PHASES: f64 = 2.0;
+
+/// What the child `phonesync apply` reported and used.
+struct Run {
+    wall: f64,
+    exit: i32,
+    summary: Value,
+    peak_rss_mib: f64,
+    cpu_seconds: f64,
+}
+
+/// Runs `phonesync apply` in a child process (this program, re-entered with `--phonesync`) and
+/// waits for it with `wait4`, which reports the child's own peak RSS and CPU time.
+fn apply(dir: &Path, csv: &Path, config: &str, label: &str) -> anyhow::Result<Run> {
+    let config_path = dir.join(format!("{label}.toml"));
+    std::fs::write(&config_path, config)?;
+    let reports = dir.join(format!("reports-{label}"));
+    let started = Instant::now();
+    // `THROUGHPUT_PERF=DIR` profiles each child with `perf record` into DIR/LABEL.perf.data
+    // (the figures are then perf's own process, not phonesync's).
+    let mut command = match std::env::var_os("THROUGHPUT_PERF") {
+        Some(perf_dir) => {
+            let mut c = Command::new("perf");
+            c.args(["record", "-F", "499", "-g", "-o"])
+                .arg(Path::new(&perf_dir).join(format!("{label}.perf.data")))
+                .arg("--")
+                .arg(std::env::current_exe()?);
+            c
+        }
+        None => Command::new(std::env::current_exe()?),
+    };
+    let child = command
+        .arg("--phonesync")
+        .arg("apply")
+        .arg(csv)
+        .args(["-q", "-c"])
+        .arg(&config_path)
+        .arg("--report-dir")
+        .arg(&reports)
+        .env("AZURE_CLIENT_SECRET", "bench")
+        .spawn()?;
+    let mut status = 0;
+    // SAFETY: an all-zero `rusage` is a valid value, and `wait4` is given pointers to live
+    // locals and the pid of a child this process spawned and has not waited for.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let pid = unsafe { libc::wait4(child.id() as libc::pid_t, &mut status, 0, &mut usage) };
+    anyhow::ensure!(pid > 0, "wait4 failed: {}", std::io::Error::last_os_error());
+    let wall = started.elapsed().as_secs_f64();
+    let seconds = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    let summary_path = reports.join("summary.json");
+    Ok(Run {
+        wall,
+        exit: libc::WEXITSTATUS(status),
+        summary: serde_json::from_str(&std::fs::read_to_string(summary_path)?)?,
+        peak_rss_mib: usage.ru_maxrss as f64 / 1024.0,
+        cpu_seconds: seconds(usage.ru_utime) + seconds(usage.ru_stime),
+    })
+}
+
+/// A scenario's tenant, files and emulator.
+struct Bed {
+    emulator: Emulator,
+    dir: tempfile::TempDir,
+    csv: PathBuf,
+}
+
+impl Bed {
+    async fn start(generated: Generated, options: Options) -> anyhow::Result<Bed> {
+        let options = Options {
+            client_id: Some("bench".into()),
+            client_secret: Some("bench".into()),
+            ..options
+        };
+        let emulator = Emulator::start("127.0.0.1:0".parse()?, &generated.seed, options).await?;
+        let dir = tempfile::tempdir()?;
+        let csv = dir.path().join("hr.csv");
+        generated.write_csv(std::io::BufWriter::new(std::fs::File::create(&csv)?))?;
+        Ok(Bed { emulator, dir, csv })
+    }
+
+    /// A config for this emulator: auth only, the default `[rate]` plus `rate` lines.
+    fn config(&self, rate: &str) -> String {
+        let url = self.emulator.url();
+        format!(
+            "endpoint = \"{url}\"\ntargets = [\"auth\"]\n[auth]\ntenant_id = \"t\"\nclient_id = \"bench\"\nauthority_host = \"{url}\"\n[rate]\n{rate}\n"
+        )
+    }
+
+    async fn apply(&self, rate: &str, label: &str) -> anyhow::Result<Run> {
+        let (dir, csv, config) = (self.dir.path().to_path_buf(), self.csv.clone(), self.config(rate));
+        let label = label.to_string();
+        tokio::task::spawn_blocking(move || apply(&dir, &csv, &config, &label)).await?
+    }
+}
+
+fn throttled_options(latency_ms: u64) -> Options {
+    Options {
+        latency_ms,
+        throttle_ru: Some(SMALL_RU.0 as u32),
+        throttle_window: SMALL_RU.1,
+        throttle_writes: Some(WRITES.0 as u32),
+        throttle_write_window: WRITES.1,
+        ..Options::default()
+    }
+}
+
+/// The time Graph's bucket `(capacity, window)` needs to admit `spent`, starting full.
+fn bucket_floor(spent: f64, (capacity, window): (f64, f64)) -> f64 {
+    (spent - capacity).max(0.0) / (capacity / window)
+}
+
+fn number(v: &Value) -> f64 {
+    v.as_f64().unwrap_or(0.0)
+}
+
+/// Prints one run's figures; `floor` in seconds.
+fn print_run(label: &str, run: &Run, floor: f64) {
+    let s = &run.summary;
+    let requests = number(&s["requests"]);
+    let throttled = number(&s["throttledRequests"]);
+    let ms = |p: &str| s["httpCallMs"][p].as_u64().map_or("-".into(), |v| v.to_string());
+    println!(
+        "  {label:<13} wall {:7.2} s  floor {:7.2} s  utilisation {:.2}  requests {:>6}  HTTP calls {:>6}  throttled {:>4} ({:.2} %)  retries {:>4}  p50/p95 {}/{} ms  peak RSS {:5.1} MiB  CPU {:6.2} s  (read {:.2} s, apply {:.2} s)  exit {}",
+        run.wall,
+        floor,
+        floor / run.wall,
+        requests,
+        number(&s["httpCalls"]),
+        throttled,
+        100.0 * throttled / requests.max(1.0),
+        number(&s["retries"]),
+        ms("p50"),
+        ms("p95"),
+        run.peak_rss_mib,
+        run.cpu_seconds,
+        number(&s["readMs"]) / 1000.0,
+        number(&s["applyMs"]) / 1000.0,
+        run.exit,
+    );
+}
+
+/// Requests Graph admitted, and writes among them (from the emulator's own record).
+fn admitted(emulator: &Emulator) -> (f64, f64) {
+    let records = emulator.requests();
+    let items = records.iter().filter(|r| !r.path.ends_with("$batch") && r.status != 429);
+    let (mut all, mut writes) = (0.0, 0.0);
+    for r in items {
+        all += 1.0;
+        if r.method != "GET" {
+            writes += 1.0;
+        }
+    }
+    (all, writes)
+}
+
+fn verdict(ok: bool) -> &'static str {
+    if ok { "met" } else { "NOT met" }
+}
+
+async fn nightly() -> anyhow::Result<()> {
+    let latency = 80;
+    let generated = generate::generate(20_000, 42, 0.02);
+    println!(
+        "nightly sync, default config: {} users, {} with changes, {latency} ms per call, small-tenant budgets",
+        generated.seed.users.len(),
+        generated.changed_users
+    );
+    let bed = Bed::start(generated, throttled_options(latency)).await?;
+    let run = bed.apply("", "nightly").await?;
+    let (all, writes) = admitted(&bed.emulator);
+    let floor = bucket_floor(all, SMALL_RU).max(bucket_floor(writes, WRITES)) + PHASES * latency as f64 / 1000.0;
+    print_run("apply", &run, floor);
+    let throttled = number(&run.summary["throttledRequests"]) / number(&run.summary["requests"]).max(1.0);
+    println!(
+        "  goal: utilisation ≥ 0.85 ({}: {:.2}), < 1 % throttled ({}: {:.2} %)",
+        verdict(floor / run.wall >= 0.85),
+        floor / run.wall,
+        verdict(throttled < 0.01),
+        100.0 * throttled
+    );
+    bed.emulator.stop().await;
+    Ok(())
+}
+
+async fn migration() -> anyhow::Result<()> {
+    let latency = 80;
+    let generated = generate::generate_type_changes(4_000, 43);
+    println!(
+        "migration: {} users each with a type change (add, then delete), {latency} ms per call, small-tenant budgets",
+        generated.seed.users.len()
+    );
+    let bed = Bed::start(generated, throttled_options(latency)).await?;
+    let run = bed.apply("", "migration").await?;
+    let (_, writes) = admitted(&bed.emulator);
+    let floor = bucket_floor(writes, WRITES) + PHASES * latency as f64 / 1000.0;
+    print_run("apply", &run, floor);
+    let violations = phonesync_emulator::check::check(&bed.emulator.journal(), None);
+    let state = bed.emulator.state();
+    let moved = state
+        .users
+        .iter()
+        .filter(|u| u.phone_methods.len() == 1 && u.phone_methods[0].phone_type == "mobile")
+        .count();
+    println!(
+        "  goal: utilisation of the write budget ≥ 0.85 ({}: {:.2}); journal checker passes ({}: {} violations); {moved} of {} users moved",
+        verdict(floor / run.wall >= 0.85),
+        floor / run.wall,
+        verdict(violations.is_empty()),
+        violations.len(),
+        state.users.len()
+    );
+    for v in violations.iter().take(5) {
+        println!("    {v:?}");
+    }
+    bed.emulator.stop().await;
+    Ok(())
+}
+
+async fn latency_bound() -> anyhow::Result<()> {
+    let latency = 50;
+    let calls = 10.0;
+    let generated = generate::generate(2_000, 44, 0.10);
+    println!(
+        "latency-bound: {} users, {} with changes, {latency} ms per call, no throttle, 10 calls in flight",
+        generated.seed.users.len(),
+        generated.changed_users
+    );
+    let seed = generated.seed.clone();
+    let mut bed = Bed::start(
+        generated,
+        Options {
+            latency_ms: latency,
+            ..Options::default()
+        },
+    )
+    .await?;
+    let unpaced = "resource_units_per_10s = 10000000\nwrites_per_150s = 10000000\nconcurrency = 10";
+    let off = bed.apply(&format!("{unpaced}\nbatch = false"), "batch-off").await?;
+    let requests = number(&off.summary["requests"]);
+    let rounds = |per_round: f64| (requests / per_round).ceil().max(PHASES);
+    print_run("$batch off", &off, rounds(calls) * latency as f64 / 1000.0);
+    // The same changes again, from the same starting tenant.
+    bed.emulator.stop().await;
+    bed.emulator = Emulator::start(
+        "127.0.0.1:0".parse()?,
+        &seed,
+        Options {
+            client_id: Some("bench".into()),
+            client_secret: Some("bench".into()),
+            latency_ms: latency,
+            ..Options::default()
+        },
+    )
+    .await?;
+    let on = bed.apply(unpaced, "batch-on").await?;
+    print_run("$batch on", &on, rounds(calls * 20.0) * latency as f64 / 1000.0);
+    println!(
+        "  goal: $batch on ≥ 8× faster than off ({}: {:.1}×)",
+        verdict(off.wall / on.wall >= 8.0),
+        off.wall / on.wall
+    );
+    bed.emulator.stop().await;
+    Ok(())
+}
+
+async fn memory() -> anyhow::Result<()> {
+    let generated = generate::generate(100_000, 45, 0.05);
+    println!(
+        "memory: apply over {} users, {} with changes, no latency, no throttle",
+        generated.seed.users.len(),
+        generated.changed_users
+    );
+    let bed = Bed::start(generated, Options::default()).await?;
+    let run = bed
+        .apply("resource_units_per_10s = 10000000\nwrites_per_150s = 10000000", "memory")
+        .await?;
+    print_run("apply", &run, 0.0);
+    println!(
+        "  goal: peak RSS ≤ 250 MB ({}: {:.0} MB)",
+        verdict(run.peak_rss_mib * 1.048_576 <= 250.0),
+        run.peak_rss_mib * 1.048_576
+    );
+    bed.emulator.stop().await;
+    Ok(())
+}
+
+fn main() -> anyhow::Result<ExitCode> {
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("--phonesync") {
+        // The child: exactly what the `phonesync` binary does with these arguments.
+        let cli =
+            <phonesync::cli::Cli as clap::Parser>::parse_from(std::iter::once("phonesync".to_string()).chain(args[2..].iter().cloned()));
+        return Ok(phonesync::run(cli).unwrap_or_else(|e| {
+            eprintln!("Error: {e:#}");
+            ExitCode::from(2)
+        }));
+    }
+    let chosen: Vec<&str> = if args.len() > 1 {
+        args[1..].iter().map(String::as_str).collect()
+    } else {
+        vec!["nightly", "migration", "latency", "memory"]
+    };
+    let runtime = tokio::runtime::Runtime::new()?;
+    for name in chosen {
+        let started = Instant::now();
+        runtime.block_on(async {
+            match name {
+                "nightly" => nightly().await,
+                "migration" => migration().await,
+                "latency" => latency_bound().await,
+                "memory" => memory().await,
+                other => anyhow::bail!("unknown scenario '{other}': nightly, migration, latency or memory"),
+            }
+        })?;
+        println!("  ({:.0} s with setup)\n", started.elapsed().as_secs_f64());
+    }
+    Ok(ExitCode::SUCCESS)
+}

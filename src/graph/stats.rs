@@ -1,0 +1,102 @@
+//! What the transport counts for the summary and the benchmark: Graph requests and HTTP calls,
+//! throttled answers and retries, and how long HTTP calls took. Every counter is an atomic, so
+//! counting takes no lock on the request path.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+/// HTTP call times are counted in 1 ms steps up to this; longer calls share the last step.
+const LATENCY_STEPS_MS: usize = 5_000;
+
+/// Request counters for the summary.
+#[derive(Debug)]
+pub struct Stats {
+    /// Graph operations sent, attempts included: single requests plus `$batch` items (what
+    /// Graph's throttling counts).
+    pub requests: AtomicU64,
+    /// Requests (or `$batch` envelopes) answered 429, or 503 on a whole `$batch`.
+    pub throttled: AtomicU64,
+    /// Attempts after the first (every retry of a request or `$batch` item).
+    pub retries: AtomicU64,
+    /// Writes found applied by a re-read after an ambiguous failure (so not sent twice).
+    pub confirmed_by_reread: AtomicU64,
+    /// HTTP calls made (a `$batch` counts once here, and once per item in `requests`).
+    pub http_calls: AtomicU64,
+    /// HTTP calls answered, by whole milliseconds from send to the last byte of the answer.
+    latency: Box<[AtomicU64]>,
+}
+
+impl Default for Stats {
+    fn default() -> Stats {
+        Stats {
+            requests: AtomicU64::new(0),
+            throttled: AtomicU64::new(0),
+            retries: AtomicU64::new(0),
+            confirmed_by_reread: AtomicU64::new(0),
+            http_calls: AtomicU64::new(0),
+            latency: (0..=LATENCY_STEPS_MS).map(|_| AtomicU64::new(0)).collect(),
+        }
+    }
+}
+
+/// Percentiles of HTTP call time, in milliseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Latency {
+    /// Median.
+    pub p50: u64,
+    /// 95th percentile.
+    pub p95: u64,
+}
+
+impl Stats {
+    /// One HTTP call was answered after `took`.
+    pub fn answered_after(&self, took: Duration) {
+        let ms = (took.as_millis() as usize).min(LATENCY_STEPS_MS);
+        self.latency[ms].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The median and 95th percentile of the answered HTTP calls' times, if any was answered.
+    pub fn latency(&self) -> Option<Latency> {
+        let counts: Vec<u64> = self.latency.iter().map(|c| c.load(Ordering::Relaxed)).collect();
+        let total: u64 = counts.iter().sum();
+        if total == 0 {
+            return None;
+        }
+        let at = |fraction: f64| {
+            let rank = ((total as f64 * fraction).ceil() as u64).max(1);
+            let mut seen = 0;
+            counts
+                .iter()
+                .position(|c| {
+                    seen += c;
+                    seen >= rank
+                })
+                .unwrap_or(LATENCY_STEPS_MS) as u64
+        };
+        Some(Latency {
+            p50: at(0.5),
+            p95: at(0.95),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_of_call_times() {
+        let s = Stats::default();
+        assert_eq!(s.latency(), None, "nothing answered, nothing to say");
+        for ms in 1..=100 {
+            s.answered_after(Duration::from_millis(ms));
+        }
+        s.answered_after(Duration::from_secs(3600));
+        let l = s.latency().unwrap();
+        assert_eq!((l.p50, l.p95), (51, 96));
+        for _ in 0..100 {
+            s.answered_after(Duration::from_secs(3600));
+        }
+        assert_eq!(s.latency().unwrap().p95, LATENCY_STEPS_MS as u64, "long calls share the last step");
+    }
+}

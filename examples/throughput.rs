@@ -7,7 +7,7 @@
 //!
 //! `cargo run --release --example throughput [-- SCENARIO…]` with scenarios `nightly`,
 //! `migration`, `latency`, `memory` (default: all four, about seven minutes on two cores).
-//! With `THROUGHPUT_PERF=DIR`, each run is recorded by `perf record -g` into `DIR`.
+//! With `THROUGHPUT_WRAP="perf record -g --"` (or `"heaptrack"`), each child runs under it.
 //!
 //! The floor is the shortest wall the setup allows: with a throttle, the time Graph's buckets
 //! need to admit the run's requests (what the initial burst does not cover, at the refill rate),
@@ -20,9 +20,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::time::Instant;
 
-/// Graph's documented budgets for the smallest tenant tier (docs/graph.md#throttle-limits).
-const SMALL_RU: (f64, f64) = (3500.0, 10.0);
-const WRITES: (f64, f64) = (3000.0, 150.0);
+/// Graph's documented budgets for the smallest tenant tier, (capacity, window in seconds), as
+/// the tool's default config has them (docs/graph.md#throttle-limits).
+fn small_tenant() -> ((f64, f64), (f64, f64)) {
+    let units = phonesync::config::resource_units_per_10s("small").expect("a documented tier");
+    ((units, 10.0), (phonesync::config::WRITES_PER_150S, 150.0))
+}
 /// Round trips a run needs at least: reading users, then writing.
 const PHASES: f64 = 2.0;
 
@@ -42,15 +45,14 @@ fn apply(dir: &Path, csv: &Path, config: &str, label: &str) -> anyhow::Result<Ru
     std::fs::write(&config_path, config)?;
     let reports = dir.join(format!("reports-{label}"));
     let started = Instant::now();
-    // `THROUGHPUT_PERF=DIR` profiles each child with `perf record` into DIR/LABEL.perf.data
-    // (the figures are then perf's own process, not phonesync's).
-    let mut command = match std::env::var_os("THROUGHPUT_PERF") {
-        Some(perf_dir) => {
-            let mut c = Command::new("perf");
-            c.args(["record", "-F", "499", "-g", "-o"])
-                .arg(Path::new(&perf_dir).join(format!("{label}.perf.data")))
-                .arg("--")
-                .arg(std::env::current_exe()?);
+    // `THROUGHPUT_WRAP="perf record -g --"` (or `heaptrack`) runs each child under a profiler;
+    // the figures are then the profiler's process, not phonesync's alone.
+    let wrap = std::env::var("THROUGHPUT_WRAP").unwrap_or_default();
+    let mut words = wrap.split_whitespace();
+    let mut command = match words.next() {
+        Some(profiler) => {
+            let mut c = Command::new(profiler);
+            c.args(words).arg(std::env::current_exe()?);
             c
         }
         None => Command::new(std::env::current_exe()?),
@@ -120,12 +122,13 @@ impl Bed {
 }
 
 fn throttled_options(latency_ms: u64) -> Options {
+    let (units, writes) = small_tenant();
     Options {
         latency_ms,
-        throttle_ru: Some(SMALL_RU.0 as u32),
-        throttle_window: SMALL_RU.1,
-        throttle_writes: Some(WRITES.0 as u32),
-        throttle_write_window: WRITES.1,
+        throttle_ru: Some(units.0 as u32),
+        throttle_window: units.1,
+        throttle_writes: Some(writes.0 as u32),
+        throttle_write_window: writes.1,
         ..Options::default()
     }
 }
@@ -194,7 +197,8 @@ async fn nightly() -> anyhow::Result<()> {
     let bed = Bed::start(generated, throttled_options(latency)).await?;
     let run = bed.apply("", "nightly").await?;
     let (all, writes) = admitted(&bed.emulator);
-    let floor = bucket_floor(all, SMALL_RU).max(bucket_floor(writes, WRITES)) + PHASES * latency as f64 / 1000.0;
+    let (unit_budget, write_budget) = small_tenant();
+    let floor = bucket_floor(all, unit_budget).max(bucket_floor(writes, write_budget)) + PHASES * latency as f64 / 1000.0;
     print_run("apply", &run, floor);
     let throttled = number(&run.summary["throttledRequests"]) / number(&run.summary["requests"]).max(1.0);
     println!(
@@ -218,7 +222,7 @@ async fn migration() -> anyhow::Result<()> {
     let bed = Bed::start(generated, throttled_options(latency)).await?;
     let run = bed.apply("", "migration").await?;
     let (_, writes) = admitted(&bed.emulator);
-    let floor = bucket_floor(writes, WRITES) + PHASES * latency as f64 / 1000.0;
+    let floor = bucket_floor(writes, small_tenant().1) + PHASES * latency as f64 / 1000.0;
     print_run("apply", &run, floor);
     let violations = phonesync_emulator::check::check(&bed.emulator.journal(), None);
     let state = bed.emulator.state();

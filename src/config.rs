@@ -105,6 +105,21 @@ impl SignIn {
     }
 }
 
+/// Graph's documented write budget per app and tenant, whatever the tenant's size
+/// (docs/graph.md#throttle-limits).
+pub const WRITES_PER_150S: f64 = 3000.0;
+
+/// Graph's documented resource-unit budget per app and tenant for a tenant size (`small`: under
+/// 50 users, `medium`: 50 to 500, `large`: over 500; case and spaces ignored), per 10 s.
+pub fn resource_units_per_10s(tenant_size: &str) -> Option<f64> {
+    match tenant_size.trim().to_ascii_lowercase().as_str() {
+        "small" => Some(3500.0),
+        "medium" => Some(5000.0),
+        "large" => Some(8000.0),
+        _ => None,
+    }
+}
+
 /// Pacing and retry settings.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Rate {
@@ -369,22 +384,19 @@ impl Config {
         if r.requests_per_second == Some(0) {
             return Err(bad("rate.requests_per_second", "must be at least 1".into()));
         }
-        // Graph's documented budgets per app and tenant (docs/graph.md#throttle-limits).
-        let tier_units = match r.tenant_size.trim().to_ascii_lowercase().as_str() {
-            "small" => 3500.0,
-            "medium" => 5000.0,
-            "large" => 8000.0,
-            other => {
-                return Err(bad(
-                    "rate.tenant_size",
-                    format!("'{other}' is not small (under 50 users), medium (50 to 500) or large (over 500)"),
-                ));
-            }
-        };
+        let tier_units = resource_units_per_10s(&r.tenant_size).ok_or_else(|| {
+            bad(
+                "rate.tenant_size",
+                format!(
+                    "'{}' is not small (under 50 users), medium (50 to 500) or large (over 500)",
+                    r.tenant_size
+                ),
+            )
+        })?;
         let budget = |key: &str, v: Option<f64>, default: f64| match v {
             None => Ok(default),
             Some(v) if v.is_finite() && v >= 1.0 => Ok(v),
-            Some(v) => Err(bad(key, format!("{v} is not a positive number of requests"))),
+            Some(v) => Err(bad(key, format!("{v} is not a number of requests of at least 1"))),
         };
         if r.concurrency == 0 || r.concurrency > 1024 {
             return Err(bad("rate.concurrency", "must be between 1 and 1024".into()));
@@ -401,7 +413,7 @@ impl Config {
         };
         let rate = Rate {
             resource_units_per_10s: budget("rate.resource_units_per_10s", r.resource_units_per_10s, tier_units)?,
-            writes_per_150s: budget("rate.writes_per_150s", r.writes_per_150s, 3000.0)?,
+            writes_per_150s: budget("rate.writes_per_150s", r.writes_per_150s, WRITES_PER_150S)?,
             requests_per_second: r.requests_per_second,
             concurrency: r.concurrency,
             max_attempts: r.max_attempts,

@@ -106,7 +106,7 @@ async fn sync(args: &RunArgs, mode: Mode, env: &Env, stop: &Stop) -> Result<Exit
         .map_err(|why: String| config.error("input.default_region", why))?;
     let targets = targets::build(&config, region)?;
     let file = std::fs::File::open(&args.input).with_context(|| format!("cannot open input file {}", args.input.display()))?;
-    let input = reader::read(std::io::BufReader::new(file), region, &targets::input_vocabulary(&targets))
+    let mut input = reader::read(std::io::BufReader::new(file), region, &targets::input_vocabulary(&targets))
         .with_context(|| format!("cannot use input file {}", args.input.display()))?;
     let report_dir = report::create_dir(&config.report_dir, args.report_dir.as_deref(), mode, &stamp)?;
     // Written now, so a run that dies later still leaves the refused rows behind.
@@ -137,12 +137,14 @@ async fn sync(args: &RunArgs, mode: Mode, env: &Env, stop: &Stop) -> Result<Exit
     let concurrency = config.rate.users_in_flight();
     let read_started = Instant::now();
     // One person is one object id: keys written in more than one way are resolved and merged.
-    let (users, unresolved): (Vec<DesiredUser>, Vec<Option<graph::GraphError>>) = if identity::mixed(&input.users) {
-        let resolved = identity::resolve(api, &input.users, concurrency, stop).await;
-        identity::merge(input.users.clone(), resolved).into_iter().unzip()
+    // The input's users are moved on, not copied: at 100,000 users a copy is tens of megabytes.
+    let desired = std::mem::take(&mut input.users);
+    let (users, unresolved): (Vec<DesiredUser>, Vec<Option<graph::GraphError>>) = if identity::mixed(&desired) {
+        let resolved = identity::resolve(api, &desired, concurrency, stop).await;
+        identity::merge(desired, resolved).into_iter().unzip()
     } else {
-        let n = input.users.len();
-        (input.users.clone(), vec![None; n])
+        let n = desired.len();
+        (desired, vec![None; n])
     };
     let bar = progress::bar((users.len() * targets.len()) as u64, "read", quiet);
     let mut reads = Vec::with_capacity(targets.len());

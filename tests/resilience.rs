@@ -62,6 +62,51 @@ async fn ambiguous_writes_are_reread_and_never_sent_twice() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_budget_far_below_the_configured_one_slows_writes_alone_in_batch_and_single_mode() {
+    for batch in [true, false] {
+        // Graph admits 10 writes a second here; the config says 3,000 per 150 s, all at once.
+        let users: Vec<_> = (0..60)
+            .map(|i| json!({"id": format!("id{i}"), "userPrincipalName": format!("u{i}@contoso.com")}))
+            .collect();
+        let throttle = Options {
+            throttle_writes: Some(10),
+            throttle_write_window: 1.0,
+            retry_after: RetryAfterMode::Fractional,
+            ..Options::default()
+        };
+        let w = World::build(json!({ "users": users }), pinned(throttle), "", "").await;
+        w.edit_config("concurrency = 4", &format!("concurrency = 2\nmax_attempts = 10\nbatch = {batch}"));
+        let mut csv = String::from("user,phoneType,phoneNumber\n");
+        for i in 0..60 {
+            csv.push_str(&format!("u{i}@contoso.com,mobile,206-555-{:04}\n", 4000 + i));
+        }
+        let input = w.csv("in.csv", &csv);
+        let (code, dir) = w.run("apply", &input, "r").await;
+        let s = summary(&dir);
+        assert_eq!(code.unwrap(), ExitCode::SUCCESS, "batch {batch}: {s}");
+        let requests = s["requests"].as_u64().unwrap();
+        let throttled = s["throttledRequests"].as_u64().unwrap();
+        assert!(throttled > 0, "batch {batch}: {s}");
+        assert!(
+            (throttled as f64) < 0.4 * requests as f64,
+            "batch {batch}: the writes backed off: {throttled} of {requests} throttled"
+        );
+        let refused: Vec<_> = w.calls().into_iter().filter(|r| r.status == 429).collect();
+        assert!(
+            !refused.is_empty() && refused.iter().all(|r| r.method == "POST"),
+            "only writes: {refused:?}"
+        );
+        for i in [0, 59] {
+            assert_eq!(
+                w.phones(&format!("u{i}@contoso.com")),
+                pairs(&[("mobile", &format!("+1 206555{:04}", 4000 + i))])
+            );
+        }
+        assert_journal_invariants(&w.emulator.changes());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn throttling_slows_the_whole_pool_below_the_configured_rate() {
     // Graph allows 20 requests/s here; the config says 400. The pool must find the real rate.
     let users: Vec<_> = (0..80)

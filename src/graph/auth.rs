@@ -555,8 +555,14 @@ mod tests {
         // With the cache lock held elsewhere, a request still gets its token.
         let held = s.cache.lock().unwrap();
         assert_eq!(secret(s.fresh_local()), Some("t1".into()));
-        assert_eq!(secret(source("t2").fresh_local()), None, "another source's copy is not this one's");
         drop(held);
+        // Another source signed in on this thread (at the same generation) gets its own token,
+        // and this one's copy is then no longer on this thread: it goes through the cache.
+        let other = source("t2");
+        other.token().await.unwrap();
+        assert_eq!(secret(other.fresh_local()), Some("t2".into()));
+        assert_eq!(secret(s.fresh_local()), None, "another source's copy is not this one's");
+        assert_eq!(secret(s.token().await.ok()), Some("t1".into()));
         s.invalidate(&token).await;
         assert_eq!(secret(s.fresh_local()), None, "a dropped token is not served from a copy");
         assert_eq!(secret(s.token().await.ok()), Some("t1".into()), "signed in again");

@@ -544,10 +544,12 @@ impl GraphClient {
                         return Err(e);
                     }
                     info.attempts += 1;
-                    if info.attempts > 1 {
+                    let attempt = self.send_once(request).await;
+                    // A retry is counted once it was sent (not when the deadline or sign-in stopped it).
+                    if info.attempts > 1 && attempt.not_sent.is_none() {
                         self.stats.retries.fetch_add(1, Ordering::Relaxed);
                     }
-                    self.send_once(request).await
+                    attempt
                 }
             };
             if attempt.not_sent == Some(NotSent::Deadline) {

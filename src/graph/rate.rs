@@ -13,13 +13,14 @@
 //!   burst (it goes on at the refill rate) and holds the rate where it is. So the run slows
 //!   *before* the limit, also when another run of the same app shares the budget.
 //! - A 429 names its budget in `x-ms-throttle-scope` (`…/Write/…` or `…/ReadWrite/…`): that
-//!   bucket hands out nothing until the `Retry-After` has passed, and its refill rate falls to
-//!   what Graph actually admitted lately (at most half the rate before), once per burst of 429s.
-//!   Measuring the admitted rate finds a budget far below the configured one in one step,
-//!   where halving alone would need many rounds of 429s.
+//!   bucket hands out nothing until the `Retry-After` (capped at five minutes) has passed, and
+//!   its refill rate falls to what Graph actually admitted lately: at least by half, at most to
+//!   a thirty-second, once per burst of 429s. Measuring the admitted rate finds a budget far
+//!   below the configured one in a burst or two, where halving alone would need many.
 //! - While answers come back calm, a slowed rate climbs back toward the configured one.
 //! - `x-ms-resource-unit` above 1 is charged on top of the unit already paid.
 
+use super::retry::MAX_RETRY_AFTER;
 use std::collections::VecDeque;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -39,8 +40,11 @@ const FALL_EVERY: Duration = Duration::from_millis(250);
 /// little (so a burst admitted in one instant does not read as an infinite rate).
 const MEASURE_OVER: Duration = Duration::from_secs(10);
 const MEASURE_AT_LEAST: Duration = Duration::from_secs(1);
-/// No rate falls below this many requests per second.
+/// No 429 lowers a rate below this many requests per second (unless it was configured lower:
+/// then it only halves).
 const FLOOR: f64 = 0.1;
+/// Admissions are counted in bins of this length (a bounded record at any rate).
+const BIN: Duration = Duration::from_millis(50);
 
 /// Graph's two budgets for one app in one tenant.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -49,15 +53,6 @@ pub struct Budgets {
     pub resource_units_per_10s: f64,
     /// Writes (POST, PATCH, PUT, DELETE) per 150 s.
     pub writes_per_150s: f64,
-}
-
-impl Budgets {
-    /// The documented budgets of the smallest tenant tier (fewer than 50 users): 3,500 resource
-    /// units per 10 s and 3,000 writes per 150 s.
-    pub const SMALL_TENANT: Budgets = Budgets {
-        resource_units_per_10s: 3500.0,
-        writes_per_150s: 3000.0,
-    };
 }
 
 /// Which of Graph's budgets a signal is about.
@@ -123,8 +118,8 @@ struct Bucket {
     blocked_until: Option<Instant>,
     /// 429s before this belong to the burst that already lowered the rate.
     burst_until: Option<Instant>,
-    /// When each recent request drawing on this bucket was admitted by Graph.
-    admitted: VecDeque<Instant>,
+    /// Requests drawing on this bucket that Graph admitted lately: (start of a `BIN`, count).
+    admitted: VecDeque<(Instant, usize)>,
     /// Whether Graph's answers steer this bucket (not the flat ceiling).
     steered: bool,
 }
@@ -165,7 +160,7 @@ impl Bucket {
             Duration::ZERO
         } else {
             // A few microseconds more guard against rounding.
-            Duration::from_secs_f64((need - self.tokens) / self.rate + 1e-6)
+            Duration::try_from_secs_f64((need - self.tokens) / self.rate + 1e-6).unwrap_or(Duration::MAX)
         };
         blocked.max(short)
     }
@@ -177,7 +172,10 @@ impl Bucket {
 
     /// Graph admitted `n` requests drawing on this bucket.
     fn admit(&mut self, n: usize, now: Instant) {
-        self.admitted.extend(std::iter::repeat_n(now, n));
+        match self.admitted.back_mut() {
+            Some((start, count)) if now.saturating_duration_since(*start) < BIN => *count += n,
+            _ => self.admitted.push_back((now, n)),
+        }
         self.forget(now);
     }
 
@@ -186,7 +184,7 @@ impl Bucket {
         while self
             .admitted
             .front()
-            .is_some_and(|t| now.saturating_duration_since(*t) > MEASURE_OVER)
+            .is_some_and(|(t, _)| now.saturating_duration_since(*t) > MEASURE_OVER)
         {
             self.admitted.pop_front();
         }
@@ -201,9 +199,10 @@ impl Bucket {
         let span = self
             .admitted
             .front()
-            .map_or(Duration::ZERO, |t| now.saturating_duration_since(*t))
+            .map_or(Duration::ZERO, |(t, _)| now.saturating_duration_since(*t))
             .max(MEASURE_AT_LEAST);
-        Some(self.admitted.len() as f64 / span.as_secs_f64())
+        let admitted: usize = self.admitted.iter().map(|(_, n)| n).sum();
+        Some(admitted as f64 / span.as_secs_f64())
     }
 
     /// Graph refused for this budget until `until`: nothing before then; once per burst, the
@@ -216,7 +215,8 @@ impl Bucket {
             // Graph's bucket is empty when the wait ends: so is the model's.
             self.last = self.last.max(until);
         }
-        self.settled = now;
+        // No climbing before the block is over.
+        self.settled = self.settled.max(until.unwrap_or(now)).max(now);
         if self.burst_until.is_some_and(|t| now < t) {
             return;
         }
@@ -224,7 +224,7 @@ impl Bucket {
         // trusted down to a sixteenth of the halved rate, one trickle of answers being no proof.
         let halved = self.rate * FALL;
         let measured = self.admitted_rate(now).map_or(halved, |m| m.max(halved / 16.0));
-        self.rate = halved.min(measured).max(FLOOR);
+        self.rate = halved.min(measured).max(FLOOR.min(halved));
         self.burst_until = Some(until.unwrap_or(now).max(now + FALL_EVERY));
     }
 
@@ -348,14 +348,15 @@ impl Pacer {
     pub fn throttled(&self, budget: Budget, retry_after: Option<Duration>) {
         let now = Instant::now();
         let mut s = self.state.lock().expect("pacer lock");
-        s.bucket(budget).throttled(retry_after.map(|w| now + w), now);
+        let until = retry_after.map(|w| now + w.min(MAX_RETRY_AFTER));
+        s.bucket(budget).throttled(until, now);
         s.note_lowest();
     }
 
     /// Graph asked for a pause without saying it was throttling (a 503 on a whole `$batch` with
     /// a `Retry-After`): every request waits it out, but the rates stay where they are.
     pub fn pause(&self, wait: Duration) {
-        let until = Instant::now() + wait;
+        let until = Instant::now() + wait.min(MAX_RETRY_AFTER);
         let mut s = self.state.lock().expect("pacer lock");
         s.paused_until = Some(s.paused_until.map_or(until, |p| p.max(until)));
     }
@@ -369,7 +370,9 @@ impl Pacer {
         let now = Instant::now();
         let mut s = self.state.lock().expect("pacer lock");
         if let Some(extra) = resource_units.map(|u| u - cost.units).filter(|e| e.is_finite() && *e > 0.0) {
-            s.resource_units.tokens -= extra;
+            // A nonsensical value costs at most one bucket.
+            let capacity = s.resource_units.capacity;
+            s.resource_units.tokens -= extra.min(capacity);
         }
         let units = cost.units as usize;
         s.resource_units.admit(units, now);
@@ -514,7 +517,13 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_429_sets_the_rate_to_what_graph_admitted_in_one_step() {
         // Configured for 350/s, but Graph admits 20/s: over two seconds, 40 admitted.
-        let p = Pacer::new(Budgets::SMALL_TENANT, None);
+        let p = Pacer::new(
+            Budgets {
+                resource_units_per_10s: 3500.0,
+                writes_per_150s: 3000.0,
+            },
+            None,
+        );
         for _ in 0..40 {
             p.answered(Cost::of(false), None, None);
             tokio::time::advance(Duration::from_millis(50)).await;
@@ -546,7 +555,7 @@ mod tests {
         p.answered(Cost::of(false), None, Some(0.97));
         tokio::time::advance(Duration::from_millis(900)).await;
         p.answered(Cost::of(false), None, Some(0.85));
-        assert_eq!(p.rate(), slowed, "held while hot");
+        assert_eq!(p.rate(), slowed, "held for a calm interval after the last hot answer");
         tokio::time::advance(CLIMB_EVERY).await;
         p.answered(Cost::of(false), None, None);
         assert!(p.rate() > slowed, "climbs once usage falls");
@@ -587,6 +596,47 @@ mod tests {
         );
         assert!(fresh.ready(Cost::of(false), None).await, "and nothing was taken");
         assert!(take(&fresh, 99, false).await < Duration::from_millis(1));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn nonsense_from_graph_costs_at_most_a_bucket_and_five_minutes() {
+        let p = Pacer::new(SMALL, None);
+        p.answered(Cost::of(false), Some(1e300), None);
+        let t = take(&p, 1, false).await;
+        assert!(near(t, 0.1), "the full bucket emptied, no more: {t:?}");
+        p.throttled(Budget::ResourceUnits, Some(Duration::from_secs(86_400)));
+        let t = take(&p, 1, false).await;
+        // Five minutes, then one token at the rate measured (one admitted in a second).
+        assert!(t >= MAX_RETRY_AFTER && t <= MAX_RETRY_AFTER + Duration::from_secs(2), "{t:?}");
+        p.pause(Duration::from_secs(86_400));
+        assert!(take(&p, 1, false).await <= MAX_RETRY_AFTER + Duration::from_secs(1));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_429_never_raises_a_rate_configured_below_the_floor() {
+        let p = Pacer::new(
+            Budgets {
+                resource_units_per_10s: 100.0,
+                writes_per_150s: 6.0,
+            },
+            None,
+        );
+        let before = p.write_rate();
+        p.throttled(Budget::Writes, None);
+        assert!(p.write_rate() <= before / 2.0, "{} from {before}", p.write_rate());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn no_climbing_while_a_429_still_blocks() {
+        let p = Pacer::new(SMALL, None);
+        p.throttled(Budget::ResourceUnits, Some(Duration::from_secs(10)));
+        let slowed = p.rate();
+        tokio::time::advance(Duration::from_secs(3)).await;
+        p.answered(Cost::of(false), None, None);
+        assert_eq!(p.rate(), slowed, "answers of calls sent before the 429 do not lift it");
+        tokio::time::advance(Duration::from_secs(8)).await;
+        p.answered(Cost::of(false), None, None);
+        assert!(p.rate() > slowed, "after the block and a calm second it climbs");
     }
 
     #[tokio::test(start_paused = true)]

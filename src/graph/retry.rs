@@ -15,8 +15,8 @@ pub struct Policy {
     pub max_delay: Duration,
 }
 
-/// The longest `Retry-After` honoured as given.
-const MAX_RETRY_AFTER: Duration = Duration::from_secs(300);
+/// The longest `Retry-After` honoured as given (by the retry wait and by the pacer).
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(300);
 
 /// Statuses that mean "not now" rather than "no": 429, and the 5xx family
 /// (docs/graph.md#transient-failures). Kiota retries only 429/503/504; phonesync also retries

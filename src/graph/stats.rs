@@ -22,7 +22,9 @@ pub struct Stats {
     pub confirmed_by_reread: AtomicU64,
     /// HTTP calls made (a `$batch` counts once here, and once per item in `requests`).
     pub http_calls: AtomicU64,
-    /// HTTP calls answered, by whole milliseconds from send to the last byte of the answer.
+    /// HTTP calls answered, by whole milliseconds from the start of the send (the token included,
+    /// and a second sign-in after a 401) to the last byte of the answer. Calls that got no answer
+    /// (timeouts, dropped connections) are not counted.
     latency: Box<[AtomicU64]>,
 }
 

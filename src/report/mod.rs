@@ -88,7 +88,8 @@ pub struct RunReport<'a> {
     pub latency: Option<crate::graph::stats::Latency>,
     /// Writes found applied by a re-read after an ambiguous failure.
     pub confirmed_by_reread: u64,
-    /// The lowest request rate the run slowed to because of throttling.
+    /// The lowest request rate the run was paced at (the resource-unit budget's rate, or the flat
+    /// ceiling when lower): the configured rate when Graph never slowed it.
     pub lowest_rate: f64,
 }
 

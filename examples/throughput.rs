@@ -29,6 +29,9 @@ fn small_tenant() -> ((f64, f64), (f64, f64)) {
 /// Round trips a run needs at least: reading users, then writing.
 const PHASES: f64 = 2.0;
 
+/// The environment variable naming the file where the child writes its own peak RSS.
+const RSS_FILE: &str = "THROUGHPUT_RSS_FILE";
+
 /// What the child `phonesync apply` reported and used.
 struct Run {
     wall: f64,
@@ -39,7 +42,8 @@ struct Run {
 }
 
 /// Runs `phonesync apply` in a child process (this program, re-entered with `--phonesync`) and
-/// waits for it with `wait4`, which reports the child's own peak RSS and CPU time.
+/// waits for it with `wait4`, which reports the child's CPU time; the child reports its own
+/// peak RSS.
 fn apply(dir: &Path, csv: &Path, config: &str, label: &str) -> anyhow::Result<Run> {
     let config_path = dir.join(format!("{label}.toml"));
     std::fs::write(&config_path, config)?;
@@ -66,6 +70,7 @@ fn apply(dir: &Path, csv: &Path, config: &str, label: &str) -> anyhow::Result<Ru
         .arg("--report-dir")
         .arg(&reports)
         .env("AZURE_CLIENT_SECRET", "bench")
+        .env(RSS_FILE, dir.join(format!("{label}.rss")))
         .spawn()?;
     let mut status = 0;
     // SAFETY: an all-zero `rusage` is a valid value, and `wait4` is given pointers to live
@@ -80,7 +85,12 @@ fn apply(dir: &Path, csv: &Path, config: &str, label: &str) -> anyhow::Result<Ru
         wall,
         exit: libc::WEXITSTATUS(status),
         summary: serde_json::from_str(&std::fs::read_to_string(summary_path)?)?,
-        peak_rss_mib: usage.ru_maxrss as f64 / 1024.0,
+        peak_rss_mib: std::fs::read_to_string(dir.join(format!("{label}.rss")))?
+            .split_whitespace()
+            .nth(1)
+            .and_then(|kib| kib.parse::<f64>().ok())
+            .ok_or_else(|| anyhow::anyhow!("{label}: the child did not report its peak RSS"))?
+            / 1024.0,
         cpu_seconds: seconds(usage.ru_utime) + seconds(usage.ru_stime),
     })
 }
@@ -182,6 +192,15 @@ fn admitted(emulator: &Emulator) -> (f64, f64) {
     (all, writes)
 }
 
+/// Says what a scenario runs.
+fn announce(scenario: &str, generated: &Generated, setup: &str) {
+    println!(
+        "{scenario}: {} users, {} with changes, {setup}",
+        generated.seed.users.len(),
+        generated.changed_users
+    );
+}
+
 fn verdict(ok: bool) -> &'static str {
     if ok { "met" } else { "NOT met" }
 }
@@ -189,11 +208,7 @@ fn verdict(ok: bool) -> &'static str {
 async fn nightly() -> anyhow::Result<()> {
     let latency = 80;
     let generated = generate::generate(20_000, 42, 0.02);
-    println!(
-        "nightly sync, default config: {} users, {} with changes, {latency} ms per call, small-tenant budgets",
-        generated.seed.users.len(),
-        generated.changed_users
-    );
+    announce("nightly sync, default config", &generated, "80 ms per call, small-tenant budgets");
     let bed = Bed::start(generated, throttled_options(latency)).await?;
     let run = bed.apply("", "nightly").await?;
     let (all, writes) = admitted(&bed.emulator);
@@ -215,9 +230,10 @@ async fn nightly() -> anyhow::Result<()> {
 async fn migration() -> anyhow::Result<()> {
     let latency = 80;
     let generated = generate::generate_type_changes(4_000, 43);
-    println!(
-        "migration: {} users each with a type change (add, then delete), {latency} ms per call, small-tenant budgets",
-        generated.seed.users.len()
+    announce(
+        "migration",
+        &generated,
+        "each a type change (add, then delete), 80 ms per call, small-tenant budgets",
     );
     let bed = Bed::start(generated, throttled_options(latency)).await?;
     let run = bed.apply("", "migration").await?;
@@ -250,11 +266,7 @@ async fn latency_bound() -> anyhow::Result<()> {
     let latency = 50;
     let calls = 10.0;
     let generated = generate::generate(2_000, 44, 0.10);
-    println!(
-        "latency-bound: {} users, {} with changes, {latency} ms per call, no throttle, 10 calls in flight",
-        generated.seed.users.len(),
-        generated.changed_users
-    );
+    announce("latency-bound", &generated, "50 ms per call, no throttle, 10 calls in flight");
     let seed = generated.seed.clone();
     let mut bed = Bed::start(
         generated,
@@ -295,11 +307,7 @@ async fn latency_bound() -> anyhow::Result<()> {
 
 async fn memory() -> anyhow::Result<()> {
     let generated = generate::generate(100_000, 45, 0.05);
-    println!(
-        "memory: apply over {} users, {} with changes, no latency, no throttle",
-        generated.seed.users.len(),
-        generated.changed_users
-    );
+    announce("memory: apply", &generated, "no latency, no throttle");
     let bed = Bed::start(generated, Options::default()).await?;
     let run = bed
         .apply("resource_units_per_10s = 10000000\nwrites_per_150s = 10000000", "memory")
@@ -320,10 +328,18 @@ fn main() -> anyhow::Result<ExitCode> {
         // The child: exactly what the `phonesync` binary does with these arguments.
         let cli =
             <phonesync::cli::Cli as clap::Parser>::parse_from(std::iter::once("phonesync".to_string()).chain(args[2..].iter().cloned()));
-        return Ok(phonesync::run(cli).unwrap_or_else(|e| {
+        let code = phonesync::run(cli).unwrap_or_else(|e| {
             eprintln!("Error: {e:#}");
             ExitCode::from(2)
-        }));
+        });
+        // The peak RSS of this process image alone: `wait4`'s figure would include the parent's
+        // memory at the fork, which holds the emulator's whole tenant.
+        if let Some(path) = std::env::var_os(RSS_FILE) {
+            let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+            let peak = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap_or_default();
+            std::fs::write(path, peak)?;
+        }
+        return Ok(code);
     }
     let chosen: Vec<&str> = if args.len() > 1 {
         args[1..].iter().map(String::as_str).collect()

@@ -61,85 +61,77 @@ async fn ambiguous_writes_are_reread_and_never_sent_twice() {
     assert_journal_invariants(&w.emulator.changes());
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_write_budget_far_below_the_configured_one_slows_writes_alone_in_batch_and_single_mode() {
-    for batch in [true, false] {
-        // Graph admits 10 writes a second here; the config says 3,000 per 150 s, all at once.
-        let users: Vec<_> = (0..60)
-            .map(|i| json!({"id": format!("id{i}"), "userPrincipalName": format!("u{i}@contoso.com")}))
-            .collect();
-        let throttle = Options {
-            throttle_writes: Some(10),
-            throttle_write_window: 1.0,
-            retry_after: RetryAfterMode::Fractional,
-            ..Options::default()
-        };
-        let w = World::build(json!({ "users": users }), pinned(throttle), "", "").await;
-        w.edit_config("concurrency = 4", &format!("concurrency = 2\nmax_attempts = 10\nbatch = {batch}"));
-        let mut csv = String::from("user,phoneType,phoneNumber\n");
-        for i in 0..60 {
-            csv.push_str(&format!("u{i}@contoso.com,mobile,206-555-{:04}\n", 4000 + i));
-        }
-        let input = w.csv("in.csv", &csv);
-        let (code, dir) = w.run("apply", &input, "r").await;
-        let s = summary(&dir);
-        assert_eq!(code.unwrap(), ExitCode::SUCCESS, "batch {batch}: {s}");
-        let requests = s["requests"].as_u64().unwrap();
-        let throttled = s["throttledRequests"].as_u64().unwrap();
-        assert!(throttled > 0, "batch {batch}: {s}");
-        assert!(
-            (throttled as f64) < 0.4 * requests as f64,
-            "batch {batch}: the writes backed off: {throttled} of {requests} throttled"
-        );
-        let refused: Vec<_> = w.calls().into_iter().filter(|r| r.status == 429).collect();
-        assert!(
-            !refused.is_empty() && refused.iter().all(|r| r.method == "POST"),
-            "only writes: {refused:?}"
-        );
-        for i in [0, 59] {
-            assert_eq!(
-                w.phones(&format!("u{i}@contoso.com")),
-                pairs(&[("mobile", &format!("+1 206555{:04}", 4000 + i))])
-            );
-        }
-        assert_journal_invariants(&w.emulator.changes());
-    }
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn throttling_slows_the_whole_pool_below_the_configured_rate() {
-    // Graph allows 20 requests/s here; the config says 400. The pool must find the real rate.
-    let users: Vec<_> = (0..80)
+/// Runs `apply` adding a mobile to each of `n` users without phones, against an emulator
+/// throttled by `throttle`, with `rate` lines replacing the default concurrency; returns the
+/// world, the summary, and (requests, throttled) from it.
+async fn apply_throttled(n: usize, throttle: Options, rate: &str) -> (World, serde_json::Value, (u64, u64)) {
+    let users: Vec<_> = (0..n)
         .map(|i| json!({"id": format!("id{i}"), "userPrincipalName": format!("u{i}@contoso.com")}))
         .collect();
     let throttle = Options {
-        throttle_ru: Some(20),
-        throttle_window: 1.0,
         retry_after: RetryAfterMode::Fractional,
-        ..Options::default()
+        ..throttle
     };
     let w = World::build(json!({ "users": users }), pinned(throttle), "", "").await;
-    w.set_rate(400);
-    // Two HTTP calls in flight: with `$batch`, up to 40 requests at once. The first of them
-    // find Graph's budget far smaller than the configured one; the rest must not.
-    w.edit_config("concurrency = 4", "concurrency = 2\nmax_attempts = 10");
+    w.edit_config("concurrency = 4", rate);
     let mut csv = String::from("user,phoneType,phoneNumber\n");
-    for i in 0..80 {
+    for i in 0..n {
         csv.push_str(&format!("u{i}@contoso.com,mobile,206-555-{:04}\n", 2000 + i));
     }
     let input = w.csv("in.csv", &csv);
     let (code, dir) = w.run("apply", &input, "r").await;
     let s = summary(&dir);
-    assert_eq!(code.unwrap(), ExitCode::SUCCESS, "{s}");
-    let requests = s["requests"].as_u64().unwrap();
-    let throttled = s["throttledRequests"].as_u64().unwrap();
-    assert!(throttled > 0, "{s}");
+    assert_eq!(code.unwrap(), ExitCode::SUCCESS, "{rate}: {s}");
+    for i in [0, n - 1] {
+        assert_eq!(
+            w.phones(&format!("u{i}@contoso.com")),
+            pairs(&[("mobile", &format!("+1 206555{:04}", 2000 + i))])
+        );
+    }
+    assert_journal_invariants(&w.emulator.changes());
+    let counts = (s["requests"].as_u64().unwrap(), s["throttledRequests"].as_u64().unwrap());
+    assert!(counts.1 > 0, "{rate}: Graph's budget was met: {s}");
+    (w, s, counts)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_budget_far_below_the_configured_one_slows_writes_alone_in_batch_and_single_mode() {
+    for batch in [true, false] {
+        // Graph admits 10 writes a second here; the config says 3,000 per 150 s, all at once.
+        let throttle = Options {
+            throttle_writes: Some(10),
+            throttle_write_window: 1.0,
+            ..Options::default()
+        };
+        let rate = format!("concurrency = 2\nmax_attempts = 10\nbatch = {batch}");
+        let (w, _, (requests, throttled)) = apply_throttled(60, throttle, &rate).await;
+        assert!(
+            (throttled as f64) < 0.4 * requests as f64,
+            "batch {batch}: the writes backed off: {throttled} of {requests} throttled"
+        );
+        let refused: Vec<_> = w.calls().into_iter().filter(|r| r.status == 429).collect();
+        assert!(refused.iter().all(|r| r.method == "POST"), "only writes: {refused:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn throttling_slows_the_whole_pool_below_the_configured_rate() {
+    // Graph allows 20 requests/s here; the config says 3,500 per 10 s, all at once. The pool
+    // must find the real rate.
+    // Two HTTP calls in flight: with `$batch`, up to 40 requests at once. The first of them
+    // find Graph's budget far smaller than the configured one; the rest must not.
+    let throttle = Options {
+        throttle_ru: Some(20),
+        throttle_window: 1.0,
+        ..Options::default()
+    };
+    let rate = "concurrency = 2\nmax_attempts = 10";
+    let (_, s, (requests, throttled)) = apply_throttled(80, throttle, rate).await;
     assert!(
         (throttled as f64) < 0.25 * requests as f64,
         "the pool backed off instead of hammering: {throttled} of {requests} throttled"
     );
     assert!(s["lowestRequestsPerSecond"].as_f64().unwrap() < 40.0, "{s}");
-    assert_journal_invariants(&w.emulator.changes());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

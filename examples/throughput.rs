@@ -178,10 +178,14 @@ fn print_run(label: &str, run: &Run, floor: f64) {
     );
 }
 
-/// Requests Graph admitted, and writes among them (from the emulator's own record).
+/// Requests Graph's buckets charged, and writes among them (from the emulator's own record:
+/// single requests and `$batch` items, throttled ones included, as the emulator counts usage
+/// while throttled; not those refused before the charge: 401, and 424 for a failed dependency).
 fn admitted(emulator: &Emulator) -> (f64, f64) {
     let records = emulator.requests();
-    let items = records.iter().filter(|r| !r.path.ends_with("$batch") && r.status != 429);
+    let items = records
+        .iter()
+        .filter(|r| !r.path.ends_with("$batch") && r.status != 401 && r.status != 424);
     let (mut all, mut writes) = (0.0, 0.0);
     for r in items {
         all += 1.0;
@@ -332,8 +336,8 @@ fn main() -> anyhow::Result<ExitCode> {
             eprintln!("Error: {e:#}");
             ExitCode::from(2)
         });
-        // The peak RSS of this process image alone: `wait4`'s figure would include the parent's
-        // memory at the fork, which holds the emulator's whole tenant.
+        // The peak RSS of this process image alone: `wait4`'s figure is the larger of it and the
+        // parent's RSS at the fork, which holds the emulator's whole tenant.
         if let Some(path) = std::env::var_os(RSS_FILE) {
             let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
             let peak = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap_or_default();

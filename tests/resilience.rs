@@ -104,7 +104,12 @@ async fn a_write_budget_far_below_the_configured_one_slows_writes_alone_in_batch
             ..Options::default()
         };
         let rate = format!("concurrency = 2\nmax_attempts = 10\nbatch = {batch}");
-        let (w, _, (requests, throttled)) = apply_throttled(60, throttle, &rate).await;
+        let (w, s, (requests, throttled)) = apply_throttled(60, throttle, &rate).await;
+        assert_eq!(
+            s["lowestRequestsPerSecond"].as_f64(),
+            Some(350.0),
+            "batch {batch}: write 429s never slowed the resource-unit budget: {s}"
+        );
         assert!(
             (throttled as f64) < 0.4 * requests as f64,
             "batch {batch}: the writes backed off: {throttled} of {requests} throttled"

@@ -40,9 +40,11 @@ const FALL_EVERY: Duration = Duration::from_millis(250);
 /// little (so a burst admitted in one instant does not read as an infinite rate).
 const MEASURE_OVER: Duration = Duration::from_secs(10);
 const MEASURE_AT_LEAST: Duration = Duration::from_secs(1);
-/// No 429 lowers a rate below this many requests per second (unless it was configured lower:
-/// then it only halves).
+/// No 429 lowers a rate below this many requests per second, or below half the configured
+/// rate when that is lower still.
 const FLOOR: f64 = 0.1;
+/// No single wait is longer than this (it keeps instants in range whatever the arithmetic).
+const LONGEST_WAIT: Duration = Duration::from_secs(86_400);
 /// Admissions are counted in bins of this length (a bounded record at any rate).
 const BIN: Duration = Duration::from_millis(50);
 
@@ -160,7 +162,9 @@ impl Bucket {
             Duration::ZERO
         } else {
             // A few microseconds more guard against rounding.
-            Duration::try_from_secs_f64((need - self.tokens) / self.rate + 1e-6).unwrap_or(Duration::MAX)
+            Duration::try_from_secs_f64((need - self.tokens) / self.rate + 1e-6)
+                .unwrap_or(LONGEST_WAIT)
+                .min(LONGEST_WAIT)
         };
         blocked.max(short)
     }
@@ -224,7 +228,7 @@ impl Bucket {
         // trusted down to a sixteenth of the halved rate, one trickle of answers being no proof.
         let halved = self.rate * FALL;
         let measured = self.admitted_rate(now).map_or(halved, |m| m.max(halved / 16.0));
-        self.rate = halved.min(measured).max(FLOOR.min(halved));
+        self.rate = halved.min(measured).max(FLOOR.min(self.nominal * FALL));
         self.burst_until = Some(until.unwrap_or(now).max(now + FALL_EVERY));
     }
 
@@ -233,7 +237,7 @@ impl Bucket {
     fn hot(&mut self, now: Instant) {
         self.refill(now);
         self.tokens = self.tokens.min(0.0);
-        self.settled = now;
+        self.settled = self.settled.max(now);
     }
 
     /// A calm answer: after a calm interval, climb back toward the configured rate.
@@ -370,9 +374,9 @@ impl Pacer {
         let now = Instant::now();
         let mut s = self.state.lock().expect("pacer lock");
         if let Some(extra) = resource_units.map(|u| u - cost.units).filter(|e| e.is_finite() && *e > 0.0) {
-            // A nonsensical value costs at most one bucket.
+            // Nonsensical values leave at most one bucket of debt.
             let capacity = s.resource_units.capacity;
-            s.resource_units.tokens -= extra.min(capacity);
+            s.resource_units.tokens = (s.resource_units.tokens - extra).max(-capacity);
         }
         let units = cost.units as usize;
         s.resource_units.admit(units, now);
@@ -603,7 +607,7 @@ mod tests {
         let p = Pacer::new(SMALL, None);
         p.answered(Cost::of(false), Some(1e300), None);
         let t = take(&p, 1, false).await;
-        assert!(near(t, 0.1), "the full bucket emptied, no more: {t:?}");
+        assert!(near(t, 10.1), "one bucket of debt, no more, at 10/s: {t:?}");
         p.throttled(Budget::ResourceUnits, Some(Duration::from_secs(86_400)));
         let t = take(&p, 1, false).await;
         // Five minutes, then one token at the rate measured (one admitted in a second).
@@ -624,6 +628,13 @@ mod tests {
         let before = p.write_rate();
         p.throttled(Budget::Writes, None);
         assert!(p.write_rate() <= before / 2.0, "{} from {before}", p.write_rate());
+        // Bursts of 429s without Retry-After never take a rate below its floor.
+        for _ in 0..100 {
+            tokio::time::advance(Duration::from_secs(1)).await;
+            p.throttled(Budget::ResourceUnits, None);
+        }
+        assert_eq!(p.rate(), FLOOR);
+        assert!(take(&p, 1, false).await <= Duration::from_secs_f64(1.0 / FLOOR + 0.01));
     }
 
     #[tokio::test(start_paused = true)]
@@ -632,6 +643,9 @@ mod tests {
         p.throttled(Budget::ResourceUnits, Some(Duration::from_secs(10)));
         let slowed = p.rate();
         tokio::time::advance(Duration::from_secs(3)).await;
+        p.answered(Cost::of(false), None, None);
+        p.answered(Cost::of(false), None, Some(0.99));
+        tokio::time::advance(Duration::from_secs(2)).await;
         p.answered(Cost::of(false), None, None);
         assert_eq!(p.rate(), slowed, "answers of calls sent before the 429 do not lift it");
         tokio::time::advance(Duration::from_secs(8)).await;

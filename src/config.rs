@@ -120,6 +120,68 @@ pub fn resource_units_per_10s(tenant_size: &str) -> Option<f64> {
     }
 }
 
+/// How the HR file is laid out: one row per phone or one row per person, which columns hold
+/// what, the delimiter and the text encoding (`[input]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InputSettings {
+    /// One row per phone (`long`) or one row per person with a column per phone (`wide`).
+    pub format: InputFormat,
+    /// The column naming the user (object id or UPN).
+    pub user_column: String,
+    /// Long format: the column giving the phone type.
+    pub type_column: String,
+    /// Long format: the column giving the number.
+    pub number_column: String,
+    /// Wide format: which column feeds which input phone type, in the order given.
+    pub columns: Vec<(String, String)>,
+    /// The optional column naming the phone (profile phones keep a display name).
+    pub display_name_column: String,
+    /// `,`, `;` or tab; `None`: detected from the header line.
+    pub delimiter: Option<u8>,
+    /// The text encoding; `Auto`: a byte-order mark, else UTF-8 if valid, else Windows-1252.
+    pub encoding: InputEncoding,
+}
+
+impl Default for InputSettings {
+    /// The long format with its standard column names, delimiter and encoding detected.
+    fn default() -> Self {
+        InputSettings {
+            format: InputFormat::Long,
+            user_column: "user".into(),
+            type_column: "phoneType".into(),
+            number_column: "phoneNumber".into(),
+            columns: Vec::new(),
+            display_name_column: "displayName".into(),
+            delimiter: None,
+            encoding: InputEncoding::Auto,
+        }
+    }
+}
+
+/// The two layouts of an HR file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InputFormat {
+    /// One row per user and phone: user, phone type, number.
+    Long,
+    /// One row per user, one column per phone type.
+    Wide,
+}
+
+/// The text encodings the reader takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InputEncoding {
+    /// A byte-order mark says; else UTF-8 when the bytes are valid UTF-8; else Windows-1252.
+    Auto,
+    /// UTF-8 (a row with bytes that are not UTF-8 is refused).
+    Utf8,
+    /// UTF-16, little-endian (Excel's "Unicode text").
+    Utf16Le,
+    /// UTF-16, big-endian.
+    Utf16Be,
+    /// Windows-1252 (Excel's "CSV" on Western European Windows).
+    Windows1252,
+}
+
 /// Pacing and retry settings.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Rate {
@@ -182,6 +244,8 @@ pub struct Config {
     /// Region for numbers written without a country code (a two-letter code, checked by the
     /// number parser).
     pub default_region: String,
+    /// How the input file is laid out (`[input]`).
+    pub input: InputSettings,
     /// Folder under which each run's report folder is created.
     pub report_dir: PathBuf,
     /// Files of the embedded emulator.
@@ -300,14 +364,109 @@ struct RawPlan {
 #[serde(deny_unknown_fields, default)]
 struct RawInput {
     default_region: String,
+    format: String,
+    user_column: String,
+    type_column: String,
+    number_column: String,
+    columns: Option<toml::Table>,
+    display_name_column: String,
+    delimiter: String,
+    encoding: String,
 }
 
 impl Default for RawInput {
     fn default() -> Self {
         RawInput {
             default_region: "US".into(),
+            format: "long".into(),
+            user_column: "user".into(),
+            type_column: "phoneType".into(),
+            number_column: "phoneNumber".into(),
+            columns: None,
+            display_name_column: "displayName".into(),
+            delimiter: "auto".into(),
+            encoding: "auto".into(),
         }
     }
+}
+
+/// Checks and types `[input]`.
+fn input_settings(raw: RawInput, bad: &dyn Fn(&str, String) -> anyhow::Error) -> Result<InputSettings, anyhow::Error> {
+    let format = match raw.format.trim().to_ascii_lowercase().as_str() {
+        "long" => InputFormat::Long,
+        "wide" => InputFormat::Wide,
+        other => {
+            return Err(bad(
+                "input.format",
+                format!("'{other}' is not long (one row per phone) or wide (one row per person)"),
+            ));
+        }
+    };
+    let mut columns = Vec::new();
+    for (column, phone_type) in raw.columns.unwrap_or_default() {
+        match phone_type.as_str() {
+            Some(t) if !t.trim().is_empty() && !column.trim().is_empty() => columns.push((column.trim().to_string(), t.trim().to_string())),
+            _ => {
+                return Err(bad(
+                    "input.columns",
+                    format!("'{column}' must name a column and map it to a phone type, e.g. \"Mobile Phone\" = \"mobile\""),
+                ));
+            }
+        }
+    }
+    match (format, columns.is_empty()) {
+        (InputFormat::Wide, true) => {
+            return Err(bad(
+                "input.columns",
+                "format = \"wide\" needs columns = { \"Mobile Phone\" = \"mobile\", ... }: which column holds which phone type".into(),
+            ));
+        }
+        (InputFormat::Long, false) => {
+            return Err(bad(
+                "input.columns",
+                "is for format = \"wide\"; a long file names the type in type_column".into(),
+            ));
+        }
+        _ => {}
+    }
+    let delimiter = match raw.delimiter.as_str() {
+        "auto" => None,
+        "," => Some(b','),
+        ";" => Some(b';'),
+        "tab" | "\t" => Some(b'\t'),
+        other => return Err(bad("input.delimiter", format!("'{other}' is not auto, \",\", \";\" or tab"))),
+    };
+    let encoding = match raw.encoding.trim().to_ascii_lowercase().replace('_', "-").as_str() {
+        "auto" => InputEncoding::Auto,
+        "utf-8" | "utf8" => InputEncoding::Utf8,
+        "utf-16le" | "utf-16" => InputEncoding::Utf16Le,
+        "utf-16be" => InputEncoding::Utf16Be,
+        "windows-1252" | "cp1252" | "latin1" | "iso-8859-1" => InputEncoding::Windows1252,
+        other => {
+            return Err(bad(
+                "input.encoding",
+                format!("'{other}' is not auto, utf-8, utf-16le, utf-16be or windows-1252"),
+            ));
+        }
+    };
+    let column = |key: &str, v: String| {
+        let v = v.trim().to_string();
+        if v.is_empty() {
+            Err(bad(key, "must name a column".into()))
+        } else {
+            Ok(v)
+        }
+    };
+    Ok(InputSettings {
+        format,
+        user_column: column("input.user_column", raw.user_column)?,
+        type_column: column("input.type_column", raw.type_column)?,
+        number_column: column("input.number_column", raw.number_column)?,
+        columns,
+        display_name_column: column("input.display_name_column", raw.display_name_column)?,
+        delimiter,
+        encoding,
+    })
 }
 
 #[derive(Debug, Deserialize)]
@@ -466,6 +625,7 @@ impl Config {
             ));
         }
         let default_region = raw.input.default_region.trim().to_string();
+        let input = input_settings(raw.input, &bad)?;
         if default_region.len() != 2 || !default_region.chars().all(|c| c.is_ascii_alphabetic()) {
             return Err(bad(
                 "input.default_region",
@@ -487,6 +647,7 @@ impl Config {
             targets,
             prune: raw.plan.prune,
             default_region,
+            input,
             report_dir: resolve(&raw.reports.dir),
             emulator: EmulatorFiles {
                 seed: raw.emulator.seed.as_deref().map(resolve),
@@ -618,6 +779,32 @@ mod tests {
 
     fn parse(text: &str) -> Result<Config> {
         Config::parse(text, Path::new("/etc/ps/config.toml"), &Env::default())
+    }
+
+    #[test]
+    fn input_layouts_delimiters_and_encodings() {
+        let c = parse("").unwrap();
+        assert_eq!(c.input, InputSettings::default());
+        let c = parse(
+            "[input]\nformat = \"Wide\"\nuser_column = \"Work Email\"\ndelimiter = \";\"\nencoding = \"UTF-16LE\"\n[input.columns]\n\"Mobile Phone\" = \"mobile\"\n",
+        )
+        .unwrap();
+        assert_eq!(
+            (c.input.format, c.input.user_column.as_str(), c.input.delimiter, c.input.encoding),
+            (InputFormat::Wide, "Work Email", Some(b';'), InputEncoding::Utf16Le)
+        );
+        assert_eq!(c.input.columns, vec![("Mobile Phone".to_string(), "mobile".to_string())]);
+        for (text, key) in [
+            ("[input]\nformat = \"wide\"\n", "input.columns"),
+            ("[input]\ncolumns = { Mobile = \"mobile\" }\n", "input.columns"),
+            ("[input]\nformat = \"tall\"\n", "input.format"),
+            ("[input]\ndelimiter = \"|\"\n", "input.delimiter"),
+            ("[input]\nencoding = \"ebcdic\"\n", "input.encoding"),
+            ("[input]\nuser_column = \" \"\n", "input.user_column"),
+        ] {
+            let e = parse(text).unwrap_err().to_string();
+            assert!(e.contains(key), "{text}: {e}");
+        }
     }
 
     #[test]

@@ -106,7 +106,22 @@ async fn sync(args: &RunArgs, mode: Mode, env: &Env, stop: &Stop) -> Result<Exit
         .map_err(|why: String| config.error("input.default_region", why))?;
     let targets = targets::build(&config, region)?;
     let file = std::fs::File::open(&args.input).with_context(|| format!("cannot open input file {}", args.input.display()))?;
-    let mut input = reader::read(std::io::BufReader::new(file), region, &targets::input_vocabulary(&targets))
+    let vocabulary = targets::input_vocabulary(&targets);
+    if let Some((column, t)) = config
+        .input
+        .columns
+        .iter()
+        .find(|(_, t)| !vocabulary.iter().any(|v| v.eq_ignore_ascii_case(t)))
+    {
+        return Err(config.error(
+            "input.columns",
+            format!(
+                "column '{column}' feeds '{t}', which no target takes: use {}",
+                vocabulary.join(", ")
+            ),
+        ));
+    }
+    let mut input = reader::read(std::io::BufReader::new(file), region, &vocabulary, &config.input)
         .with_context(|| format!("cannot use input file {}", args.input.display()))?;
     let report_dir = report::create_dir(&config.report_dir, args.report_dir.as_deref(), mode, &stamp)?;
     // Written now, so a run that dies later still leaves the refused rows behind.
@@ -276,6 +291,8 @@ async fn sync(args: &RunArgs, mode: Mode, env: &Env, stop: &Stop) -> Result<Exit
         prune: config.prune,
         refused: &refused,
         rows: input.rows,
+        encoding: input.encoding,
+        delimiter: input.delimiter,
         rejects: &input.rejects,
         plan: &plan,
         outcomes: outcomes.as_deref(),

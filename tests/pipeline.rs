@@ -362,3 +362,41 @@ async fn graph_unreachable_before_any_work_is_fatal() {
     assert!(message.contains("answered none of the reads"), "{message}");
     assert!(!dir.join("outcomes.csv").exists(), "no work was started");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wide_windows_1252_export_with_semicolons_is_applied_as_configured() {
+    let seed = json!({"users": [
+        {"id": "id1", "userPrincipalName": "kim@contoso.com",
+         "phoneMethods": [{"phoneType": "office", "phoneNumber": "+1 4255550100"}]},
+        {"id": "id2", "userPrincipalName": "lee@contoso.com"},
+    ]});
+    let w = World::with_config(
+        seed,
+        "[input]\nformat = \"wide\"\nuser_column = \"Work Email\"\n\
+         columns = { \"Mobile Phone\" = \"mobile\", \"Office Phone\" = \"office\" }\n",
+    )
+    .await;
+    // As Excel saves "CSV" on a Western European Windows: Windows-1252, `;`, CRLF.
+    let text = "Work Email;Mobile Phone;Office Phone;Name\r\n\
+                kim@contoso.com;(206) 555-0100;425-555-0100;Müller\r\n\
+                lee@contoso.com;;425 555 0199;Ødegård\r\n";
+    let (bytes, _, unmappable) = encoding_rs::WINDOWS_1252.encode(text);
+    assert!(!unmappable);
+    let input = w.dir.path().join("wide.csv");
+    std::fs::write(&input, &bytes).unwrap();
+    let (code, dir) = w.run("apply", &input, "r").await;
+    let s = summary(&dir);
+    assert_eq!(code.unwrap(), ExitCode::SUCCESS, "{s}");
+    assert_eq!(
+        w.phones("kim@contoso.com"),
+        pairs(&[("mobile", "+1 2065550100"), ("office", "+1 4255550100")])
+    );
+    assert_eq!(
+        w.phones("lee@contoso.com"),
+        pairs(&[("office", "+1 4255550199")]),
+        "an empty cell adds nothing"
+    );
+    assert_eq!(s["inputFile"], json!({"encoding": "windows-1252", "delimiter": ";"}), "{s}");
+    let md = std::fs::read_to_string(dir.join("plan.md")).unwrap();
+    assert!(md.contains("read as windows-1252, columns separated by ;"), "{md}");
+}

@@ -1,24 +1,25 @@
 //! Reader: CSV bytes in, desired state per user out, plus the rows it had to refuse.
 //!
-//! Long format: one row per user and phone, columns `user`, `phoneType`, `phoneNumber` and an
-//! optional `displayName` (the name a profile phone shows), header names matched
-//! case-insensitively. The phone types it takes are the ones the run's targets take. A row that cannot be used becomes a [`Reject`]
-//! with its line number and a reason; only a file that cannot be read at all is an error.
+//! Two layouts (`[input]`): long, one row per user and phone (columns `user`, `phoneType`,
+//! `phoneNumber` by default), and wide, one row per user with a column per phone type (as
+//! Workday, SuccessFactors, BambooHR and Excel export). Either may have a column naming the phone
+//! (`displayName`, for profile phones). Header names match ignoring case and surrounding
+//! spaces; the encoding and delimiter are detected or configured (`decode`). The phone types it
+//! takes are the ones the run's targets take. A row or cell that cannot be used becomes a
+//! [`Reject`] with its line, column and a reason; only a file that cannot be read at all is an
+//! error. In a wide file an empty cell means "no value for this type".
 //! Line numbers are physical lines, as a text editor shows them. A refused row whose user can
 //! be named is also recorded on that user ([`DesiredUser::rejected`]): what HR wants there is
 //! unknown.
 
+mod decode;
+
+use crate::config::{InputFormat, InputSettings};
 use crate::model::{DesiredPhone, DesiredUser};
 use crate::phone::{self, Region};
 use std::collections::HashMap;
 use std::io::Read;
 
-/// The columns the long format needs, by their canonical names.
-const USER: &str = "user";
-const PHONE_TYPE: &str = "phoneType";
-const PHONE_NUMBER: &str = "phoneNumber";
-/// The optional column naming the phone (for targets that keep a display name).
-const DISPLAY_NAME: &str = "displayName";
 /// Why a row with bytes that are not UTF-8 is refused.
 const NOT_UTF8: &str = "the row is not valid UTF-8; save the file as UTF-8";
 
@@ -26,28 +27,45 @@ const NOT_UTF8: &str = "the row is not valid UTF-8; save the file as UTF-8";
 #[derive(Debug, thiserror::Error)]
 pub enum ReadError {
     /// The header lacks a needed column.
-    #[error("missing column '{missing}' in the header (found: {found}); expected columns: user, phoneType, phoneNumber")]
+    #[error("missing column '{missing}' in the header (found: {found}); expected columns: {expected} (set them in [input])")]
     MissingColumn {
         /// The column that is missing.
-        missing: &'static str,
+        missing: String,
         /// What the header had instead.
         found: String,
+        /// The columns the configured layout needs.
+        expected: String,
     },
+    /// Two header fields have the same name (ignoring case and spaces).
+    #[error("the header names column '{name}' twice (columns {first} and {second}); rename one")]
+    DuplicateColumn {
+        /// The name.
+        name: String,
+        /// 1-based positions of both.
+        first: usize,
+        /// See `first`.
+        second: usize,
+    },
+    /// Not a text file at all.
+    #[error("this is not a CSV text file: it looks like {0}")]
+    NotText(String),
     /// The first line is a data row, so the header line is missing. Its values are not quoted.
-    #[error("the first line looks like data, not a header: add the header line user,phoneType,phoneNumber{hint}")]
+    #[error("the first line looks like data, not a header: add a header line naming the columns {expected}{hint}")]
     NoHeader {
+        /// The columns the configured layout needs.
+        expected: String,
         /// How to fix the delimiter as well, or empty.
         hint: &'static str,
     },
     /// The file is empty: no header.
-    #[error("the file is empty: expected a header line with user, phoneType, phoneNumber")]
-    Empty,
+    #[error("the file is empty: expected a header line with {expected}")]
+    Empty {
+        /// The columns the configured layout needs.
+        expected: String,
+    },
     /// The bytes could not be read.
     #[error("could not read the file: {0}")]
     Io(String),
-    /// The file is UTF-16 (as Excel's "Unicode text" writes it).
-    #[error("the file is UTF-16 encoded; save it as \"CSV UTF-8\" and try again")]
-    Utf16,
 }
 
 /// One input row the reader refused.
@@ -55,6 +73,9 @@ pub enum ReadError {
 pub struct Reject {
     /// 1-based line number in the file.
     pub line: u64,
+    /// The column the refused value is in (the number column of a long file, the phone's own
+    /// column in a wide one), as the header names it; empty when the whole row was unreadable.
+    pub column: String,
     /// The `user` field as written (may be empty).
     pub user: String,
     /// The `phoneType` field as written.
@@ -75,26 +96,52 @@ pub struct Input {
     pub rejects: Vec<Reject>,
     /// Data rows seen (excluding the header).
     pub rows: u64,
+    /// The text encoding the file was read in (`utf-8`, `utf-16le`, `utf-16be`, `windows-1252`).
+    pub encoding: &'static str,
+    /// The delimiter between columns (`,`, `;` or `tab`).
+    pub delimiter: &'static str,
 }
 
-/// Reads long-format CSV from `source`, parsing numbers with `region` as the default; `types`
-/// are the `phoneType` values the run takes, in their canonical spelling (matched
+/// Where the columns a layout needs are in the header.
+struct Columns {
+    user: usize,
+    display_name: Option<usize>,
+    /// Long: the type and number columns. Wide: each phone column (position, header name, type).
+    layout: Layout,
+}
+
+enum Layout {
+    Long {
+        phone_type: usize,
+        number: usize,
+        number_name: String,
+    },
+    Wide(Vec<(usize, String, String)>),
+}
+
+/// Reads CSV from `source` laid out as `settings` say, parsing numbers with `region` as the
+/// default; `types` are the phone types the run takes, in their canonical spelling (matched
 /// case-insensitively).
-pub fn read(mut source: impl Read, region: Region, types: &[String]) -> Result<Input, ReadError> {
-    let mut bytes = Vec::new();
-    source.read_to_end(&mut bytes).map_err(|e| ReadError::Io(e.to_string()))?;
-    if bytes.starts_with(&[0xFF, 0xFE]) || bytes.starts_with(&[0xFE, 0xFF]) {
-        return Err(ReadError::Utf16);
-    }
-    let lines = Lines::new(&bytes);
+pub fn read(mut source: impl Read, region: Region, types: &[String], settings: &InputSettings) -> Result<Input, ReadError> {
+    let mut raw = Vec::new();
+    source.read_to_end(&mut raw).map_err(|e| ReadError::Io(e.to_string()))?;
+    let decoded = decode::decode(&raw, settings.encoding).map_err(|decode::NotText(what)| ReadError::NotText(what))?;
+    let bytes = &decoded.bytes[..];
+    let delimiter = settings.delimiter.unwrap_or_else(|| decode::detect_delimiter(bytes));
+    let lines = Lines::new(bytes);
     let mut csv = csv::ReaderBuilder::new()
         .flexible(true)
+        .delimiter(delimiter)
         .trim(csv::Trim::All)
-        .from_reader(&bytes[..]);
+        .from_reader(bytes);
     let header = csv.byte_headers().map_err(|e| ReadError::Io(e.to_string()))?.clone();
-    let (user_col, type_col, number_col, name_col) = columns(&header)?;
+    let cols = columns(&header, settings)?;
 
-    let mut input = Input::default();
+    let mut input = Input {
+        encoding: decoded.encoding,
+        delimiter: decode::delimiter_name(delimiter),
+        ..Input::default()
+    };
     let mut users = Users::default();
     let mut record = csv::ByteRecord::new();
     loop {
@@ -107,6 +154,7 @@ pub fn read(mut source: impl Read, region: Region, types: &[String]) -> Result<I
                     input.rows += 1;
                     input.rejects.push(Reject {
                         line: e.position().map_or(0, |p| lines.line_at(p.byte())),
+                        column: String::new(),
                         user: String::new(),
                         phone_type: String::new(),
                         phone_number: String::new(),
@@ -122,48 +170,72 @@ pub fn read(mut source: impl Read, region: Region, types: &[String]) -> Result<I
         input.rows += 1;
         let line = record.position().map_or(0, |p| lines.line_at(p.byte()));
         let field = |i: usize| record.get(i).map(|b| String::from_utf8_lossy(b).into_owned()).unwrap_or_default();
-        let user = field(user_col);
-        let type_raw = field(type_col);
-        let number_raw = field(number_col);
         let not_utf8 = |col: usize| record.get(col).is_some_and(|b| std::str::from_utf8(b).is_err());
-        let phone_type = types.iter().find(|t| t.eq_ignore_ascii_case(&type_raw)).map(String::as_str);
-        let display_name = name_col.map(field).filter(|n| !n.is_empty() && !n.chars().any(char::is_control));
-
-        let user_problem = if not_utf8(user_col) {
+        let user = field(cols.user);
+        let display_name = cols
+            .display_name
+            .map(field)
+            .filter(|n| !n.is_empty() && !n.chars().any(char::is_control));
+        let user_problem = if not_utf8(cols.user) {
             Some(NOT_UTF8.to_string())
         } else if user.is_empty() {
-            Some("the user column is empty".to_string())
+            Some(format!("the {} column is empty", settings.user_column))
         } else if user.chars().any(char::is_control) {
-            Some("the user column contains control characters".to_string())
+            Some(format!("the {} column contains control characters", settings.user_column))
         } else {
             None
         };
-        let row = if let Some(problem) = &user_problem {
-            Err(problem.clone())
-        } else if not_utf8(number_col) {
-            Err(NOT_UTF8.to_string())
-        } else if let Some(phone_type) = phone_type {
-            phone::parse(&number_raw, region).map(|phone| (phone_type, phone))
-        } else if type_raw.is_empty() {
-            Err("the phoneType column is empty".to_string())
-        } else {
-            Err(format!("unknown phoneType '{type_raw}': use {}", types.join(", ")))
+        // The phones this row offers: (column position, column name, type as written, number).
+        let offered: Vec<(usize, String, String, String)> = match &cols.layout {
+            Layout::Long {
+                phone_type,
+                number,
+                number_name,
+            } => vec![(*number, number_name.clone(), field(*phone_type), field(*number))],
+            // An empty cell is no value for its type.
+            Layout::Wide(phones) => phones
+                .iter()
+                .map(|(col, name, t)| (*col, name.clone(), t.clone(), field(*col)))
+                .filter(|(col, _, _, n)| !n.is_empty() || not_utf8(*col))
+                .collect(),
         };
-        match row {
-            Ok((phone_type, phone)) => users.found_user(&user).want(phone_type, DesiredPhone { phone, line, display_name }),
-            Err(reason) => {
-                // A refused row of a user we can name still says HR wants something we do not
-                // know: the user carries it, under its type when the type could be read.
-                if user_problem.is_none() {
-                    users.for_reject(&user).reject(phone_type, line);
+        for (col, column, type_raw, number_raw) in offered {
+            let phone_type = types.iter().find(|t| t.eq_ignore_ascii_case(&type_raw)).map(String::as_str);
+            let row = if let Some(problem) = &user_problem {
+                Err(problem.clone())
+            } else if not_utf8(col) {
+                Err(NOT_UTF8.to_string())
+            } else if let Some(phone_type) = phone_type {
+                phone::parse(&number_raw, region).map(|phone| (phone_type, phone))
+            } else if type_raw.is_empty() {
+                Err(format!("the {} column is empty", settings.type_column))
+            } else {
+                Err(format!("unknown {} '{type_raw}': use {}", settings.type_column, types.join(", ")))
+            };
+            match row {
+                Ok((phone_type, phone)) => users.found_user(&user).want(
+                    phone_type,
+                    DesiredPhone {
+                        phone,
+                        line,
+                        display_name: display_name.clone(),
+                    },
+                ),
+                Err(reason) => {
+                    // A refused row of a user we can name still says HR wants something we do not
+                    // know: the user carries it, under its type when the type could be read.
+                    if user_problem.is_none() {
+                        users.for_reject(&user).reject(phone_type, line);
+                    }
+                    input.rejects.push(Reject {
+                        line,
+                        column,
+                        user: user.clone(),
+                        phone_type: type_raw,
+                        phone_number: number_raw,
+                        reason,
+                    });
                 }
-                input.rejects.push(Reject {
-                    line,
-                    user,
-                    phone_type: type_raw,
-                    phone_number: number_raw,
-                    reason,
-                });
             }
         }
     }
@@ -172,10 +244,21 @@ pub fn read(mut source: impl Read, region: Region, types: &[String]) -> Result<I
     Ok(input)
 }
 
-/// Finds the needed columns in the header, or says why it cannot.
-fn columns(header: &csv::ByteRecord) -> Result<(usize, usize, usize, Option<usize>), ReadError> {
+/// The columns `settings` need, as the error messages list them.
+fn expected(settings: &InputSettings) -> String {
+    let mut names = vec![settings.user_column.clone()];
+    match settings.format {
+        InputFormat::Long => names.extend([settings.type_column.clone(), settings.number_column.clone()]),
+        InputFormat::Wide => names.extend(settings.columns.iter().map(|(c, _)| c.clone())),
+    }
+    names.join(", ")
+}
+
+/// Finds the columns `settings` need in the header, or says why it cannot.
+fn columns(header: &csv::ByteRecord, settings: &InputSettings) -> Result<Columns, ReadError> {
+    let expected = expected(settings);
     if header.is_empty() || header.iter().all(|h| h.is_empty()) {
-        return Err(ReadError::Empty);
+        return Err(ReadError::Empty { expected });
     }
     let names: Vec<String> = header
         .iter()
@@ -183,28 +266,60 @@ fn columns(header: &csv::ByteRecord) -> Result<(usize, usize, usize, Option<usiz
         .collect();
     // A header that is one field holding `;` or tabs is a file with another delimiter.
     let hint = match names.as_slice() {
-        [one] if one.contains(';') => "; the file seems to use ';' between columns: save it as comma-separated CSV",
-        [one] if one.contains('\t') => "; the file seems to use tabs between columns: save it as comma-separated CSV",
+        [one] if one.contains(';') => "; the file seems to use ';' between columns: set input.delimiter = \";\" (or \"auto\")",
+        [one] if one.contains('\t') => "; the file seems to use tabs between columns: set input.delimiter = \"tab\" (or \"auto\")",
         _ => "",
     };
     // A data row's fields (a UPN, a phone number) must not be echoed to the console.
     let looks_like_data = names
         .iter()
         .any(|n| n.contains('@') || n.chars().filter(char::is_ascii_digit).count() >= 3);
-    let column = |want: &'static str| {
-        names.iter().position(|n| n.eq_ignore_ascii_case(want)).ok_or_else(|| {
+    if !looks_like_data {
+        for (i, n) in names.iter().enumerate().filter(|(_, n)| !n.is_empty()) {
+            if let Some(j) = names[..i].iter().position(|m| m.eq_ignore_ascii_case(n)) {
+                return Err(ReadError::DuplicateColumn {
+                    name: n.clone(),
+                    first: j + 1,
+                    second: i + 1,
+                });
+            }
+        }
+    }
+    let column = |want: &str| {
+        names.iter().position(|n| n.eq_ignore_ascii_case(want.trim())).ok_or_else(|| {
             if looks_like_data {
-                ReadError::NoHeader { hint }
+                ReadError::NoHeader {
+                    expected: expected.clone(),
+                    hint,
+                }
             } else {
                 ReadError::MissingColumn {
-                    missing: want,
+                    missing: want.to_string(),
                     found: format!("{}{hint}", names.join(", ")),
+                    expected: expected.clone(),
                 }
             }
         })
     };
-    let display_name = names.iter().position(|n| n.eq_ignore_ascii_case(DISPLAY_NAME));
-    Ok((column(USER)?, column(PHONE_TYPE)?, column(PHONE_NUMBER)?, display_name))
+    let layout = match settings.format {
+        InputFormat::Long => Layout::Long {
+            phone_type: column(&settings.type_column)?,
+            number: column(&settings.number_column)?,
+            number_name: settings.number_column.clone(),
+        },
+        InputFormat::Wide => Layout::Wide(
+            settings
+                .columns
+                .iter()
+                .map(|(name, phone_type)| column(name).map(|i| (i, name.clone(), phone_type.clone())))
+                .collect::<Result<_, _>>()?,
+        ),
+    };
+    Ok(Columns {
+        user: column(&settings.user_column)?,
+        display_name: names.iter().position(|n| n.eq_ignore_ascii_case(&settings.display_name_column)),
+        layout,
+    })
 }
 
 /// The users of one file, matched case-insensitively (object ids and UPNs alike).
@@ -276,11 +391,13 @@ mod tests {
     use super::*;
 
     fn read_str(s: &str) -> Input {
-        read(s.as_bytes(), "US".parse().unwrap(), &types()).unwrap()
+        read(s.as_bytes(), "US".parse().unwrap(), &types(), &InputSettings::default()).unwrap()
     }
 
     fn read_err(s: &str) -> String {
-        read(s.as_bytes(), "US".parse().unwrap(), &types()).unwrap_err().to_string()
+        read(s.as_bytes(), "US".parse().unwrap(), &types(), &InputSettings::default())
+            .unwrap_err()
+            .to_string()
     }
 
     /// The auth target's phone types.
@@ -403,10 +520,10 @@ mod tests {
     fn a_data_line_in_place_of_the_header_is_not_echoed() {
         let err = read_err("kim@contoso.com,mobile,2065555555\n");
         assert!(err.contains("the first line looks like data, not a header"), "{err}");
-        assert!(err.contains("user,phoneType,phoneNumber"), "{err}");
+        assert!(err.contains("user, phoneType, phoneNumber"), "{err}");
         assert!(!err.contains("kim") && !err.contains("555"), "{err}");
         let err = read_err("0f6c1a3e-7d2b-4c55-9e1f-2a3b4c5d6e7f;mobile;+49 30 1234567\n");
-        assert!(err.contains("looks like data") && err.contains("';' between columns"), "{err}");
+        assert!(err.contains("looks like data") && !err.contains("1234567"), "{err}");
         assert!(!err.contains("0f6c") && !err.contains("1234567"), "{err}");
         let err = read_err("user,type,phoneNumber\n");
         assert!(err.contains("found: user, type, phoneNumber"), "{err}");
@@ -458,39 +575,112 @@ mod tests {
 
     #[test]
     fn missing_column_names_it() {
-        let err = read("user,phoneType\nx,mobile\n".as_bytes(), "US".parse().unwrap(), &types()).unwrap_err();
+        let err = read(
+            "user,phoneType\nx,mobile\n".as_bytes(),
+            "US".parse().unwrap(),
+            &types(),
+            &InputSettings::default(),
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("missing column 'phoneNumber'"), "{err}");
         assert!(matches!(
-            read("".as_bytes(), "US".parse().unwrap(), &types()),
-            Err(ReadError::Empty)
+            read("".as_bytes(), "US".parse().unwrap(), &types(), &InputSettings::default()),
+            Err(ReadError::Empty { .. })
         ));
     }
 
-    #[test]
-    fn excel_exports_in_the_wrong_shape_get_a_clear_message() {
-        let utf16: Vec<u8> = [0xFF, 0xFE]
-            .into_iter()
-            .chain("user,phoneType,phoneNumber\n".encode_utf16().flat_map(u16::to_le_bytes))
-            .collect();
-        assert!(matches!(read(&utf16[..], "US".parse().unwrap(), &types()), Err(ReadError::Utf16)));
-        let semicolons = read(
-            "user;phoneType;phoneNumber\nk@x.com;mobile;2065555555\n".as_bytes(),
-            "US".parse().unwrap(),
-            &types(),
-        )
-        .unwrap_err()
-        .to_string();
-        assert!(semicolons.contains("';' between columns"), "{semicolons}");
+    fn settings(edit: impl FnOnce(&mut InputSettings)) -> InputSettings {
+        let mut s = InputSettings::default();
+        edit(&mut s);
+        s
+    }
+
+    fn read_with(bytes: &[u8], settings: &InputSettings) -> Result<Input, ReadError> {
+        read(bytes, "US".parse().unwrap(), &types(), settings)
     }
 
     #[test]
-    fn invalid_utf8_is_a_reject_not_an_abort() {
-        let mut bytes = b"user,phoneType,phoneNumber\n".to_vec();
-        bytes.extend_from_slice(b"k\xffm@x.com,mobile,2065555555\nok@x.com,mobile,2065555555\n");
-        let input = read(&bytes[..], "US".parse().unwrap(), &types()).unwrap();
+    fn excel_exports_are_read_in_their_encoding_and_delimiter() {
+        let text = "user;phoneType;phoneNumber\r\nk@x.com;mobile;2065555555\r\n";
+        let utf16: Vec<u8> = [0xFF, 0xFE]
+            .into_iter()
+            .chain(text.encode_utf16().flat_map(u16::to_le_bytes))
+            .collect();
+        let input = read_with(&utf16, &InputSettings::default()).unwrap();
+        assert_eq!((input.users.len(), input.encoding, input.delimiter), (1, "utf-16le", ";"));
+        // A delimiter set to something else says what it saw.
+        let comma = settings(|s| s.delimiter = Some(b','));
+        let e = read_with(text.as_bytes(), &comma).unwrap_err().to_string();
+        assert!(e.contains("';' between columns"), "{e}");
+    }
+
+    #[test]
+    fn invalid_utf8_is_windows_1252_unless_utf8_is_configured() {
+        let mut bytes = b"user,phoneType,phoneNumber,displayName\n".to_vec();
+        bytes.extend_from_slice(b"k@x.com,mobile,2065555555,M\xfcller\nok@x.com,mobile,2065555555,\n");
+        let input = read_with(&bytes, &InputSettings::default()).unwrap();
+        assert_eq!((input.users.len(), input.rejects.len(), input.encoding), (2, 0, "windows-1252"));
+        assert_eq!(input.users[0].phones["mobile"].display_name.as_deref(), Some("Müller"));
+        let mut bad_user = b"user,phoneType,phoneNumber\n".to_vec();
+        bad_user.extend_from_slice(b"k\xffm@x.com,mobile,2065555555\nok@x.com,mobile,2065555555\n");
+        let utf8 = settings(|s| s.encoding = crate::config::InputEncoding::Utf8);
+        let input = read_with(&bad_user, &utf8).unwrap();
         assert_eq!(input.rejects.len(), 1);
-        assert_eq!(input.rejects[0].line, 2);
+        assert_eq!((input.rejects[0].line, input.rejects[0].column.as_str()), (2, "phoneNumber"));
         assert_eq!(input.users.len(), 1);
+    }
+
+    #[test]
+    fn a_wide_file_gives_a_phone_per_filled_cell_and_refuses_cells_by_column() {
+        let wide = settings(|s| {
+            s.format = InputFormat::Wide;
+            s.user_column = "Work Email".into();
+            s.columns = vec![("Mobile Phone".into(), "mobile".into()), ("Office Phone".into(), "office".into())];
+        });
+        let csv = " work email ;MOBILE PHONE;Office Phone;;\n\
+                   kim@x.com;(206) 555-0100;;;\n\
+                   lee@x.com;not a number;+1 425 555 0101;;\n\
+                   ;2065550102;;;\n";
+        let input = read_with(csv.as_bytes(), &wide).unwrap();
+        assert_eq!((input.rows, input.delimiter), (3, ";"));
+        let kim = &input.users[0];
+        assert_eq!((kim.user.as_str(), kim.phones.len()), ("kim@x.com", 1), "an empty cell is no value");
+        assert_eq!(kim.phones["mobile"].phone.key, "+12065550100");
+        let lee = &input.users[1];
+        assert_eq!(lee.phones["office"].phone.key, "+14255550101");
+        assert_eq!(lee.rejected.get("mobile"), Some(&3), "a refused cell holds its type back");
+        let cols: Vec<(u64, &str)> = input.rejects.iter().map(|r| (r.line, r.column.as_str())).collect();
+        assert_eq!(cols, [(3, "Mobile Phone"), (4, "Mobile Phone")]);
+        assert!(
+            input.rejects[1].reason.contains("Work Email column is empty"),
+            "{:?}",
+            input.rejects[1]
+        );
+        // A configured column the header lacks is named.
+        let missing = settings(|s| {
+            s.format = InputFormat::Wide;
+            s.columns = vec![("Pager".into(), "mobile".into())];
+        });
+        let e = read_with(b"user,Mobile\nk@x.com,1\n", &missing).unwrap_err().to_string();
+        assert!(e.contains("missing column 'Pager'"), "{e}");
+    }
+
+    #[test]
+    fn a_header_naming_a_column_twice_names_both() {
+        let e = read_str_err("user,phoneType,phoneNumber, USER \nk@x.com,mobile,2065555555,k\n");
+        assert!(e.contains("'USER' twice (columns 1 and 4)"), "{e}");
+    }
+
+    fn read_str_err(s: &str) -> String {
+        read_with(s.as_bytes(), &InputSettings::default()).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn binary_input_is_named_not_echoed() {
+        let e = read_with(b"PK\x03\x04user,secret", &InputSettings::default())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("ZIP") && !e.contains("secret"), "{e}");
     }
 
     #[test]

@@ -64,10 +64,12 @@ pub fn plan(r: &RunReport) -> String {
     let _ = writeln!(out, "- Started: {}", text(&r.started_at));
     let _ = writeln!(
         out,
-        "- Input: {} ({} rows, {} rejected)",
+        "- Input: {} ({} rows, {} rejected; read as {}, columns separated by {})",
         text(&r.input.display().to_string()),
         r.rows,
-        r.rejects.len()
+        r.rejects.len(),
+        r.encoding,
+        r.delimiter
     );
     let _ = writeln!(out, "- Graph: {}", text(r.endpoint));
     for t in r.targets {
@@ -211,9 +213,16 @@ pub fn plan(r: &RunReport) -> String {
         }
     }
     if !r.rejects.is_empty() {
-        let _ = writeln!(out, "## Rejected rows\n\n| line | user | reason |\n|---|---|---|");
+        let _ = writeln!(out, "## Rejected rows\n\n| line | column | user | reason |\n|---|---|---|---|");
         for rej in r.rejects {
-            let _ = writeln!(out, "| {} | {} | {} |", rej.line, text(&rej.user), text(&rej.reason));
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} |",
+                rej.line,
+                text(&rej.column),
+                text(&rej.user),
+                text(&rej.reason)
+            );
         }
     }
     out

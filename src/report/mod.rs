@@ -64,6 +64,10 @@ pub struct RunReport<'a> {
     pub refused: &'a [(String, String)],
     /// Data rows in the input.
     pub rows: u64,
+    /// The input's text encoding and delimiter, as read.
+    pub encoding: &'static str,
+    /// See `encoding`.
+    pub delimiter: &'static str,
     /// Rows refused.
     pub rejects: &'a [Reject],
     /// The plan.
@@ -116,6 +120,7 @@ pub fn write_rejects(dir: &Path, rejects: &[Reject]) -> Result<()> {
             let line = r.line.to_string();
             csv.row(&[
                 Text(&line),
+                Text(&r.column),
                 Text(&r.user),
                 Text(&r.phone_type),
                 Text(&r.phone_number),
@@ -128,7 +133,7 @@ pub fn write_rejects(dir: &Path, rejects: &[Reject]) -> Result<()> {
 }
 
 /// The columns of `rejects.csv`.
-pub const REJECT_COLUMNS: [&str; 5] = ["line", "user", "phoneType", "phoneNumber", "reason"];
+pub const REJECT_COLUMNS: [&str; 6] = ["line", "column", "user", "phoneType", "phoneNumber", "reason"];
 
 /// Writes the report files of a finished run: `plan.md`, `summary.json` and, for `apply`, the
 /// final `outcomes.csv`, which replaces the live `log` (closed first). When the live log met a
@@ -243,6 +248,7 @@ fn summary(r: &RunReport, log_error: Option<&str>) -> serde_json::Value {
         "endpoint": r.endpoint,
         "settings": {"targets": r.targets.iter().map(|t| t.name.as_str()).collect::<Vec<_>>(), "prune": r.prune},
         "rows": {"read": r.rows, "rejected": r.rejects.len()},
+        "inputFile": {"encoding": r.encoding, "delimiter": r.delimiter},
         "targets": targets,
         "ops": {
             "planned": planned,

@@ -75,6 +75,8 @@ pub(super) fn apply_report<'a>(plan: &'a Plan, rejects: &'a [Reject], outcomes: 
         prune: false,
         refused: &[],
         rows: 3,
+        encoding: "utf-8",
+        delimiter: ",",
         rejects,
         plan,
         outcomes: Some(outcomes),
@@ -116,6 +118,7 @@ fn csv_rows(path: &Path) -> Vec<HashMap<String, String>> {
 fn reject(user: &str, phone_number: &str, reason: &str) -> Reject {
     Reject {
         line: 2,
+        column: "phoneNumber".into(),
         user: user.into(),
         phone_type: "mobile".into(),
         phone_number: phone_number.into(),
@@ -286,7 +289,10 @@ fn plan_md_shows_outside_text_as_text() {
     assert!(md.contains("a\\u{202E}moc.evil"), "{md}");
     assert!(md.contains("Note: =cmd\\|' /C calc'\\!A0\n"), "{md}");
     assert!(md.contains("failed: \\`rm -rf\\` \\_now\\_ |"), "{md}");
-    assert!(md.contains("| 2 | \\[x\\]\\(http\\://evil\\) | bad\\u{000D}\\u{000A}row |"), "{md}");
+    assert!(
+        md.contains("| 2 | phoneNumber | \\[x\\]\\(http\\://evil\\) | bad\\u{000D}\\u{000A}row |"),
+        "{md}"
+    );
 }
 
 #[test]

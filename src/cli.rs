@@ -27,6 +27,9 @@ pub enum Command {
     Plan(RunArgs),
     /// Read, plan, and execute the plan; write reports of what happened.
     Apply(RunArgs),
+    /// Check an HR file with no network: counts, refused rows with reasons, and a preview of the
+    /// first users as read (exit 0: every row usable; 1: some refused; 2: unusable file).
+    Validate(ValidateArgs),
     /// Run the Graph emulator as a standalone server (for trying a CSV before touching a tenant).
     #[cfg(feature = "embedded-emulator")]
     Emulator(Box<phonesync_emulator::ServeArgs>),
@@ -46,6 +49,23 @@ pub struct RunArgs {
     /// Print only errors and the final summary.
     #[arg(long, short)]
     pub quiet: bool,
+}
+
+/// Arguments of `validate`.
+#[derive(Debug, Args, Clone)]
+pub struct ValidateArgs {
+    /// The HR export.
+    pub input: PathBuf,
+    /// The config whose [input], targets and default region apply; without the file, the
+    /// defaults (long format, sign-in phone types, US).
+    #[arg(long, short, default_value = "config.toml")]
+    pub config: PathBuf,
+    /// Show numbers in full instead of masked.
+    #[arg(long)]
+    pub unmask: bool,
+    /// Users to preview.
+    #[arg(long, default_value_t = 10)]
+    pub preview: usize,
 }
 
 #[cfg(test)]

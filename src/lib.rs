@@ -28,6 +28,7 @@ pub mod progress;
 pub mod reader;
 pub mod report;
 pub mod targets;
+pub mod validate;
 
 use anyhow::{Context, Result};
 use cli::{Cli, Command, RunArgs};
@@ -70,6 +71,7 @@ pub async fn run_with(cli: Cli, env: Env, stop: &Stop) -> Result<ExitCode> {
     match cli.command {
         Command::Plan(args) => sync(&args, Mode::Plan, &env, stop).await,
         Command::Apply(args) => sync(&args, Mode::Apply, &env, stop).await,
+        Command::Validate(args) => validate::validate(&args, &env),
         #[cfg(feature = "embedded-emulator")]
         Command::Emulator(args) => phonesync_emulator::serve(&args).await,
     }
@@ -85,6 +87,34 @@ macro_rules! say {
 /// reports are written and the exit code tells what happened either way.
 macro_rules! out {
     ($($arg:tt)*) => {{ let _ = writeln!(std::io::stdout(), $($arg)*); }};
+}
+
+/// Reads the HR file at `path` as `config`'s `[input]` lays it out, taking the phone types the
+/// run's `targets` take; a wide file's columns must each feed one of them.
+pub(crate) fn read_input(
+    config: &Config,
+    region: phone::Region,
+    targets: &[Box<dyn targets::Target>],
+    path: &std::path::Path,
+) -> Result<reader::Input> {
+    let vocabulary = targets::input_vocabulary(targets);
+    if let Some((column, t)) = config
+        .input
+        .columns
+        .iter()
+        .find(|(_, t)| !vocabulary.iter().any(|v| v.eq_ignore_ascii_case(t)))
+    {
+        return Err(config.error(
+            "input.columns",
+            format!(
+                "column '{column}' feeds '{t}', which no target takes: use {}",
+                vocabulary.join(", ")
+            ),
+        ));
+    }
+    let file = std::fs::File::open(path).with_context(|| format!("cannot open input file {}", path.display()))?;
+    reader::read(std::io::BufReader::new(file), region, &vocabulary, &config.input)
+        .with_context(|| format!("cannot use input file {}", path.display()))
 }
 
 /// `plan` and `apply`: read → resolve → fetch → plan → (execute) → report.
@@ -105,24 +135,7 @@ async fn sync(args: &RunArgs, mode: Mode, env: &Env, stop: &Stop) -> Result<Exit
         .parse()
         .map_err(|why: String| config.error("input.default_region", why))?;
     let targets = targets::build(&config, region)?;
-    let file = std::fs::File::open(&args.input).with_context(|| format!("cannot open input file {}", args.input.display()))?;
-    let vocabulary = targets::input_vocabulary(&targets);
-    if let Some((column, t)) = config
-        .input
-        .columns
-        .iter()
-        .find(|(_, t)| !vocabulary.iter().any(|v| v.eq_ignore_ascii_case(t)))
-    {
-        return Err(config.error(
-            "input.columns",
-            format!(
-                "column '{column}' feeds '{t}', which no target takes: use {}",
-                vocabulary.join(", ")
-            ),
-        ));
-    }
-    let mut input = reader::read(std::io::BufReader::new(file), region, &vocabulary, &config.input)
-        .with_context(|| format!("cannot use input file {}", args.input.display()))?;
+    let mut input = read_input(&config, region, &targets, &args.input)?;
     let report_dir = report::create_dir(&config.report_dir, args.report_dir.as_deref(), mode, &stamp)?;
     // Written now, so a run that dies later still leaves the refused rows behind.
     report::write_rejects(&report_dir, &input.rejects)?;

@@ -150,8 +150,10 @@ async fn no_secret_or_token_appears_in_any_output_of_a_run() {
     };
     let emu = Emulator::start("127.0.0.1:0".parse().unwrap(), &seed, options).await.unwrap();
     // Failures and retries put error paths in the logs too.
+    // The 401 is aimed at a's read: with calls filled as work is ready, the two reads may travel
+    // in one `$batch` or two, in either order, and b's type change must reach its 403 DELETE.
     emu.inject([
-        Fault::status(401).only("GET"),
+        Fault::status(401).only("GET").path("a@contoso.com"),
         Fault::status(503).only("POST"),
         Fault::status(403).only("DELETE"),
     ]);
@@ -340,4 +342,50 @@ fn regression_sigterm_exits_143_with_reports() {
         dir.path().join(".phonesync/emulator-state.json").exists(),
         "the emulator's state was saved"
     );
+}
+
+#[test]
+fn validate_checks_a_file_with_no_network_and_says_by_exit_code() {
+    let dir = tempfile::tempdir().unwrap();
+    let samples = Path::new(env!("CARGO_MANIFEST_DIR")).join("samples");
+    // No config file here: the defaults apply (long format, sign-in phone types, US).
+    let o = phonesync(dir.path(), &["validate", samples.join("hr_phones.csv").to_str().unwrap()]);
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(
+        out.contains("13 rows, 9 users, 2 refused (read as utf-8, columns separated by ,)"),
+        "{out}"
+    );
+    assert!(out.contains("refused: line 8, phoneNumber: '***-01'"), "the value masked: {out}");
+    assert!(out.contains("refused: line 9, phoneType: unknown phoneType 'pager'"), "{out}");
+    assert!(out.contains("conflict: casey@contoso.com: lines 11 and 12"), "{out}");
+    assert!(
+        out.contains("kim@contoso.com: mobile +1 ") && !out.contains("2065555555"),
+        "masked: {out}"
+    );
+    assert!(
+        !dir.path().join("reports").exists() && !dir.path().join(".phonesync").exists(),
+        "no run"
+    );
+    let o = phonesync(
+        dir.path(),
+        &["validate", "--unmask", samples.join("hr_phones.csv").to_str().unwrap()],
+    );
+    assert!(text(&o).contains("kim@contoso.com: mobile +1 2065555555"), "{}", text(&o));
+    // The wide sample with its own config.
+    let wide = samples.join("wide");
+    let (config, file) = (wide.join("config.toml"), wide.join("hr_wide.csv"));
+    let args = ["validate", "-c", config.to_str().unwrap(), file.to_str().unwrap()];
+    let out = text(&phonesync(dir.path(), &args));
+    assert!(
+        out.contains("6 rows, 6 users, 1 refused") && out.contains("line 7, Mobile Phone"),
+        "{out}"
+    );
+    // Every row usable: 0. Not a CSV at all: 2, naming what it is.
+    std::fs::write(dir.path().join("ok.csv"), "user,phoneType,phoneNumber\nk@x.com,mobile,2065550100\n").unwrap();
+    assert_eq!(phonesync(dir.path(), &["validate", "ok.csv"]).status.code(), Some(0));
+    std::fs::write(dir.path().join("book.csv"), b"PK\x03\x04 k@x.com 2065550100").unwrap();
+    let o = phonesync(dir.path(), &["validate", "book.csv"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).contains("ZIP") && !text(&o).contains("2065550100"), "{}", text(&o));
 }

@@ -227,6 +227,12 @@ pub fn read(mut source: impl Read, region: Region, types: &[String], settings: &
                     if user_problem.is_none() {
                         users.for_reject(&user).reject(phone_type, line);
                     }
+                    // A long row refused for its type is refused in the type column.
+                    let type_refused = user_problem.is_none() && phone_type.is_none();
+                    let column = match &cols.layout {
+                        Layout::Long { .. } if type_refused => settings.type_column.clone(),
+                        _ => column,
+                    };
                     input.rejects.push(Reject {
                         line,
                         column,

@@ -1,0 +1,82 @@
+//! `phonesync validate FILE`: reads an HR file exactly as a run would (the same `[input]`
+//! layout, phone types and number rules) with no network and no report folder, and says whether
+//! every row is usable: counts, each refused row or cell with its line, column and reason, and a
+//! preview of the first users as read. Numbers are masked on the console unless `--unmask`.
+//! Exit 0: every row usable; 1: some refused, or a user's rows contradict each other; 2 (an
+//! error): the file cannot be used at all.
+
+use crate::cli::ValidateArgs;
+use crate::config::{Config, Env};
+use crate::phone;
+use anyhow::Result;
+use std::io::Write;
+use std::process::ExitCode;
+
+/// Refused rows listed on the console; the rest are counted.
+const LISTED: usize = 50;
+
+/// Checks `args.input` and prints what it found.
+pub fn validate(args: &ValidateArgs, env: &Env) -> Result<ExitCode> {
+    let config = if args.config.exists() {
+        Config::load(&args.config, env)?
+    } else {
+        Config::parse("", &args.config, env)?
+    };
+    let region: phone::Region = config
+        .default_region
+        .parse()
+        .map_err(|why: String| config.error("input.default_region", why))?;
+    let targets = crate::targets::build(&config, region)?;
+    let input = crate::read_input(&config, region, &targets, &args.input)?;
+    let show = |number: &str| if args.unmask { number.to_string() } else { phone::mask(number) };
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(
+        out,
+        "{}: {} rows, {} users, {} refused (read as {}, columns separated by {})",
+        args.input.display(),
+        input.rows,
+        input.users.len(),
+        input.rejects.len(),
+        input.encoding,
+        input.delimiter
+    );
+    for r in input.rejects.iter().take(LISTED) {
+        // A reason may quote the value it refused: masked like the value itself.
+        let reason = if r.phone_number.is_empty() || args.unmask {
+            r.reason.clone()
+        } else {
+            r.reason.replace(&r.phone_number, &show(&r.phone_number))
+        };
+        let column = if r.column.is_empty() {
+            String::new()
+        } else {
+            format!(", {}", r.column)
+        };
+        let _ = writeln!(out, "  refused: line {}{column}: {reason}", r.line);
+    }
+    if input.rejects.len() > LISTED {
+        let _ = writeln!(out, "  … and {} more refused", input.rejects.len() - LISTED);
+    }
+    // A user whose rows contradict each other is skipped by a run: as unusable as a refused row.
+    let conflicts: Vec<_> = input
+        .users
+        .iter()
+        .filter_map(|u| u.conflict.as_ref().map(|c| (&u.user, c)))
+        .collect();
+    for (user, why) in &conflicts {
+        let _ = writeln!(out, "  conflict: {user}: {why}");
+    }
+    let preview: Vec<_> = input.users.iter().filter(|u| !u.phones.is_empty()).take(args.preview).collect();
+    if !preview.is_empty() {
+        let _ = writeln!(out, "First users as read:");
+    }
+    for user in preview {
+        let phones: Vec<String> = user.phones.iter().map(|(t, p)| format!("{t} {}", show(&p.phone.display))).collect();
+        let _ = writeln!(out, "  {}: {}", user.user, phones.join(", "));
+    }
+    Ok(if input.rejects.is_empty() && conflicts.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}

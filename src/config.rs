@@ -140,6 +140,11 @@ pub struct InputSettings {
     pub delimiter: Option<u8>,
     /// The text encoding; `Auto`: a byte-order mark, else UTF-8 if valid, else Windows-1252.
     pub encoding: InputEncoding,
+    /// Read letters in a number as keypad digits (`1-800-FLOWERS`) instead of refusing it.
+    pub allow_vanity_numbers: bool,
+    /// The optional column giving each row's region (an ISO code or an English country name),
+    /// overriding `default_region` for that row's numbers.
+    pub region_column: String,
 }
 
 impl Default for InputSettings {
@@ -154,6 +159,8 @@ impl Default for InputSettings {
             display_name_column: "displayName".into(),
             delimiter: None,
             encoding: InputEncoding::Auto,
+            allow_vanity_numbers: false,
+            region_column: "region".into(),
         }
     }
 }
@@ -372,6 +379,8 @@ struct RawInput {
     display_name_column: String,
     delimiter: String,
     encoding: String,
+    allow_vanity_numbers: bool,
+    region_column: String,
 }
 
 impl Default for RawInput {
@@ -386,6 +395,8 @@ impl Default for RawInput {
             display_name_column: "displayName".into(),
             delimiter: "auto".into(),
             encoding: "auto".into(),
+            allow_vanity_numbers: false,
+            region_column: "region".into(),
         }
     }
 }
@@ -466,6 +477,8 @@ fn input_settings(raw: RawInput, bad: &dyn Fn(&str, String) -> anyhow::Error) ->
         display_name_column: column("input.display_name_column", raw.display_name_column)?,
         delimiter,
         encoding,
+        allow_vanity_numbers: raw.allow_vanity_numbers,
+        region_column: column("input.region_column", raw.region_column)?,
     })
 }
 

@@ -26,17 +26,158 @@ impl FromStr for Region {
     }
 }
 
+/// English country names HR systems write in a region column, with the ISO code each means.
+/// Codes themselves (`GB`, `de`) are always taken.
+const COUNTRY_NAMES: &[(&str, &str)] = &[
+    ("united states", "US"),
+    ("united states of america", "US"),
+    ("usa", "US"),
+    ("america", "US"),
+    ("canada", "CA"),
+    ("mexico", "MX"),
+    ("brazil", "BR"),
+    ("argentina", "AR"),
+    ("chile", "CL"),
+    ("colombia", "CO"),
+    ("peru", "PE"),
+    ("united kingdom", "GB"),
+    ("uk", "GB"),
+    ("great britain", "GB"),
+    ("england", "GB"),
+    ("scotland", "GB"),
+    ("wales", "GB"),
+    ("northern ireland", "GB"),
+    ("ireland", "IE"),
+    ("germany", "DE"),
+    ("france", "FR"),
+    ("spain", "ES"),
+    ("portugal", "PT"),
+    ("italy", "IT"),
+    ("netherlands", "NL"),
+    ("the netherlands", "NL"),
+    ("holland", "NL"),
+    ("belgium", "BE"),
+    ("luxembourg", "LU"),
+    ("switzerland", "CH"),
+    ("austria", "AT"),
+    ("denmark", "DK"),
+    ("norway", "NO"),
+    ("sweden", "SE"),
+    ("finland", "FI"),
+    ("iceland", "IS"),
+    ("poland", "PL"),
+    ("czech republic", "CZ"),
+    ("czechia", "CZ"),
+    ("slovakia", "SK"),
+    ("hungary", "HU"),
+    ("romania", "RO"),
+    ("bulgaria", "BG"),
+    ("greece", "GR"),
+    ("turkey", "TR"),
+    ("türkiye", "TR"),
+    ("ukraine", "UA"),
+    ("russia", "RU"),
+    ("israel", "IL"),
+    ("united arab emirates", "AE"),
+    ("uae", "AE"),
+    ("saudi arabia", "SA"),
+    ("qatar", "QA"),
+    ("egypt", "EG"),
+    ("south africa", "ZA"),
+    ("nigeria", "NG"),
+    ("kenya", "KE"),
+    ("morocco", "MA"),
+    ("india", "IN"),
+    ("pakistan", "PK"),
+    ("bangladesh", "BD"),
+    ("sri lanka", "LK"),
+    ("china", "CN"),
+    ("hong kong", "HK"),
+    ("taiwan", "TW"),
+    ("japan", "JP"),
+    ("south korea", "KR"),
+    ("korea", "KR"),
+    ("singapore", "SG"),
+    ("malaysia", "MY"),
+    ("indonesia", "ID"),
+    ("thailand", "TH"),
+    ("vietnam", "VN"),
+    ("viet nam", "VN"),
+    ("philippines", "PH"),
+    ("australia", "AU"),
+    ("new zealand", "NZ"),
+    ("estonia", "EE"),
+    ("latvia", "LV"),
+    ("lithuania", "LT"),
+    ("croatia", "HR"),
+    ("slovenia", "SI"),
+    ("serbia", "RS"),
+    ("cyprus", "CY"),
+    ("malta", "MT"),
+    ("costa rica", "CR"),
+    ("puerto rico", "PR"),
+    ("uruguay", "UY"),
+    ("venezuela", "VE"),
+    ("ecuador", "EC"),
+];
+
+impl Region {
+    /// The region a region column names: a two-letter ISO code, or an English country name
+    /// (case, spaces and a leading "the" ignored).
+    pub fn from_column(value: &str) -> Result<Region, String> {
+        let v = value.trim();
+        if let Ok(r) = v.parse() {
+            return Ok(r);
+        }
+        let name = v.to_lowercase();
+        let name = name.split_whitespace().collect::<Vec<_>>().join(" ");
+        let name = name.strip_prefix("the ").unwrap_or(&name);
+        COUNTRY_NAMES
+            .iter()
+            .find(|(n, _)| *n == name)
+            .and_then(|(_, code)| code.parse().ok())
+            .ok_or_else(|| format!("region '{v}' is neither a two-letter code (GB, DE) nor a country name phonesync knows"))
+    }
+}
+
 /// Parses `raw` as written by a person and returns it in Graph's form, or a reason a person
-/// understands.
+/// understands. Letters in the number (a vanity number) are refused.
 pub fn parse(raw: &str, region: Region) -> Result<Phone, String> {
-    let text = raw.trim();
+    parse_with(raw, region, false)
+}
+
+/// Like [`parse`]; with `vanity`, letters in the number are read as the digits of a phone
+/// keypad (`1-800-FLOWERS`), as config allows.
+pub fn parse_with(raw: &str, region: Region, vanity: bool) -> Result<Phone, String> {
+    let cleaned = clean(raw);
+    let text = cleaned.trim();
     if text.is_empty() {
         return Err("phone number is empty".into());
     }
-    if text.len() > 64 {
+    if text.chars().count() > 64 {
         return Err("phone number is longer than 64 characters".into());
     }
     let normalised = normalise_extension(text);
+    // Letters left once the extension is read are a vanity number, or not a number at all.
+    let number_part = normalised.split(" ext. ").next().unwrap_or_default();
+    if let Some(odd) = number_part
+        .chars()
+        .find(|c| !(c.is_ascii_digit() || c.is_alphabetic() || c.is_whitespace() || "+-().,/".contains(*c)))
+    {
+        return Err(format!(
+            "'{text}' contains {}, which is not part of a phone number",
+            if odd.is_control() {
+                "a control character".to_string()
+            } else {
+                format!("'{odd}'")
+            }
+        ));
+    }
+    if !vanity && number_part.chars().any(char::is_alphabetic) {
+        return Err(format!(
+            "'{text}' contains letters: a vanity number (1-800-FLOWERS) is read only with input.allow_vanity_numbers = true"
+        ));
+    }
     // `00` is the international prefix almost everywhere but in the NANP: HR data from Europe
     // writes `0049 30 1234567` even when the default region is US.
     let mut candidates = vec![normalised.clone()];
@@ -133,6 +274,34 @@ pub fn mask(value: &str) -> String {
 
 /// `phonenumber` understands `ext.`/`ext`/`x` but not every HR spelling; map the common ones
 /// (`extension 12`, `ext: 12`, `#12`, `;ext=12`) onto ` ext. 12`.
+/// The spellings people paste from other systems, made plain: full-width digits and plus,
+/// non-breaking and other spaces, dashes of every width; invisible marks (right-to-left,
+/// zero-width) dropped; and the trunk zero written in brackets after a country code
+/// (`+44 (0)20 7946 0958`) removed, as it is never dialled after one.
+fn clean(raw: &str) -> String {
+    let mut out: String = raw
+        .chars()
+        .filter_map(|c| match c {
+            '\u{FF10}'..='\u{FF19}' => char::from_u32(c as u32 - 0xFF10 + u32::from(b'0')),
+            '\u{FF0B}' => Some('+'),
+            '\u{FF08}' => Some('('),
+            '\u{FF09}' => Some(')'),
+            '\u{00A0}' | '\u{2000}'..='\u{200A}' | '\u{202F}' | '\u{205F}' | '\u{3000}' => Some(' '),
+            '\u{2010}'..='\u{2015}' | '\u{2212}' | '\u{FF0D}' => Some('-'),
+            '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}' => None,
+            c => Some(c),
+        })
+        .collect();
+    let international = {
+        let t = out.trim_start();
+        t.starts_with('+') || t.starts_with("00")
+    };
+    if international && let Some(at) = out.find("(0)") {
+        out.replace_range(at..at + 3, " ");
+    }
+    out
+}
+
 fn normalise_extension(text: &str) -> String {
     let lower = text.to_ascii_lowercase();
     for marker in [";ext=", "extension", "ext:", "ext.", "ext", " x", "x", "#"] {
@@ -154,6 +323,52 @@ mod tests {
 
     fn us() -> Region {
         "US".parse().unwrap()
+    }
+
+    #[test]
+    fn a_region_column_takes_codes_and_english_names() {
+        for (v, code) in [
+            ("GB", "GB"),
+            ("de", "DE"),
+            ("United Kingdom", "GB"),
+            (" the  Netherlands ", "NL"),
+            ("USA", "US"),
+        ] {
+            assert_eq!(Region::from_column(v), code.parse(), "{v}");
+        }
+        assert!(Region::from_column("Atlantis").unwrap_err().contains("Atlantis"));
+        let gb = Region::from_column("United Kingdom").unwrap();
+        assert_eq!(parse("020 7946 0958", gb).map(|p| p.display), Ok("+44 2079460958".into()));
+    }
+
+    #[test]
+    fn spellings_pasted_from_other_systems() {
+        for (raw, want) in [
+            ("+44 (0)20 7946 0958", "+44 2079460958"),
+            ("0044 (0)20 7946 0958", "+44 2079460958"),
+            ("011 44 20 7946 0958", "+44 2079460958"),
+            ("\u{FF0B}\u{FF14}\u{FF14} 20 7946 0958", "+44 2079460958"),
+            ("+1\u{00A0}206\u{202F}555\u{2011}5555", "+1 2065555555"),
+            ("\u{200F}+1 206 555 5555\u{200E}", "+1 2065555555"),
+            ("(206) 555-5555 x12", "+1 2065555555x12"),
+            ("206-555-5555 ext. 12", "+1 2065555555x12"),
+            ("+1 206 555 5555;ext=12", "+1 2065555555x12"),
+            ("206 555 5555 #12", "+1 2065555555x12"),
+        ] {
+            assert_eq!(parse(raw, us()).map(|p| p.display), Ok(want.to_string()), "{raw:?}");
+        }
+    }
+
+    #[test]
+    fn vanity_letters_only_when_allowed_and_never_silently() {
+        let e = parse("1-800-FLOWERS", us()).unwrap_err();
+        assert!(e.contains("contains letters") && e.contains("allow_vanity_numbers"), "{e}");
+        assert_eq!(
+            parse_with("1-800-FLOWERS", us(), true).map(|p| p.display),
+            Ok("+1 8003569377".into())
+        );
+        assert!(parse("call me", us()).unwrap_err().contains("letters"));
+        assert!(parse("\u{1F4DE} 206 555 5555", us()).is_err(), "an emoji is no digit");
     }
 
     #[test]

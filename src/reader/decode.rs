@@ -96,6 +96,43 @@ pub fn detect_delimiter(text: &[u8]) -> u8 {
     if counts[best] == 0 { b',' } else { delimiters[best] }
 }
 
+/// Where an opening quote that is never properly closed starts: the byte offset of its line, or
+/// `None` when every quoted field closes. Quotes follow CSV: a quote opens only at the start of a
+/// field, `""` inside a quoted field is a quote, a quoted field may span lines, and its closing
+/// quote ends the field (a quote followed by anything but a delimiter or line end closes nothing
+/// properly, so the field that opened is the one left open).
+pub fn unterminated_quote(text: &[u8], delimiter: u8) -> Option<usize> {
+    let (mut line_start, mut opened_line) = (0, 0);
+    let (mut quoted, mut field_start) = (false, true);
+    let mut i = 0;
+    while i < text.len() {
+        let b = text[i];
+        if quoted {
+            if b == b'"' {
+                match text.get(i + 1) {
+                    Some(&b'"') => i += 1,
+                    // A closing quote ends its field: anything else after it means this quote
+                    // closed another field's opening, and that opening is the one left open.
+                    None | Some(&b'\n' | &b'\r') => quoted = false,
+                    Some(&next) if next == delimiter => quoted = false,
+                    Some(_) => return Some(opened_line),
+                }
+            }
+        } else if b == b'"' && field_start {
+            quoted = true;
+            opened_line = line_start;
+        }
+        if !quoted {
+            field_start = b == delimiter || b == b'\n' || b == b'\r';
+        }
+        if b == b'\n' {
+            line_start = i + 1;
+        }
+        i += 1;
+    }
+    quoted.then_some(opened_line)
+}
+
 /// How the reports name a delimiter.
 pub fn delimiter_name(delimiter: u8) -> &'static str {
     match delimiter {
@@ -152,6 +189,19 @@ mod tests {
             let NotText(why) = decode(bytes, InputEncoding::Auto).err().unwrap();
             assert!(why.contains(word) && !why.contains("secret"), "{why}");
         }
+    }
+
+    #[test]
+    fn an_unterminated_quote_is_found_at_the_line_it_opens() {
+        assert_eq!(unterminated_quote(b"a,b\n\"x,y\"\n\"multi\nline\",z\n", b','), None);
+        assert_eq!(unterminated_quote(b"a,b\nk,\"open\nl,m\nn,o\n", b','), Some(4));
+        assert_eq!(unterminated_quote(b"a,b\nk,\"say \"\"hi\"\"\"\nl,\"x", b','), Some(19));
+        assert_eq!(unterminated_quote(b"a,b\nk,\"open\nl,\"closes-wrongly\"\n", b','), Some(4));
+        assert_eq!(
+            unterminated_quote(b"a,b\nk,5\"3\n", b','),
+            None,
+            "a quote inside a field is a character"
+        );
     }
 
     #[test]

@@ -20,6 +20,19 @@ use crate::phone::{self, Region};
 use std::collections::HashMap;
 use std::io::Read;
 
+/// The longest user field taken (a UPN is at most 113 characters; an object id 36).
+const MAX_USER: usize = 1024;
+/// Refused values are kept in the reports up to this many characters.
+const KEPT: usize = 200;
+
+/// `value` as a report keeps it: a 10 MB field is not copied into `rejects.csv`.
+fn clip(value: &str) -> String {
+    match value.char_indices().nth(KEPT) {
+        Some((end, _)) => format!("{}…", &value[..end]),
+        None => value.to_string(),
+    }
+}
+
 /// Why a row with bytes that are not UTF-8 is refused.
 const NOT_UTF8: &str = "the row is not valid UTF-8; save the file as UTF-8";
 
@@ -106,6 +119,8 @@ pub struct Input {
 struct Columns {
     user: usize,
     display_name: Option<usize>,
+    /// The row's region, when the header has the region column.
+    region: Option<usize>,
     /// Long: the type and number columns. Wide: each phone column (position, header name, type).
     layout: Layout,
 }
@@ -126,8 +141,21 @@ pub fn read(mut source: impl Read, region: Region, types: &[String], settings: &
     let mut raw = Vec::new();
     source.read_to_end(&mut raw).map_err(|e| ReadError::Io(e.to_string()))?;
     let decoded = decode::decode(&raw, settings.encoding).map_err(|decode::NotText(what)| ReadError::NotText(what))?;
-    let bytes = &decoded.bytes[..];
-    let delimiter = settings.delimiter.unwrap_or_else(|| decode::detect_delimiter(bytes));
+    let delimiter = settings.delimiter.unwrap_or_else(|| decode::detect_delimiter(&decoded.bytes));
+    // A quote never closed would swallow the rest of the file into one field: its line is
+    // refused as such and blanked (keeping line numbers), and the rest is read as it stands.
+    let mut text = decoded.bytes.into_owned();
+    let mut unclosed = Vec::new();
+    let mut from = 0;
+    while let Some(at) = decode::unterminated_quote(&text[from..], delimiter) {
+        // Scanning resumes at the blanked line, so many broken lines cost one pass, not one each.
+        let start = from + at;
+        from = start;
+        let end = text[start..].iter().position(|&b| b == b'\n').map_or(text.len(), |n| start + n);
+        unclosed.push(start);
+        text[start..end].iter_mut().for_each(|b| *b = b' ');
+    }
+    let bytes = &text[..];
     let lines = Lines::new(bytes);
     let mut csv = csv::ReaderBuilder::new()
         .flexible(true)
@@ -142,6 +170,17 @@ pub fn read(mut source: impl Read, region: Region, types: &[String], settings: &
         delimiter: decode::delimiter_name(delimiter),
         ..Input::default()
     };
+    for start in unclosed {
+        input.rows += 1;
+        input.rejects.push(Reject {
+            line: lines.line_at(start as u64),
+            column: String::new(),
+            user: String::new(),
+            phone_type: String::new(),
+            phone_number: String::new(),
+            reason: "a quote opens on this line and is never closed (or closed by a later line's quote); the line was skipped".into(),
+        });
+    }
     let mut users = Users::default();
     let mut record = csv::ByteRecord::new();
     loop {
@@ -176,12 +215,19 @@ pub fn read(mut source: impl Read, region: Region, types: &[String], settings: &
             .display_name
             .map(field)
             .filter(|n| !n.is_empty() && !n.chars().any(char::is_control));
+        // The row's own region, if it names one; an unknown one refuses the row's numbers.
+        let row_region = match cols.region.map(field).filter(|r| !r.is_empty()) {
+            None => Ok(region),
+            Some(r) => phone::Region::from_column(&r),
+        };
         let user_problem = if not_utf8(cols.user) {
             Some(NOT_UTF8.to_string())
         } else if user.is_empty() {
             Some(format!("the {} column is empty", settings.user_column))
         } else if user.chars().any(char::is_control) {
             Some(format!("the {} column contains control characters", settings.user_column))
+        } else if user.len() > MAX_USER {
+            Some(format!("the {} column is longer than {MAX_USER} bytes", settings.user_column))
         } else {
             None
         };
@@ -206,7 +252,10 @@ pub fn read(mut source: impl Read, region: Region, types: &[String], settings: &
             } else if not_utf8(col) {
                 Err(NOT_UTF8.to_string())
             } else if let Some(phone_type) = phone_type {
-                phone::parse(&number_raw, region).map(|phone| (phone_type, phone))
+                row_region
+                    .clone()
+                    .and_then(|region| phone::parse_with(&number_raw, region, settings.allow_vanity_numbers))
+                    .map(|phone| (phone_type, phone))
             } else if type_raw.is_empty() {
                 Err(format!("the {} column is empty", settings.type_column))
             } else {
@@ -236,9 +285,9 @@ pub fn read(mut source: impl Read, region: Region, types: &[String], settings: &
                     input.rejects.push(Reject {
                         line,
                         column,
-                        user: user.clone(),
-                        phone_type: type_raw,
-                        phone_number: number_raw,
+                        user: clip(&user),
+                        phone_type: clip(&type_raw),
+                        phone_number: clip(&number_raw),
                         reason,
                     });
                 }
@@ -247,6 +296,7 @@ pub fn read(mut source: impl Read, region: Region, types: &[String], settings: &
     }
     // Users whose every row was rejected stay: their rejections hold their phones back.
     input.users = users.found;
+    input.rejects.sort_by_key(|r| r.line);
     Ok(input)
 }
 
@@ -324,6 +374,7 @@ fn columns(header: &csv::ByteRecord, settings: &InputSettings) -> Result<Columns
     Ok(Columns {
         user: column(&settings.user_column)?,
         display_name: names.iter().position(|n| n.eq_ignore_ascii_case(&settings.display_name_column)),
+        region: names.iter().position(|n| n.eq_ignore_ascii_case(&settings.region_column)),
         layout,
     })
 }
@@ -669,6 +720,40 @@ mod tests {
         });
         let e = read_with(b"user,Mobile\nk@x.com,1\n", &missing).unwrap_err().to_string();
         assert!(e.contains("missing column 'Pager'"), "{e}");
+    }
+
+    #[test]
+    fn a_region_column_sets_each_rows_region() {
+        let with_country = settings(|s| s.region_column = "Country".into());
+        let csv = "user,phoneType,phoneNumber,Country\n\
+                   a@x.com,office,020 7946 0958,United Kingdom\n\
+                   b@x.com,office,030 1234567,DE\n\
+                   c@x.com,office,(206) 555-0100,\n\
+                   d@x.com,office,020 7946 0958,Atlantis\n";
+        let input = read_with(csv.as_bytes(), &with_country).unwrap();
+        let key = |i: usize| input.users[i].phones["office"].phone.key.clone();
+        assert_eq!(
+            (key(0), key(1), key(2)),
+            ("+442079460958".into(), "+49301234567".into(), "+12065550100".into())
+        );
+        assert_eq!(input.rejects.len(), 1);
+        assert!(input.rejects[0].reason.contains("'Atlantis'"), "{:?}", input.rejects[0]);
+    }
+
+    #[test]
+    fn an_unterminated_quote_is_refused_where_it_opens_and_swallows_nothing() {
+        let csv = "user,phoneType,phoneNumber\n\
+                   a@x.com,mobile,2065550100\n\
+                   b@x.com,mobile,\"206555\n\
+                   c@x.com,mobile,2065550102\n\
+                   d@x.com,office,\"(206) 555-0103\"\n";
+        let input = read_str(csv);
+        assert_eq!(input.rows, 4);
+        assert_eq!(input.rejects.len(), 1);
+        assert_eq!(input.rejects[0].line, 3);
+        assert!(input.rejects[0].reason.contains("never closed"), "{:?}", input.rejects[0]);
+        let users: Vec<&str> = input.users.iter().map(|u| u.user.as_str()).collect();
+        assert_eq!(users, ["a@x.com", "c@x.com", "d@x.com"]);
     }
 
     #[test]

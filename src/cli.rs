@@ -49,6 +49,9 @@ pub struct RunArgs {
     /// Print only errors and the final summary.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Write refused numbers in full in rejects.csv and plan.md instead of masked.
+    #[arg(long)]
+    pub unmask: bool,
 }
 
 /// Arguments of `validate`.

@@ -136,6 +136,9 @@ async fn sync(args: &RunArgs, mode: Mode, env: &Env, stop: &Stop) -> Result<Exit
         .map_err(|why: String| config.error("input.default_region", why))?;
     let targets = targets::build(&config, region)?;
     let mut input = read_input(&config, region, &targets, &args.input)?;
+    if !args.unmask {
+        input.rejects = input.rejects.iter().map(reader::Reject::masked).collect();
+    }
     let report_dir = report::create_dir(&config.report_dir, args.report_dir.as_deref(), mode, &stamp)?;
     // Written now, so a run that dies later still leaves the refused rows behind.
     report::write_rejects(&report_dir, &input.rejects)?;

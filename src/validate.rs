@@ -42,11 +42,7 @@ pub fn validate(args: &ValidateArgs, env: &Env) -> Result<ExitCode> {
     );
     for r in input.rejects.iter().take(LISTED) {
         // A reason may quote the value it refused: masked like the value itself.
-        let reason = if r.phone_number.is_empty() || args.unmask {
-            r.reason.clone()
-        } else {
-            r.reason.replace(&r.phone_number, &show(&r.phone_number))
-        };
+        let reason = if args.unmask { r.reason.clone() } else { r.masked().reason };
         let column = if r.column.is_empty() {
             String::new()
         } else {

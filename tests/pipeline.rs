@@ -66,6 +66,14 @@ async fn sample_file_converges_and_a_second_run_changes_nothing() {
     let lines: Vec<&str> = rejects.iter().map(|r| r["line"].as_str()).collect();
     assert_eq!(lines, vec!["8", "9"]);
     assert!(rejects[1]["reason"].contains("pager"));
+    // The refused number is masked, also where the reason quotes it (`--unmask` shows it).
+    assert_eq!(rejects[0]["phoneNumber"], "***-01");
+    assert!(
+        rejects[0]["reason"].starts_with("'***-01' is not a valid number"),
+        "{:?}",
+        rejects[0]
+    );
+    assert_eq!(rejects[0]["column"], "phoneNumber");
 
     let s = summary(&first);
     assert_eq!(s["ops"]["planned"], json!({"add": 3, "update": 2, "delete": 2}));

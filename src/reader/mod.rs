@@ -99,6 +99,22 @@ pub struct Reject {
     pub reason: String,
 }
 
+impl Reject {
+    /// The reject as reports show it unless told `--unmask`: the refused number masked like
+    /// every number on the console, also where the reason quotes it.
+    pub fn masked(&self) -> Reject {
+        if self.phone_number.is_empty() {
+            return self.clone();
+        }
+        let masked = phone::mask(&self.phone_number);
+        Reject {
+            reason: self.reason.replace(&self.phone_number, &masked),
+            phone_number: masked,
+            ..self.clone()
+        }
+    }
+}
+
 /// Everything the reader learned from one file.
 #[derive(Debug, Default)]
 pub struct Input {

@@ -59,7 +59,7 @@ pub struct RunArgs {
 pub struct ValidateArgs {
     /// The HR export.
     pub input: PathBuf,
-    /// The config whose [input], targets and default region apply; without the file, the
+    /// The config whose `[input]`, targets and default region apply; without the file, the
     /// defaults (long format, sign-in phone types, US).
     #[arg(long, short, default_value = "config.toml")]
     pub config: PathBuf,

@@ -142,9 +142,10 @@ pub struct InputSettings {
     pub encoding: InputEncoding,
     /// Read letters in a number as keypad digits (`1-800-FLOWERS`) instead of refusing it.
     pub allow_vanity_numbers: bool,
-    /// The optional column giving each row's region (an ISO code or an English country name),
-    /// overriding `default_region` for that row's numbers.
-    pub region_column: String,
+    /// The column giving each row's region (an ISO code or an English country name),
+    /// overriding `default_region` for that row's numbers; none unless configured (an HR
+    /// "Region" column often holds states or sales regions, not countries).
+    pub region_column: Option<String>,
 }
 
 impl Default for InputSettings {
@@ -160,7 +161,7 @@ impl Default for InputSettings {
             delimiter: None,
             encoding: InputEncoding::Auto,
             allow_vanity_numbers: false,
-            region_column: "region".into(),
+            region_column: None,
         }
     }
 }
@@ -380,7 +381,7 @@ struct RawInput {
     delimiter: String,
     encoding: String,
     allow_vanity_numbers: bool,
-    region_column: String,
+    region_column: Option<String>,
 }
 
 impl Default for RawInput {
@@ -396,7 +397,7 @@ impl Default for RawInput {
             delimiter: "auto".into(),
             encoding: "auto".into(),
             allow_vanity_numbers: false,
-            region_column: "region".into(),
+            region_column: None,
         }
     }
 }
@@ -478,7 +479,7 @@ fn input_settings(raw: RawInput, bad: &dyn Fn(&str, String) -> anyhow::Error) ->
         delimiter,
         encoding,
         allow_vanity_numbers: raw.allow_vanity_numbers,
-        region_column: column("input.region_column", raw.region_column)?,
+        region_column: raw.region_column.map(|c| column("input.region_column", c)).transpose()?,
     })
 }
 

@@ -251,7 +251,8 @@ pub fn key(value: &str) -> String {
 
 /// Masks a number for the console: the country code and the last two digits stay.
 pub fn mask(value: &str) -> String {
-    let digits = value.chars().filter(|c| c.is_ascii_digit()).count();
+    // Full-width and other Unicode digits are digits too.
+    let digits = value.chars().filter(|c| c.is_numeric()).count();
     let keep_from = digits.saturating_sub(2);
     let mut seen = 0;
     let mut past_cc = !value.trim_start().starts_with('+');
@@ -261,7 +262,7 @@ pub fn mask(value: &str) -> String {
             if c == ' ' {
                 past_cc = true;
             }
-            if c.is_ascii_digit() {
+            if c.is_numeric() {
                 seen += 1;
                 if past_cc && seen <= keep_from {
                     return '*';
@@ -272,8 +273,6 @@ pub fn mask(value: &str) -> String {
         .collect()
 }
 
-/// `phonenumber` understands `ext.`/`ext`/`x` but not every HR spelling; map the common ones
-/// (`extension 12`, `ext: 12`, `#12`, `;ext=12`) onto ` ext. 12`.
 /// The spellings people paste from other systems, made plain: full-width digits and plus,
 /// non-breaking and other spaces, dashes of every width; invisible marks (right-to-left,
 /// zero-width) dropped; and the trunk zero written in brackets after a country code
@@ -302,6 +301,8 @@ fn clean(raw: &str) -> String {
     out
 }
 
+/// `phonenumber` understands `ext.`/`ext`/`x` but not every HR spelling; map the common ones
+/// (`extension 12`, `ext: 12`, `#12`, `;ext=12`) onto ` ext. 12`.
 fn normalise_extension(text: &str) -> String {
     let lower = text.to_ascii_lowercase();
     for marker in [";ext=", "extension", "ext:", "ext.", "ext", " x", "x", "#"] {

@@ -141,14 +141,14 @@ fn cases() -> Vec<(&'static str, Vec<u8>, InputSettings, Outcome)> {
             "unterminated quote",
             long("a@x.com,mobile,\"2065550100\nb@x.com,mobile,2065550101\nc@x.com,mobile,2065550102\n"),
             d(),
-            Read(3, 2, 1, Some("never closed")),
+            Read(3, 3, 1, Some("never closed")),
         ),
         // Line 3's own quote is malformed too (text after its closing quote): both refused.
         (
             "quote closed by a later line",
             long("a@x.com,mobile,\"2065550100\nb@x.com,mobile,\"2065550101\"x\nc@x.com,mobile,2065550102\n"),
             d(),
-            Read(3, 1, 2, Some("never closed")),
+            Read(3, 3, 2, Some("never closed")),
         ),
         (
             "empty user",

@@ -102,6 +102,7 @@ pub fn detect_delimiter(text: &[u8]) -> u8 {
 /// quote ends the field (a quote followed by anything but a delimiter or line end closes nothing
 /// properly, so the field that opened is the one left open).
 pub fn unterminated_quote(text: &[u8], delimiter: u8) -> Option<usize> {
+    // The start of the record being read: a line end inside a quoted field starts none.
     let (mut line_start, mut opened_line) = (0, 0);
     let (mut quoted, mut field_start) = (false, true);
     let mut i = 0;
@@ -125,7 +126,8 @@ pub fn unterminated_quote(text: &[u8], delimiter: u8) -> Option<usize> {
         if !quoted {
             field_start = b == delimiter || b == b'\n' || b == b'\r';
         }
-        if b == b'\n' {
+        let line_end = b == b'\n' || (b == b'\r' && text.get(i + 1) != Some(&b'\n'));
+        if line_end && !quoted {
             line_start = i + 1;
         }
         i += 1;
@@ -202,6 +204,9 @@ mod tests {
             None,
             "a quote inside a field is a character"
         );
+        // The record, not the physical line: a quoted field spanning lines belongs to its start.
+        assert_eq!(unterminated_quote(b"h\na,\"Desk\nfloor\",x,\"open\n", b','), Some(2));
+        assert_eq!(unterminated_quote(b"a,b\rk,\"open\rl,m\r", b','), Some(4), "CR-only line ends");
     }
 
     #[test]

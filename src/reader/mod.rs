@@ -106,10 +106,15 @@ impl Reject {
         if self.phone_number.is_empty() {
             return self.clone();
         }
-        let masked = phone::mask(&self.phone_number);
+        // A number's reason quotes the value (as cleaned, which may differ from the raw one)
+        // first, between single quotes: that quote is masked too.
+        let reason = match self.reason.strip_prefix('\'').and_then(|r| r.split_once('\'')) {
+            Some((quoted, rest)) => format!("'{}'{rest}", phone::mask(quoted)),
+            None => self.reason.clone(),
+        };
         Reject {
-            reason: self.reason.replace(&self.phone_number, &masked),
-            phone_number: masked,
+            reason,
+            phone_number: phone::mask(&self.phone_number),
             ..self.clone()
         }
     }
@@ -167,8 +172,11 @@ pub fn read(mut source: impl Read, region: Region, types: &[String], settings: &
         // Scanning resumes at the blanked line, so many broken lines cost one pass, not one each.
         let start = from + at;
         from = start;
-        let end = text[start..].iter().position(|&b| b == b'\n').map_or(text.len(), |n| start + n);
-        unclosed.push(start);
+        let end = text[start..]
+            .iter()
+            .position(|&b| b == b'\n' || b == b'\r')
+            .map_or(text.len(), |n| start + n);
+        unclosed.push((start, text[start..end].to_vec()));
         text[start..end].iter_mut().for_each(|b| *b = b' ');
     }
     let bytes = &text[..];
@@ -186,18 +194,25 @@ pub fn read(mut source: impl Read, region: Region, types: &[String], settings: &
         delimiter: decode::delimiter_name(delimiter),
         ..Input::default()
     };
-    for start in unclosed {
+    let mut users = Users::default();
+    for (start, original) in unclosed {
+        let line = lines.line_at(start as u64);
+        // The skipped line still says HR wants something for its user, if the user can be
+        // read before the broken quote: that user's phones are then held back from prune.
+        let user = quoted_line_user(&original, delimiter, cols.user);
+        if let Some(u) = &user {
+            users.for_reject(u).reject(None, line);
+        }
         input.rows += 1;
         input.rejects.push(Reject {
-            line: lines.line_at(start as u64),
+            line,
             column: String::new(),
-            user: String::new(),
+            user: user.map(|u| clip(&u)).unwrap_or_default(),
             phone_type: String::new(),
             phone_number: String::new(),
             reason: "a quote opens on this line and is never closed (or closed by a later line's quote); the line was skipped".into(),
         });
     }
-    let mut users = Users::default();
     let mut record = csv::ByteRecord::new();
     loop {
         match csv.read_byte_record(&mut record) {
@@ -316,6 +331,15 @@ pub fn read(mut source: impl Read, region: Region, types: &[String], settings: &
     Ok(input)
 }
 
+/// The user field of a line skipped for its broken quote, when it can be read: a field that is
+/// whole (no delimiter or quote in it), valid UTF-8, non-empty and without control characters.
+fn quoted_line_user(line: &[u8], delimiter: u8, column: usize) -> Option<String> {
+    let field = line.split(|&b| b == delimiter).nth(column)?;
+    let user = std::str::from_utf8(field).ok()?.trim();
+    let whole = !user.is_empty() && !user.contains('"') && user.len() <= MAX_USER;
+    (whole && !user.chars().any(char::is_control)).then(|| user.to_string())
+}
+
 /// The columns `settings` need, as the error messages list them.
 fn expected(settings: &InputSettings) -> String {
     let mut names = vec![settings.user_column.clone()];
@@ -390,7 +414,7 @@ fn columns(header: &csv::ByteRecord, settings: &InputSettings) -> Result<Columns
     Ok(Columns {
         user: column(&settings.user_column)?,
         display_name: names.iter().position(|n| n.eq_ignore_ascii_case(&settings.display_name_column)),
-        region: names.iter().position(|n| n.eq_ignore_ascii_case(&settings.region_column)),
+        region: settings.region_column.as_deref().map(column).transpose()?,
         layout,
     })
 }
@@ -740,7 +764,7 @@ mod tests {
 
     #[test]
     fn a_region_column_sets_each_rows_region() {
-        let with_country = settings(|s| s.region_column = "Country".into());
+        let with_country = settings(|s| s.region_column = Some("Country".into()));
         let csv = "user,phoneType,phoneNumber,Country\n\
                    a@x.com,office,020 7946 0958,United Kingdom\n\
                    b@x.com,office,030 1234567,DE\n\
@@ -769,7 +793,10 @@ mod tests {
         assert_eq!(input.rejects[0].line, 3);
         assert!(input.rejects[0].reason.contains("never closed"), "{:?}", input.rejects[0]);
         let users: Vec<&str> = input.users.iter().map(|u| u.user.as_str()).collect();
-        assert_eq!(users, ["a@x.com", "c@x.com", "d@x.com"]);
+        assert_eq!(users, ["b@x.com", "a@x.com", "c@x.com", "d@x.com"]);
+        // The skipped line's user is held back from prune: what HR wants there is unknown.
+        assert_eq!((input.users[0].phones.len(), input.users[0].rejected_untyped.clone()), (0, vec![3]));
+        assert_eq!(input.rejects[0].user, "b@x.com");
     }
 
     #[test]

@@ -54,7 +54,6 @@ const COUNTRY_NAMES: &[(&str, &str)] = &[
     ("portugal", "PT"),
     ("italy", "IT"),
     ("netherlands", "NL"),
-    ("the netherlands", "NL"),
     ("holland", "NL"),
     ("belgium", "BE"),
     ("luxembourg", "LU"),

@@ -36,16 +36,16 @@ pub fn decode(bytes: &[u8], encoding: InputEncoding) -> Result<Decoded<'_>, NotT
         return Err(NotText(what.to_string()));
     }
     let bom = encoding_rs::Encoding::for_bom(bytes);
-    let chosen = match encoding {
-        InputEncoding::Auto => match bom {
-            Some((e, _)) => e,
-            None if std::str::from_utf8(bytes).is_ok() => encoding_rs::UTF_8,
-            None => encoding_rs::WINDOWS_1252,
-        },
-        InputEncoding::Utf8 => encoding_rs::UTF_8,
-        InputEncoding::Utf16Le => encoding_rs::UTF_16LE,
-        InputEncoding::Utf16Be => encoding_rs::UTF_16BE,
-        InputEncoding::Windows1252 => encoding_rs::WINDOWS_1252,
+    let chosen = match (encoding, bom) {
+        // A byte-order mark is unambiguous: it wins over detection and over a configured
+        // encoding that contradicts it (a configured one still reads a file without a mark).
+        (_, Some((e, _))) => e,
+        (InputEncoding::Auto, None) if std::str::from_utf8(bytes).is_ok() => encoding_rs::UTF_8,
+        (InputEncoding::Auto, None) => encoding_rs::WINDOWS_1252,
+        (InputEncoding::Utf8, None) => encoding_rs::UTF_8,
+        (InputEncoding::Utf16Le, None) => encoding_rs::UTF_16LE,
+        (InputEncoding::Utf16Be, None) => encoding_rs::UTF_16BE,
+        (InputEncoding::Windows1252, None) => encoding_rs::WINDOWS_1252,
     };
     let bytes = if chosen == encoding_rs::UTF_8 {
         // Kept as they are: the reader refuses a row with bytes that are not UTF-8, by line.
@@ -173,8 +173,10 @@ mod tests {
         assert_eq!(text(csv.as_bytes(), InputEncoding::Auto), (csv.into(), "utf-8"));
         let (latin, _, _) = encoding_rs::WINDOWS_1252.encode(csv);
         assert_eq!(text(&latin, InputEncoding::Auto), (csv.into(), "windows-1252"));
-        // As configured, whatever the bytes look like.
+        // As configured, whatever the bytes look like, unless a byte-order mark says otherwise.
         assert_eq!(text(csv.as_bytes(), InputEncoding::Windows1252).1, "windows-1252");
+        assert_eq!(text(&bom8, InputEncoding::Windows1252), (csv.into(), "utf-8"));
+        assert_eq!(text(&utf16(csv, true), InputEncoding::Utf8), (csv.into(), "utf-16le"));
         // Configured UTF-8 keeps invalid bytes for the reader to refuse, row by row.
         let d = decode(&latin, InputEncoding::Utf8).unwrap();
         assert_eq!((&d.bytes[..], d.encoding), (&latin[..], "utf-8"));

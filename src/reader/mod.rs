@@ -370,19 +370,20 @@ fn columns(header: &csv::ByteRecord, settings: &InputSettings) -> Result<Columns
     let looks_like_data = names
         .iter()
         .any(|n| n.contains('@') || n.chars().filter(char::is_ascii_digit).count() >= 3);
-    if !looks_like_data {
-        for (i, n) in names.iter().enumerate().filter(|(_, n)| !n.is_empty()) {
-            if let Some(j) = names[..i].iter().position(|m| m.eq_ignore_ascii_case(n)) {
-                return Err(ReadError::DuplicateColumn {
-                    name: n.clone(),
-                    first: j + 1,
-                    second: i + 1,
-                });
-            }
+    // Header names match ignoring case (any script's) and surrounding spaces.
+    let same = |a: &str, b: &str| a.trim().to_lowercase() == b.trim().to_lowercase();
+    for (i, n) in names.iter().enumerate().filter(|(_, n)| !n.is_empty()) {
+        if let Some(j) = names[..i].iter().position(|m| same(m, n)) {
+            return Err(ReadError::DuplicateColumn {
+                // A name that may be data is named by its positions only.
+                name: if looks_like_data { "(a value)".into() } else { n.clone() },
+                first: j + 1,
+                second: i + 1,
+            });
         }
     }
     let column = |want: &str| {
-        names.iter().position(|n| n.eq_ignore_ascii_case(want.trim())).ok_or_else(|| {
+        names.iter().position(|n| same(n, want)).ok_or_else(|| {
             if looks_like_data {
                 ReadError::NoHeader {
                     expected: expected.clone(),
@@ -413,7 +414,7 @@ fn columns(header: &csv::ByteRecord, settings: &InputSettings) -> Result<Columns
     };
     Ok(Columns {
         user: column(&settings.user_column)?,
-        display_name: names.iter().position(|n| n.eq_ignore_ascii_case(&settings.display_name_column)),
+        display_name: names.iter().position(|n| same(n, &settings.display_name_column)),
         region: settings.region_column.as_deref().map(column).transpose()?,
         layout,
     })
@@ -797,6 +798,17 @@ mod tests {
         // The skipped line's user is held back from prune: what HR wants there is unknown.
         assert_eq!((input.users[0].phones.len(), input.users[0].rejected_untyped.clone()), (0, vec![3]));
         assert_eq!(input.rejects[0].user, "b@x.com");
+    }
+
+    #[test]
+    fn header_names_match_without_case_in_any_script() {
+        let s = settings(|s| {
+            s.format = InputFormat::Wide;
+            s.user_column = "E-Mail".into();
+            s.columns = vec![("Téléphone Mobile".into(), "mobile".into())];
+        });
+        let input = read_with("e-mail;TÉLÉPHONE MOBILE\nk@x.com;2065550100\n".as_bytes(), &s).unwrap();
+        assert_eq!(input.users.len(), 1);
     }
 
     #[test]

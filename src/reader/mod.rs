@@ -165,10 +165,12 @@ pub fn read(mut source: impl Read, region: Region, types: &[String], settings: &
     let delimiter = settings.delimiter.unwrap_or_else(|| decode::detect_delimiter(&decoded.bytes));
     // A quote never closed would swallow the rest of the file into one field: its line is
     // refused as such and blanked (keeping line numbers), and the rest is read as it stands.
-    let mut text = decoded.bytes.into_owned();
+    // The text is copied only when a line must be blanked: a sound file is read where it lies.
+    let mut text = decoded.bytes;
     let mut unclosed = Vec::new();
     let mut from = 0;
     while let Some(at) = decode::unterminated_quote(&text[from..], delimiter) {
+        let text = text.to_mut();
         // Scanning resumes at the blanked line, so many broken lines cost one pass, not one each.
         let start = from + at;
         from = start;

@@ -96,6 +96,7 @@ pub(crate) fn read_input(
     region: phone::Region,
     targets: &[Box<dyn targets::Target>],
     path: &std::path::Path,
+    quiet: bool,
 ) -> Result<reader::Input> {
     let vocabulary = targets::input_vocabulary(targets);
     if let Some((column, t)) = config
@@ -113,8 +114,19 @@ pub(crate) fn read_input(
         ));
     }
     let file = std::fs::File::open(path).with_context(|| format!("cannot open input file {}", path.display()))?;
-    reader::read(std::io::BufReader::new(file), region, &vocabulary, &config.input)
-        .with_context(|| format!("cannot use input file {}", path.display()))
+    let size = file.metadata().map_or(0, |m| m.len());
+    let texted = targets::texted_input_types(targets);
+    let spec = reader::Spec {
+        region,
+        types: &vocabulary,
+        texted: &texted,
+        settings: &config.input,
+    };
+    // Large files only: a bar that flashes by is noise.
+    let bar = progress::bytes_bar(size, "reading", quiet || size < 16 * 1024 * 1024);
+    let input = reader::read(std::io::BufReader::new(file), &spec, &|done| bar.set_position(done));
+    bar.finish_and_clear();
+    input.with_context(|| format!("cannot use input file {}", path.display()))
 }
 
 /// `plan` and `apply`: read → resolve → fetch → plan → (execute) → report.
@@ -135,7 +147,7 @@ async fn sync(args: &RunArgs, mode: Mode, env: &Env, stop: &Stop) -> Result<Exit
         .parse()
         .map_err(|why: String| config.error("input.default_region", why))?;
     let targets = targets::build(&config, region)?;
-    let mut input = read_input(&config, region, &targets, &args.input)?;
+    let mut input = read_input(&config, region, &targets, &args.input, quiet)?;
     if !args.unmask {
         input.rejects = input.rejects.iter().map(reader::Reject::masked).collect();
     }

@@ -148,6 +148,21 @@ pub fn parse(raw: &str, region: Region) -> Result<Phone, String> {
 /// Like [`parse`]; with `vanity`, letters in the number are read as the digits of a phone
 /// keypad (`1-800-FLOWERS`), as config allows.
 pub fn parse_with(raw: &str, region: Region, vanity: bool) -> Result<Phone, String> {
+    parse_kind(raw, region, vanity).map(|(phone, _)| phone)
+}
+
+/// What the numbering plan of a number's country says it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Only a fixed line: no text message reaches it.
+    FixedLine,
+    /// A mobile, or a number the plan cannot tell (the NANP's), or a special service.
+    Other,
+}
+
+/// Like [`parse_with`], also saying whether the number can only be a fixed line. It costs no
+/// more: validity is the number's type being known.
+pub fn parse_kind(raw: &str, region: Region, vanity: bool) -> Result<(Phone, Kind), String> {
     let cleaned = clean(raw);
     let text = cleaned.trim();
     if text.is_empty() {
@@ -194,7 +209,7 @@ pub fn parse_with(raw: &str, region: Region, vanity: bool) -> Result<Phone, Stri
             Err(e) => last_error = e,
         }
     }
-    let Some(number) = found else {
+    let Some((number, kind)) = found else {
         return Err(format!("'{text}' {last_error}"));
     };
     let mut display = format!("+{} {}", number.code().value(), number.national());
@@ -205,26 +220,89 @@ pub fn parse_with(raw: &str, region: Region, vanity: bool) -> Result<Phone, Stri
             display.push_str(&digits);
         }
     }
-    Ok(Phone {
-        key: key(&display),
-        display,
-    })
+    Ok((
+        Phone {
+            key: key(&display),
+            display,
+        },
+        kind,
+    ))
 }
 
 /// Parses and validates one candidate spelling; the error completes a sentence about the value.
-fn parse_one(candidate: &str, region: Region) -> Result<phonenumber::PhoneNumber, String> {
+fn parse_one(candidate: &str, region: Region) -> Result<(phonenumber::PhoneNumber, Kind), String> {
     let parsed = catch_unwind(AssertUnwindSafe(|| {
         phonenumber::parse(Some(region.0), candidate).map(|n| {
-            let valid = n.is_valid();
-            (n, valid)
+            let kind = classify(&n);
+            (n, kind)
         })
     }));
     match parsed {
-        Ok(Ok((number, true))) => Ok(number),
-        Ok(Ok((_, false))) => Err("is not a valid number for its country".into()),
+        Ok(Ok((number, Some(kind)))) => Ok((number, kind)),
+        Ok(Ok((_, None))) => Err("is not a valid number for its country".into()),
         Ok(Err(e)) => Err(format!("is not a phone number ({e})")),
         Err(_) => Err("could not be parsed as a phone number".into()),
     }
+}
+
+/// The number's kind, or `None` when it is not valid: `phonenumber`'s own validity rule (the
+/// number's type is known in its region's plan), computed once for both answers. The crate's
+/// `PhoneNumber::number_type` and `metadata` would do, but they drop a national number's
+/// leading zeros (Italy's fixed lines) and call such numbers unknown; this follows `is_valid`,
+/// which keeps them.
+fn classify(number: &phonenumber::PhoneNumber) -> Option<Kind> {
+    let db = &*phonenumber::metadata::DATABASE;
+    let code = number.code().value();
+    let national = number.national().to_string();
+    let regions = db.region(&code)?;
+    match regions.as_slice() {
+        ["001"] => db.by_code(&code)?.into_iter().next().and_then(|meta| kind_in(meta, &national)),
+        [one] => kind_in(db.by_id(*one)?, &national),
+        // A code several regions share: the first whose leading digits match, or (without
+        // leading digits) whose plan knows the number, decides.
+        many => many.iter().find_map(|region| {
+            let meta = db.by_id(*region)?;
+            match meta.leading_digits() {
+                Some(lead) => lead
+                    .find(&national)
+                    .is_some_and(|m| m.start() == 0)
+                    .then(|| kind_in(meta, &national)),
+                None => kind_in(meta, &national).map(Some),
+            }
+        })?,
+    }
+}
+
+/// What `national` is in `meta`'s plan, in `phonenumber`'s order of types; `None` if nothing.
+fn kind_in(meta: &phonenumber::Metadata, national: &str) -> Option<Kind> {
+    let d = meta.descriptors();
+    let matches = |desc: Option<&phonenumber::metadata::Descriptor>| desc.is_some_and(|d| d.is_match(national));
+    if !d.general().is_match(national) {
+        return None;
+    }
+    let special = [
+        d.premium_rate(),
+        d.toll_free(),
+        d.shared_cost(),
+        d.voip(),
+        d.personal_number(),
+        d.pager(),
+        d.uan(),
+        d.voicemail(),
+    ];
+    if special.into_iter().any(matches) {
+        return Some(Kind::Other);
+    }
+    if matches(d.fixed_line()) {
+        // A plan whose fixed and mobile patterns are one cannot tell them apart (the NANP's).
+        let same = d.fixed_line().map(|f| f.national_number().as_str()) == d.mobile().map(|m| m.national_number().as_str());
+        return Some(if same || matches(d.mobile()) {
+            Kind::Other
+        } else {
+            Kind::FixedLine
+        });
+    }
+    matches(d.mobile()).then_some(Kind::Other)
 }
 
 /// Wraps a number Graph returned. Graph may echo what was sent or re-space it, so only the
@@ -357,6 +435,42 @@ mod tests {
         ] {
             assert_eq!(parse(raw, us()).map(|p| p.display), Ok(want.to_string()), "{raw:?}");
         }
+    }
+
+    #[test]
+    fn numbers_that_can_only_be_fixed_lines_are_told_apart() {
+        let gb: Region = "GB".parse().unwrap();
+        let kind = |raw: &str, region| parse_kind(raw, region, false).map(|(_, k)| k);
+        assert_eq!(kind("020 7946 0958", gb), Ok(Kind::FixedLine));
+        assert_eq!(kind("07400 123456", gb), Ok(Kind::Other), "a UK mobile");
+        assert_eq!(kind("+39 06 1234 5678", us()), Ok(Kind::FixedLine), "a leading zero kept");
+        assert_eq!(kind("+49 30 1234567", us()), Ok(Kind::FixedLine));
+        assert_eq!(kind("206 555 5555", us()), Ok(Kind::Other), "the NANP cannot tell");
+        // Validity is unchanged: what `is_valid` refuses is still refused.
+        for raw in ["+1 555", "+44 20 7946", "12345"] {
+            assert!(kind(raw, us()).is_err(), "{raw}");
+        }
+    }
+
+    #[test]
+    fn validity_is_exactly_phonenumbers_is_valid() {
+        // Random national digits after many country codes, shared ones included (+1, +39, +44,
+        // +7): the kind is known exactly when `is_valid` says the number is valid.
+        let codes = ["1", "39", "44", "7", "49", "33", "61", "81", "86", "91", "212", "590", "47", "358"];
+        let mut state: u64 = 0x2545_F491_4F6C_DD1D;
+        let mut valid = 0;
+        for i in 0..3_000 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let len = 6 + (state % 7) as usize;
+            let digits: String = (0..len).map(|k| char::from(b'0' + ((state >> (k * 4)) % 10) as u8)).collect();
+            let text = format!("+{} {digits}", codes[i % codes.len()]);
+            let Ok(n) = phonenumber::parse(None, &text) else { continue };
+            assert_eq!(classify(&n).is_some(), n.is_valid(), "{text}");
+            valid += usize::from(n.is_valid());
+        }
+        assert!(valid > 100, "the sweep must include valid numbers: {valid}");
     }
 
     #[test]

@@ -27,7 +27,7 @@ pub fn validate(args: &ValidateArgs, env: &Env) -> Result<ExitCode> {
         .parse()
         .map_err(|why: String| config.error("input.default_region", why))?;
     let targets = crate::targets::build(&config, region)?;
-    let input = crate::read_input(&config, region, &targets, &args.input)?;
+    let input = crate::read_input(&config, region, &targets, &args.input, false)?;
     let show = |number: &str| if args.unmask { number.to_string() } else { phone::mask(number) };
     let mut out = std::io::stdout().lock();
     let _ = writeln!(

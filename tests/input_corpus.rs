@@ -306,7 +306,13 @@ fn every_malformed_input_has_its_outcome() {
     assert!(cases.len() >= 40, "{} cases", cases.len());
     let types: Vec<String> = ["mobile", "alternateMobile", "office"].map(String::from).to_vec();
     for (name, bytes, settings, want) in &cases {
-        let result = std::panic::catch_unwind(|| reader::read(&bytes[..], "US".parse().unwrap(), &types, settings));
+        let spec = reader::Spec {
+            region: "US".parse().unwrap(),
+            types: &types,
+            texted: &types[..2],
+            settings,
+        };
+        let result = std::panic::catch_unwind(|| reader::read(std::io::Cursor::new(&bytes[..]), &spec, &|_| {}));
         match result {
             Ok(result) => check(name, result, want),
             Err(_) => panic!("{name}: panicked"),

@@ -5,7 +5,7 @@
 //! Excel write all of these; the reader after this sees one shape.
 
 use crate::config::InputEncoding;
-use std::borrow::Cow;
+use std::io::Read;
 
 /// Files that are not text, by their first bytes: what to call them.
 const SIGNATURES: [(&[u8], &str); 7] = [
@@ -22,56 +22,181 @@ const SIGNATURES: [(&[u8], &str); 7] = [
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NotText(pub String);
 
-/// The text of a file as UTF-8 bytes, and the encoding it was read in.
-pub struct Decoded<'a> {
-    /// UTF-8 text (for `utf-8`, the bytes as they were: a row with invalid bytes is refused later).
-    pub bytes: Cow<'a, [u8]>,
-    /// The encoding's name, for the reports.
-    pub encoding: &'static str,
+/// How a file is to be decoded, chosen from its first bytes (and, for UTF-8 without a mark, a
+/// pass over the whole file: Windows-1252 is told only by an invalid UTF-8 byte anywhere).
+#[derive(Debug, Clone, Copy)]
+pub struct Encoding {
+    /// The text encoding.
+    coding: &'static encoding_rs::Encoding,
+    /// Bytes of byte-order mark at the start of the file, skipped.
+    pub bom: u64,
 }
 
-/// Decodes `bytes` as `encoding` says (or detects it), refusing what is not text.
-pub fn decode(bytes: &[u8], encoding: InputEncoding) -> Result<Decoded<'_>, NotText> {
-    if let Some((_, what)) = SIGNATURES.iter().find(|(magic, _)| bytes.starts_with(magic)) {
-        return Err(NotText(what.to_string()));
+impl Encoding {
+    /// The encoding's name, for the reports.
+    pub fn name(self) -> &'static str {
+        match self.coding.name() {
+            "UTF-8" => "utf-8",
+            "UTF-16LE" => "utf-16le",
+            "UTF-16BE" => "utf-16be",
+            _ => "windows-1252",
+        }
     }
-    let bom = encoding_rs::Encoding::for_bom(bytes);
-    let chosen = match (encoding, bom) {
+
+    /// The text of a file's first bytes (a character cut off at the end is replaced).
+    pub fn head_text(self, head: &[u8]) -> String {
+        let bom = (self.bom as usize).min(head.len());
+        self.coding.decode_without_bom_handling(&head[bom..]).0.into_owned()
+    }
+
+    /// The width of one code unit, which the quote scan reads structure from.
+    pub fn unit(self) -> Unit {
+        match self.name() {
+            "utf-16le" => Unit::Utf16Le,
+            "utf-16be" => Unit::Utf16Be,
+            _ => Unit::Byte,
+        }
+    }
+}
+
+/// How a file's code units are laid out. `"`, the delimiters and line ends are ASCII, and in
+/// each of these encodings an ASCII character is one unit that nothing else contains, so a
+/// file's structure can be read from its raw units without decoding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unit {
+    /// UTF-8 and Windows-1252.
+    Byte,
+    /// UTF-16, little-endian.
+    Utf16Le,
+    /// UTF-16, big-endian.
+    Utf16Be,
+}
+
+/// Chooses how to decode a file from its first bytes (`head`), refusing what is not text.
+/// `valid_utf8` is asked only when the choice depends on the whole file.
+pub fn choose(head: &[u8], encoding: InputEncoding, valid_utf8: impl FnOnce() -> std::io::Result<bool>) -> Result<Encoding, ChooseError> {
+    if let Some((_, what)) = SIGNATURES.iter().find(|(magic, _)| head.starts_with(magic)) {
+        return Err(ChooseError::NotText(NotText(what.to_string())));
+    }
+    let bom = encoding_rs::Encoding::for_bom(head);
+    let coding = match (encoding, bom) {
         // A byte-order mark is unambiguous: it wins over detection and over a configured
         // encoding that contradicts it (a configured one still reads a file without a mark).
         (_, Some((e, _))) => e,
-        (InputEncoding::Auto, None) if std::str::from_utf8(bytes).is_ok() => encoding_rs::UTF_8,
+        (InputEncoding::Auto, None) if valid_utf8().map_err(ChooseError::Io)? => encoding_rs::UTF_8,
         (InputEncoding::Auto, None) => encoding_rs::WINDOWS_1252,
         (InputEncoding::Utf8, None) => encoding_rs::UTF_8,
         (InputEncoding::Utf16Le, None) => encoding_rs::UTF_16LE,
         (InputEncoding::Utf16Be, None) => encoding_rs::UTF_16BE,
         (InputEncoding::Windows1252, None) => encoding_rs::WINDOWS_1252,
     };
-    let bytes = if chosen == encoding_rs::UTF_8 {
-        // Kept as they are: the reader refuses a row with bytes that are not UTF-8, by line.
-        Cow::Borrowed(bytes.strip_prefix(b"\xef\xbb\xbf".as_slice()).unwrap_or(bytes))
-    } else {
-        // A BOM of the chosen encoding is dropped; text is never echoed on failure.
-        let (text, _) = chosen.decode_with_bom_removal(bytes);
-        match text {
-            Cow::Borrowed(s) => Cow::Borrowed(s.as_bytes()),
-            Cow::Owned(s) => Cow::Owned(s.into_bytes()),
-        }
+    let chosen = Encoding {
+        coding,
+        bom: bom.map_or(0, |(_, len)| len as u64),
     };
     // NUL bytes do not occur in text an HR system exports.
-    let sample = &bytes[..bytes.len().min(64 * 1024)];
-    if sample.contains(&0) {
-        return Err(NotText(
+    if chosen.head_text(head).contains('\0') {
+        return Err(ChooseError::NotText(NotText(
             "a binary file (it contains NUL bytes); if it is UTF-16 text without a byte-order mark, set input.encoding".into(),
-        ));
+        )));
     }
-    let encoding = match chosen.name() {
-        "UTF-8" => "utf-8",
-        "UTF-16LE" => "utf-16le",
-        "UTF-16BE" => "utf-16be",
-        _ => "windows-1252",
-    };
-    Ok(Decoded { bytes, encoding })
+    Ok(chosen)
+}
+
+/// Why [`choose`] failed.
+#[derive(Debug)]
+pub enum ChooseError {
+    /// Not a text file.
+    NotText(NotText),
+    /// The file could not be read.
+    Io(std::io::Error),
+}
+
+/// Whether everything `source` holds is valid UTF-8, read in chunks.
+pub fn valid_utf8(mut source: impl Read) -> std::io::Result<bool> {
+    let mut buf = vec![0; CHUNK];
+    // Bytes of a character split by the chunk boundary, carried into the next chunk.
+    let mut carried = 0;
+    loop {
+        let n = read_some(&mut source, &mut buf[carried..])?;
+        let len = carried + n;
+        match std::str::from_utf8(&buf[..len]) {
+            Ok(_) => carried = 0,
+            // An incomplete character at the end may complete in the next chunk.
+            Err(e) if e.error_len().is_none() && n > 0 => {
+                let valid = e.valid_up_to();
+                buf.copy_within(valid..len, 0);
+                carried = len - valid;
+            }
+            Err(_) => return Ok(false),
+        }
+        if n == 0 {
+            return Ok(carried == 0);
+        }
+    }
+}
+
+/// Bytes read at a time.
+const CHUNK: usize = 64 * 1024;
+
+/// `read`, retried when interrupted.
+fn read_some(source: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    loop {
+        match source.read(buf) {
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            other => return other,
+        }
+    }
+}
+
+/// A file's text as UTF-8, decoded as it is read. UTF-8 passes through as it is (a row with
+/// invalid bytes is refused later, by line); a byte-order mark is skipped by the caller.
+pub struct Decoding<R> {
+    inner: R,
+    /// `None` for UTF-8.
+    decoder: Option<encoding_rs::Decoder>,
+    raw: Vec<u8>,
+    out: Vec<u8>,
+    /// How much of `out` has been handed on.
+    taken: usize,
+    done: bool,
+}
+
+impl<R: Read> Decoding<R> {
+    /// Decodes `inner`, positioned after the byte-order mark, as `encoding`.
+    pub fn new(inner: R, encoding: Encoding) -> Self {
+        let decoder = (encoding.coding != encoding_rs::UTF_8).then(|| encoding.coding.new_decoder_without_bom_handling());
+        Decoding {
+            inner,
+            decoder,
+            raw: vec![0; CHUNK],
+            out: Vec::new(),
+            taken: 0,
+            done: false,
+        }
+    }
+}
+
+impl<R: Read> Read for Decoding<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let Some(decoder) = &mut self.decoder else {
+            return self.inner.read(buf);
+        };
+        while self.taken == self.out.len() && !self.done {
+            let n = read_some(&mut self.inner, &mut self.raw)?;
+            self.done = n == 0;
+            let room = decoder.max_utf8_buffer_length(n).unwrap_or(n * 3 + 16);
+            self.out.resize(room, 0);
+            // The output always has room, so the whole input is taken in one call.
+            let (_, _, written, _) = decoder.decode_to_utf8(&self.raw[..n], &mut self.out, self.done);
+            self.out.truncate(written);
+            self.taken = 0;
+        }
+        let n = buf.len().min(self.out.len() - self.taken);
+        buf[..n].copy_from_slice(&self.out[self.taken..self.taken + n]);
+        self.taken += n;
+        Ok(n)
+    }
 }
 
 /// The delimiter of a CSV text: the one of `,` `;` tab found most often on its first line outside
@@ -96,43 +221,24 @@ pub fn detect_delimiter(text: &[u8]) -> u8 {
     if counts[best] == 0 { b',' } else { delimiters[best] }
 }
 
-/// Where an opening quote that is never properly closed starts: the byte offset of its line, or
-/// `None` when every quoted field closes. Quotes follow CSV: a quote opens only at the start of a
-/// field, `""` inside a quoted field is a quote, a quoted field may span lines, and its closing
-/// quote ends the field (a quote followed by anything but a delimiter or line end closes nothing
-/// properly, so the field that opened is the one left open).
-pub fn unterminated_quote(text: &[u8], delimiter: u8) -> Option<usize> {
-    // The start of the record being read: a line end inside a quoted field starts none.
-    let (mut line_start, mut opened_line) = (0, 0);
-    let (mut quoted, mut field_start) = (false, true);
-    let mut i = 0;
-    while i < text.len() {
-        let b = text[i];
-        if quoted {
-            if b == b'"' {
-                match text.get(i + 1) {
-                    Some(&b'"') => i += 1,
-                    // A closing quote ends its field: anything else after it means this quote
-                    // closed another field's opening, and that opening is the one left open.
-                    None | Some(&b'\n' | &b'\r') => quoted = false,
-                    Some(&next) if next == delimiter => quoted = false,
-                    Some(_) => return Some(opened_line),
-                }
-            }
-        } else if b == b'"' && field_start {
-            quoted = true;
-            opened_line = line_start;
-        }
-        if !quoted {
-            field_start = b == delimiter || b == b'\n' || b == b'\r';
-        }
-        let line_end = b == b'\n' || (b == b'\r' && text.get(i + 1) != Some(&b'\n'));
-        if line_end && !quoted {
-            line_start = i + 1;
-        }
-        i += 1;
-    }
-    quoted.then_some(opened_line)
+/// The delimiter an Excel `sep=;` first line names, and the length of that line with its line
+/// end, or `None` when the text does not start with one.
+pub fn excel_separator(text: &str) -> Option<(u8, usize)> {
+    let rest = text.get(..4).filter(|p| p.eq_ignore_ascii_case("sep="))?;
+    let after = &text[rest.len()..];
+    let end = after.find(['\r', '\n']).unwrap_or(after.len());
+    let delimiter = match &after[..end] {
+        "\t" => b'\t',
+        "," => b',',
+        ";" => b';',
+        _ => return None,
+    };
+    let terminator = if after[end..].starts_with("\r\n") {
+        2
+    } else {
+        usize::from(end < after.len())
+    };
+    Some((delimiter, 4 + end + terminator))
 }
 
 /// How the reports name a delimiter.
@@ -158,9 +264,51 @@ mod tests {
             .collect()
     }
 
+    /// Decodes `bytes` as the reader does: chosen from the head, streamed after the mark.
+    fn decode(bytes: &[u8], encoding: InputEncoding) -> Result<(Vec<u8>, &'static str), NotText> {
+        let chosen = match choose(bytes, encoding, || valid_utf8(bytes)) {
+            Ok(chosen) => chosen,
+            Err(ChooseError::NotText(e)) => return Err(e),
+            Err(ChooseError::Io(e)) => panic!("{e}"),
+        };
+        let mut out = Vec::new();
+        // A tiny inner chunk size would not be exercised by `read_to_end` alone: read by 3s.
+        let mut reader = Decoding::new(&bytes[chosen.bom as usize..], chosen);
+        let mut buf = [0; 3];
+        loop {
+            let n = reader.read(&mut buf).unwrap();
+            if n == 0 {
+                break;
+            }
+            out.extend_from_slice(&buf[..n]);
+        }
+        Ok((out, chosen.name()))
+    }
+
     fn text(bytes: &[u8], encoding: InputEncoding) -> (String, &'static str) {
-        let d = decode(bytes, encoding).unwrap();
-        (String::from_utf8(d.bytes.into_owned()).unwrap(), d.encoding)
+        let (bytes, name) = decode(bytes, encoding).unwrap();
+        (String::from_utf8(bytes).unwrap(), name)
+    }
+
+    #[test]
+    fn utf8_validity_is_judged_across_chunk_boundaries() {
+        // A two-byte character straddling the 64 KiB chunk boundary is valid.
+        let mut text = "a".repeat(CHUNK - 1);
+        text.push('ü');
+        assert_eq!(valid_utf8(text.as_bytes()).ok(), Some(true));
+        let mut cut = text.into_bytes();
+        cut.pop();
+        assert_eq!(valid_utf8(&cut[..]).ok(), Some(false), "a character cut off at the end");
+        assert_eq!(valid_utf8(&b"ok\xe9ok"[..]).ok(), Some(false));
+    }
+
+    #[test]
+    fn an_excel_separator_line_names_the_delimiter() {
+        assert_eq!(excel_separator("sep=;\r\nuser;mobile"), Some((b';', 7)));
+        assert_eq!(excel_separator("SEP=,\nuser"), Some((b',', 6)));
+        assert_eq!(excel_separator("sep=\t"), Some((b'\t', 5)));
+        assert_eq!(excel_separator("sep=|\nuser"), None);
+        assert_eq!(excel_separator("user,sep=;"), None);
     }
 
     #[test]
@@ -178,8 +326,10 @@ mod tests {
         assert_eq!(text(&bom8, InputEncoding::Windows1252), (csv.into(), "utf-8"));
         assert_eq!(text(&utf16(csv, true), InputEncoding::Utf8), (csv.into(), "utf-16le"));
         // Configured UTF-8 keeps invalid bytes for the reader to refuse, row by row.
-        let d = decode(&latin, InputEncoding::Utf8).unwrap();
-        assert_eq!((&d.bytes[..], d.encoding), (&latin[..], "utf-8"));
+        assert_eq!(decode(&latin, InputEncoding::Utf8), Ok((latin.to_vec(), "utf-8")));
+        // Decoding streams: a long file comes through whole.
+        let long = csv.repeat(20_000);
+        assert_eq!(text(&utf16(&long, true), InputEncoding::Auto), (long.clone(), "utf-16le"));
     }
 
     #[test]
@@ -190,25 +340,9 @@ mod tests {
             (b"%PDF-1.7 secret", "PDF"),
             (b"user,phone\x00secret\n", "NUL"),
         ] {
-            let NotText(why) = decode(bytes, InputEncoding::Auto).err().unwrap();
+            let NotText(why) = decode(bytes, InputEncoding::Auto).unwrap_err();
             assert!(why.contains(word) && !why.contains("secret"), "{why}");
         }
-    }
-
-    #[test]
-    fn an_unterminated_quote_is_found_at_the_line_it_opens() {
-        assert_eq!(unterminated_quote(b"a,b\n\"x,y\"\n\"multi\nline\",z\n", b','), None);
-        assert_eq!(unterminated_quote(b"a,b\nk,\"open\nl,m\nn,o\n", b','), Some(4));
-        assert_eq!(unterminated_quote(b"a,b\nk,\"say \"\"hi\"\"\"\nl,\"x", b','), Some(19));
-        assert_eq!(unterminated_quote(b"a,b\nk,\"open\nl,\"closes-wrongly\"\n", b','), Some(4));
-        assert_eq!(
-            unterminated_quote(b"a,b\nk,5\"3\n", b','),
-            None,
-            "a quote inside a field is a character"
-        );
-        // The record, not the physical line: a quoted field spanning lines belongs to its start.
-        assert_eq!(unterminated_quote(b"h\na,\"Desk\nfloor\",x,\"open\n", b','), Some(2));
-        assert_eq!(unterminated_quote(b"a,b\rk,\"open\rl,m\r", b','), Some(4), "CR-only line ends");
     }
 
     #[test]
@@ -222,6 +356,8 @@ mod tests {
             "a comma inside quotes does not count"
         );
         assert_eq!(detect_delimiter(b"user\n"), b',');
+        assert_eq!(detect_delimiter(b"user;phone,type\tx\n"), b',', "a tie goes to the comma");
+        assert_eq!(detect_delimiter(b"user;phone;x\ttype\tx,\n"), b';', "then the semicolon");
         assert_eq!(delimiter_name(b'\t'), "tab");
     }
 }

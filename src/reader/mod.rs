@@ -13,12 +13,17 @@
 //! unknown.
 
 mod decode;
+mod lines;
+mod quotes;
+mod rows;
 
 use crate::config::{InputFormat, InputSettings};
-use crate::model::{DesiredPhone, DesiredUser};
+use crate::model::DesiredUser;
 use crate::phone::{self, Region};
+use lines::Lines;
+use rows::{Item, Offer, Outcome};
 use std::collections::HashMap;
-use std::io::Read;
+use std::io::{Read, Seek, SeekFrom};
 
 /// The longest user field taken (a UPN is at most 113 characters; an object id 36).
 const MAX_USER: usize = 1024;
@@ -128,6 +133,9 @@ pub struct Input {
     pub users: Vec<DesiredUser>,
     /// Rows refused.
     pub rejects: Vec<Reject>,
+    /// Rows accepted with a caveat (a fixed-line number offered for text messages), described
+    /// like a refused row: the reason is the caveat.
+    pub notes: Vec<Reject>,
     /// Data rows seen (excluding the header).
     pub rows: u64,
     /// The text encoding the file was read in (`utf-8`, `utf-16le`, `utf-16be`, `windows-1252`).
@@ -155,182 +163,168 @@ enum Layout {
     Wide(Vec<(usize, String, String)>),
 }
 
-/// Reads CSV from `source` laid out as `settings` say, parsing numbers with `region` as the
-/// default; `types` are the phone types the run takes, in their canonical spelling (matched
-/// case-insensitively).
-pub fn read(mut source: impl Read, region: Region, types: &[String], settings: &InputSettings) -> Result<Input, ReadError> {
-    let mut raw = Vec::new();
-    source.read_to_end(&mut raw).map_err(|e| ReadError::Io(e.to_string()))?;
-    let decoded = decode::decode(&raw, settings.encoding).map_err(|decode::NotText(what)| ReadError::NotText(what))?;
-    let delimiter = settings.delimiter.unwrap_or_else(|| decode::detect_delimiter(&decoded.bytes));
-    // A quote never closed would swallow the rest of the file into one field: its line is
-    // refused as such and blanked (keeping line numbers), and the rest is read as it stands.
-    // The text is copied only when a line must be blanked: a sound file is read where it lies.
-    let mut text = decoded.bytes;
-    let mut unclosed = Vec::new();
-    let mut from = 0;
-    while let Some(at) = decode::unterminated_quote(&text[from..], delimiter) {
-        let text = text.to_mut();
-        // Scanning resumes at the blanked line, so many broken lines cost one pass, not one each.
-        let start = from + at;
-        from = start;
-        let end = text[start..]
-            .iter()
-            .position(|&b| b == b'\n' || b == b'\r')
-            .map_or(text.len(), |n| start + n);
-        unclosed.push((start, text[start..end].to_vec()));
-        text[start..end].iter_mut().for_each(|b| *b = b' ');
-    }
-    let bytes = &text[..];
-    let lines = Lines::new(bytes);
+/// What the reader needs to know besides the file.
+pub struct Spec<'a> {
+    /// The region of numbers written without a country code (a row's region column overrides it).
+    pub region: Region,
+    /// The phone types the run takes, in their canonical spelling (matched case-insensitively).
+    pub types: &'a [String],
+    /// Of those, the types whose phones get text messages (SMS sign-in): a number there that can
+    /// only be a fixed line is accepted with a note.
+    pub texted: &'a [String],
+    /// The layout.
+    pub settings: &'a InputSettings,
+}
+
+/// The first bytes of a file, from which its kind, encoding and delimiter are told.
+const HEAD: u64 = 64 * 1024;
+
+/// Reads CSV from `source` as `spec` says, calling `progress` with the bytes read so far. The
+/// file is read as a stream, a few times over (`decode`, `quotes`); memory grows with its
+/// users, not its size. Rows are worked out on every core (`rows`).
+pub fn read<R: Read + Seek>(mut source: R, spec: &Spec, progress: &dyn Fn(u64)) -> Result<Input, ReadError> {
+    let settings = spec.settings;
+    let io = |e: std::io::Error| ReadError::Io(e.to_string());
+    let mut head = Vec::new();
+    (&mut source).take(HEAD).read_to_end(&mut head).map_err(io)?;
+    let encoding = decode::choose(&head, settings.encoding, || {
+        source.seek(SeekFrom::Start(0))?;
+        decode::valid_utf8(&mut source)
+    })
+    .map_err(|e| match e {
+        decode::ChooseError::NotText(decode::NotText(what)) => ReadError::NotText(what),
+        decode::ChooseError::Io(e) => io(e),
+    })?;
+    let head_text = encoding.head_text(&head);
+    // Excel writes `sep=;` on a line of its own before the header to name the delimiter.
+    let excel = decode::excel_separator(&head_text);
+    let delimiter = settings
+        .delimiter
+        .or(excel.map(|(d, _)| d))
+        .unwrap_or_else(|| decode::detect_delimiter(&head_text.as_bytes()[excel.map_or(0, |(_, len)| len)..]));
+    let broken = quotes::broken(&mut source, encoding.unit(), encoding.bom, delimiter).map_err(io)?;
+
+    source.seek(SeekFrom::Start(encoding.bom)).map_err(io)?;
+    let mut decoded = decode::Decoding::new(Counted::new(&mut source, progress), encoding);
+    let skip = excel.map_or(0, |(_, len)| len as u64);
+    std::io::copy(&mut (&mut decoded).take(skip), &mut std::io::sink()).map_err(io)?;
+    let lines = Lines::new(decoded, if excel.is_some() { 2 } else { 1 }, broken);
     let mut csv = csv::ReaderBuilder::new()
         .flexible(true)
         .delimiter(delimiter)
         .trim(csv::Trim::All)
-        .from_reader(bytes);
+        .from_reader(lines);
     let header = csv.byte_headers().map_err(|e| ReadError::Io(e.to_string()))?.clone();
     let cols = columns(&header, settings)?;
 
     let mut input = Input {
-        encoding: decoded.encoding,
+        encoding: encoding.name(),
         delimiter: decode::delimiter_name(delimiter),
         ..Input::default()
     };
     let mut users = Users::default();
-    for (start, original) in unclosed {
-        let line = lines.line_at(start as u64);
-        // The skipped line still says HR wants something for its user, if the user can be
-        // read before the broken quote: that user's phones are then held back from prune.
-        let user = quoted_line_user(&original, delimiter, cols.user);
-        if let Some(u) = &user {
-            users.for_reject(u).reject(None, line);
-        }
-        input.rows += 1;
-        input.rejects.push(Reject {
-            line,
-            column: String::new(),
-            user: user.map(|u| clip(&u)).unwrap_or_default(),
-            phone_type: String::new(),
-            phone_number: String::new(),
-            reason: "a quote opens on this line and is never closed (or closed by a later line's quote); the line was skipped".into(),
-        });
-    }
+    // Items found but not yet handed on: skipped lines come before the record read after them.
+    let mut ready: std::collections::VecDeque<Item> = std::collections::VecDeque::new();
     let mut record = csv::ByteRecord::new();
-    loop {
-        match csv.read_byte_record(&mut record) {
-            Ok(false) => break,
-            Ok(true) => {}
-            Err(e) => match e.kind() {
-                csv::ErrorKind::Io(_) => return Err(ReadError::Io(e.to_string())),
-                _ => {
-                    input.rows += 1;
-                    input.rejects.push(Reject {
-                        line: e.position().map_or(0, |p| lines.line_at(p.byte())),
+    let next = || -> Result<Option<Item>, ReadError> {
+        loop {
+            if let Some(item) = ready.pop_front() {
+                return Ok(Some(item));
+            }
+            let read = csv.read_byte_record(&mut record);
+            for (line, text) in csv.get_mut().take_skipped() {
+                ready.push_back(Item::Skipped(line, quoted_line_user(&text, delimiter, cols.user)));
+            }
+            match read {
+                Ok(false) => return Ok(ready.pop_front()),
+                Ok(true) if record.iter().all(|f| f.is_empty()) => {}
+                Ok(true) => {
+                    let line = record.position().map_or(0, |p| csv.get_mut().line_at(p.byte()));
+                    ready.push_back(Item::Record(line, std::mem::take(&mut record)));
+                }
+                Err(e) => match e.kind() {
+                    csv::ErrorKind::Io(_) => return Err(ReadError::Io(e.to_string())),
+                    _ => ready.push_back(Item::Unreadable(Reject {
+                        line: e.position().map_or(0, |p| csv.get_mut().line_at(p.byte())),
                         column: String::new(),
                         user: String::new(),
                         phone_type: String::new(),
                         phone_number: String::new(),
                         reason: format!("unreadable row: {e}"),
-                    });
-                    continue;
-                }
-            },
+                    })),
+                },
+            }
         }
-        if record.iter().all(|f| f.is_empty()) {
-            continue;
-        }
+    };
+    let merge = |outcome: Outcome| {
         input.rows += 1;
-        let line = record.position().map_or(0, |p| lines.line_at(p.byte()));
-        let field = |i: usize| record.get(i).map(|b| String::from_utf8_lossy(b).into_owned()).unwrap_or_default();
-        let not_utf8 = |col: usize| record.get(col).is_some_and(|b| std::str::from_utf8(b).is_err());
-        let user = field(cols.user);
-        let display_name = cols
-            .display_name
-            .map(field)
-            .filter(|n| !n.is_empty() && !n.chars().any(char::is_control));
-        // The row's own region, if it names one; an unknown one refuses the row's numbers.
-        let row_region = match cols.region.map(field).filter(|r| !r.is_empty()) {
-            None => Ok(region),
-            Some(r) => phone::Region::from_column(&r),
-        };
-        let user_problem = if not_utf8(cols.user) {
-            Some(NOT_UTF8.to_string())
-        } else if user.is_empty() {
-            Some(format!("the {} column is empty", settings.user_column))
-        } else if user.chars().any(char::is_control) {
-            Some(format!("the {} column contains control characters", settings.user_column))
-        } else if user.len() > MAX_USER {
-            Some(format!("the {} column is longer than {MAX_USER} bytes", settings.user_column))
-        } else {
-            None
-        };
-        // The phones this row offers: (column position, column name, type as written, number).
-        let offered: Vec<(usize, String, String, String)> = match &cols.layout {
-            Layout::Long {
-                phone_type,
-                number,
-                number_name,
-            } => vec![(*number, number_name.clone(), field(*phone_type), field(*number))],
-            // An empty cell is no value for its type.
-            Layout::Wide(phones) => phones
-                .iter()
-                .map(|(col, name, t)| (*col, name.clone(), t.clone(), field(*col)))
-                .filter(|(col, _, _, n)| !n.is_empty() || not_utf8(*col))
-                .collect(),
-        };
-        for (col, column, type_raw, number_raw) in offered {
-            let phone_type = types.iter().find(|t| t.eq_ignore_ascii_case(&type_raw)).map(String::as_str);
-            let row = if let Some(problem) = &user_problem {
-                Err(problem.clone())
-            } else if not_utf8(col) {
-                Err(NOT_UTF8.to_string())
-            } else if let Some(phone_type) = phone_type {
-                row_region
-                    .clone()
-                    .and_then(|region| phone::parse_with(&number_raw, region, settings.allow_vanity_numbers))
-                    .map(|phone| (phone_type, phone))
-            } else if type_raw.is_empty() {
-                Err(format!("the {} column is empty", settings.type_column))
-            } else {
-                Err(format!("unknown {} '{type_raw}': use {}", settings.type_column, types.join(", ")))
-            };
-            match row {
-                Ok((phone_type, phone)) => users.found_user(&user).want(
-                    phone_type,
-                    DesiredPhone {
-                        phone,
-                        line,
-                        display_name: display_name.clone(),
-                    },
-                ),
-                Err(reason) => {
-                    // A refused row of a user we can name still says HR wants something we do not
-                    // know: the user carries it, under its type when the type could be read.
-                    if user_problem.is_none() {
-                        users.for_reject(&user).reject(phone_type, line);
+        match outcome {
+            Outcome::Unreadable(reject) => input.rejects.push(reject),
+            // The skipped line still says HR wants something for its user, if the user can be
+            // read before the broken quote: that user's phones are then held back from prune.
+            Outcome::Skipped(reject, user) => {
+                if let Some(u) = &user {
+                    users.found_user(u).reject(None, reject.line);
+                }
+                input.rejects.push(reject);
+            }
+            Outcome::Row { user, user_ok, offers } => {
+                for offer in offers {
+                    match offer {
+                        Offer::Wanted(phone_type, phone, note) => {
+                            users.found_user(&user).want(phone_type, phone);
+                            input.notes.extend(note);
+                        }
+                        Offer::Refused(phone_type, reject) => {
+                            // A refused row of a user we can name still says HR wants something
+                            // we do not know: the user carries it, under its type when the type
+                            // could be read.
+                            if user_ok {
+                                users.found_user(&user).reject(phone_type, reject.line);
+                            }
+                            input.rejects.push(reject);
+                        }
                     }
-                    // A long row refused for its type is refused in the type column.
-                    let type_refused = user_problem.is_none() && phone_type.is_none();
-                    let column = match &cols.layout {
-                        Layout::Long { .. } if type_refused => settings.type_column.clone(),
-                        _ => column,
-                    };
-                    input.rejects.push(Reject {
-                        line,
-                        column,
-                        user: clip(&user),
-                        phone_type: clip(&type_raw),
-                        phone_number: clip(&number_raw),
-                        reason,
-                    });
                 }
             }
         }
-    }
+    };
+    rows::ordered_map(rows::workers(), next, |item| rows::examine(item, &cols, spec), merge)?;
     // Users whose every row was rejected stay: their rejections hold their phones back.
     input.users = users.found;
     input.rejects.sort_by_key(|r| r.line);
     Ok(input)
+}
+
+/// Counts the bytes read through it for a progress display, every [`HEAD`] bytes or so.
+struct Counted<'a, R> {
+    inner: R,
+    read: u64,
+    told: u64,
+    progress: &'a dyn Fn(u64),
+}
+
+impl<'a, R> Counted<'a, R> {
+    fn new(inner: R, progress: &'a dyn Fn(u64)) -> Self {
+        Counted {
+            inner,
+            read: 0,
+            told: 0,
+            progress,
+        }
+    }
+}
+
+impl<R: Read> Read for Counted<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read += n as u64;
+        if n == 0 || self.read - self.told >= HEAD {
+            (self.progress)(self.read);
+            self.told = self.read;
+        }
+        Ok(n)
+    }
 }
 
 /// The user field of a line skipped for its broken quote, when it can be read: a field that is
@@ -450,54 +444,19 @@ impl Users {
         };
         &mut self.found[slot]
     }
-
-    /// Where to record a rejected row of `name`.
-    fn for_reject(&mut self, name: &str) -> &mut DesiredUser {
-        self.found_user(name)
-    }
-}
-
-/// The physical line structure of the file, so a record is named by the line an editor shows
-/// (csv's own line count skips blank lines and counts a CRLF twice).
-struct Lines<'a> {
-    /// The whole file.
-    bytes: &'a [u8],
-    /// Offsets of every line ending: each `\n`, and each `\r` not followed by `\n`.
-    ends: Vec<usize>,
-}
-
-impl<'a> Lines<'a> {
-    /// Indexes the line endings of `bytes`.
-    fn new(bytes: &'a [u8]) -> Self {
-        let ends = (0..bytes.len())
-            .filter(|&i| bytes[i] == b'\n' || (bytes[i] == b'\r' && bytes.get(i + 1) != Some(&b'\n')))
-            .collect();
-        Lines { bytes, ends }
-    }
-
-    /// The 1-based line of a record csv says starts at `offset`. csv's offset is where the
-    /// previous record ended, so the blank lines before the record are skipped first.
-    fn line_at(&self, offset: u64) -> u64 {
-        let mut at = usize::try_from(offset).unwrap_or(usize::MAX).min(self.bytes.len());
-        while matches!(self.bytes.get(at), Some(b'\r' | b'\n')) {
-            at += 1;
-        }
-        1 + self.ends.partition_point(|&end| end < at) as u64
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::DesiredPhone;
 
     fn read_str(s: &str) -> Input {
-        read(s.as_bytes(), "US".parse().unwrap(), &types(), &InputSettings::default()).unwrap()
+        read_with(s.as_bytes(), &InputSettings::default()).unwrap()
     }
 
     fn read_err(s: &str) -> String {
-        read(s.as_bytes(), "US".parse().unwrap(), &types(), &InputSettings::default())
-            .unwrap_err()
-            .to_string()
+        read_with(s.as_bytes(), &InputSettings::default()).unwrap_err().to_string()
     }
 
     /// The auth target's phone types.
@@ -675,18 +634,9 @@ mod tests {
 
     #[test]
     fn missing_column_names_it() {
-        let err = read(
-            "user,phoneType\nx,mobile\n".as_bytes(),
-            "US".parse().unwrap(),
-            &types(),
-            &InputSettings::default(),
-        )
-        .unwrap_err();
-        assert!(err.to_string().contains("missing column 'phoneNumber'"), "{err}");
-        assert!(matches!(
-            read("".as_bytes(), "US".parse().unwrap(), &types(), &InputSettings::default()),
-            Err(ReadError::Empty { .. })
-        ));
+        let err = read_err("user,phoneType\nx,mobile\n");
+        assert!(err.contains("missing column 'phoneNumber'"), "{err}");
+        assert!(matches!(read_with(b"", &InputSettings::default()), Err(ReadError::Empty { .. })));
     }
 
     fn settings(edit: impl FnOnce(&mut InputSettings)) -> InputSettings {
@@ -696,7 +646,13 @@ mod tests {
     }
 
     fn read_with(bytes: &[u8], settings: &InputSettings) -> Result<Input, ReadError> {
-        read(bytes, "US".parse().unwrap(), &types(), settings)
+        let spec = Spec {
+            region: "US".parse().unwrap(),
+            types: &types(),
+            texted: &["mobile".to_string(), "alternateMobile".to_string()],
+            settings,
+        };
+        read(std::io::Cursor::new(bytes), &spec, &|_| {})
     }
 
     #[test]

@@ -50,6 +50,11 @@ pub trait Target: Send + Sync {
     /// The delegated Graph permissions its reads and writes need (asked for at device-code
     /// sign-in), e.g. `UserAuthenticationMethod.ReadWrite.All`.
     fn delegated_scopes(&self) -> &'static [&'static str];
+    /// Its types that receive text messages (sign-in by SMS), in its spelling: a number that
+    /// can only be a fixed line is noted when it feeds one.
+    fn texted(&self) -> &'static [&'static str] {
+        &[]
+    }
     /// The read that lists one user's items.
     fn read(&self, user: &str) -> (Version, String);
     /// Parses the answer to [`Target::read`].
@@ -117,6 +122,19 @@ pub fn input_vocabulary(targets: &[Box<dyn Target>]) -> Vec<String> {
     for name in targets.iter().flat_map(|t| t.settings().from.keys()) {
         if !all.iter().any(|a| a.eq_ignore_ascii_case(name)) {
             all.push(name.clone());
+        }
+    }
+    all
+}
+
+/// The input phone types that feed a type some target texts (see [`Target::texted`]).
+pub fn texted_input_types(targets: &[Box<dyn Target>]) -> Vec<String> {
+    let mut all: Vec<String> = Vec::new();
+    for target in targets {
+        for (input, fed) in &target.settings().from {
+            if target.texted().iter().any(|t| t.eq_ignore_ascii_case(fed)) && !all.iter().any(|a| a.eq_ignore_ascii_case(input)) {
+                all.push(input.clone());
+            }
         }
     }
     all

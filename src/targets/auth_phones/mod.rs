@@ -214,6 +214,10 @@ impl Target for AuthPhones {
         &["UserAuthenticationMethod.ReadWrite.All"]
     }
 
+    fn texted(&self) -> &'static [&'static str] {
+        &["mobile", "alternateMobile"]
+    }
+
     fn read(&self, user: &str) -> (Version, String) {
         (Version::V1, methods_path(user))
     }

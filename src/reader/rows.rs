@@ -1,0 +1,295 @@
+//! What each row says, worked out on every core. The reader hands rows over in chunks, in file
+//! order; workers turn them into [`Outcome`]s (the phone number parsing is most of a file's
+//! cost); the reader takes the outcomes back in file order, so the result never depends on
+//! which worker was faster. Memory holds a few chunks, never the file.
+
+use super::{Columns, Layout, MAX_USER, NOT_UTF8, Reject, Spec, clip};
+use crate::model::DesiredPhone;
+use crate::phone::{self, Kind};
+use std::collections::BTreeMap;
+use std::sync::{Mutex, mpsc};
+
+/// Rows handed to a worker at a time: enough to make the hand-over cost nothing.
+const CHUNK: usize = 512;
+
+/// One item of the file, in file order.
+pub enum Item {
+    /// A record with content, and the line it starts on.
+    Record(u64, csv::ByteRecord),
+    /// A line skipped for its broken quote, with its user when the line names one readably.
+    Skipped(u64, Option<String>),
+    /// A row the CSV parser could not read.
+    Unreadable(Reject),
+}
+
+/// What one item says.
+pub enum Outcome<'a> {
+    /// A record: its user as written, whether that field is usable, and each phone it offers.
+    Row {
+        /// The user field as written.
+        user: String,
+        /// The user field is usable: its refused phones still belong to it.
+        user_ok: bool,
+        /// Each phone the row offers, in column order.
+        offers: Vec<Offer<'a>>,
+    },
+    /// See [`Item::Skipped`]; the reject is ready to report.
+    Skipped(Reject, Option<String>),
+    /// See [`Item::Unreadable`].
+    Unreadable(Reject),
+}
+
+/// One phone a row offers.
+pub enum Offer<'a> {
+    /// Usable: the type (as the run spells it), the phone, and a caveat to report.
+    Wanted(&'a str, DesiredPhone, Option<Reject>),
+    /// Refused, under its type when the type could be read.
+    Refused(Option<&'a str>, Reject),
+}
+
+/// Works out what `item` says, as laid out by `cols`.
+pub fn examine<'a>(item: Item, cols: &Columns, spec: &Spec<'a>) -> Outcome<'a> {
+    let (line, record) = match item {
+        Item::Record(line, record) => (line, record),
+        Item::Unreadable(reject) => return Outcome::Unreadable(reject),
+        Item::Skipped(line, user) => {
+            let reject = Reject {
+                line,
+                column: String::new(),
+                user: user.as_deref().map(clip).unwrap_or_default(),
+                phone_type: String::new(),
+                phone_number: String::new(),
+                reason: "a quote opens on this line and is never closed (or closed by a later line's quote); the line was skipped".into(),
+            };
+            return Outcome::Skipped(reject, user);
+        }
+    };
+    let settings = spec.settings;
+    let field = |i: usize| record.get(i).map(|b| String::from_utf8_lossy(b).into_owned()).unwrap_or_default();
+    let not_utf8 = |col: usize| record.get(col).is_some_and(|b| std::str::from_utf8(b).is_err());
+    let user = field(cols.user);
+    let display_name = cols
+        .display_name
+        .map(field)
+        .filter(|n| !n.is_empty() && !n.chars().any(char::is_control));
+    // The row's own region, if it names one; an unknown one refuses the row's numbers.
+    let row_region = match cols.region.map(field).filter(|r| !r.is_empty()) {
+        None => Ok(spec.region),
+        Some(r) => phone::Region::from_column(&r),
+    };
+    let user_problem = if not_utf8(cols.user) {
+        Some(NOT_UTF8.to_string())
+    } else if user.is_empty() {
+        Some(format!("the {} column is empty", settings.user_column))
+    } else if user.chars().any(char::is_control) {
+        Some(format!("the {} column contains control characters", settings.user_column))
+    } else if user.len() > MAX_USER {
+        Some(format!("the {} column is longer than {MAX_USER} bytes", settings.user_column))
+    } else {
+        None
+    };
+    // The phones this row offers: (column position, column name, type as written, number).
+    let offered: Vec<(usize, &str, String, String)> = match &cols.layout {
+        Layout::Long {
+            phone_type,
+            number,
+            number_name,
+        } => vec![(*number, number_name.as_str(), field(*phone_type), field(*number))],
+        // An empty cell is no value for its type.
+        Layout::Wide(phones) => phones
+            .iter()
+            .map(|(col, name, t)| (*col, name.as_str(), t.clone(), field(*col)))
+            .filter(|(col, _, _, n)| !n.is_empty() || not_utf8(*col))
+            .collect(),
+    };
+    let reject = |column: &str, type_raw: &str, number_raw: &str, reason: String| Reject {
+        line,
+        column: column.to_string(),
+        user: clip(&user),
+        phone_type: clip(type_raw),
+        phone_number: clip(number_raw),
+        reason,
+    };
+    let offers = offered
+        .into_iter()
+        .map(|(col, column, type_raw, number_raw)| {
+            let phone_type = spec.types.iter().find(|t| t.eq_ignore_ascii_case(&type_raw)).map(String::as_str);
+            let parsed = if let Some(problem) = &user_problem {
+                Err(problem.clone())
+            } else if not_utf8(col) {
+                Err(NOT_UTF8.to_string())
+            } else if let Some(phone_type) = phone_type {
+                row_region
+                    .clone()
+                    .and_then(|region| phone::parse_kind(&number_raw, region, settings.allow_vanity_numbers))
+                    .map(|phone| (phone_type, phone))
+            } else if type_raw.is_empty() {
+                Err(format!("the {} column is empty", settings.type_column))
+            } else {
+                Err(format!("unknown {} '{type_raw}': use {}", settings.type_column, spec.types.join(", ")))
+            };
+            match parsed {
+                Ok((phone_type, (phone, kind))) => {
+                    // Graph takes a fixed line as a mobile; a text message will not reach it.
+                    let texted = spec.texted.iter().any(|t| t.eq_ignore_ascii_case(phone_type));
+                    let note = (texted && kind == Kind::FixedLine).then(|| {
+                        let reason = format!(
+                            "'{}' is a fixed-line number in its country's plan: Graph takes it as {phone_type}, but text messages (SMS sign-in) will not reach it",
+                            phone.display
+                        );
+                        reject(column, &type_raw, &number_raw, reason)
+                    });
+                    let wanted = DesiredPhone {
+                        phone,
+                        line,
+                        display_name: display_name.clone(),
+                    };
+                    Offer::Wanted(phone_type, wanted, note)
+                }
+                Err(reason) => {
+                    // A long row refused for its type is refused in the type column.
+                    let type_refused = user_problem.is_none() && phone_type.is_none();
+                    let column = match &cols.layout {
+                        Layout::Long { .. } if type_refused => settings.type_column.as_str(),
+                        _ => column,
+                    };
+                    Offer::Refused(phone_type, reject(column, &type_raw, &number_raw, reason))
+                }
+            }
+        })
+        .collect();
+    Outcome::Row {
+        user_ok: user_problem.is_none(),
+        user,
+        offers,
+    }
+}
+
+/// The workers to use: one per core.
+pub fn workers() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get()).min(16)
+}
+
+/// Maps every item `next` yields through `work` on `workers` threads and hands the results to
+/// `merge` in the order the items came. Stops at `next`'s first error, returning it.
+pub fn ordered_map<T: Send, U: Send, E>(
+    workers: usize,
+    mut next: impl FnMut() -> Result<Option<T>, E>,
+    work: impl Fn(T) -> U + Sync,
+    mut merge: impl FnMut(U),
+) -> Result<(), E> {
+    // Bounded: reading waits for the workers rather than filling memory ahead of them.
+    let (work_tx, work_rx) = mpsc::sync_channel::<(u64, Vec<T>)>(workers * 2);
+    let work_rx = Mutex::new(work_rx);
+    let (done_tx, done_rx) = mpsc::channel::<(u64, Vec<U>)>();
+    std::thread::scope(|scope| {
+        for _ in 0..workers.max(1) {
+            let (done_tx, work_rx, work) = (done_tx.clone(), &work_rx, &work);
+            scope.spawn(move || {
+                loop {
+                    let job = work_rx.lock().map(|rx| rx.recv());
+                    let Ok(Ok((seq, items))) = job else { break };
+                    if done_tx.send((seq, items.into_iter().map(work).collect())).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(done_tx);
+        // Results that came back ahead of an earlier chunk wait here.
+        let mut pending: BTreeMap<u64, Vec<U>> = BTreeMap::new();
+        let (mut sent, mut merged) = (0u64, 0u64);
+        let mut deliver = |pending: &mut BTreeMap<u64, Vec<U>>, merged: &mut u64| {
+            while let Some(results) = pending.remove(merged) {
+                results.into_iter().for_each(&mut merge);
+                *merged += 1;
+            }
+        };
+        let mut chunk = Vec::with_capacity(CHUNK);
+        let result = loop {
+            let last = match next() {
+                Ok(Some(item)) => {
+                    chunk.push(item);
+                    false
+                }
+                Ok(None) => true,
+                Err(e) => break Err(e),
+            };
+            if !chunk.is_empty() && (last || chunk.len() == CHUNK) {
+                if work_tx
+                    .send((sent, std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK))))
+                    .is_err()
+                {
+                    break Ok(());
+                }
+                sent += 1;
+                while let Ok((seq, results)) = done_rx.try_recv() {
+                    pending.insert(seq, results);
+                }
+                deliver(&mut pending, &mut merged);
+            }
+            if last {
+                break Ok(());
+            }
+        };
+        drop(work_tx);
+        result?;
+        while merged < sent {
+            // Ends early only if a worker died; the scope then re-raises its panic.
+            let Ok((seq, results)) = done_rx.recv() else { break };
+            pending.insert(seq, results);
+            deliver(&mut pending, &mut merged);
+        }
+        Ok(())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn results_come_back_in_order_whichever_worker_is_faster() {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let second_done = AtomicBool::new(false);
+        let mut n = 0u64;
+        let mut got = Vec::new();
+        let r: Result<(), ()> = ordered_map(
+            3,
+            || {
+                n += 1;
+                Ok((n <= 5000).then_some(n))
+            },
+            // The first chunk finishes only after the second: its results come back later.
+            |i| {
+                if i == 1 {
+                    while !second_done.load(Ordering::SeqCst) {
+                        std::thread::yield_now();
+                    }
+                }
+                if i == CHUNK as u64 + 1 {
+                    second_done.store(true, Ordering::SeqCst);
+                }
+                i * 2
+            },
+            |u| got.push(u),
+        );
+        assert_eq!(r, Ok(()));
+        assert_eq!(got, (1..=5000).map(|i| i * 2).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn the_first_reading_error_stops_it() {
+        let mut n = 0;
+        let r = ordered_map(
+            2,
+            || {
+                n += 1;
+                if n == 700 { Err("broken") } else { Ok(Some(n)) }
+            },
+            |i| i,
+            |_| {},
+        );
+        assert_eq!(r, Err("broken"));
+    }
+}

@@ -150,6 +150,7 @@ async fn sync(args: &RunArgs, mode: Mode, env: &Env, stop: &Stop) -> Result<Exit
     let mut input = read_input(&config, region, &targets, &args.input, quiet)?;
     if !args.unmask {
         input.rejects = input.rejects.iter().map(reader::Reject::masked).collect();
+        input.notes = input.notes.iter().map(reader::Reject::masked).collect();
     }
     let report_dir = report::create_dir(&config.report_dir, args.report_dir.as_deref(), mode, &stamp)?;
     // Written now, so a run that dies later still leaves the refused rows behind.
@@ -322,6 +323,7 @@ async fn sync(args: &RunArgs, mode: Mode, env: &Env, stop: &Stop) -> Result<Exit
         encoding: input.encoding,
         delimiter: input.delimiter,
         rejects: &input.rejects,
+        notes: &input.notes,
         plan: &plan,
         outcomes: outcomes.as_deref(),
         duration: started.elapsed(),
@@ -400,6 +402,9 @@ fn print_summary(r: &report::RunReport, dir: &std::path::Path) {
     }
     if !r.rejects.is_empty() {
         out!("Rejected rows: {} (see rejects.csv)", r.rejects.len());
+    }
+    if !r.notes.is_empty() {
+        out!("Rows accepted with a note: {} (see plan.md)", r.notes.len());
     }
     match r.outcomes {
         Some(outcomes) => {

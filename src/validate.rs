@@ -8,6 +8,7 @@
 use crate::cli::ValidateArgs;
 use crate::config::{Config, Env};
 use crate::phone;
+use crate::reader::Reject;
 use anyhow::Result;
 use std::io::Write;
 use std::process::ExitCode;
@@ -40,19 +41,9 @@ pub fn validate(args: &ValidateArgs, env: &Env) -> Result<ExitCode> {
         input.encoding,
         input.delimiter
     );
-    for r in input.rejects.iter().take(LISTED) {
-        // A reason may quote the value it refused: masked like the value itself.
-        let reason = if args.unmask { r.reason.clone() } else { r.masked().reason };
-        let column = if r.column.is_empty() {
-            String::new()
-        } else {
-            format!(", {}", r.column)
-        };
-        let _ = writeln!(out, "  refused: line {}{column}: {reason}", r.line);
-    }
-    if input.rejects.len() > LISTED {
-        let _ = writeln!(out, "  … and {} more refused", input.rejects.len() - LISTED);
-    }
+    list(&mut out, "refused", &input.rejects, args.unmask);
+    // Usable, but worth knowing: a fixed line where text messages are meant to arrive.
+    list(&mut out, "note", &input.notes, args.unmask);
     // A user whose rows contradict each other is skipped by a run: as unusable as a refused row.
     let conflicts: Vec<_> = input
         .users
@@ -75,4 +66,21 @@ pub fn validate(args: &ValidateArgs, env: &Env) -> Result<ExitCode> {
     } else {
         ExitCode::from(1)
     })
+}
+
+/// Lists up to [`LISTED`] rows labelled `label` with their line, column and reason (masked
+/// unless `unmask`: a reason may quote the value), then counts the rest.
+fn list(out: &mut impl Write, label: &str, rows: &[Reject], unmask: bool) {
+    for r in rows.iter().take(LISTED) {
+        let reason = if unmask { r.reason.clone() } else { r.masked().reason };
+        let column = if r.column.is_empty() {
+            String::new()
+        } else {
+            format!(", {}", r.column)
+        };
+        let _ = writeln!(out, "  {label}: line {}{column}: {reason}", r.line);
+    }
+    if rows.len() > LISTED {
+        let _ = writeln!(out, "  … and {} more ({label})", rows.len() - LISTED);
+    }
 }

@@ -82,7 +82,7 @@ async fn sample_file_converges_and_a_second_run_changes_nothing() {
         s["targets"]["auth"]["users"]["skipped"],
         json!({"conflict": 1, "infeasible": 1, "not_found": 1})
     );
-    assert_eq!(s["rows"], json!({"read": 13, "rejected": 2}));
+    assert_eq!(s["rows"], json!({"read": 13, "rejected": 2, "noted": 0}));
     let plan_md = std::fs::read_to_string(first.join("plan.md")).unwrap();
     assert!(plan_md.contains("number moves to mobile"), "{plan_md}");
 
@@ -407,4 +407,90 @@ async fn a_wide_windows_1252_export_with_semicolons_is_applied_as_configured() {
     assert_eq!(s["inputFile"], json!({"encoding": "windows-1252", "delimiter": ";"}), "{s}");
     let md = std::fs::read_to_string(dir.join("plan.md")).unwrap();
     assert!(md.contains("read as windows-1252, columns separated by ;"), "{md}");
+}
+
+/// In a wide file an empty cell means "no value": with prune on, that type is removed. A
+/// refused cell is not "no value": its type stays as it is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wide_empty_cell_prunes_its_type_and_a_refused_cell_never_does() {
+    let both = json!([{"phoneType": "mobile", "phoneNumber": "+1 2065550100"}, {"phoneType": "office", "phoneNumber": "+1 4255550100"}]);
+    let seed = json!({"users": [
+        {"id": "id1", "userPrincipalName": "kim@contoso.com", "phoneMethods": both},
+        {"id": "id2", "userPrincipalName": "lee@contoso.com", "phoneMethods": both},
+    ]});
+    let w = World::with_config(
+        seed,
+        "\n[plan]\nprune = true\n\n[input]\nformat = \"wide\"\nuser_column = \"Email\"\n\
+         columns = { \"Mobile\" = \"mobile\", \"Office\" = \"office\" }\n",
+    )
+    .await;
+    let csv = w.csv(
+        "wide.csv",
+        "Email,Mobile,Office\nkim@contoso.com,206 555 0100,\nlee@contoso.com,206 555 0100,12345\n",
+    );
+    let (code, dir) = w.run("apply", &csv, "r").await;
+    assert_eq!(code.unwrap(), ExitCode::from(1), "a refused cell makes the run exit 1");
+    assert_eq!(
+        w.phones("kim@contoso.com"),
+        pairs(&[("mobile", "+1 2065550100")]),
+        "the empty office cell pruned"
+    );
+    assert_eq!(
+        w.phones("lee@contoso.com"),
+        pairs(&[("mobile", "+1 2065550100"), ("office", "+1 4255550100")]),
+        "the refused office cell licenses no delete"
+    );
+    let rejects = csv_rows(&dir.join("rejects.csv"));
+    assert_eq!(rejects.len(), 1, "{rejects:?}");
+    assert_eq!((rejects[0]["line"].as_str(), rejects[0]["column"].as_str()), ("3", "Office"));
+}
+
+/// A number that can only be a fixed line, offered as a mobile: Graph takes it, so it is
+/// applied, and plan.md notes that text messages will not reach it — masked unless --unmask,
+/// like every number in the reports.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fixed_line_offered_as_mobile_is_applied_with_a_note_masked_unless_unmask() {
+    let seed = json!({"users": [{"id": "id1", "userPrincipalName": "kim@contoso.com"}]});
+    let w = World::new(seed).await;
+    let csv = w.csv(
+        "in.csv",
+        "user,phoneType,phoneNumber\nkim@contoso.com,mobile,+49 30 1234567\nkim@contoso.com,office,+49 30 7654321\nkim@contoso.com,alternateMobile,12345\n",
+    );
+    let (code, dir) = w.run("plan", &csv, "plan").await;
+    assert_eq!(code.unwrap(), ExitCode::from(1), "one row refused");
+    let md = std::fs::read_to_string(dir.join("plan.md")).unwrap();
+    let notes = md
+        .split("## Accepted with a note")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no notes section: {md}"));
+    assert!(notes.contains("| 2 | phoneNumber | kim@contoso.com |"), "{notes}");
+    // Markdown-escaped, as every cell of plan.md.
+    assert!(
+        notes.contains(r"'+49 \*\*\*\*\*\*\*67' is a fixed-line number") && notes.contains("text messages"),
+        "{notes}"
+    );
+    assert!(!notes.contains("| 3 |"), "an office number needs no note: {notes}");
+    assert!(!notes.contains("1234567"), "masked in the note: {notes}");
+    let rejected = md
+        .split("## Rejected rows")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no rejects section: {md}"));
+    assert!(
+        rejected.contains("'\\*\\*\\*45'") && !rejected.contains("12345"),
+        "masked in the reason: {rejected}"
+    );
+    let rejects = csv_rows(&dir.join("rejects.csv"));
+    assert_eq!(rejects[0]["phoneNumber"], "***45");
+    assert_eq!(summary(&dir)["rows"], json!({"read": 3, "rejected": 1, "noted": 1}));
+
+    let (code, dir) = w.run_with_args("apply", &csv, "apply", &["--unmask"]).await;
+    assert_eq!(code.unwrap(), ExitCode::from(1));
+    assert_eq!(
+        w.phones("kim@contoso.com"),
+        pairs(&[("mobile", "+49 301234567"), ("office", "+49 307654321")]),
+        "the fixed line is applied as the mobile"
+    );
+    let md = std::fs::read_to_string(dir.join("plan.md")).unwrap();
+    assert!(md.contains("'+49 301234567' is a fixed-line number"), "--unmask shows it: {md}");
+    assert_eq!(csv_rows(&dir.join("rejects.csv"))[0]["phoneNumber"], "12345");
 }

@@ -212,20 +212,28 @@ pub fn plan(r: &RunReport) -> String {
             let _ = writeln!(out);
         }
     }
-    if !r.rejects.is_empty() {
-        let _ = writeln!(out, "## Rejected rows\n\n| line | column | user | reason |\n|---|---|---|---|");
-        for rej in r.rejects {
-            let _ = writeln!(
-                out,
-                "| {} | {} | {} | {} |",
-                rej.line,
-                text(&rej.column),
-                text(&rej.user),
-                text(&rej.reason)
-            );
-        }
-    }
+    rows(&mut out, "Rejected rows", "reason", r.rejects);
+    rows(&mut out, "Accepted with a note", "note", r.notes);
     out
+}
+
+/// A section listing input rows by line, with why each is listed.
+fn rows(out: &mut String, heading: &str, why: &str, rows: &[crate::reader::Reject]) {
+    if rows.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "## {heading}\n\n| line | column | user | {why} |\n|---|---|---|---|");
+    for row in rows {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} |",
+            row.line,
+            text(&row.column),
+            text(&row.user),
+            text(&row.reason)
+        );
+    }
+    let _ = writeln!(out);
 }
 
 #[cfg(test)]

@@ -70,6 +70,8 @@ pub struct RunReport<'a> {
     pub delimiter: &'static str,
     /// Rows refused.
     pub rejects: &'a [Reject],
+    /// Rows accepted with a caveat (the reason is the caveat).
+    pub notes: &'a [Reject],
     /// The plan.
     pub plan: &'a Plan,
     /// Op results (apply only).
@@ -247,7 +249,7 @@ fn summary(r: &RunReport, log_error: Option<&str>) -> serde_json::Value {
         "input": r.input.display().to_string(),
         "endpoint": r.endpoint,
         "settings": {"targets": r.targets.iter().map(|t| t.name.as_str()).collect::<Vec<_>>(), "prune": r.prune},
-        "rows": {"read": r.rows, "rejected": r.rejects.len()},
+        "rows": {"read": r.rows, "rejected": r.rejects.len(), "noted": r.notes.len()},
         "inputFile": {"encoding": r.encoding, "delimiter": r.delimiter},
         "targets": targets,
         "ops": {

@@ -78,6 +78,7 @@ pub(super) fn apply_report<'a>(plan: &'a Plan, rejects: &'a [Reject], outcomes: 
         encoding: "utf-8",
         delimiter: ",",
         rejects,
+        notes: &[],
         plan,
         outcomes: Some(outcomes),
         duration: Duration::ZERO,

@@ -96,8 +96,12 @@ impl World {
     }
 
     fn cli(&self, mode: &str, input: &Path, name: &str) -> (Cli, PathBuf) {
+        self.cli_with(mode, input, name, &[])
+    }
+
+    fn cli_with(&self, mode: &str, input: &Path, name: &str, extra: &[&str]) -> (Cli, PathBuf) {
         let reports = self.dir.path().join("reports").join(name);
-        let args = [
+        let mut args = vec![
             "phonesync",
             mode,
             input.to_str().unwrap(),
@@ -107,7 +111,14 @@ impl World {
             "--report-dir",
             reports.to_str().unwrap(),
         ];
+        args.extend_from_slice(extra);
         (<Cli as clap::Parser>::parse_from(args), reports)
+    }
+
+    /// Like [`World::run`], with extra command-line arguments (e.g. `--unmask`).
+    pub async fn run_with_args(&self, mode: &str, input: &Path, name: &str, extra: &[&str]) -> (anyhow::Result<ExitCode>, PathBuf) {
+        let (cli, reports) = self.cli_with(mode, input, name, extra);
+        (phonesync::run_async(cli, self.env()).await, reports)
     }
 
     /// Like [`World::run`], with the environment `env`.

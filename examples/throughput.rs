@@ -6,7 +6,9 @@
 //! with each scenario's goal beside its figure.
 //!
 //! `cargo run --release --example throughput [-- SCENARIO…]` with scenarios `nightly`,
-//! `migration`, `latency`, `memory` (default: all four, about seven minutes on two cores).
+//! `migration`, `latency`, `memory`, `reading` (default: all five, about eight minutes on two
+//! cores). `reading` runs `phonesync validate` on a generated 1,000,000-row file instead, and
+//! bare `phonenumber` parsing of the same numbers beside it.
 //! With `THROUGHPUT_WRAP="perf record -g --"` (or `"heaptrack"`), each child runs under it.
 //!
 //! The floor is the shortest wall the setup allows: with a throttle, the time Graph's buckets
@@ -41,13 +43,19 @@ struct Run {
     cpu_seconds: f64,
 }
 
-/// Runs `phonesync apply` in a child process (this program, re-entered with `--phonesync`) and
+/// What a child process used.
+struct Child {
+    wall: f64,
+    exit: i32,
+    peak_rss_mib: f64,
+    cpu_seconds: f64,
+}
+
+/// Runs `phonesync ARGS` in a child process (this program, re-entered with `--phonesync`) and
 /// waits for it with `wait4`, which reports the child's CPU time; the child reports its own
-/// peak RSS.
-fn apply(dir: &Path, csv: &Path, config: &str, label: &str) -> anyhow::Result<Run> {
-    let config_path = dir.join(format!("{label}.toml"));
-    std::fs::write(&config_path, config)?;
-    let reports = dir.join(format!("reports-{label}"));
+/// peak RSS. Its standard output (the console summary) is dropped.
+fn child(dir: &Path, label: &str, args: &[&std::ffi::OsStr]) -> anyhow::Result<Child> {
+    let rss_file = dir.join(format!("{label}.rss"));
     let started = Instant::now();
     // `THROUGHPUT_WRAP="perf record -g --"` (or `heaptrack`) runs each child under a profiler;
     // the figures are then the profiler's process, not phonesync's alone.
@@ -63,14 +71,10 @@ fn apply(dir: &Path, csv: &Path, config: &str, label: &str) -> anyhow::Result<Ru
     };
     let child = command
         .arg("--phonesync")
-        .arg("apply")
-        .arg(csv)
-        .args(["-q", "-c"])
-        .arg(&config_path)
-        .arg("--report-dir")
-        .arg(&reports)
+        .args(args)
         .env("AZURE_CLIENT_SECRET", "bench")
-        .env(RSS_FILE, dir.join(format!("{label}.rss")))
+        .env(RSS_FILE, &rss_file)
+        .stdout(std::process::Stdio::null())
         .spawn()?;
     let mut status = 0;
     // SAFETY: an all-zero `rusage` is a valid value, and `wait4` is given pointers to live
@@ -80,18 +84,40 @@ fn apply(dir: &Path, csv: &Path, config: &str, label: &str) -> anyhow::Result<Ru
     anyhow::ensure!(pid > 0, "wait4 failed: {}", std::io::Error::last_os_error());
     let wall = started.elapsed().as_secs_f64();
     let seconds = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
-    let summary_path = reports.join("summary.json");
-    Ok(Run {
+    Ok(Child {
         wall,
         exit: libc::WEXITSTATUS(status),
-        summary: serde_json::from_str(&std::fs::read_to_string(summary_path)?)?,
-        peak_rss_mib: std::fs::read_to_string(dir.join(format!("{label}.rss")))?
+        peak_rss_mib: std::fs::read_to_string(&rss_file)?
             .split_whitespace()
             .nth(1)
             .and_then(|kib| kib.parse::<f64>().ok())
             .ok_or_else(|| anyhow::anyhow!("{label}: the child did not report its peak RSS"))?
             / 1024.0,
         cpu_seconds: seconds(usage.ru_utime) + seconds(usage.ru_stime),
+    })
+}
+
+/// Runs `phonesync apply` in a child process (see [`child`]) with `config`.
+fn apply(dir: &Path, csv: &Path, config: &str, label: &str) -> anyhow::Result<Run> {
+    let config_path = dir.join(format!("{label}.toml"));
+    std::fs::write(&config_path, config)?;
+    let reports = dir.join(format!("reports-{label}"));
+    let args = [
+        "apply".as_ref(),
+        csv.as_os_str(),
+        "-q".as_ref(),
+        "-c".as_ref(),
+        config_path.as_os_str(),
+        "--report-dir".as_ref(),
+        reports.as_os_str(),
+    ];
+    let c = child(dir, label, &args)?;
+    Ok(Run {
+        wall: c.wall,
+        exit: c.exit,
+        summary: serde_json::from_str(&std::fs::read_to_string(reports.join("summary.json"))?)?,
+        peak_rss_mib: c.peak_rss_mib,
+        cpu_seconds: c.cpu_seconds,
     })
 }
 
@@ -326,6 +352,93 @@ async fn memory() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Rows of the reading scenario's file.
+const READ_ROWS: usize = 1_000_000;
+
+/// Row `i`'s number as HR files write them, in forms `phonenumber` parses as they are (so the
+/// bare baseline parses exactly what the reader parses), US default region: the NANP in several
+/// punctuations and with extensions, and other countries' numbers in international form. Mobile
+/// types get mobile numbers, except one row in a hundred, which gets a fixed line and a note.
+fn hr_number(i: usize) -> String {
+    let n = i % 10_000;
+    let mobile = i % 3 != 2 && !i.is_multiple_of(100);
+    match (i / 3 % 4, mobile) {
+        (0, _) => format!("(206) 555-{n:04}"),
+        (1, _) => format!("+1 425 555 {n:04} x{}", i % 100),
+        (2, true) => format!("+44 7400 {:06}", n * 7),
+        (2, false) => format!("+44 20 7946 {:04}", n % 1000),
+        (3, true) => format!("+49 151 2345{n:04}"),
+        (3, false) => format!("+49 30 1234{n:04}"),
+        _ => unreachable!("i / 3 % 4 < 4"),
+    }
+}
+
+/// Reading a 1,000,000-row HR file with `phonesync validate` (the reader alone: decode, quote
+/// scan, CSV, number parsing on every core), against bare `phonenumber` parse + validate of the
+/// same numbers on as many threads, in the same run.
+async fn reading() -> anyhow::Result<()> {
+    tokio::task::spawn_blocking(|| {
+        let dir = tempfile::tempdir()?;
+        let csv = dir.path().join("hr.csv");
+        let types = ["mobile", "alternateMobile", "office"];
+        let numbers: Vec<String> = (0..READ_ROWS).map(hr_number).collect();
+        {
+            use std::io::Write;
+            let mut out = std::io::BufWriter::new(std::fs::File::create(&csv)?);
+            writeln!(out, "user,phoneType,phoneNumber")?;
+            for (i, number) in numbers.iter().enumerate() {
+                writeln!(out, "user{}@contoso.com,{},{number}", i / 3, types[i % 3])?;
+            }
+        }
+        let bytes = std::fs::metadata(&csv)?.len();
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        println!(
+            "reading: {READ_ROWS} rows, {} users, {:.0} MB, long format; {threads} cores",
+            READ_ROWS.div_ceil(3),
+            bytes as f64 / 1e6
+        );
+        // The baseline: the numbers alone, split evenly over the cores, parsed and validated.
+        let us = phonenumber::country::Id::US;
+        let started = Instant::now();
+        let valid: usize = std::thread::scope(|scope| {
+            let handles: Vec<_> = numbers
+                .chunks(READ_ROWS.div_ceil(threads))
+                .map(|part| {
+                    scope.spawn(move || {
+                        part.iter()
+                            .filter(|n| phonenumber::parse(Some(us), n).is_ok_and(|p| p.is_valid()))
+                            .count()
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap_or(0)).sum()
+        });
+        let bare = READ_ROWS as f64 / started.elapsed().as_secs_f64();
+        println!("  bare phonenumber parse + is_valid on {threads} threads: {bare:>9.0} rows/s ({valid} valid)");
+        let config = dir.path().join("validate.toml");
+        std::fs::write(&config, "")?;
+        let c = child(
+            dir.path(),
+            "reading",
+            &["validate".as_ref(), csv.as_os_str(), "-c".as_ref(), config.as_os_str()],
+        )?;
+        let rate = READ_ROWS as f64 / c.wall;
+        println!(
+            "  phonesync validate (whole process):          {rate:>9.0} rows/s  wall {:.2} s  CPU {:.2} s  peak RSS {:.1} MiB  exit {}",
+            c.wall, c.cpu_seconds, c.peak_rss_mib, c.exit
+        );
+        println!(
+            "  goal: ≥ 0.85 of bare ({}: {:.2}); peak RSS ≤ 400 MB ({}: {:.0} MB)",
+            verdict(rate / bare >= 0.85),
+            rate / bare,
+            verdict(c.peak_rss_mib * 1.048_576 <= 400.0),
+            c.peak_rss_mib * 1.048_576
+        );
+        Ok(())
+    })
+    .await?
+}
+
 fn main() -> anyhow::Result<ExitCode> {
     let args: Vec<String> = std::env::args().collect();
     if args.get(1).map(String::as_str) == Some("--phonesync") {
@@ -348,7 +461,7 @@ fn main() -> anyhow::Result<ExitCode> {
     let chosen: Vec<&str> = if args.len() > 1 {
         args[1..].iter().map(String::as_str).collect()
     } else {
-        vec!["nightly", "migration", "latency", "memory"]
+        vec!["nightly", "migration", "latency", "memory", "reading"]
     };
     let runtime = tokio::runtime::Runtime::new()?;
     for name in chosen {
@@ -359,7 +472,8 @@ fn main() -> anyhow::Result<ExitCode> {
                 "migration" => migration().await,
                 "latency" => latency_bound().await,
                 "memory" => memory().await,
-                other => anyhow::bail!("unknown scenario '{other}': nightly, migration, latency or memory"),
+                "reading" => reading().await,
+                other => anyhow::bail!("unknown scenario '{other}': nightly, migration, latency, memory or reading"),
             }
         })?;
         println!("  ({:.0} s with setup)\n", started.elapsed().as_secs_f64());

@@ -192,16 +192,29 @@ pub fn parse_kind(raw: &str, region: Region, vanity: bool) -> Result<(Phone, Kin
             "'{text}' contains letters: a vanity number (1-800-FLOWERS) is read only with input.allow_vanity_numbers = true"
         ));
     }
-    // `00` is the international prefix almost everywhere but in the NANP: HR data from Europe
-    // writes `0049 30 1234567` even when the default region is US.
-    let mut candidates = vec![normalised.clone()];
-    if let Some(rest) = normalised.strip_prefix("00") {
-        candidates.push(format!("+{rest}"));
+    // A number in international form is parsed with no region at all: `phonenumber` 0.3
+    // applies the default region's national prefix to it otherwise, and with US as the region
+    // reads `+49 171 1234567` as `+49 711234567`, another valid number. International
+    // prefixes are made `+` first: `00` (almost everywhere; HR data from Europe writes
+    // `0049 30 1234567` even when the default region is US) and `011` (the NANP's).
+    let nanp = phonenumber::metadata::DATABASE
+        .by_id(region.0.as_ref())
+        .is_some_and(|m| m.country_code() == 1);
+    let international = normalised
+        .strip_prefix('+')
+        .or_else(|| normalised.strip_prefix("00"))
+        .or_else(|| normalised.strip_prefix("011").filter(|_| nanp));
+    let mut candidates = Vec::new();
+    if let Some(rest) = international {
+        candidates.push((format!("+{rest}"), None));
+    }
+    if !normalised.starts_with('+') {
+        candidates.push((normalised.clone(), Some(region)));
     }
     let mut last_error = String::new();
     let mut found = None;
-    for candidate in &candidates {
-        match parse_one(candidate, region) {
+    for (candidate, region) in &candidates {
+        match parse_one(candidate, *region) {
             Ok(number) => {
                 found = Some(number);
                 break;
@@ -230,9 +243,9 @@ pub fn parse_kind(raw: &str, region: Region, vanity: bool) -> Result<(Phone, Kin
 }
 
 /// Parses and validates one candidate spelling; the error completes a sentence about the value.
-fn parse_one(candidate: &str, region: Region) -> Result<(phonenumber::PhoneNumber, Kind), String> {
+fn parse_one(candidate: &str, region: Option<Region>) -> Result<(phonenumber::PhoneNumber, Kind), String> {
     let parsed = catch_unwind(AssertUnwindSafe(|| {
-        phonenumber::parse(Some(region.0), candidate).map(|n| {
+        phonenumber::parse(region.map(|r| r.0), candidate).map(|n| {
             let kind = classify(&n);
             (n, kind)
         })
@@ -435,6 +448,30 @@ mod tests {
         ] {
             assert_eq!(parse(raw, us()).map(|p| p.display), Ok(want.to_string()), "{raw:?}");
         }
+    }
+
+    #[test]
+    fn international_numbers_keep_every_digit_whatever_the_default_region() {
+        // `phonenumber` given a default region strips that region's national prefix (the NANP's
+        // `1`) from an international number, making another valid number of it.
+        let de: Region = "DE".parse().unwrap();
+        for region in [us(), de, "CA".parse().unwrap(), "GB".parse().unwrap()] {
+            for (raw, want) in [
+                ("+49 171 1234567", "+49 1711234567"),
+                ("+4915123450001", "+49 15123450001"),
+                ("0049 171 1234567", "+49 1711234567"),
+                ("+44 121 496 0000", "+44 1214960000"),
+                ("+33 1 42 68 53 00", "+33 142685300"),
+                ("+1 206 555 0100", "+1 2065550100"),
+                ("+39 06 1234 5678", "+39 0612345678"),
+            ] {
+                assert_eq!(parse(raw, region).map(|p| p.display), Ok(want.to_string()), "{raw} in {region:?}");
+            }
+        }
+        assert_eq!(parse("011 49 171 1234567", us()).map(|p| p.display), Ok("+49 1711234567".into()));
+        // National forms still take the default region.
+        assert_eq!(parse("0171 1234567", de).map(|p| p.display), Ok("+49 1711234567".into()));
+        assert_eq!(parse("1 (206) 555-0100", us()).map(|p| p.display), Ok("+1 2065550100".into()));
     }
 
     #[test]

@@ -159,6 +159,9 @@ pub struct DesiredUser {
     pub rejected_untyped: Vec<u64>,
 }
 
+/// Contradictions a user's conflict note names; later ones are counted.
+const NAMED_CONFLICTS: usize = 3;
+
 impl DesiredUser {
     /// Adds a wanted phone of `phone_type`. The same number (by key) as one already wanted is the
     /// same row twice: the one from the earlier line is kept. A different number is a
@@ -215,10 +218,25 @@ impl DesiredUser {
 
     /// Adds `note` to the conflict, after any earlier note.
     fn add_conflict(&mut self, note: String) {
-        self.conflict = Some(match self.conflict.take() {
-            Some(prev) => format!("{prev}; {note}"),
-            None => note,
-        });
+        let Some(text) = self.conflict.as_mut() else {
+            self.conflict = Some(note);
+            return;
+        };
+        // The first few contradictions are named, the rest counted: a user with thousands of
+        // contradicting rows costs neither memory nor time per row.
+        const COUNTED: &str = " (and ";
+        match text.rfind(COUNTED).filter(|_| text.ends_with(" more)")) {
+            Some(at) => {
+                let more: usize = text[at + COUNTED.len()..text.len() - " more)".len()].parse().unwrap_or(0);
+                text.truncate(at);
+                text.push_str(&format!("{COUNTED}{} more)", more + 1));
+            }
+            None if text.matches("; ").count() + 1 >= NAMED_CONFLICTS => text.push_str(" (and 1 more)"),
+            None => {
+                text.push_str("; ");
+                text.push_str(&note);
+            }
+        }
     }
 }
 

@@ -6,6 +6,7 @@
 use super::{Columns, Layout, MAX_USER, NOT_UTF8, Reject, Spec, clip};
 use crate::model::DesiredPhone;
 use crate::phone::{self, Kind};
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::{Mutex, mpsc};
 
@@ -65,13 +66,15 @@ pub fn examine<'a>(item: Item, cols: &Columns, spec: &Spec<'a>) -> Outcome<'a> {
         }
     };
     let settings = spec.settings;
-    let field = |i: usize| record.get(i).map(|b| String::from_utf8_lossy(b).into_owned()).unwrap_or_default();
+    // Borrowed from the record unless a byte is not UTF-8 (then the row is refused anyway).
+    let field = |i: usize| record.get(i).map(String::from_utf8_lossy).unwrap_or_default();
     let not_utf8 = |col: usize| record.get(col).is_some_and(|b| std::str::from_utf8(b).is_err());
-    let user = field(cols.user);
+    let user = field(cols.user).into_owned();
     let display_name = cols
         .display_name
         .map(field)
-        .filter(|n| !n.is_empty() && !n.chars().any(char::is_control));
+        .filter(|n| !n.is_empty() && !n.chars().any(char::is_control))
+        .map(Cow::into_owned);
     // The row's own region, if it names one; an unknown one refuses the row's numbers.
     let row_region = match cols.region.map(field).filter(|r| !r.is_empty()) {
         None => Ok(spec.region),
@@ -89,7 +92,7 @@ pub fn examine<'a>(item: Item, cols: &Columns, spec: &Spec<'a>) -> Outcome<'a> {
         None
     };
     // The phones this row offers: (column position, column name, type as written, number).
-    let offered: Vec<(usize, &str, String, String)> = match &cols.layout {
+    let offered: Vec<(usize, &str, Cow<str>, Cow<str>)> = match &cols.layout {
         Layout::Long {
             phone_type,
             number,
@@ -98,7 +101,7 @@ pub fn examine<'a>(item: Item, cols: &Columns, spec: &Spec<'a>) -> Outcome<'a> {
         // An empty cell is no value for its type.
         Layout::Wide(phones) => phones
             .iter()
-            .map(|(col, name, t)| (*col, name.as_str(), t.clone(), field(*col)))
+            .map(|(col, name, t)| (*col, name.as_str(), Cow::Borrowed(t.as_str()), field(*col)))
             .filter(|(col, _, _, n)| !n.is_empty() || not_utf8(*col))
             .collect(),
     };

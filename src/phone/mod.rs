@@ -7,8 +7,39 @@
 
 use crate::model::Phone;
 use phonenumber::country;
+use phonenumber::metadata::{DATABASE, Database};
+use std::borrow::Cow;
+use std::cell::OnceCell;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::str::FromStr;
+
+/// libphonenumber's numbering plans (Apache-2.0), the very file the `phonenumber` crate in
+/// Cargo.lock builds its own database from; a test checks that both read numbers alike.
+const PLANS_XML: &str = include_str!("PhoneNumberMetadata.xml");
+
+thread_local! {
+    /// This thread's own copy of the numbering plans, once [`own_plans`] made one.
+    static OWN: OnceCell<Option<Database>> = const { OnceCell::new() };
+}
+
+/// Gives the calling thread its own copy of the numbering plans (a few megabytes, parsed in
+/// tens of milliseconds) for the rest of its life. `phonenumber` keeps one process-wide cache
+/// of compiled patterns behind a lock held for every match, so threads sharing its database
+/// take turns: two threads parse no faster than one. A thread with its own copy has its own
+/// cache. For threads that parse many numbers (the reader's workers on a large file).
+pub fn own_plans() {
+    OWN.with(|own| {
+        own.get_or_init(|| Database::parse(PLANS_XML).ok());
+    });
+}
+
+/// Runs `f` with this thread's numbering plans: its own copy, else the shared one.
+fn with_plans<R>(f: impl FnOnce(&Database) -> R) -> R {
+    OWN.with(|own| match own.get() {
+        Some(Some(db)) => f(db),
+        _ => f(&DATABASE),
+    })
+}
 
 /// A country whose numbering plan is used for numbers written without `+` or `00`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -197,24 +228,20 @@ pub fn parse_kind(raw: &str, region: Region, vanity: bool) -> Result<(Phone, Kin
     // reads `+49 171 1234567` as `+49 711234567`, another valid number. International
     // prefixes are made `+` first: `00` (almost everywhere; HR data from Europe writes
     // `0049 30 1234567` even when the default region is US) and `011` (the NANP's).
-    let nanp = phonenumber::metadata::DATABASE
-        .by_id(region.0.as_ref())
-        .is_some_and(|m| m.country_code() == 1);
+    let nanp = DATABASE.by_id(region.0.as_ref()).is_some_and(|m| m.country_code() == 1);
     let international = normalised
         .strip_prefix('+')
         .or_else(|| normalised.strip_prefix("00"))
         .or_else(|| normalised.strip_prefix("011").filter(|_| nanp));
-    let mut candidates = Vec::new();
-    if let Some(rest) = international {
-        candidates.push((format!("+{rest}"), None));
-    }
-    if !normalised.starts_with('+') {
-        candidates.push((normalised.clone(), Some(region)));
-    }
+    let plus = international.map(|rest| match normalised.starts_with('+') {
+        true => (Cow::Borrowed(&*normalised), None),
+        false => (Cow::Owned(format!("+{rest}")), None),
+    });
+    let national = (!normalised.starts_with('+')).then(|| (Cow::Borrowed(&*normalised), Some(region)));
     let mut last_error = String::new();
     let mut found = None;
-    for (candidate, region) in &candidates {
-        match parse_one(candidate, *region) {
+    for (candidate, region) in plus.into_iter().chain(national) {
+        match parse_one(&candidate, region) {
             Ok(number) => {
                 found = Some(number);
                 break;
@@ -245,9 +272,11 @@ pub fn parse_kind(raw: &str, region: Region, vanity: bool) -> Result<(Phone, Kin
 /// Parses and validates one candidate spelling; the error completes a sentence about the value.
 fn parse_one(candidate: &str, region: Option<Region>) -> Result<(phonenumber::PhoneNumber, Kind), String> {
     let parsed = catch_unwind(AssertUnwindSafe(|| {
-        phonenumber::parse(region.map(|r| r.0), candidate).map(|n| {
-            let kind = classify(&n);
-            (n, kind)
+        with_plans(|db| {
+            phonenumber::parse_with(db, region.map(|r| r.0), candidate).map(|n| {
+                let kind = classify(db, &n);
+                (n, kind)
+            })
         })
     }));
     match parsed {
@@ -263,8 +292,7 @@ fn parse_one(candidate: &str, region: Option<Region>) -> Result<(phonenumber::Ph
 /// `PhoneNumber::number_type` and `metadata` would do, but they drop a national number's
 /// leading zeros (Italy's fixed lines) and call such numbers unknown; this follows `is_valid`,
 /// which keeps them.
-fn classify(number: &phonenumber::PhoneNumber) -> Option<Kind> {
-    let db = &*phonenumber::metadata::DATABASE;
+fn classify(db: &Database, number: &phonenumber::PhoneNumber) -> Option<Kind> {
     let code = number.code().value();
     let national = number.national().to_string();
     let regions = db.region(&code)?;
@@ -367,7 +395,11 @@ pub fn mask(value: &str) -> String {
 /// non-breaking and other spaces, dashes of every width; invisible marks (right-to-left,
 /// zero-width) dropped; and the trunk zero written in brackets after a country code
 /// (`+44 (0)20 7946 0958`) removed, as it is never dialled after one.
-fn clean(raw: &str) -> String {
+fn clean(raw: &str) -> Cow<'_, str> {
+    // Plain ASCII without a bracketed trunk zero needs nothing: most numbers are.
+    if raw.is_ascii() && !raw.contains("(0)") {
+        return Cow::Borrowed(raw);
+    }
     let mut out: String = raw
         .chars()
         .filter_map(|c| match c {
@@ -388,12 +420,16 @@ fn clean(raw: &str) -> String {
     if international && let Some(at) = out.find("(0)") {
         out.replace_range(at..at + 3, " ");
     }
-    out
+    Cow::Owned(out)
 }
 
 /// `phonenumber` understands `ext.`/`ext`/`x` but not every HR spelling; map the common ones
 /// (`extension 12`, `ext: 12`, `#12`, `;ext=12`) onto ` ext. 12`.
-fn normalise_extension(text: &str) -> String {
+fn normalise_extension(text: &str) -> Cow<'_, str> {
+    // Every marker has a letter, `#` or `;`: most numbers have none and are taken as they are.
+    if !text.bytes().any(|b| b.is_ascii_alphabetic() || b == b'#' || b == b';') {
+        return Cow::Borrowed(text);
+    }
     let lower = text.to_ascii_lowercase();
     for marker in [";ext=", "extension", "ext:", "ext.", "ext", " x", "x", "#"] {
         if let Some(pos) = lower.rfind(marker) {
@@ -401,11 +437,11 @@ fn normalise_extension(text: &str) -> String {
             let ext = &tail[marker.len()..];
             let ext_digits: String = ext.chars().filter(|c| !c.is_whitespace() && *c != ':' && *c != '.').collect();
             if !ext_digits.is_empty() && ext_digits.chars().all(|c| c.is_ascii_digit()) && head.chars().any(|c| c.is_ascii_digit()) {
-                return format!("{} ext. {}", head.trim_end(), ext_digits);
+                return Cow::Owned(format!("{} ext. {}", head.trim_end(), ext_digits));
             }
         }
     }
-    text.to_string()
+    Cow::Borrowed(text)
 }
 
 #[cfg(test)]
@@ -504,10 +540,53 @@ mod tests {
             let digits: String = (0..len).map(|k| char::from(b'0' + ((state >> (k * 4)) % 10) as u8)).collect();
             let text = format!("+{} {digits}", codes[i % codes.len()]);
             let Ok(n) = phonenumber::parse(None, &text) else { continue };
-            assert_eq!(classify(&n).is_some(), n.is_valid(), "{text}");
+            assert_eq!(classify(&DATABASE, &n).is_some(), n.is_valid(), "{text}");
             valid += usize::from(n.is_valid());
         }
         assert!(valid > 100, "the sweep must include valid numbers: {valid}");
+    }
+
+    #[test]
+    fn a_thread_with_its_own_plans_reads_numbers_as_the_shared_database_does() {
+        // If the `phonenumber` crate is updated, the vendored PhoneNumberMetadata.xml must be
+        // too (from the crate's assets/): this fails when the two disagree.
+        let regions: Vec<Region> = ["US", "GB", "DE", "FR", "IT", "IN", "BR", "JP", "AU", "CA"]
+            .iter()
+            .map(|r| r.parse().unwrap())
+            .collect();
+        let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+        let samples: Vec<(String, Region)> = (0..1500)
+            .map(|i| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                let digits: String = (0..6 + (state % 7) as usize)
+                    .map(|k| char::from(b'0' + ((state >> (k * 4)) % 10) as u8))
+                    .collect();
+                let prefix = ["+", "0", "", "+1 ", "+49 1", "+44 7"][i % 6];
+                (format!("{prefix}{digits}"), regions[i % regions.len()])
+            })
+            .collect();
+        let read = |samples: &[(String, Region)]| -> Vec<Result<(Phone, Kind), String>> {
+            samples.iter().map(|(raw, region)| parse_kind(raw, *region, false)).collect()
+        };
+        let shared = read(&samples);
+        let own = std::thread::scope(|s| {
+            s.spawn(|| {
+                own_plans();
+                assert!(OWN.with(|o| matches!(o.get(), Some(Some(_)))), "the vendored plans load");
+                read(&samples)
+            })
+            .join()
+            .unwrap()
+        });
+        assert!(
+            shared.iter().filter(|r| r.is_ok()).count() > 100,
+            "the sample must hold valid numbers"
+        );
+        for ((raw, _), (a, b)) in samples.iter().zip(shared.iter().zip(&own)) {
+            assert_eq!(a, b, "{raw}");
+        }
     }
 
     #[test]

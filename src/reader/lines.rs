@@ -10,6 +10,24 @@ use std::io::Read;
 /// Of a skipped line, this many bytes are kept (enough for any user field before a quote).
 const KEPT: usize = 64 * 1024;
 
+/// Counts physical lines as an editor does: `\n`, `\r\n` and a lone `\r` each end one. The one
+/// rule the quote scan (on raw code units) and the reader (on decoded text) both follow, so they
+/// name the same lines.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct LineEnds {
+    after_cr: bool,
+}
+
+impl LineEnds {
+    /// Whether `b`, the next character, ends a line (the `\n` of a `\r\n` does not: its `\r`
+    /// did).
+    pub fn ends(&mut self, b: u8) -> bool {
+        let end = b == b'\r' || (b == b'\n' && !self.after_cr);
+        self.after_cr = b == b'\r';
+        end
+    }
+}
+
 /// A reader of decoded text that numbers its lines and blanks the broken ones.
 pub struct Lines<R> {
     inner: R,
@@ -19,7 +37,7 @@ pub struct Lines<R> {
     line: u64,
     /// The next byte other than a line end starts a line.
     at_line_start: bool,
-    after_cr: bool,
+    ends: LineEnds,
     /// (offset, line) of each line with content the parser has read but not yet claimed.
     starts: VecDeque<(u64, u64)>,
     /// Lines still to blank, ascending.
@@ -38,7 +56,7 @@ impl<R: Read> Lines<R> {
             offset: 0,
             line: first_line,
             at_line_start: true,
-            after_cr: false,
+            ends: LineEnds::default(),
             starts: VecDeque::new(),
             broken: broken.into(),
             blanking: None,
@@ -75,17 +93,15 @@ impl<R: Read> Read for Lines<R> {
             self.end_blanking();
         }
         for (i, b) in buf[..n].iter_mut().enumerate() {
+            if self.ends.ends(*b) {
+                self.line += 1;
+            }
             match *b {
                 b'\n' | b'\r' => {
-                    if *b == b'\r' || !self.after_cr {
-                        self.line += 1;
-                    }
-                    self.after_cr = *b == b'\r';
                     self.at_line_start = true;
                     self.end_blanking();
                 }
                 _ => {
-                    self.after_cr = false;
                     if self.at_line_start {
                         self.at_line_start = false;
                         self.starts.push_back((self.offset + i as u64, self.line));

@@ -75,6 +75,9 @@ pub enum ReadError {
         /// How to fix the delimiter as well, or empty.
         hint: &'static str,
     },
+    /// A quote in the header line never closes.
+    #[error("the header (line {0}) opens a quote that is never closed: fix the quoting of the header line")]
+    HeaderQuote(u64),
     /// The file is empty: no header.
     #[error("the file is empty: expected a header line with {expected}")]
     Empty {
@@ -134,8 +137,10 @@ pub struct Input {
     /// Rows refused.
     pub rejects: Vec<Reject>,
     /// Rows accepted with a caveat (a fixed-line number offered for text messages), described
-    /// like a refused row: the reason is the caveat.
+    /// like a refused row: the reason is the caveat. The first [`NOTES_KEPT`]; see `noted`.
     pub notes: Vec<Reject>,
+    /// Rows accepted with a caveat, all of them.
+    pub noted: u64,
     /// Data rows seen (excluding the header).
     pub rows: u64,
     /// The text encoding the file was read in (`utf-8`, `utf-16le`, `utf-16be`, `windows-1252`).
@@ -176,8 +181,14 @@ pub struct Spec<'a> {
     pub settings: &'a InputSettings,
 }
 
+/// Rows with a caveat kept to report (each costs a few hundred bytes; a file may have a million).
+pub const NOTES_KEPT: usize = 1000;
+
+/// Bytes read from a file at a time.
+const CHUNK: usize = 64 * 1024;
+
 /// The first bytes of a file, from which its kind, encoding and delimiter are told.
-const HEAD: u64 = 64 * 1024;
+const HEAD: u64 = CHUNK as u64;
 
 /// Files from this size on (some 20,000 rows) are parsed with a copy of the numbering plans per
 /// worker, which costs each worker tens of milliseconds to make.
@@ -209,12 +220,19 @@ pub fn read<R: Read + Seek>(mut source: R, spec: &Spec, progress: &dyn Fn(u64)) 
         .or(excel.map(|(d, _)| d))
         .unwrap_or_else(|| decode::detect_delimiter(&head_text.as_bytes()[excel.map_or(0, |(_, len)| len)..]));
     let broken = quotes::broken(&mut source, encoding.unit(), encoding.bom, delimiter).map_err(io)?;
+    let header_line = if excel.is_some() { 2 } else { 1 };
+    // A header's first line with content is the header (blank lines before it are skipped).
+    if let Some(&first) = broken.first()
+        && first <= header_line + decode::blank_lines(&head_text, excel.map_or(0, |(_, len)| len))
+    {
+        return Err(ReadError::HeaderQuote(first));
+    }
 
     source.seek(SeekFrom::Start(encoding.bom)).map_err(io)?;
     let mut decoded = decode::Decoding::new(Counted::new(&mut source, progress), encoding);
     let skip = excel.map_or(0, |(_, len)| len as u64);
     std::io::copy(&mut (&mut decoded).take(skip), &mut std::io::sink()).map_err(io)?;
-    let lines = Lines::new(decoded, if excel.is_some() { 2 } else { 1 }, broken);
+    let lines = Lines::new(decoded, header_line, broken);
     let mut csv = csv::ReaderBuilder::new()
         .flexible(true)
         .delimiter(delimiter)
@@ -231,26 +249,27 @@ pub fn read<R: Read + Seek>(mut source: R, spec: &Spec, progress: &dyn Fn(u64)) 
     let mut users = Users::default();
     // Items found but not yet handed on: skipped lines come before the record read after them.
     let mut ready: std::collections::VecDeque<Item> = std::collections::VecDeque::new();
+    // Skipped lines the parser's read-ahead has passed, held until a later row comes, so every
+    // item is handed on in file order.
+    let mut held: std::collections::VecDeque<(u64, Vec<u8>)> = std::collections::VecDeque::new();
     let mut record = csv::ByteRecord::new();
-    let next = || -> Result<Option<Item>, ReadError> {
+    let mut next = || -> Result<Option<Item>, ReadError> {
         loop {
             if let Some(item) = ready.pop_front() {
                 return Ok(Some(item));
             }
             let read = csv.read_byte_record(&mut record);
-            for (line, text) in csv.get_mut().take_skipped() {
-                ready.push_back(Item::Skipped(line, quoted_line_user(&text, delimiter, cols.user)));
-            }
-            match read {
-                Ok(false) => return Ok(ready.pop_front()),
-                Ok(true) if record.iter().all(|f| f.is_empty()) => {}
+            held.extend(csv.get_mut().take_skipped());
+            let row = match read {
+                Ok(false) => None,
+                Ok(true) if record.iter().all(|f| f.is_empty()) => continue,
                 Ok(true) => {
                     let line = record.position().map_or(0, |p| csv.get_mut().line_at(p.byte()));
-                    ready.push_back(Item::Record(line, std::mem::take(&mut record)));
+                    Some(Item::Record(line, std::mem::take(&mut record)))
                 }
                 Err(e) => match e.kind() {
                     csv::ErrorKind::Io(_) => return Err(ReadError::Io(e.to_string())),
-                    _ => ready.push_back(Item::Unreadable(Reject {
+                    _ => Some(Item::Unreadable(Reject {
                         line: e.position().map_or(0, |p| csv.get_mut().line_at(p.byte())),
                         column: String::new(),
                         user: String::new(),
@@ -259,6 +278,21 @@ pub fn read<R: Read + Seek>(mut source: R, spec: &Spec, progress: &dyn Fn(u64)) 
                         reason: format!("unreadable row: {e}"),
                     })),
                 },
+            };
+            let before = match &row {
+                Some(Item::Record(line, _)) => *line,
+                Some(Item::Unreadable(r)) => r.line,
+                _ => u64::MAX,
+            };
+            while held.front().is_some_and(|(line, _)| *line < before) {
+                if let Some((line, text)) = held.pop_front() {
+                    ready.push_back(Item::Skipped(line, skipped_line_user(&text, delimiter, cols.user, settings)));
+                }
+            }
+            match row {
+                Some(row) => ready.push_back(row),
+                None if ready.is_empty() => return Ok(None),
+                None => {}
             }
         }
     };
@@ -279,7 +313,12 @@ pub fn read<R: Read + Seek>(mut source: R, spec: &Spec, progress: &dyn Fn(u64)) 
                     match offer {
                         Offer::Wanted(phone_type, phone, note) => {
                             users.found_user(&user).want(phone_type, phone);
-                            input.notes.extend(note);
+                            if let Some(note) = note {
+                                input.noted += 1;
+                                if input.notes.len() < NOTES_KEPT {
+                                    input.notes.push(note);
+                                }
+                            }
                         }
                         Offer::Refused(phone_type, reject) => {
                             // A refused row of a user we can name still says HR wants something
@@ -304,7 +343,7 @@ pub fn read<R: Read + Seek>(mut source: R, spec: &Spec, progress: &dyn Fn(u64)) 
         }
         rows::examine(item, &cols, spec)
     };
-    rows::ordered_map(rows::workers(), next, work, merge)?;
+    rows::ordered_map(rows::workers(), &mut next, work, merge)?;
     // Users whose every row was rejected stay: their rejections hold their phones back.
     input.users = users.found;
     input.rejects.sort_by_key(|r| r.line);
@@ -342,13 +381,38 @@ impl<R: Read> Read for Counted<'_, R> {
     }
 }
 
-/// The user field of a line skipped for its broken quote, when it can be read: a field that is
-/// whole (no delimiter or quote in it), valid UTF-8, non-empty and without control characters.
-fn quoted_line_user(line: &[u8], delimiter: u8, column: usize) -> Option<String> {
-    let field = line.split(|&b| b == delimiter).nth(column)?;
-    let user = std::str::from_utf8(field).ok()?.trim();
-    let whole = !user.is_empty() && !user.contains('"') && user.len() <= MAX_USER;
-    (whole && !user.chars().any(char::is_control)).then(|| user.to_string())
+/// The user field of a line skipped for its broken quote, when it can be read: the line's fields
+/// as CSV reads them (a quoted field may hold the delimiter), the user's a usable key ([`user`])
+/// with no delimiter or quote in it (else the broken quote ran into it).
+fn skipped_line_user(line: &[u8], delimiter: u8, column: usize, settings: &InputSettings) -> Option<String> {
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .delimiter(delimiter)
+        .trim(csv::Trim::All)
+        .from_reader(line);
+    let mut record = csv::ByteRecord::new();
+    reader.read_byte_record(&mut record).ok()?;
+    let field = record.get(column)?;
+    if field.contains(&delimiter) || field.contains(&b'"') {
+        return None;
+    }
+    user(field, settings).ok().map(str::to_string)
+}
+
+/// The user a row's user field names, or why it names none. One rule for rows and skipped lines.
+fn user<'a>(field: &'a [u8], settings: &InputSettings) -> Result<&'a str, String> {
+    let column = &settings.user_column;
+    let user = std::str::from_utf8(field).map_err(|_| NOT_UTF8.to_string())?;
+    if user.is_empty() {
+        Err(format!("the {column} column is empty"))
+    } else if user.chars().any(char::is_control) {
+        Err(format!("the {column} column contains control characters"))
+    } else if user.len() > MAX_USER {
+        Err(format!("the {column} column is longer than {MAX_USER} bytes"))
+    } else {
+        Ok(user)
+    }
 }
 
 /// The columns `settings` need, as the error messages list them.
@@ -543,6 +607,20 @@ mod tests {
         assert_eq!(only.user, "only@x.com");
         assert!(only.phones.is_empty());
         assert_eq!(only.rejected, [("mobile".to_string(), 8)].into_iter().collect());
+    }
+
+    #[test]
+    fn notes_are_counted_all_and_kept_to_a_thousand() {
+        let mut csv = String::from("user,phoneType,phoneNumber\n");
+        for i in 0..1005 {
+            csv.push_str(&format!(
+                "u{i}@x.com,mobile,+49 30 1234{i:04}\nu{i}@x.com,office,+49 30 5555{i:04}\n"
+            ));
+        }
+        let input = read_str(&csv);
+        assert_eq!((input.noted, input.notes.len(), input.rejects.len()), (1005, NOTES_KEPT, 0));
+        assert_eq!(input.notes[0].line, 2, "only the mobile row is noted");
+        assert_eq!(input.users.len(), 1005);
     }
 
     #[test]
@@ -782,10 +860,26 @@ mod tests {
         assert_eq!(input.rejects[0].line, 3);
         assert!(input.rejects[0].reason.contains("never closed"), "{:?}", input.rejects[0]);
         let users: Vec<&str> = input.users.iter().map(|u| u.user.as_str()).collect();
-        assert_eq!(users, ["b@x.com", "a@x.com", "c@x.com", "d@x.com"]);
+        assert_eq!(users, ["a@x.com", "b@x.com", "c@x.com", "d@x.com"], "in file order");
         // The skipped line's user is held back from prune: what HR wants there is unknown.
-        assert_eq!((input.users[0].phones.len(), input.users[0].rejected_untyped.clone()), (0, vec![3]));
+        assert_eq!((input.users[1].phones.len(), input.users[1].rejected_untyped.clone()), (0, vec![3]));
         assert_eq!(input.rejects[0].user, "b@x.com");
+        // The user is read as CSV reads the line: a quoted field before it may hold the delimiter.
+        let csv = "name,user,phoneType,phoneNumber\n\"Doe, Jane\",k@x.com,mobile,\"206\n";
+        let input = read_str(csv);
+        assert_eq!(input.rejects[0].user, "k@x.com");
+        assert_eq!(input.users[0].rejected_untyped, vec![2]);
+        // A user field the broken quote ran into names nobody.
+        let input = read_str("user,phoneType,phoneNumber\n\"k@x.com,mobile,206\n");
+        assert_eq!((input.rejects[0].user.as_str(), input.users.len()), ("", 0));
+        // A broken header is named as such, not as an empty file.
+        assert!(matches!(
+            read_with(
+                b"\r\n\"user,phoneType,phoneNumber\nk@x.com,mobile,2065550100\n",
+                &InputSettings::default()
+            ),
+            Err(ReadError::HeaderQuote(2))
+        ));
     }
 
     #[test]

@@ -6,11 +6,10 @@
 //! every encoding taken) without decoding, in constant memory, and after a broken quote seeks
 //! back to resume just after the line it skipped.
 
-use super::decode::Unit;
+use super::CHUNK;
+use super::decode::{Unit, read_some};
+use super::lines::LineEnds;
 use std::io::{Read, Seek, SeekFrom};
-
-/// Bytes read at a time.
-const CHUNK: usize = 64 * 1024;
 
 /// The raw file as a stream of structural units: each code unit as itself when ASCII, else
 /// 0x80 (which no structure uses).
@@ -22,6 +21,8 @@ struct Units<R> {
     buf: Vec<u8>,
     len: usize,
     at: usize,
+    /// The index of the unit at `buf[0]`.
+    start: u64,
     /// The index of the next unit.
     next: u64,
 }
@@ -31,11 +32,17 @@ impl<R: Read + Seek> Units<R> {
         if self.unit == Unit::Byte { 1 } else { 2 }
     }
 
-    /// Continues from unit `index`.
+    /// Continues from unit `index`: within what is buffered when it can (a skipped line is
+    /// usually just behind), else by seeking the file.
     fn seek(&mut self, index: u64) -> std::io::Result<()> {
-        self.source.seek(SeekFrom::Start(self.base + index * self.width()))?;
-        self.len = 0;
-        self.at = 0;
+        let width = self.width();
+        let buffered = (self.len as u64) / width;
+        if index >= self.start && index < self.start + buffered {
+            self.at = ((index - self.start) * width) as usize;
+        } else {
+            self.source.seek(SeekFrom::Start(self.base + index * width))?;
+            (self.len, self.at, self.start) = (0, 0, index);
+        }
         self.next = index;
         Ok(())
     }
@@ -44,24 +51,16 @@ impl<R: Read + Seek> Units<R> {
         let width = self.width() as usize;
         if self.at + width > self.len {
             // A unit split by the chunk boundary is carried over.
-            let left = self.len - self.at;
+            let mut len = self.len - self.at;
             self.buf.copy_within(self.at..self.len, 0);
-            let mut len = left;
             loop {
-                match self.source.read(&mut self.buf[len..]) {
-                    Ok(0) => break,
-                    Ok(n) => {
-                        len += n;
-                        if len >= width {
-                            break;
-                        }
-                    }
-                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                    Err(e) => return Err(e),
+                let n = read_some(&mut self.source, &mut self.buf[len..])?;
+                len += n;
+                if n == 0 || len >= width {
+                    break;
                 }
             }
-            self.len = len;
-            self.at = 0;
+            (self.len, self.at, self.start) = (len, 0, self.next);
             if len < width {
                 // A trailing odd byte of UTF-16 is no unit.
                 return Ok(None);
@@ -94,6 +93,7 @@ pub fn broken(source: impl Read + Seek, unit: Unit, bom: u64, delimiter: u8) -> 
         buf: vec![0; CHUNK],
         len: 0,
         at: 0,
+        start: 0,
         next: 0,
     };
     units.seek(0)?;
@@ -101,7 +101,7 @@ pub fn broken(source: impl Read + Seek, unit: Unit, bom: u64, delimiter: u8) -> 
     // The physical line being read, and where the current record started (line, unit).
     let mut line = 1;
     let (mut record_line, mut record_start) = (1, 0);
-    let (mut quoted, mut field_start, mut after_cr) = (false, true, false);
+    let (mut quoted, mut field_start, mut ends) = (false, true, LineEnds::default());
     // A quote inside a quoted field, waiting for the unit after it.
     let mut quote_pending = false;
     // Skipping a broken line: its content is read as blank up to its line end.
@@ -113,7 +113,7 @@ pub fn broken(source: impl Read + Seek, unit: Unit, bom: u64, delimiter: u8) -> 
                 // Never closed: skip the record's first line and read what follows as it stands.
                 found.push(record_line);
                 units.seek(record_start)?;
-                (line, quoted, field_start, after_cr, skipping) = (record_line, false, true, false, true);
+                (line, quoted, field_start, ends, skipping) = (record_line, false, true, LineEnds::default(), true);
                 continue;
             }
             break;
@@ -135,7 +135,7 @@ pub fn broken(source: impl Read + Seek, unit: Unit, bom: u64, delimiter: u8) -> 
                     // Closed wrongly: the same as never closed.
                     found.push(record_line);
                     units.seek(record_start)?;
-                    (line, quoted, field_start, after_cr, skipping) = (record_line, false, true, false, true);
+                    (line, quoted, field_start, ends, skipping) = (record_line, false, true, LineEnds::default(), true);
                     continue;
                 }
             }
@@ -151,9 +151,7 @@ pub fn broken(source: impl Read + Seek, unit: Unit, bom: u64, delimiter: u8) -> 
             field_start = b == delimiter || b == b'\n' || b == b'\r';
         }
         // Line ends count inside quoted fields too: lines are physical.
-        let line_end = b == b'\r' || (b == b'\n' && !after_cr);
-        after_cr = b == b'\r';
-        if line_end {
+        if ends.ends(b) {
             line += 1;
         }
         if (b == b'\n' || b == b'\r') && !quoted {
@@ -196,6 +194,11 @@ mod tests {
         assert_eq!(broken_in(b"h\nk,\"a\nl,m\nn,\"b\"x\no,p\n"), vec![2, 4]);
         let many: Vec<u8> = (0..1000).flat_map(|i| format!("u{i},\"open\n").into_bytes()).collect();
         assert_eq!(broken_in(&many), (1..=1000).collect::<Vec<u64>>());
+        // A record that spans more than what is buffered: resuming seeks the file.
+        let mut long = b"h\nk,\"open\n".to_vec();
+        long.extend(b"l,m\n".repeat(30_000));
+        long.extend(b"n,\"x\n");
+        assert_eq!(broken_in(&long), vec![2, 30_003]);
     }
 
     #[test]

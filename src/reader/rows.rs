@@ -3,12 +3,12 @@
 //! cost); the reader takes the outcomes back in file order, so the result never depends on
 //! which worker was faster. Memory holds a few chunks, never the file.
 
-use super::{Columns, Layout, MAX_USER, NOT_UTF8, Reject, Spec, clip};
+use super::{Columns, Layout, NOT_UTF8, Reject, Spec, clip};
 use crate::model::DesiredPhone;
 use crate::phone::{self, Kind};
 use std::borrow::Cow;
 use std::collections::BTreeMap;
-use std::sync::{Mutex, mpsc};
+use std::sync::{Arc, Mutex, mpsc};
 
 /// Rows handed to a worker at a time: enough to make the hand-over cost nothing.
 const CHUNK: usize = 512;
@@ -80,17 +80,7 @@ pub fn examine<'a>(item: Item, cols: &Columns, spec: &Spec<'a>) -> Outcome<'a> {
         None => Ok(spec.region),
         Some(r) => phone::Region::from_column(&r),
     };
-    let user_problem = if not_utf8(cols.user) {
-        Some(NOT_UTF8.to_string())
-    } else if user.is_empty() {
-        Some(format!("the {} column is empty", settings.user_column))
-    } else if user.chars().any(char::is_control) {
-        Some(format!("the {} column contains control characters", settings.user_column))
-    } else if user.len() > MAX_USER {
-        Some(format!("the {} column is longer than {MAX_USER} bytes", settings.user_column))
-    } else {
-        None
-    };
+    let user_problem = super::user(record.get(cols.user).unwrap_or_default(), settings).err();
     // The phones this row offers: (column position, column name, type as written, number).
     let offered: Vec<(usize, &str, Cow<str>, Cow<str>)> = match &cols.layout {
         Layout::Long {
@@ -181,13 +171,16 @@ pub fn ordered_map<T: Send, U: Send, E>(
     work: impl Fn(T) -> U + Sync,
     mut merge: impl FnMut(U),
 ) -> Result<(), E> {
-    // Bounded: reading waits for the workers rather than filling memory ahead of them.
+    // Bounded: reading waits for the workers rather than filling memory ahead of them. The
+    // receiver is the workers' alone: were they all gone, sending fails instead of waiting.
     let (work_tx, work_rx) = mpsc::sync_channel::<(u64, Vec<T>)>(workers * 2);
-    let work_rx = Mutex::new(work_rx);
+    let work_rx = Arc::new(Mutex::new(work_rx));
     let (done_tx, done_rx) = mpsc::channel::<(u64, Vec<U>)>();
+    // Chunks handed out and not yet merged, at most: a stalled worker stops reading too.
+    let in_flight = 4 * workers.max(1) as u64;
     std::thread::scope(|scope| {
         for _ in 0..workers.max(1) {
-            let (done_tx, work_rx, work) = (done_tx.clone(), &work_rx, &work);
+            let (done_tx, work_rx, work) = (done_tx.clone(), Arc::clone(&work_rx), &work);
             scope.spawn(move || {
                 loop {
                     let job = work_rx.lock().map(|rx| rx.recv());
@@ -198,17 +191,19 @@ pub fn ordered_map<T: Send, U: Send, E>(
                 }
             });
         }
-        drop(done_tx);
+        drop((done_tx, work_rx));
         // Results that came back ahead of an earlier chunk wait here.
         let mut pending: BTreeMap<u64, Vec<U>> = BTreeMap::new();
         let (mut sent, mut merged) = (0u64, 0u64);
-        let mut deliver = |pending: &mut BTreeMap<u64, Vec<U>>, merged: &mut u64| {
+        let mut take = |results: (u64, Vec<U>), merged: &mut u64| {
+            pending.insert(results.0, results.1);
             while let Some(results) = pending.remove(merged) {
                 results.into_iter().for_each(&mut merge);
                 *merged += 1;
             }
         };
         let mut chunk = Vec::with_capacity(CHUNK);
+        let mut workers_gone = false;
         let result = loop {
             let last = match next() {
                 Ok(Some(item)) => {
@@ -219,17 +214,22 @@ pub fn ordered_map<T: Send, U: Send, E>(
                 Err(e) => break Err(e),
             };
             if !chunk.is_empty() && (last || chunk.len() == CHUNK) {
+                while sent - merged >= in_flight {
+                    let Ok(results) = done_rx.recv() else { break };
+                    take(results, &mut merged);
+                }
                 if work_tx
                     .send((sent, std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK))))
                     .is_err()
                 {
+                    // Every worker died (a panic the scope re-raises below).
+                    workers_gone = true;
                     break Ok(());
                 }
                 sent += 1;
-                while let Ok((seq, results)) = done_rx.try_recv() {
-                    pending.insert(seq, results);
+                while let Ok(results) = done_rx.try_recv() {
+                    take(results, &mut merged);
                 }
-                deliver(&mut pending, &mut merged);
             }
             if last {
                 break Ok(());
@@ -237,11 +237,10 @@ pub fn ordered_map<T: Send, U: Send, E>(
         };
         drop(work_tx);
         result?;
-        while merged < sent {
+        while merged < sent && !workers_gone {
             // Ends early only if a worker died; the scope then re-raises its panic.
-            let Ok((seq, results)) = done_rx.recv() else { break };
-            pending.insert(seq, results);
-            deliver(&mut pending, &mut merged);
+            let Ok(results) = done_rx.recv() else { break };
+            take(results, &mut merged);
         }
         Ok(())
     })

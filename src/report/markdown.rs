@@ -214,6 +214,13 @@ pub fn plan(r: &RunReport) -> String {
     }
     rows(&mut out, "Rejected rows", "reason", r.rejects);
     rows(&mut out, "Accepted with a note", "note", r.notes);
+    if r.noted > r.notes.len() as u64 {
+        let _ = writeln!(
+            out,
+            "… and {} more rows with the same kind of note.\n",
+            r.noted - r.notes.len() as u64
+        );
+    }
     out
 }
 

@@ -70,8 +70,10 @@ pub struct RunReport<'a> {
     pub delimiter: &'static str,
     /// Rows refused.
     pub rejects: &'a [Reject],
-    /// Rows accepted with a caveat (the reason is the caveat).
+    /// Rows accepted with a caveat (the reason is the caveat): the first ones.
     pub notes: &'a [Reject],
+    /// Rows accepted with a caveat, all of them.
+    pub noted: u64,
     /// The plan.
     pub plan: &'a Plan,
     /// Op results (apply only).
@@ -249,7 +251,7 @@ fn summary(r: &RunReport, log_error: Option<&str>) -> serde_json::Value {
         "input": r.input.display().to_string(),
         "endpoint": r.endpoint,
         "settings": {"targets": r.targets.iter().map(|t| t.name.as_str()).collect::<Vec<_>>(), "prune": r.prune},
-        "rows": {"read": r.rows, "rejected": r.rejects.len(), "noted": r.notes.len()},
+        "rows": {"read": r.rows, "rejected": r.rejects.len(), "noted": r.noted},
         "inputFile": {"encoding": r.encoding, "delimiter": r.delimiter},
         "targets": targets,
         "ops": {

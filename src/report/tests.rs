@@ -79,6 +79,7 @@ pub(super) fn apply_report<'a>(plan: &'a Plan, rejects: &'a [Reject], outcomes: 
         delimiter: ",",
         rejects,
         notes: &[],
+        noted: 0,
         plan,
         outcomes: Some(outcomes),
         duration: Duration::ZERO,

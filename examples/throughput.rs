@@ -417,8 +417,11 @@ async fn reading() -> anyhow::Result<()> {
                                 None
                             };
                             let db = db.as_ref().unwrap_or(&phonenumber::metadata::DATABASE);
+                            // As phonesync does: a number in international form with no default
+                            // region (with one, phonenumber 0.3 drops a digit of some).
+                            let region = |n: &str| if n.starts_with('+') { None } else { Some(us) };
                             part.iter()
-                                .filter(|n| phonenumber::parse_with(db, Some(us), n).is_ok_and(|p| p.is_valid_with(db)))
+                                .filter(|n| phonenumber::parse_with(db, region(n), n).is_ok_and(|p| p.is_valid_with(db)))
                                 .count()
                         })
                     })

@@ -116,27 +116,36 @@ proptest! {
         rows in prop::collection::vec(
             ("[a-z]{0,6}(@x\\.com)?", "(mobile|Office|ALTERNATEmobile|pager|)", number(), any::<bool>(), 0..3usize),
             0..40,
-        )
+        ),
+        ending in prop::sample::select(vec!["\n", "\r\n", "\r"]),
+        shape in 0..4usize,
     ) {
         // Fields quoted at random; a quoted user may hold a comma and a doubled quote (a user key
         // like any other) or a line break (refused): that record spans lines, and lines are still
-        // counted as an editor shows them.
+        // counted as an editor shows them, whichever line ends the file uses, with or without a
+        // byte-order mark, in UTF-16, or after Excel's `sep=,` line.
         let quote = |v: &str| format!("\"{}\"", v.replace('"', "\"\""));
-        let mut csv = String::from("user,phoneType,phoneNumber\n");
+        let sep = shape == 3;
+        let mut csv = format!("{}user,phoneType,phoneNumber{ending}", if sep { format!("sep=,{ending}") } else { String::new() });
         let mut lines = Vec::new();
-        let mut line = 2u64;
+        let mut line = if sep { 3u64 } else { 2 };
         for (u, t, n, quoted, extra) in &rows {
             let user = match (quoted, extra) {
                 (false, _) => u.clone(),
                 (true, 0) => quote(u),
                 (true, 1) => quote(&format!("{u},\"x\"")),
-                (true, _) => quote(&format!("x\ny{u}")),
+                (true, _) => quote(&format!("x{ending}y{u}")),
             };
             lines.push(line);
-            line += 1 + user.matches('\n').count() as u64;
-            csv.push_str(&format!("{user},{},{n}\n", if *quoted { quote(t) } else { t.clone() }));
+            line += 1 + u64::from(*quoted && *extra == 2);
+            csv.push_str(&format!("{user},{},{n}{ending}", if *quoted { quote(t) } else { t.clone() }));
         }
-        let input = read(csv.as_bytes(), &InputSettings::default()).unwrap();
+        let bytes = match shape {
+            1 => [b"\xef\xbb\xbf".as_slice(), csv.as_bytes()].concat(),
+            2 => [0xFF, 0xFE].into_iter().chain(csv.encode_utf16().flat_map(u16::to_le_bytes)).collect(),
+            _ => csv.into_bytes(),
+        };
+        let input = read(&bytes, &InputSettings::default()).unwrap();
         // A blank row is no row, but still a line of the file.
         let blank = |(u, t, n, q, x): &(String, String, String, bool, usize)| {
             u.is_empty() && (!q || *x == 0) && t.is_empty() && n.trim().is_empty()

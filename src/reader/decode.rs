@@ -1,7 +1,8 @@
 //! From a file's bytes to UTF-8 CSV text: what the file is (refusing binary and compressed files
 //! by name, never echoing them), which text encoding it uses (a byte-order mark, else UTF-8 when
 //! valid, else Windows-1252, or as configured) and which delimiter separates its columns (`,`,
-//! `;` or tab, counted on the header line outside quotes, or as configured). HR systems and
+//! `;` or tab, counted on the header line outside quotes, or named by Excel's `sep=;` first line,
+//! or as configured). HR systems and
 //! Excel write all of these; the reader after this sees one shape.
 
 use super::CHUNK;

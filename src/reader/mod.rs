@@ -131,8 +131,9 @@ impl Reject {
 /// Everything the reader learned from one file.
 #[derive(Debug, Default)]
 pub struct Input {
-    /// Desired state per user, in order of their first usable row. Rows refused for a user are
-    /// recorded on it; a user with no usable row is not here.
+    /// Desired state per user, in order of the first row naming them with a usable user field
+    /// (usable phone or not). Rows refused for a user are recorded on it: a user whose every row
+    /// was refused is here, with no phones, so those rows hold the user's phones back.
     pub users: Vec<DesiredUser>,
     /// Rows refused.
     pub rejects: Vec<Reject>,
@@ -196,7 +197,7 @@ const OWN_PLANS_FROM: u64 = 1024 * 1024;
 
 /// Reads CSV from `source` as `spec` says, calling `progress` with the bytes read so far. The
 /// file is read as a stream, a few times over (`decode`, `quotes`); memory grows with its
-/// users, not its size. Rows are worked out on every core (`rows`).
+/// users and the rows it refuses (each is reported), not its size. Rows are worked out on every core (`rows`).
 pub fn read<R: Read + Seek>(mut source: R, spec: &Spec, progress: &dyn Fn(u64)) -> Result<Input, ReadError> {
     let settings = spec.settings;
     let io = |e: std::io::Error| ReadError::Io(e.to_string());

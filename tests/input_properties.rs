@@ -175,6 +175,48 @@ proptest! {
         }
     }
 
+    /// A quote opened and never closed, on any rows of an otherwise sound file: exactly those
+    /// lines are refused, each naming its user; every other row is read as if they were not
+    /// there; users come in the order the file first names them.
+    #[test]
+    fn stray_quotes_refuse_their_line_and_nothing_else(
+        rows in prop::collection::vec((0..6usize, prop::sample::select(vec!["mobile", "office", "alternateMobile"]), 0..3usize, any::<bool>(), any::<bool>()), 1..40),
+    ) {
+        const NUMBERS: [&str; 3] = ["206 555 0100", "+44 20 7946 0958", "(425) 555-0101 x12"];
+        let mut csv = String::from("user,phoneType,phoneNumber\n");
+        for (u, t, n, stray, quoted) in &rows {
+            let t = if *quoted { format!("\"{t}\"") } else { t.to_string() };
+            let n = if *stray { format!("\"{}", NUMBERS[*n]) } else { NUMBERS[*n].to_string() };
+            csv.push_str(&format!("u{u}@x.com,{t},{n}\n"));
+        }
+        let input = read(csv.as_bytes(), &InputSettings::default()).unwrap();
+        prop_assert_eq!(input.rows, rows.len() as u64);
+        let stray_lines: Vec<u64> = rows.iter().enumerate().filter(|(_, r)| r.3).map(|(i, _)| i as u64 + 2).collect();
+        let reject_lines: Vec<u64> = input.rejects.iter().map(|r| r.line).collect();
+        prop_assert_eq!(&reject_lines, &stray_lines);
+        for (r, (u, ..)) in input.rejects.iter().zip(rows.iter().filter(|r| r.3)) {
+            prop_assert!(r.reason.contains("never closed"), "{:?}", r);
+            prop_assert_eq!(&r.user, &format!("u{u}@x.com"));
+        }
+        for (i, (u, t, n, ..)) in rows.iter().enumerate().filter(|(_, r)| !r.3) {
+            let d = input.users.iter().find(|d| d.user == format!("u{u}@x.com")).unwrap();
+            let kept = &d.phones[*t];
+            prop_assert!(kept.line <= i as u64 + 2);
+            if kept.line == i as u64 + 2 {
+                prop_assert_eq!(&kept.phone.key, &phone::parse(NUMBERS[*n], us()).unwrap().key);
+            }
+        }
+        let mut order: Vec<String> = Vec::new();
+        for (u, ..) in &rows {
+            let name = format!("u{u}@x.com");
+            if !order.contains(&name) {
+                order.push(name);
+            }
+        }
+        let users: Vec<&String> = input.users.iter().map(|d| &d.user).collect();
+        prop_assert_eq!(users, order.iter().collect::<Vec<_>>());
+    }
+
     /// Reader, phone adapter and the sign-in planner together, prune on, over any rows of four
     /// users (valid, invalid and empty numbers; known, unknown and empty types) and any phones
     /// they have: a type with a refused row is never touched and an unreadable type blocks every

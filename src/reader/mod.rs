@@ -76,7 +76,7 @@ pub enum ReadError {
         hint: &'static str,
     },
     /// A quote in the header line never closes.
-    #[error("the header (line {0}) opens a quote that is never closed: fix the quoting of the header line")]
+    #[error("the header (line {0}) opens a quote that is not properly closed: fix the quoting of the header line")]
     HeaderQuote(u64),
     /// The file is empty: no header.
     #[error("the file is empty: expected a header line with {expected}")]
@@ -252,7 +252,7 @@ pub fn read<R: Read + Seek>(mut source: R, spec: &Spec, progress: &dyn Fn(u64)) 
     let mut ready: std::collections::VecDeque<Item> = std::collections::VecDeque::new();
     // Skipped lines the parser's read-ahead has passed, held until a later row comes, so every
     // item is handed on in file order.
-    let mut held: std::collections::VecDeque<(u64, Vec<u8>)> = std::collections::VecDeque::new();
+    let mut held: std::collections::VecDeque<Item> = std::collections::VecDeque::new();
     let mut record = csv::ByteRecord::new();
     let mut next = || -> Result<Option<Item>, ReadError> {
         loop {
@@ -260,10 +260,21 @@ pub fn read<R: Read + Seek>(mut source: R, spec: &Spec, progress: &dyn Fn(u64)) 
                 return Ok(Some(item));
             }
             let read = csv.read_byte_record(&mut record);
-            held.extend(csv.get_mut().take_skipped());
+            // Only the user of a skipped line is kept, not its text.
+            for (line, text) in csv.get_mut().take_skipped() {
+                held.push_back(Item::Skipped(line, skipped_line_user(&text, delimiter, cols.user, settings)));
+            }
             let row = match read {
                 Ok(false) => None,
-                Ok(true) if record.iter().all(|f| f.is_empty()) => continue,
+                // A blank record (a skipped line reads as one) is no row, but it does say how
+                // far the file has been read.
+                Ok(true) if record.iter().all(|f| f.is_empty()) => {
+                    let line = record.position().map_or(0, |p| csv.get_mut().line_at(p.byte()));
+                    while held.front().is_some_and(|item| matches!(item, Item::Skipped(l, _) if *l <= line)) {
+                        ready.extend(held.pop_front());
+                    }
+                    continue;
+                }
                 Ok(true) => {
                     let line = record.position().map_or(0, |p| csv.get_mut().line_at(p.byte()));
                     Some(Item::Record(line, std::mem::take(&mut record)))
@@ -285,10 +296,8 @@ pub fn read<R: Read + Seek>(mut source: R, spec: &Spec, progress: &dyn Fn(u64)) 
                 Some(Item::Unreadable(r)) => r.line,
                 _ => u64::MAX,
             };
-            while held.front().is_some_and(|(line, _)| *line < before) {
-                if let Some((line, text)) = held.pop_front() {
-                    ready.push_back(Item::Skipped(line, skipped_line_user(&text, delimiter, cols.user, settings)));
-                }
+            while held.front().is_some_and(|item| matches!(item, Item::Skipped(l, _) if *l < before)) {
+                ready.extend(held.pop_front());
             }
             match row {
                 Some(row) => ready.push_back(row),
@@ -383,8 +392,9 @@ impl<R: Read> Read for Counted<'_, R> {
 }
 
 /// The user field of a line skipped for its broken quote, when it can be read: the line's fields
-/// as CSV reads them (a quoted field may hold the delimiter), the user's a usable key ([`user`])
-/// with no delimiter or quote in it (else the broken quote ran into it).
+/// as CSV reads them (a quoted field may hold the delimiter), the user's a usable key ([`user`]);
+/// and if it is the last field, the one an unclosed quote runs to the end of the line, with no
+/// delimiter or quote in it (else the broken quote ran into it).
 fn skipped_line_user(line: &[u8], delimiter: u8, column: usize, settings: &InputSettings) -> Option<String> {
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
@@ -395,7 +405,8 @@ fn skipped_line_user(line: &[u8], delimiter: u8, column: usize, settings: &Input
     let mut record = csv::ByteRecord::new();
     reader.read_byte_record(&mut record).ok()?;
     let field = record.get(column)?;
-    if field.contains(&delimiter) || field.contains(&b'"') {
+    let last = column + 1 >= record.len();
+    if last && (field.contains(&delimiter) || field.contains(&b'"')) {
         return None;
     }
     user(field, settings).ok().map(str::to_string)

@@ -175,7 +175,9 @@ pub fn ordered_map<T: Send, U: Send, E>(
     // receiver is the workers' alone: were they all gone, sending fails instead of waiting.
     let (work_tx, work_rx) = mpsc::sync_channel::<(u64, Vec<T>)>(workers * 2);
     let work_rx = Arc::new(Mutex::new(work_rx));
-    let (done_tx, done_rx) = mpsc::channel::<(u64, Vec<U>)>();
+    // A chunk's results, or the panic its work raised (re-raised here, never a hang).
+    type Done<U> = (u64, std::thread::Result<Vec<U>>);
+    let (done_tx, done_rx) = mpsc::channel::<Done<U>>();
     // Chunks handed out and not yet merged, at most: a stalled worker stops reading too.
     let in_flight = 4 * workers.max(1) as u64;
     std::thread::scope(|scope| {
@@ -185,7 +187,8 @@ pub fn ordered_map<T: Send, U: Send, E>(
                 loop {
                     let job = work_rx.lock().map(|rx| rx.recv());
                     let Ok(Ok((seq, items))) = job else { break };
-                    if done_tx.send((seq, items.into_iter().map(work).collect())).is_err() {
+                    let results = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| items.into_iter().map(work).collect()));
+                    if done_tx.send((seq, results)).is_err() {
                         break;
                     }
                 }
@@ -195,8 +198,9 @@ pub fn ordered_map<T: Send, U: Send, E>(
         // Results that came back ahead of an earlier chunk wait here.
         let mut pending: BTreeMap<u64, Vec<U>> = BTreeMap::new();
         let (mut sent, mut merged) = (0u64, 0u64);
-        let mut take = |results: (u64, Vec<U>), merged: &mut u64| {
-            pending.insert(results.0, results.1);
+        let mut take = |(seq, results): Done<U>, merged: &mut u64| {
+            let results = results.unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            pending.insert(seq, results);
             while let Some(results) = pending.remove(merged) {
                 results.into_iter().for_each(&mut merge);
                 *merged += 1;
@@ -222,7 +226,8 @@ pub fn ordered_map<T: Send, U: Send, E>(
                     .send((sent, std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK))))
                     .is_err()
                 {
-                    // Every worker died (a panic the scope re-raises below).
+                    // Every worker is gone: only a panic outside the work does that, and the
+                    // scope re-raises it below.
                     workers_gone = true;
                     break Ok(());
                 }
@@ -278,6 +283,28 @@ mod tests {
         );
         assert_eq!(r, Ok(()));
         assert_eq!(got, (1..=5000).map(|i| i * 2).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn a_panic_in_the_work_is_raised_not_a_hang() {
+        // One item panics; there are many more chunks than the pool keeps in flight, so a lost
+        // chunk would leave the reader waiting for it for ever.
+        let mut n = 0u64;
+        let raised = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let _ = ordered_map::<_, _, ()>(
+                2,
+                || {
+                    n += 1;
+                    Ok((n <= 40 * CHUNK as u64).then_some(n))
+                },
+                |i| {
+                    assert!(i != 700, "a bug in the work");
+                    i
+                },
+                |_| {},
+            );
+        }));
+        assert!(raised.is_err(), "the panic reaches the caller");
     }
 
     #[test]

@@ -622,6 +622,26 @@ mod tests {
     }
 
     #[test]
+    fn progress_is_told_as_the_rows_are_read_up_to_the_whole_file() {
+        let mut csv = String::from("user,phoneType,phoneNumber\n");
+        for i in 0..5000 {
+            csv.push_str(&format!("u{i}@x.com,office,206 555 {:04}\n", i % 10_000));
+        }
+        let told = std::cell::RefCell::new(Vec::new());
+        let spec = Spec {
+            region: "US".parse().unwrap(),
+            types: &types(),
+            texted: &[],
+            settings: &InputSettings::default(),
+        };
+        read(std::io::Cursor::new(csv.as_bytes()), &spec, &|done| told.borrow_mut().push(done)).unwrap();
+        let told = told.into_inner();
+        assert!(told.len() >= 3, "told {} times for {} bytes", told.len(), csv.len());
+        assert!(told.windows(2).all(|w| w[0] <= w[1]), "{told:?}");
+        assert_eq!(told.last(), Some(&(csv.len() as u64)));
+    }
+
+    #[test]
     fn notes_are_counted_all_and_kept_to_a_thousand() {
         let mut csv = String::from("user,phoneType,phoneNumber\n");
         for i in 0..1005 {

@@ -52,6 +52,10 @@ pub struct RunArgs {
     /// Write refused numbers in full in rejects.csv and plan.md instead of masked.
     #[arg(long)]
     pub unmask: bool,
+    /// Allow this run up to N deletes, above `[plan] max_deletes` and `max_delete_percent`
+    /// (after reviewing them in a plan).
+    #[arg(long, value_name = "N")]
+    pub allow_deletes: Option<u64>,
 }
 
 /// Arguments of `validate`.

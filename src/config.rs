@@ -17,6 +17,9 @@ use std::time::Duration;
 pub const ACCESS_TOKEN_VAR: &str = "PHONESYNC_ACCESS_TOKEN";
 
 /// The environment variables the tool reads, captured once so tests can supply their own.
+/// Deletes one run may make unless told otherwise: directory sync's accidental-delete default.
+pub const DEFAULT_MAX_DELETES: u64 = 500;
+
 #[derive(Debug, Clone, Default)]
 pub struct Env(BTreeMap<String, String>);
 
@@ -249,6 +252,12 @@ pub struct Config {
     pub targets: Vec<TargetSection>,
     /// Delete managed phones the input does not name (for users it names).
     pub prune: bool,
+    /// Most phones one `apply` may delete outright (type changes aside) before it refuses to
+    /// start (`[plan] max_deletes`, default 500); `--allow-deletes N` lifts it for one run.
+    pub max_deletes: u64,
+    /// Most deletes as a percentage of the users read (`[plan] max_delete_percent`; none by
+    /// default), checked like `max_deletes`.
+    pub max_delete_percent: Option<f64>,
     /// Region for numbers written without a country code (a two-letter code, checked by the
     /// number parser).
     pub default_region: String,
@@ -364,6 +373,8 @@ impl Default for RawRate {
 #[serde(deny_unknown_fields, default)]
 struct RawPlan {
     prune: bool,
+    max_deletes: Option<u64>,
+    max_delete_percent: Option<f64>,
     /// Moved to `target.auth.managed_types`; read only to say so.
     managed_types: Option<toml::Value>,
 }
@@ -660,6 +671,16 @@ impl Config {
             rate,
             targets,
             prune: raw.plan.prune,
+            max_deletes: raw.plan.max_deletes.unwrap_or(DEFAULT_MAX_DELETES),
+            max_delete_percent: match raw.plan.max_delete_percent {
+                Some(p) if !(p > 0.0 && p <= 100.0) => {
+                    return Err(bad(
+                        "plan.max_delete_percent",
+                        format!("{p} is not a percentage above 0 and at most 100"),
+                    ));
+                }
+                p => p,
+            },
             default_region,
             input,
             report_dir: resolve(&raw.reports.dir),
@@ -856,6 +877,10 @@ mod tests {
         assert!(e.contains("requests_per_secnd"), "{e}");
         let e = parse("[input]\ndefault_region = \"USA\"\n").unwrap_err().to_string();
         assert!(e.contains("input.default_region"), "{e}");
+        let e = parse("[plan]\nmax_delete_percent = 0\n").unwrap_err().to_string();
+        assert!(e.contains("plan.max_delete_percent"), "{e}");
+        let c = parse("[plan]\nmax_delete_percent = 12.5\n").unwrap();
+        assert_eq!((c.max_deletes, c.max_delete_percent), (DEFAULT_MAX_DELETES, Some(12.5)));
     }
 
     #[test]

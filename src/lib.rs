@@ -19,6 +19,7 @@ pub mod executor;
 pub mod fetcher;
 pub mod files;
 pub mod graph;
+pub mod guards;
 pub mod identity;
 pub mod interrupt;
 pub mod model;
@@ -253,6 +254,21 @@ async fn sync(args: &RunArgs, mode: Mode, env: &Env, stop: &Stop) -> Result<Exit
         }
     }
     let read_time = read_started.elapsed();
+    // A plan that deletes more than the limits allow is most likely a broken input file: apply
+    // refuses before its first write; a plan says so.
+    let deletes = guards::removing_deletes(&plan);
+    if let Err(why) = guards::check_deletes(
+        deletes,
+        users.len(),
+        config.max_deletes,
+        config.max_delete_percent,
+        args.allow_deletes,
+    ) {
+        if mode == Mode::Apply {
+            anyhow::bail!("refusing to apply: {why}");
+        }
+        let _ = writeln!(std::io::stderr(), "Warning: apply would refuse this plan: {why}");
+    }
 
     let apply_started = Instant::now();
     let mut log = None;

@@ -494,3 +494,48 @@ async fn a_fixed_line_offered_as_mobile_is_applied_with_a_note_masked_unless_unm
     assert!(md.contains("'+49 301234567' is a fixed-line number"), "--unmask shows it: {md}");
     assert_eq!(csv_rows(&dir.join("rejects.csv"))[0]["phoneNumber"], "12345");
 }
+
+/// A plan that deletes more phones than `[plan] max_deletes` allows (a truncated HR file with
+/// prune on looks like this) is refused by `apply` before any write, with how to proceed;
+/// `--allow-deletes N` lifts it for one run. A plan run only warns.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apply_refuses_more_deletes_than_allowed_before_any_write_until_told_otherwise() {
+    let both = |n: u32| json!([{"phoneType": "mobile", "phoneNumber": format!("+1 206555{n:04}")}, {"phoneType": "office", "phoneNumber": format!("+1 425555{n:04}")}]);
+    let seed = json!({"users": [
+        {"id": "id1", "userPrincipalName": "a@contoso.com", "phoneMethods": both(1)},
+        {"id": "id2", "userPrincipalName": "b@contoso.com", "phoneMethods": both(2)},
+        {"id": "id3", "userPrincipalName": "c@contoso.com", "phoneMethods": both(3)},
+    ]});
+    let w = World::with_config(seed, "\n[plan]\nprune = true\nmax_deletes = 2\n").await;
+    // The office column went missing from the export: every office phone would be pruned.
+    let csv = w.csv(
+        "in.csv",
+        "user,phoneType,phoneNumber\na@contoso.com,mobile,+1 2065550001\nb@contoso.com,mobile,+1 2065550002\nc@contoso.com,mobile,+1 2065550003\n",
+    );
+    let (code, _) = w.run("plan", &csv, "plan").await;
+    assert_eq!(code.unwrap(), ExitCode::SUCCESS, "a plan only warns");
+    let (code, _) = w.run("apply", &csv, "refused").await;
+    let e = format!("{:#}", code.unwrap_err());
+    assert!(
+        e.contains("refusing to apply")
+            && e.contains("3 phones would be deleted")
+            && e.contains("max_deletes = 2")
+            && e.contains("--allow-deletes 3"),
+        "{e}"
+    );
+    let calls = w.calls();
+    assert!(
+        !calls.is_empty() && calls.iter().all(|c| c.method == "GET"),
+        "reads, and no write: {calls:?}"
+    );
+    assert_eq!(w.phones("a@contoso.com").len(), 2);
+
+    let (code, _) = w.run_with_args("apply", &csv, "allowed", &["--allow-deletes", "3"]).await;
+    assert_eq!(code.unwrap(), ExitCode::SUCCESS);
+    for (user, n) in [("a", 1), ("b", 2), ("c", 3)] {
+        assert_eq!(
+            w.phones(&format!("{user}@contoso.com")),
+            pairs(&[("mobile", &format!("+1 206555000{n}"))])
+        );
+    }
+}

@@ -22,6 +22,7 @@ pub mod graph;
 pub mod guards;
 pub mod identity;
 pub mod interrupt;
+pub mod lock;
 pub mod model;
 pub mod moves;
 pub mod phone;
@@ -130,6 +131,15 @@ pub(crate) fn read_input(
     input.with_context(|| format!("cannot use input file {}", path.display()))
 }
 
+/// Where a tenant's state is kept between runs (type changes in progress, the run lock): the
+/// embedded emulator's state folder, or the reports folder.
+fn state_dir(config: &Config) -> &std::path::Path {
+    match config.endpoint {
+        config::Endpoint::Embedded => &config.emulator.state_dir,
+        config::Endpoint::Url(_) => &config.report_dir,
+    }
+}
+
 /// `plan` and `apply`: read → resolve → fetch → plan → (execute) → report.
 async fn sync(args: &RunArgs, mode: Mode, env: &Env, stop: &Stop) -> Result<ExitCode> {
     let started = Instant::now();
@@ -148,6 +158,17 @@ async fn sync(args: &RunArgs, mode: Mode, env: &Env, stop: &Stop) -> Result<Exit
         .parse()
         .map_err(|why: String| config.error("input.default_region", why))?;
     let targets = targets::build(&config, region)?;
+    // One apply per tenant at a time: a second one stops here, before reading anything.
+    let _lock = if mode == Mode::Apply {
+        let tenant = format!("{:?}|{}", config.endpoint, config.auth.tenant_id.as_deref().unwrap_or_default());
+        let (lock, warning) = lock::RunLock::take(state_dir(&config), &tenant)?;
+        if let Some(warning) = warning {
+            let _ = writeln!(std::io::stderr(), "Warning: {warning}");
+        }
+        Some(lock)
+    } else {
+        None
+    };
     let mut input = read_input(&config, region, &targets, &args.input, quiet)?;
     if !args.unmask {
         input.rejects = input.rejects.iter().map(reader::Reject::masked).collect();
@@ -203,13 +224,7 @@ async fn sync(args: &RunArgs, mode: Mode, env: &Env, stop: &Stop) -> Result<Exit
         }
     }
     bar.finish_and_clear();
-    // Moves belong with the tenant: the embedded emulator's state folder, or the reports folder.
-    let moves_dir = if connection.is_embedded() {
-        &config.emulator.state_dir
-    } else {
-        &config.report_dir
-    };
-    let mut moves = moves::Moves::load(moves_dir, &connection.label)?;
+    let mut moves = moves::Moves::load(state_dir(&config), &connection.label)?;
     let mut unfinished = moves.by_user();
     let mut current: Vec<Vec<Result<CurrentUser, SkipReason>>> = targets
         .iter()

@@ -389,3 +389,90 @@ fn validate_checks_a_file_with_no_network_and_says_by_exit_code() {
     assert_eq!(o.status.code(), Some(2));
     assert!(text(&o).contains("ZIP") && !text(&o).contains("2065550100"), "{}", text(&o));
 }
+
+/// Two real processes: while one `apply` runs against a tenant, a second one exits 2 naming the
+/// first's process; a lock left by a process that is gone is taken over with a warning.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_apply_against_the_same_tenant_stops_naming_the_first() {
+    use phonesync_emulator::{Emulator, Options};
+    let seed = serde_json::from_value(serde_json::json!({"users": [
+        {"id": "1", "userPrincipalName": "a@contoso.com"},
+        {"id": "2", "userPrincipalName": "b@contoso.com"}
+    ]}))
+    .unwrap();
+    // Every call takes 400 ms: the first run is still going when the second starts.
+    let options = Options {
+        client_id: Some("app".into()),
+        client_secret: Some("lock-secret".into()),
+        latency_ms: 400,
+        ..Options::default()
+    };
+    let emu = Emulator::start("127.0.0.1:0".parse().unwrap(), &seed, options).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let url = emu.url();
+    std::fs::write(
+        dir.path().join("config.toml"),
+        format!(
+            "endpoint = \"{url}\"\n[auth]\ntenant_id = \"t\"\nclient_id = \"app\"\nauthority_host = \"{url}\"\n[rate]\nbatch = false\n"
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("in.csv"),
+        "user,phoneType,phoneNumber\na@contoso.com,mobile,206-555-0100\nb@contoso.com,mobile,425-555-0100\n",
+    )
+    .unwrap();
+    let path = dir.path().to_path_buf();
+    let apply = move |path: &Path| {
+        Command::new(env!("CARGO_BIN_EXE_phonesync"))
+            .current_dir(path)
+            .args(["apply", "in.csv", "--quiet"])
+            .env("AZURE_CLIENT_SECRET", "lock-secret")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let lock_file = |path: &Path| {
+        std::fs::read_dir(path.join("reports"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path())
+            .find(|p| p.extension().is_some_and(|x| x == "lock"))
+    };
+    let (second, first_pid, first, third) = tokio::task::spawn_blocking(move || {
+        let first = apply(&path);
+        // Wait until the first run holds its lock (it takes it before reading the file).
+        let mut waited = 0;
+        let lock = loop {
+            if let Some(lock) = lock_file(&path) {
+                break lock;
+            }
+            assert!(waited < 3000, "the first run never took its lock");
+            std::thread::sleep(std::time::Duration::from_millis(10));
+            waited += 1;
+        };
+        let second = apply(&path).wait_with_output().unwrap();
+        let first_pid = first.id();
+        let first = first.wait_with_output().unwrap();
+        assert!(!lock.exists(), "the lock is released when the run ends");
+        // As a killed run leaves it: the lock names a process that is gone.
+        std::fs::write(&lock, format!("{first_pid}\n")).unwrap();
+        let third = apply(&path).wait_with_output().unwrap();
+        assert!(!lock.exists(), "the taken-over lock is released too");
+        (second, first_pid, first, third)
+    })
+    .await
+    .unwrap();
+    assert_eq!(second.status.code(), Some(2), "{}", text(&second));
+    assert!(text(&second).contains(&format!("process {first_pid}")), "{}", text(&second));
+    assert_eq!(first.status.code(), Some(0), "{}", text(&first));
+    assert_eq!(third.status.code(), Some(0), "{}", text(&third));
+    assert!(
+        text(&third).contains("took over the run lock") && text(&third).contains(&format!("process {first_pid}")),
+        "{}",
+        text(&third)
+    );
+    emu.stop().await;
+}

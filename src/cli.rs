@@ -56,6 +56,21 @@ pub struct RunArgs {
     /// (after reviewing them in a plan).
     #[arg(long, value_name = "N")]
     pub allow_deletes: Option<u64>,
+    /// `plan` only, as Terraform's: exit 0 when there is nothing to change, 2 when there are
+    /// changes, 1 on an error or when rows were refused or users skipped.
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+}
+
+impl Cli {
+    /// The exit code of an error that stopped the command: 2, or 1 for a plan asked for
+    /// detailed exit codes (where 2 means "changes present").
+    pub fn error_code(&self) -> u8 {
+        match &self.command {
+            Command::Plan(args) if args.detailed_exitcode => 1,
+            _ => 2,
+        }
+    }
 }
 
 /// Arguments of `validate`.

@@ -152,6 +152,9 @@ async fn sync(args: &RunArgs, mode: Mode, env: &Env, stop: &Stop) -> Result<Exit
         .unwrap_or_default();
     let quiet = args.quiet;
 
+    if args.detailed_exitcode && mode == Mode::Apply {
+        anyhow::bail!("--detailed-exitcode is for `phonesync plan`");
+    }
     let config = Config::load(&args.config, env)?;
     let region: phone::Region = config
         .default_region
@@ -388,7 +391,11 @@ async fn sync(args: &RunArgs, mode: Mode, env: &Env, stop: &Stop) -> Result<Exit
         .all(|o| o.status == executor::Status::Succeeded)
         && plan.skipped_users() == 0
         && input.rejects.is_empty();
-    Ok(if clean { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    Ok(match (clean, args.detailed_exitcode) {
+        (false, _) => ExitCode::from(1),
+        (true, true) if plan.op_count() > 0 => ExitCode::from(2),
+        (true, _) => ExitCode::SUCCESS,
+    })
 }
 
 /// The closing lines on stdout: counts only, no personal data. One plan line per target, named

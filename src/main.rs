@@ -9,12 +9,14 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("PHONESYNC_LOG").unwrap_or_else(|_| "warn".into()))
         .init();
-    match phonesync::run(phonesync::cli::Cli::parse()) {
+    let cli = phonesync::cli::Cli::parse();
+    let error_code = cli.error_code();
+    match phonesync::run(cli) {
         Ok(code) => code,
         Err(e) => {
             // A closed or full stderr must not turn a clean error into a panic.
             let _ = writeln!(std::io::stderr(), "Error: {e:#}");
-            ExitCode::from(2)
+            ExitCode::from(error_code)
         }
     }
 }

@@ -476,3 +476,15 @@ async fn a_second_apply_against_the_same_tenant_stops_naming_the_first() {
     );
     emu.stop().await;
 }
+
+/// A fatal error exits 2, but 1 for `plan --detailed-exitcode`, where 2 means "changes present".
+#[test]
+fn a_fatal_error_of_a_plan_with_detailed_exit_codes_exits_1() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("config.toml"), "").unwrap();
+    let plain = phonesync(dir.path(), &["plan", "missing.csv"]);
+    assert_eq!(plain.status.code(), Some(2), "{}", text(&plain));
+    let detailed = phonesync(dir.path(), &["plan", "missing.csv", "--detailed-exitcode"]);
+    assert_eq!(detailed.status.code(), Some(1), "{}", text(&detailed));
+    assert!(text(&detailed).contains("missing.csv"), "{}", text(&detailed));
+}

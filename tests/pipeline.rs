@@ -539,3 +539,28 @@ async fn apply_refuses_more_deletes_than_allowed_before_any_write_until_told_oth
         );
     }
 }
+
+/// `plan --detailed-exitcode`, as Terraform's: 2 when there are changes, 0 when there are none,
+/// 1 when rows were refused; `apply` does not take it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plan_detailed_exitcode_tells_changes_from_none_from_problems() {
+    let seed = json!({"users": [{"id": "id1", "userPrincipalName": "a@contoso.com"}]});
+    let w = World::new(seed).await;
+    let csv = w.csv("in.csv", "user,phoneType,phoneNumber\na@contoso.com,mobile,206-555-0100\n");
+    let (code, _) = w.run_with_args("plan", &csv, "p1", &["--detailed-exitcode"]).await;
+    assert_eq!(code.unwrap(), ExitCode::from(2), "changes present");
+    let (code, _) = w.run("plan", &csv, "p2").await;
+    assert_eq!(code.unwrap(), ExitCode::SUCCESS, "without the flag, changes are a success");
+    let (code, _) = w.run("apply", &csv, "a").await;
+    assert_eq!(code.unwrap(), ExitCode::SUCCESS);
+    let (code, _) = w.run_with_args("plan", &csv, "p3", &["--detailed-exitcode"]).await;
+    assert_eq!(code.unwrap(), ExitCode::SUCCESS, "nothing to change");
+    let bad = w.csv(
+        "bad.csv",
+        "user,phoneType,phoneNumber\na@contoso.com,mobile,206-555-0100\na@contoso.com,office,12345\n",
+    );
+    let (code, _) = w.run_with_args("plan", &bad, "p4", &["--detailed-exitcode"]).await;
+    assert_eq!(code.unwrap(), ExitCode::from(1), "a refused row needs a look");
+    let (code, _) = w.run_with_args("apply", &csv, "a2", &["--detailed-exitcode"]).await;
+    assert!(format!("{:#}", code.unwrap_err()).contains("for `phonesync plan`"));
+}

@@ -250,6 +250,26 @@ async fn sync(args: &RunArgs, mode: Mode, env: &Env, stop: &Stop) -> Result<Exit
                 .collect()
         })
         .collect();
+    // A run that could not read some users deletes nothing by prune, for anyone: a partial read
+    // is a sign of trouble (throttling, permissions) better looked at before anything is pruned.
+    let read_errors = current
+        .iter()
+        .flatten()
+        .filter(|c| matches!(c, Err(SkipReason::ReadFailed(_))))
+        .count();
+    let targets = if config.prune && read_errors > 0 {
+        let _ = writeln!(
+            std::io::stderr(),
+            "Warning: prune is off for this run: {read_errors} user reads failed (see plan.md); run again once Graph answers them"
+        );
+        let no_prune = Config {
+            prune: false,
+            ..config.clone()
+        };
+        targets::build(&no_prune, region)?
+    } else {
+        targets
+    };
     let mut plan = Plan {
         targets: targets
             .iter()

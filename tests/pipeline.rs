@@ -564,3 +564,34 @@ async fn plan_detailed_exitcode_tells_changes_from_none_from_problems() {
     let (code, _) = w.run_with_args("apply", &csv, "a2", &["--detailed-exitcode"]).await;
     assert!(format!("{:#}", code.unwrap_err()).contains("for `phonesync plan`"));
 }
+
+/// A run in which some user's phones could not be read prunes nothing, for anyone: the users it
+/// read are planned without prune deletes, and the one it could not read is skipped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_with_read_errors_prunes_nothing() {
+    let both = |n: u32| json!([{"phoneType": "mobile", "phoneNumber": format!("+1 206555{n:04}")}, {"phoneType": "office", "phoneNumber": format!("+1 425555{n:04}")}]);
+    let seed = json!({"users": [
+        {"id": "id1", "userPrincipalName": "a@contoso.com", "phoneMethods": both(1)},
+        {"id": "id2", "userPrincipalName": "b@contoso.com", "phoneMethods": both(2)},
+    ]});
+    let w = World::with_config(seed, "\n[plan]\nprune = true\n").await;
+    // b's phones cannot be read (every attempt refused).
+    w.emulator
+        .inject([phonesync_emulator::Fault::status(403).only("GET").path("b@contoso.com").times(1000)]);
+    let csv = w.csv(
+        "in.csv",
+        "user,phoneType,phoneNumber\na@contoso.com,mobile,+1 2065550001\nb@contoso.com,mobile,+1 2065550002\n",
+    );
+    let (code, dir) = w.run("apply", &csv, "r").await;
+    assert_eq!(code.unwrap(), ExitCode::from(1));
+    let s = summary(&dir);
+    assert_eq!(s["targets"]["auth"]["users"]["skipped"]["read_failed"], 1, "{s}");
+    assert_eq!(w.phones("a@contoso.com").len(), 2, "a's office phone is not pruned");
+    assert_eq!(s["ops"]["planned"]["delete"], 0, "{s}");
+
+    // Once every read succeeds, prune does its work.
+    w.emulator.clear_faults();
+    let (code, _) = w.run("apply", &csv, "r2").await;
+    assert_eq!(code.unwrap(), ExitCode::SUCCESS);
+    assert_eq!(w.phones("a@contoso.com"), pairs(&[("mobile", "+1 2065550001")]));
+}

@@ -258,6 +258,9 @@ pub struct Config {
     /// Most deletes as a percentage of the users read (`[plan] max_delete_percent`; none by
     /// default), checked like `max_deletes`.
     pub max_delete_percent: Option<f64>,
+    /// With prune, `apply` refuses an input naming this many percent fewer users than the last
+    /// successful apply read (`[plan] max_shrink_percent`, default 50).
+    pub max_shrink_percent: f64,
     /// Region for numbers written without a country code (a two-letter code, checked by the
     /// number parser).
     pub default_region: String,
@@ -375,6 +378,7 @@ struct RawPlan {
     prune: bool,
     max_deletes: Option<u64>,
     max_delete_percent: Option<f64>,
+    max_shrink_percent: Option<f64>,
     /// Moved to `target.auth.managed_types`; read only to say so.
     managed_types: Option<toml::Value>,
 }
@@ -680,6 +684,12 @@ impl Config {
                     ));
                 }
                 p => p,
+            },
+            max_shrink_percent: match raw.plan.max_shrink_percent {
+                Some(p) if !(0.0..=100.0).contains(&p) => {
+                    return Err(bad("plan.max_shrink_percent", format!("{p} is not a percentage from 0 to 100")));
+                }
+                p => p.unwrap_or(50.0),
             },
             default_region,
             input,

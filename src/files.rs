@@ -34,3 +34,13 @@ pub fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
     }
     written
 }
+
+/// The file `name` (e.g. `apply.lock`) of `tenant` (its endpoint and tenant id) in `dir`: one per
+/// tenant, named by a hash so any endpoint spelling makes a file name.
+pub fn tenant_file(dir: &Path, tenant: &str, name: &str) -> std::path::PathBuf {
+    // FNV-1a: stable across runs and builds, unlike the standard hasher.
+    let hash = tenant
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
+    dir.join(format!("phonesync-{hash:016x}-{name}"))
+}

@@ -4,6 +4,42 @@
 //! `--max-delete`: the run refuses, says what it would have done and how to proceed.
 
 use crate::model::{OpKind, Plan};
+use anyhow::Result;
+use std::path::Path;
+
+/// What the last successful apply against a tenant read, kept in its state folder.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct LastRun {
+    /// Users the input named.
+    users: u64,
+}
+
+/// Users the last successful apply against `tenant` read, if one is on record in `dir`.
+pub fn last_run_users(dir: &Path, tenant: &str) -> Option<u64> {
+    let bytes = std::fs::read(crate::files::tenant_file(dir, tenant, "last-run.json")).ok()?;
+    serde_json::from_slice::<LastRun>(&bytes).ok().map(|r| r.users)
+}
+
+/// Records that an apply against `tenant` read `users` users and finished.
+pub fn record_run(dir: &Path, tenant: &str, users: u64) -> Result<()> {
+    let bytes = serde_json::to_vec(&LastRun { users })?;
+    crate::files::write_private(&crate::files::tenant_file(dir, tenant, "last-run.json"), &bytes)
+}
+
+/// Whether prune may run for an input naming `users` users, against `last` users read by the
+/// last successful apply: not for one naming more than `max_shrink_percent` fewer users (a
+/// truncated export), or why not. (An input without a usable row prunes nothing already: a user
+/// whose every row was refused is held back from prune by the planners.)
+pub fn check_shrink(users: u64, last: Option<u64>, max_shrink_percent: f64) -> Result<(), String> {
+    let how = "check that the input file is complete; if it is, re-run with --allow-deletes N (N: the deletes `phonesync plan` lists)";
+    match last {
+        Some(last) if last > 0 && (users as f64) < last as f64 * (1.0 - max_shrink_percent / 100.0) => Err(format!(
+            "the input names {users} users, {:.0} % fewer than the {last} of the last successful apply (plan.max_shrink_percent = {max_shrink_percent}); {how}",
+            100.0 * (1.0 - users as f64 / last as f64)
+        )),
+        _ => Ok(()),
+    }
+}
 
 /// Phones the plan deletes outright: deletes that are not the second half of a type change
 /// (which keeps the number) and that will be sent (not blocked).
@@ -50,6 +86,21 @@ pub fn check_deletes(deletes: u64, users_read: usize, max: u64, max_percent: Opt
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_input_far_smaller_than_the_last_run_may_not_prune() {
+        assert_eq!(check_shrink(10, None, 50.0), Ok(()));
+        assert_eq!(check_shrink(500, Some(1000), 50.0), Ok(()));
+        let e = check_shrink(499, Some(1000), 50.0).unwrap_err();
+        assert!(e.contains("499 users") && e.contains("50 % fewer") && e.contains("1000"), "{e}");
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(last_run_users(dir.path(), "t"), None);
+        record_run(dir.path(), "t", 1200).unwrap();
+        assert_eq!(
+            (last_run_users(dir.path(), "t"), last_run_users(dir.path(), "u")),
+            (Some(1200), None)
+        );
+    }
 
     #[test]
     fn deletes_over_either_limit_are_refused_and_allow_deletes_lifts_both() {

@@ -162,8 +162,8 @@ async fn sync(args: &RunArgs, mode: Mode, env: &Env, stop: &Stop) -> Result<Exit
         .map_err(|why: String| config.error("input.default_region", why))?;
     let targets = targets::build(&config, region)?;
     // One apply per tenant at a time: a second one stops here, before reading anything.
+    let tenant = format!("{:?}|{}", config.endpoint, config.auth.tenant_id.as_deref().unwrap_or_default());
     let _lock = if mode == Mode::Apply {
-        let tenant = format!("{:?}|{}", config.endpoint, config.auth.tenant_id.as_deref().unwrap_or_default());
         let (lock, warning) = lock::RunLock::take(state_dir(&config), &tenant)?;
         if let Some(warning) = warning {
             let _ = writeln!(std::io::stderr(), "Warning: {warning}");
@@ -307,6 +307,17 @@ async fn sync(args: &RunArgs, mode: Mode, env: &Env, stop: &Stop) -> Result<Exit
         }
         let _ = writeln!(std::io::stderr(), "Warning: apply would refuse this plan: {why}");
     }
+    // With prune, an input naming far fewer users than the last apply read is most likely
+    // truncated: apply refuses unless deletes were explicitly allowed.
+    if config.prune && args.allow_deletes.is_none() {
+        let last = guards::last_run_users(state_dir(&config), &tenant);
+        if let Err(why) = guards::check_shrink(users.len() as u64, last, config.max_shrink_percent) {
+            if mode == Mode::Apply {
+                anyhow::bail!("refusing to apply with prune: {why}");
+            }
+            let _ = writeln!(std::io::stderr(), "Warning: apply would refuse this plan: {why}");
+        }
+    }
 
     let apply_started = Instant::now();
     let mut log = None;
@@ -403,6 +414,10 @@ async fn sync(args: &RunArgs, mode: Mode, env: &Env, stop: &Stop) -> Result<Exit
     }
     if let Some(code) = stop.exit_code() {
         return Ok(ExitCode::from(code));
+    }
+    // The size of a finished apply's input, for the next run's shrink guard.
+    if mode == Mode::Apply {
+        guards::record_run(state_dir(&config), &tenant, users.len() as u64)?;
     }
     let clean = outcomes
         .as_deref()

@@ -14,14 +14,9 @@ pub struct RunLock {
     path: PathBuf,
 }
 
-/// The lock file of `tenant` (its endpoint and tenant id) in `dir`: one per tenant, named by a
-/// hash so any endpoint spelling makes a file name.
+/// The lock file of `tenant` in `dir`.
 fn path(dir: &Path, tenant: &str) -> PathBuf {
-    // FNV-1a: stable across runs and builds, unlike the standard hasher.
-    let hash = tenant
-        .bytes()
-        .fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
-    dir.join(format!("phonesync-apply-{hash:016x}.lock"))
+    crate::files::tenant_file(dir, tenant, "apply.lock")
 }
 
 impl RunLock {

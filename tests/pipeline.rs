@@ -595,3 +595,32 @@ async fn a_run_with_read_errors_prunes_nothing() {
     assert_eq!(code.unwrap(), ExitCode::SUCCESS);
     assert_eq!(w.phones("a@contoso.com"), pairs(&[("mobile", "+1 2065550001")]));
 }
+
+/// With prune, an input naming far fewer users than the last finished apply read (a truncated
+/// export) is refused before any write; `--allow-deletes N` lets it through.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apply_with_prune_refuses_an_input_far_smaller_than_the_last_one() {
+    let users: Vec<_> = (1..=4)
+        .map(|i| {
+            json!({"id": format!("id{i}"), "userPrincipalName": format!("u{i}@contoso.com"),
+            "phoneMethods": [{"phoneType": "office", "phoneNumber": format!("+1 425555{i:04}")}]})
+        })
+        .collect();
+    let w = World::with_config(json!({"users": users}), "\n[plan]\nprune = true\n").await;
+    let full: String = (1..=4).map(|i| format!("u{i}@contoso.com,office,+1 425555{i:04}\n")).collect();
+    let csv = w.csv("full.csv", &format!("user,phoneType,phoneNumber\n{full}"));
+    let (code, _) = w.run("apply", &csv, "full").await;
+    assert_eq!(code.unwrap(), ExitCode::SUCCESS);
+    // Cut short: one user of four, with a new mobile for that user and office kept.
+    let short = w.csv("short.csv", "user,phoneType,phoneNumber\nu1@contoso.com,mobile,+1 2065550001\n");
+    let (code, _) = w.run("apply", &short, "short").await;
+    let e = format!("{:#}", code.unwrap_err());
+    assert!(
+        e.contains("refusing to apply with prune") && e.contains("1 users, 75 % fewer than the 4"),
+        "{e}"
+    );
+    assert_eq!(w.phones("u1@contoso.com"), pairs(&[("office", "+1 4255550001")]), "nothing written");
+    let (code, _) = w.run_with_args("apply", &short, "allowed", &["--allow-deletes", "1"]).await;
+    assert_eq!(code.unwrap(), ExitCode::SUCCESS);
+    assert_eq!(w.phones("u1@contoso.com"), pairs(&[("mobile", "+1 2065550001")]));
+}

@@ -259,7 +259,7 @@ pub struct Config {
     /// default), checked like `max_deletes`.
     pub max_delete_percent: Option<f64>,
     /// With prune, `apply` refuses an input naming this many percent fewer users than the last
-    /// successful apply read (`[plan] max_shrink_percent`, default 50).
+    /// finished apply read (`[plan] max_shrink_percent`, default 50).
     pub max_shrink_percent: f64,
     /// Region for numbers written without a country code (a two-letter code, checked by the
     /// number parser).

@@ -131,6 +131,16 @@ pub(crate) fn read_input(
     input.with_context(|| format!("cannot use input file {}", path.display()))
 }
 
+/// Ops the plan holds but will not send (Graph would refuse them).
+fn blocked_ops(plan: &Plan) -> usize {
+    plan.targets
+        .iter()
+        .flat_map(|t| &t.users)
+        .flat_map(|u| &u.ops)
+        .filter(|o| o.blocked.is_some())
+        .count()
+}
+
 /// Where a tenant's state is kept between runs (type changes in progress, the run lock): the
 /// embedded emulator's state folder, or the reports folder.
 fn state_dir(config: &Config) -> &std::path::Path {
@@ -162,7 +172,11 @@ async fn sync(args: &RunArgs, mode: Mode, env: &Env, stop: &Stop) -> Result<Exit
         .map_err(|why: String| config.error("input.default_region", why))?;
     let targets = targets::build(&config, region)?;
     // One apply per tenant at a time: a second one stops here, before reading anything.
-    let tenant = format!("{:?}|{}", config.endpoint, config.auth.tenant_id.as_deref().unwrap_or_default());
+    let endpoint = match &config.endpoint {
+        config::Endpoint::Embedded => "embedded",
+        config::Endpoint::Url(url) => url.as_str(),
+    };
+    let tenant = format!("{endpoint}|{}", config.auth.tenant_id.as_deref().unwrap_or_default());
     let _lock = if mode == Mode::Apply {
         let (lock, warning) = lock::RunLock::take(state_dir(&config), &tenant)?;
         if let Some(warning) = warning {
@@ -257,6 +271,7 @@ async fn sync(args: &RunArgs, mode: Mode, env: &Env, stop: &Stop) -> Result<Exit
         .flatten()
         .filter(|c| matches!(c, Err(SkipReason::ReadFailed(_))))
         .count();
+    let prune = config.prune && read_errors == 0;
     let targets = if config.prune && read_errors > 0 {
         let _ = writeln!(
             std::io::stderr(),
@@ -309,7 +324,7 @@ async fn sync(args: &RunArgs, mode: Mode, env: &Env, stop: &Stop) -> Result<Exit
     }
     // With prune, an input naming far fewer users than the last apply read is most likely
     // truncated: apply refuses unless deletes were explicitly allowed.
-    if config.prune && args.allow_deletes.is_none() {
+    if prune && args.allow_deletes.is_none() {
         let last = guards::last_run_users(state_dir(&config), &tenant);
         if let Err(why) = guards::check_shrink(users.len() as u64, last, config.max_shrink_percent) {
             if mode == Mode::Apply {
@@ -382,7 +397,7 @@ async fn sync(args: &RunArgs, mode: Mode, env: &Env, stop: &Stop) -> Result<Exit
         input: &args.input,
         endpoint: &label,
         targets: &target_info,
-        prune: config.prune,
+        prune,
         refused: &refused,
         rows: input.rows,
         encoding: input.encoding,
@@ -415,9 +430,12 @@ async fn sync(args: &RunArgs, mode: Mode, env: &Env, stop: &Stop) -> Result<Exit
     if let Some(code) = stop.exit_code() {
         return Ok(ExitCode::from(code));
     }
-    // The size of a finished apply's input, for the next run's shrink guard.
-    if mode == Mode::Apply {
-        guards::record_run(state_dir(&config), &tenant, users.len() as u64)?;
+    // The size of a finished apply's input, for the next run's shrink guard; writes were made,
+    // so failing to record it is a warning, not the run's failure.
+    if mode == Mode::Apply
+        && let Err(e) = guards::record_run(state_dir(&config), &tenant, users.len() as u64)
+    {
+        let _ = writeln!(std::io::stderr(), "Warning: {e:#}");
     }
     let clean = outcomes
         .as_deref()
@@ -428,7 +446,7 @@ async fn sync(args: &RunArgs, mode: Mode, env: &Env, stop: &Stop) -> Result<Exit
         && input.rejects.is_empty();
     Ok(match (clean, args.detailed_exitcode) {
         (false, _) => ExitCode::from(1),
-        (true, true) if plan.op_count() > 0 => ExitCode::from(2),
+        (true, true) if plan.op_count() > blocked_ops(&plan) => ExitCode::from(2),
         (true, _) => ExitCode::SUCCESS,
     })
 }

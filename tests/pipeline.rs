@@ -611,7 +611,7 @@ async fn apply_with_prune_refuses_an_input_far_smaller_than_the_last_one() {
     let csv = w.csv("full.csv", &format!("user,phoneType,phoneNumber\n{full}"));
     let (code, _) = w.run("apply", &csv, "full").await;
     assert_eq!(code.unwrap(), ExitCode::SUCCESS);
-    // Cut short: one user of four, with a new mobile for that user and office kept.
+    // Cut short: one user of four, whose office the file no longer names.
     let short = w.csv("short.csv", "user,phoneType,phoneNumber\nu1@contoso.com,mobile,+1 2065550001\n");
     let (code, _) = w.run("apply", &short, "short").await;
     let e = format!("{:#}", code.unwrap_err());

@@ -44,10 +44,7 @@ pub fn check_shrink(users: u64, last: Option<u64>, max_shrink_percent: f64) -> R
 /// Phones the plan deletes outright: deletes that are not the second half of a type change
 /// (which keeps the number) and that will be sent (not blocked).
 pub fn removing_deletes(plan: &Plan) -> u64 {
-    plan.targets
-        .iter()
-        .flat_map(|t| &t.users)
-        .flat_map(|u| &u.ops)
+    plan.ops()
         .filter(|op| op.kind == OpKind::Delete && op.moves_to.is_none() && op.blocked.is_none())
         .count() as u64
 }

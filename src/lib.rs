@@ -131,16 +131,6 @@ pub(crate) fn read_input(
     input.with_context(|| format!("cannot use input file {}", path.display()))
 }
 
-/// Ops the plan holds but will not send (Graph would refuse them).
-fn blocked_ops(plan: &Plan) -> usize {
-    plan.targets
-        .iter()
-        .flat_map(|t| &t.users)
-        .flat_map(|u| &u.ops)
-        .filter(|o| o.blocked.is_some())
-        .count()
-}
-
 /// Where a tenant's state is kept between runs (type changes in progress, the run lock): the
 /// embedded emulator's state folder, or the reports folder.
 fn state_dir(config: &Config) -> &std::path::Path {
@@ -309,28 +299,28 @@ async fn sync(args: &RunArgs, mode: Mode, env: &Env, stop: &Stop) -> Result<Exit
     let read_time = read_started.elapsed();
     // A plan that deletes more than the limits allow is most likely a broken input file: apply
     // refuses before its first write; a plan says so.
-    let deletes = guards::removing_deletes(&plan);
-    if let Err(why) = guards::check_deletes(
-        deletes,
+    let deletes = guards::check_deletes(
+        guards::removing_deletes(&plan),
         users.len(),
         config.max_deletes,
         config.max_delete_percent,
         args.allow_deletes,
-    ) {
-        if mode == Mode::Apply {
-            anyhow::bail!("refusing to apply: {why}");
-        }
-        let _ = writeln!(std::io::stderr(), "Warning: apply would refuse this plan: {why}");
-    }
+    );
     // With prune, an input naming far fewer users than the last apply read is most likely
     // truncated: apply refuses unless deletes were explicitly allowed.
-    if prune && args.allow_deletes.is_none() {
+    let shrink = if prune && args.allow_deletes.is_none() {
         let last = guards::last_run_users(state_dir(&config), &tenant);
-        if let Err(why) = guards::check_shrink(users.len() as u64, last, config.max_shrink_percent) {
-            if mode == Mode::Apply {
-                anyhow::bail!("refusing to apply with prune: {why}");
+        guards::check_shrink(users.len() as u64, last, config.max_shrink_percent)
+    } else {
+        Ok(())
+    };
+    for (refusal, why) in [("refusing to apply", deletes), ("refusing to apply with prune", shrink)] {
+        match why {
+            Err(why) if mode == Mode::Apply => anyhow::bail!("{refusal}: {why}"),
+            Err(why) => {
+                let _ = writeln!(std::io::stderr(), "Warning: apply would refuse this plan: {why}");
             }
-            let _ = writeln!(std::io::stderr(), "Warning: apply would refuse this plan: {why}");
+            Ok(()) => {}
         }
     }
 
@@ -446,7 +436,7 @@ async fn sync(args: &RunArgs, mode: Mode, env: &Env, stop: &Stop) -> Result<Exit
         && input.rejects.is_empty();
     Ok(match (clean, args.detailed_exitcode) {
         (false, _) => ExitCode::from(1),
-        (true, true) if plan.op_count() > blocked_ops(&plan) => ExitCode::from(2),
+        (true, true) if plan.ops().any(|o| o.blocked.is_none()) => ExitCode::from(2),
         (true, _) => ExitCode::SUCCESS,
     })
 }

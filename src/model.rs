@@ -403,6 +403,11 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// Every op of every user in every target.
+    pub fn ops(&self) -> impl Iterator<Item = &Op> {
+        self.targets.iter().flat_map(|t| &t.users).flat_map(|u| &u.ops)
+    }
+
     /// Number of ops across all targets.
     pub fn op_count(&self) -> usize {
         self.targets.iter().map(TargetPlan::op_count).sum()

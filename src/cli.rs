@@ -38,7 +38,8 @@ pub enum Command {
 /// Arguments shared by `plan` and `apply`.
 #[derive(Debug, Args, Clone)]
 pub struct RunArgs {
-    /// The HR export: CSV with columns user, phoneType, phoneNumber.
+    /// The HR export: CSV with columns user, phoneType, phoneNumber. For `apply`, also a plan
+    /// saved by `phonesync plan --out FILE.json`, executed as it was planned.
     pub input: PathBuf,
     /// The config file; relative paths inside it are relative to its folder.
     #[arg(long, short, default_value = "config.toml")]
@@ -56,6 +57,11 @@ pub struct RunArgs {
     /// (after reviewing them in a plan).
     #[arg(long, value_name = "N")]
     pub allow_deletes: Option<u64>,
+    /// `plan` only: also save the plan to FILE (JSON, owner-only), for `phonesync apply FILE`
+    /// to execute exactly, without planning again. Every plan's report folder has it as
+    /// `plan.json` too.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
     /// `plan` only, as Terraform's: exit 0 when there is nothing to change, 2 when there are
     /// changes, 1 on an error or when rows were refused or users skipped.
     #[arg(long)]

@@ -29,6 +29,7 @@ pub mod phone;
 pub mod progress;
 pub mod reader;
 pub mod report;
+pub mod saved;
 pub mod targets;
 pub mod validate;
 
@@ -140,78 +141,39 @@ fn state_dir(config: &Config) -> &std::path::Path {
     }
 }
 
-/// `plan` and `apply`: read → resolve → fetch → plan → (execute) → report.
-async fn sync(args: &RunArgs, mode: Mode, env: &Env, stop: &Stop) -> Result<ExitCode> {
-    let started = Instant::now();
-    let now = time::OffsetDateTime::now_utc();
-    let started_at = now
-        .format(time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z"))
-        .unwrap_or_default();
-    let stamp = now
-        .format(time::macros::format_description!("[year][month][day]T[hour][minute][second]Z"))
-        .unwrap_or_default();
-    let quiet = args.quiet;
+/// What planning produced, from an HR file or a saved plan.
+struct Planned {
+    /// The plan, its targets in the order of `targets`.
+    plan: Plan,
+    /// Users the input named (the guards' measure).
+    users_read: usize,
+    /// Whether prune was on for the plan.
+    prune: bool,
+    /// (target, lowercased user) whose current items this run read successfully.
+    read_ok: std::collections::HashSet<(String, String)>,
+    /// Per target, per user of the plan: what was read (empty for a saved plan).
+    current: Vec<Vec<Result<CurrentUser, SkipReason>>>,
+    /// The targets, in the plan's order.
+    targets: Vec<Box<dyn targets::Target>>,
+}
 
-    if args.detailed_exitcode && mode == Mode::Apply {
-        anyhow::bail!("--detailed-exitcode is for `phonesync plan`");
-    }
-    let config = Config::load(&args.config, env)?;
-    let region: phone::Region = config
-        .default_region
-        .parse()
-        .map_err(|why: String| config.error("input.default_region", why))?;
-    let targets = targets::build(&config, region)?;
-    // One apply per tenant at a time: a second one stops here, before reading anything.
-    let endpoint = match &config.endpoint {
-        config::Endpoint::Embedded => "embedded",
-        config::Endpoint::Url(url) => url.as_str(),
-    };
-    let tenant = format!("{endpoint}|{}", config.auth.tenant_id.as_deref().unwrap_or_default());
-    let _lock = if mode == Mode::Apply {
-        let (lock, warning) = lock::RunLock::take(state_dir(&config), &tenant)?;
-        if let Some(warning) = warning {
-            let _ = writeln!(std::io::stderr(), "Warning: {warning}");
-        }
-        Some(lock)
-    } else {
-        None
-    };
-    let mut input = read_input(&config, region, &targets, &args.input, quiet)?;
-    if !args.unmask {
-        input.rejects = input.rejects.iter().map(reader::Reject::masked).collect();
-        input.notes = input.notes.iter().map(reader::Reject::masked).collect();
-    }
-    let report_dir = report::create_dir(&config.report_dir, args.report_dir.as_deref(), mode, &stamp)?;
-    // Written now, so a run that dies later still leaves the refused rows behind.
-    report::write_rejects(&report_dir, &input.rejects)?;
-
-    let scopes: Vec<&str> = targets.iter().flat_map(|t| t.delegated_scopes().iter().copied()).collect();
-    let connection = connect::open(&config, &scopes).await?;
-    say!(quiet, "phonesync {}: {}", mode.as_str(), connection.label);
-    if connection.is_embedded() {
-        // Never hidden, not even by --quiet: nobody should mistake the emulator for a tenant.
-        let _ = writeln!(
-            std::io::stderr(),
-            "  This is the built-in emulator, not a Microsoft tenant. To use a real tenant, set endpoint = \"https://graph.microsoft.com\"\n  in {} and AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET in the environment (see README).",
-            config.path.display()
-        );
-    }
-    say!(
-        quiet,
-        "Read {} rows from {}: {} users, {} rows rejected",
-        input.rows,
-        args.input.display(),
-        input.users.len(),
-        input.rejects.len()
-    );
-
-    let api = connection.client.as_ref();
-    // Users in flight: enough to fill every HTTP call the transport may have open.
-    let concurrency = config.rate.users_in_flight();
-    let read_started = Instant::now();
+/// Plans the users of an HR file: resolves mixed user keys, reads each user's current state
+/// in every target, and plans. A run that could not read some users prunes nothing. Fails only
+/// when Graph answered none of the reads.
+#[allow(clippy::too_many_arguments)]
+async fn plan_input(
+    api: &graph::GraphClient,
+    config: &Config,
+    region: phone::Region,
+    targets: Vec<Box<dyn targets::Target>>,
+    desired: Vec<DesiredUser>,
+    unfinished: &mut std::collections::HashMap<(String, String), Vec<model::UnfinishedMove>>,
+    concurrency: usize,
+    quiet: bool,
+    stop: &Stop,
+) -> Result<Planned> {
     // One person is one object id: keys written in more than one way are resolved and merged.
     // The input's users are moved on, not copied: at 100,000 users a copy is tens of megabytes.
-    let desired = std::mem::take(&mut input.users);
     let (users, unresolved): (Vec<DesiredUser>, Vec<Option<graph::GraphError>>) = if identity::mixed(&desired) {
         let resolved = identity::resolve(api, &desired, concurrency, stop).await;
         identity::merge(desired, resolved).into_iter().unzip()
@@ -226,13 +188,10 @@ async fn sync(args: &RunArgs, mode: Mode, env: &Env, stop: &Stop) -> Result<Exit
         // Graph unreachable, or refusing this app: said after the first target, not the last.
         if let Some(e) = fetcher::graph_refused_everything(&users, &reads) {
             bar.finish_and_clear();
-            connection.close(false).await?;
             anyhow::bail!("Graph answered none of the reads, so nothing was planned or changed: {e}");
         }
     }
     bar.finish_and_clear();
-    let mut moves = moves::Moves::load(state_dir(&config), &connection.label)?;
-    let mut unfinished = moves.by_user();
     let mut current: Vec<Vec<Result<CurrentUser, SkipReason>>> = targets
         .iter()
         .zip(reads)
@@ -296,12 +255,192 @@ async fn sync(args: &RunArgs, mode: Mode, env: &Env, stop: &Stop) -> Result<Exit
             }
         }
     }
+    // (target, user) whose items this run actually read (a conflicting user is not read).
+    let read_ok = targets
+        .iter()
+        .zip(&current)
+        .flat_map(|(t, current)| {
+            users
+                .iter()
+                .zip(current)
+                .filter(|(u, c)| c.is_ok() && u.conflict.is_none())
+                .map(|(u, _)| (t.name().to_string(), u.user.to_lowercase()))
+        })
+        .collect();
+    Ok(Planned {
+        plan,
+        users_read: users.len(),
+        prune,
+        read_ok,
+        current,
+        targets,
+    })
+}
+
+/// `plan` and `apply`: read → resolve → fetch → plan → (execute) → report.
+async fn sync(args: &RunArgs, mode: Mode, env: &Env, stop: &Stop) -> Result<ExitCode> {
+    let started = Instant::now();
+    let now = time::OffsetDateTime::now_utc();
+    let started_at = now
+        .format(time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z"))
+        .unwrap_or_default();
+    let stamp = now
+        .format(time::macros::format_description!("[year][month][day]T[hour][minute][second]Z"))
+        .unwrap_or_default();
+    let quiet = args.quiet;
+
+    if args.detailed_exitcode && mode == Mode::Apply {
+        anyhow::bail!("--detailed-exitcode is for `phonesync plan`");
+    }
+    if args.out.is_some() && mode == Mode::Apply {
+        anyhow::bail!("--out is for `phonesync plan`: apply executes the plan it is given or makes");
+    }
+    let config = Config::load(&args.config, env)?;
+    let region: phone::Region = config
+        .default_region
+        .parse()
+        .map_err(|why: String| config.error("input.default_region", why))?;
+    let targets = targets::build(&config, region)?;
+    // One apply per tenant at a time: a second one stops here, before reading anything.
+    let endpoint = match &config.endpoint {
+        config::Endpoint::Embedded => "embedded",
+        config::Endpoint::Url(url) => url.as_str(),
+    };
+    let tenant = format!("{endpoint}|{}", config.auth.tenant_id.as_deref().unwrap_or_default());
+    let _lock = if mode == Mode::Apply {
+        let (lock, warning) = lock::RunLock::take(state_dir(&config), &tenant)?;
+        if let Some(warning) = warning {
+            let _ = writeln!(std::io::stderr(), "Warning: {warning}");
+        }
+        Some(lock)
+    } else {
+        None
+    };
+    // An HR file is planned now; a saved plan (`apply plan.json`) was planned before.
+    let saved = if saved::is_saved_plan(&args.input) {
+        if mode == Mode::Plan {
+            anyhow::bail!(
+                "{} is a saved plan: apply it with `phonesync apply {}` (plan takes an HR file)",
+                args.input.display(),
+                args.input.display()
+            );
+        }
+        Some(saved::SavedPlan::load(&args.input)?)
+    } else {
+        None
+    };
+    let targets = match &saved {
+        Some(saved) => saved.targets_for(&tenant, targets)?,
+        None => targets,
+    };
+    let mut input = match &saved {
+        Some(saved) => reader::Input {
+            rows: saved.input.rows,
+            ..reader::Input::default()
+        },
+        None => read_input(&config, region, &targets, &args.input, quiet)?,
+    };
+    if !args.unmask {
+        input.rejects = input.rejects.iter().map(reader::Reject::masked).collect();
+        input.notes = input.notes.iter().map(reader::Reject::masked).collect();
+    }
+    let (encoding, delimiter) = match &saved {
+        Some(saved) => (saved.input.encoding.clone(), saved.input.delimiter.clone()),
+        None => (input.encoding.to_string(), input.delimiter.to_string()),
+    };
+    let report_dir = report::create_dir(&config.report_dir, args.report_dir.as_deref(), mode, &stamp)?;
+    // Written now, so a run that dies later still leaves the refused rows behind.
+    report::write_rejects(&report_dir, &input.rejects)?;
+
+    let scopes: Vec<&str> = targets.iter().flat_map(|t| t.delegated_scopes().iter().copied()).collect();
+    let connection = connect::open(&config, &scopes).await?;
+    say!(quiet, "phonesync {}: {}", mode.as_str(), connection.label);
+    if connection.is_embedded() {
+        // Never hidden, not even by --quiet: nobody should mistake the emulator for a tenant.
+        let _ = writeln!(
+            std::io::stderr(),
+            "  This is the built-in emulator, not a Microsoft tenant. To use a real tenant, set endpoint = \"https://graph.microsoft.com\"\n  in {} and AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET in the environment (see README).",
+            config.path.display()
+        );
+    }
+    match &saved {
+        Some(saved) => say!(
+            quiet,
+            "Applying {}: planned {} from {}, changes for {} users",
+            args.input.display(),
+            saved.created_at,
+            saved.input.path,
+            saved.targets.iter().map(|t| t.users.len()).sum::<usize>()
+        ),
+        None => say!(
+            quiet,
+            "Read {} rows from {}: {} users, {} rows rejected",
+            input.rows,
+            args.input.display(),
+            input.users.len(),
+            input.rejects.len()
+        ),
+    }
+
+    let api = connection.client.as_ref();
+    // Users in flight: enough to fill every HTTP call the transport may have open.
+    let concurrency = config.rate.users_in_flight();
+    let read_started = Instant::now();
+    let mut moves = moves::Moves::load(state_dir(&config), &connection.label)?;
+    let mut unfinished = moves.by_user();
+    let planned = match saved {
+        Some(saved) => {
+            let users_read = saved.users_read as usize;
+            let prune = saved.prune;
+            let sends: usize = saved.targets.iter().flat_map(|t| &t.users).count();
+            let bar = progress::bar(sends as u64, "re-read", quiet);
+            let (plan, read_ok) = saved.recheck(api, &targets, &mut unfinished, concurrency, &bar, stop).await;
+            bar.finish_and_clear();
+            let stale: usize = plan
+                .targets
+                .iter()
+                .map(|t| report::skip_counts(t).get("stale").copied().unwrap_or(0))
+                .sum();
+            if stale > 0 {
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "Warning: {stale} users changed in Graph after the plan was made and are skipped as stale (see plan.md); plan again to include them"
+                );
+            }
+            Planned {
+                plan,
+                users_read,
+                prune,
+                read_ok,
+                current: Vec::new(),
+                targets,
+            }
+        }
+        None => {
+            let desired = std::mem::take(&mut input.users);
+            match plan_input(api, &config, region, targets, desired, &mut unfinished, concurrency, quiet, stop).await {
+                Ok(planned) => planned,
+                Err(e) => {
+                    connection.close(false).await?;
+                    return Err(e);
+                }
+            }
+        }
+    };
+    let Planned {
+        plan,
+        users_read,
+        prune,
+        read_ok,
+        current,
+        targets,
+    } = planned;
     let read_time = read_started.elapsed();
     // A plan that deletes more than the limits allow is most likely a broken input file: apply
     // refuses before its first write; a plan says so.
     let deletes = guards::check_deletes(
         guards::removing_deletes(&plan),
-        users.len(),
+        users_read,
         config.max_deletes,
         config.max_delete_percent,
         args.allow_deletes,
@@ -310,7 +449,7 @@ async fn sync(args: &RunArgs, mode: Mode, env: &Env, stop: &Stop) -> Result<Exit
     // truncated: apply refuses unless deletes were explicitly allowed.
     let shrink = if prune && args.allow_deletes.is_none() {
         let last = guards::last_run_users(state_dir(&config), &tenant);
-        guards::check_shrink(users.len() as u64, last, config.max_shrink_percent)
+        guards::check_shrink(users_read as u64, last, config.max_shrink_percent)
     } else {
         Ok(())
     };
@@ -323,6 +462,39 @@ async fn sync(args: &RunArgs, mode: Mode, env: &Env, stop: &Stop) -> Result<Exit
             Ok(()) => {}
         }
     }
+    if mode == Mode::Plan {
+        let record = saved::SavedPlan::new(
+            &plan,
+            &current,
+            saved::InputRecord {
+                path: args.input.display().to_string(),
+                sha256: saved::file_sha256(&args.input)?,
+                rows: input.rows,
+                rejected: input.rejects.len() as u64,
+                encoding: encoding.clone(),
+                delimiter: delimiter.clone(),
+            },
+            saved::ConfigRecord {
+                path: args.config.display().to_string(),
+                sha256: saved::file_sha256(&args.config).unwrap_or_default(),
+                targets: targets
+                    .iter()
+                    .map(|t| saved::TargetRecord {
+                        name: t.name().to_string(),
+                        from: t.settings().from.clone(),
+                        managed_types: t.settings().managed.clone(),
+                    })
+                    .collect(),
+            },
+            (&started_at, &tenant, &connection.label),
+            users_read as u64,
+            prune,
+        );
+        record.write(&report_dir.join("plan.json"))?;
+        if let Some(out) = &args.out {
+            record.write(out)?;
+        }
+    }
 
     let apply_started = Instant::now();
     let mut log = None;
@@ -330,18 +502,6 @@ async fn sync(args: &RunArgs, mode: Mode, env: &Env, stop: &Stop) -> Result<Exit
     let mut late_error: Option<anyhow::Error> = None;
     let mut refused = Vec::new();
     let outcomes = if mode == Mode::Apply {
-        // (target, user) whose items this run actually read (a conflicting user is not read).
-        let read_ok: std::collections::HashSet<(String, String)> = targets
-            .iter()
-            .zip(&current)
-            .flat_map(|(t, current)| {
-                users
-                    .iter()
-                    .zip(current)
-                    .filter(|(u, c)| c.is_ok() && u.conflict.is_none())
-                    .map(|(u, _)| (t.name().to_string(), u.user.to_lowercase()))
-            })
-            .collect();
         moves.begin(&plan, |t, u| read_ok.contains(&(t.to_string(), u.to_string())))?;
         let audit = report::OutcomeLog::create(&report_dir)?;
         let bar = progress::bar(plan.op_count() as u64, "apply", quiet);
@@ -390,8 +550,8 @@ async fn sync(args: &RunArgs, mode: Mode, env: &Env, stop: &Stop) -> Result<Exit
         prune,
         refused: &refused,
         rows: input.rows,
-        encoding: input.encoding,
-        delimiter: input.delimiter,
+        encoding: &encoding,
+        delimiter: &delimiter,
         rejects: &input.rejects,
         notes: &input.notes,
         noted: input.noted,
@@ -423,7 +583,7 @@ async fn sync(args: &RunArgs, mode: Mode, env: &Env, stop: &Stop) -> Result<Exit
     // The size of a finished apply's input, for the next run's shrink guard; writes were made,
     // so failing to record it is a warning, not the run's failure.
     if mode == Mode::Apply
-        && let Err(e) = guards::record_run(state_dir(&config), &tenant, users.len() as u64)
+        && let Err(e) = guards::record_run(state_dir(&config), &tenant, users_read as u64)
     {
         let _ = writeln!(std::io::stderr(), "Warning: {e:#}");
     }
@@ -504,7 +664,10 @@ fn print_summary(r: &report::RunReport, dir: &std::path::Path) {
             );
         }
         None if r.plan.op_count() > 0 => {
-            out!("Nothing was changed: this was a plan. Run `phonesync apply` with the same input to make these changes.")
+            out!(
+                "Nothing was changed: this was a plan. To make exactly these changes: phonesync apply {}",
+                dir.join("plan.json").display()
+            )
         }
         None => {}
     }

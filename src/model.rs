@@ -341,6 +341,8 @@ pub enum SkipReason {
     Infeasible(String),
     /// The input has contradicting rows for this user.
     Conflict(String),
+    /// A saved plan's user whose current state changed after the plan was made.
+    Stale(String),
 }
 
 impl SkipReason {
@@ -351,6 +353,7 @@ impl SkipReason {
             SkipReason::ReadFailed(_) => "read_failed",
             SkipReason::Infeasible(_) => "infeasible",
             SkipReason::Conflict(_) => "conflict",
+            SkipReason::Stale(_) => "stale",
         }
     }
 }
@@ -362,6 +365,7 @@ impl fmt::Display for SkipReason {
             SkipReason::ReadFailed(m) => write!(f, "could not read current phones: {m}"),
             SkipReason::Infeasible(m) => write!(f, "infeasible: {m}"),
             SkipReason::Conflict(m) => write!(f, "conflicting input: {m}"),
+            SkipReason::Stale(m) => write!(f, "stale: {m}"),
         }
     }
 }

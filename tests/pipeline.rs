@@ -624,3 +624,102 @@ async fn apply_with_prune_refuses_an_input_far_smaller_than_the_last_one() {
     assert_eq!(code.unwrap(), ExitCode::SUCCESS);
     assert_eq!(w.phones("u1@contoso.com"), pairs(&[("mobile", "+1 2065550001")]));
 }
+
+/// `plan --out plan.json` saves the plan; `apply plan.json` executes exactly it (not the input
+/// as it is now), reads again only the users it touches, and skips as stale a user whose phones
+/// changed after planning (exit 1), leaving that user as the other change left it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_saved_plan_applies_as_planned_and_skips_users_changed_since_as_stale() {
+    let mobile = |n: &str| json!([{"phoneType": "mobile", "phoneNumber": format!("+1 206555{n}")}]);
+    let seed = json!({"users": [
+        {"id": "id1", "userPrincipalName": "a@contoso.com", "phoneMethods": mobile("0001")},
+        {"id": "id2", "userPrincipalName": "b@contoso.com", "phoneMethods": mobile("0002")},
+        {"id": "id3", "userPrincipalName": "c@contoso.com", "phoneMethods": mobile("0003")},
+    ]});
+    let w = World::new(seed).await;
+    let csv = w.csv(
+        "hr.csv",
+        "user,phoneType,phoneNumber\na@contoso.com,mobile,+1 2065550101\nb@contoso.com,mobile,+1 2065550102\nc@contoso.com,mobile,+1 2065550003\n",
+    );
+    let saved = w.dir.path().join("approved.json");
+    let (code, plan_dir) = w.run_with_args("plan", &csv, "plan", &["--out", saved.to_str().unwrap()]).await;
+    assert_eq!(code.unwrap(), ExitCode::SUCCESS);
+    let text = std::fs::read_to_string(&saved).unwrap();
+    let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(
+        (json["format"].as_str(), json["version"].as_u64()),
+        (Some("phonesync-plan"), Some(1))
+    );
+    assert_eq!(json["input"]["sha256"].as_str().unwrap().len(), 64);
+    assert_eq!(json["usersRead"], 3);
+    let users: Vec<&str> = json["targets"][0]["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["plan"]["user"].as_str().unwrap())
+        .collect();
+    assert_eq!(users, ["a@contoso.com", "b@contoso.com"], "users with changes only");
+    assert_eq!(
+        std::fs::read(plan_dir.join("plan.json")).unwrap(),
+        text.as_bytes(),
+        "and in the report folder"
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&saved).unwrap().permissions().mode() & 0o777, 0o600);
+    }
+
+    // After the review: someone changes b's mobile, and the HR file itself changes too.
+    let other = w.csv("other.csv", "user,phoneType,phoneNumber\nb@contoso.com,mobile,+1 2065550999\n");
+    let (code, _) = w.run("apply", &other, "other").await;
+    assert_eq!(code.unwrap(), ExitCode::SUCCESS);
+    w.csv(
+        "hr.csv",
+        "user,phoneType,phoneNumber\na@contoso.com,mobile,+1 2065557777\nc@contoso.com,mobile,+1 2065557777\n",
+    );
+    let before = w.calls().len();
+    let (code, dir) = w.run("apply", &saved, "apply").await;
+    assert_eq!(code.unwrap(), ExitCode::from(1), "a stale user is a problem to look at");
+    assert_eq!(
+        w.phones("a@contoso.com"),
+        pairs(&[("mobile", "+1 2065550101")]),
+        "as planned, not as the file says now"
+    );
+    assert_eq!(
+        w.phones("b@contoso.com"),
+        pairs(&[("mobile", "+1 2065550999")]),
+        "the stale user is left alone"
+    );
+    assert_eq!(w.phones("c@contoso.com"), pairs(&[("mobile", "+1 2065550003")]));
+    let calls = &w.calls()[before..];
+    assert!(
+        !calls.iter().any(|c| c.path.contains("c@contoso.com") || c.path.contains("id3")),
+        "an untouched user is not read: {calls:?}"
+    );
+    assert!(
+        calls.iter().any(|c| c.method == "GET" && c.path.contains("b@contoso.com")),
+        "{calls:?}"
+    );
+    let s = summary(&dir);
+    assert_eq!(s["targets"]["auth"]["users"]["skipped"]["stale"], 1, "{s}");
+    assert_eq!(s["ops"]["byStatus"]["succeeded"], 1, "{s}");
+    let md = std::fs::read_to_string(dir.join("plan.md")).unwrap();
+    assert!(
+        md.contains("b@contoso.com") && md.contains("stale: the user's phones in Graph changed"),
+        "{md}"
+    );
+
+    // Applying it again: a is now in its planned state, not the one planned against.
+    let (code, dir) = w.run("apply", &saved, "again").await;
+    assert_eq!(code.unwrap(), ExitCode::from(1));
+    assert_eq!(summary(&dir)["targets"]["auth"]["users"]["skipped"]["stale"], 2);
+    assert_eq!(w.phones("a@contoso.com"), pairs(&[("mobile", "+1 2065550101")]));
+
+    // A saved plan is for apply, and for the tenant it was planned against.
+    let (code, _) = w.run("plan", &saved, "plan-of-plan").await;
+    assert!(format!("{:#}", code.unwrap_err()).contains("is a saved plan"));
+    w.edit_config("tenant_id = \"contoso\"", "tenant_id = \"fabrikam\"");
+    let (code, _) = w.run("apply", &saved, "elsewhere").await;
+    assert!(format!("{:#}", code.unwrap_err()).contains("another tenant"));
+}

@@ -65,9 +65,9 @@ pub struct RunReport<'a> {
     /// Data rows in the input.
     pub rows: u64,
     /// The input's text encoding and delimiter, as read.
-    pub encoding: &'static str,
+    pub encoding: &'a str,
     /// See `encoding`.
-    pub delimiter: &'static str,
+    pub delimiter: &'a str,
     /// Rows refused.
     pub rejects: &'a [Reject],
     /// Rows accepted with a caveat (the reason is the caveat): the first ones.

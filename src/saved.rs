@@ -1,0 +1,435 @@
+//! Saved plans, as Terraform's `plan -out` / `apply FILE`: `plan --out plan.json` writes the plan
+//! a person reviews, and `apply plan.json` executes exactly that plan later, without planning
+//! again. Each user's plan carries a fingerprint of the current state it was computed from; at
+//! apply the users it touches are read again, and any whose state changed since is skipped as
+//! `stale` rather than written from an outdated picture.
+
+use crate::fetcher;
+use crate::graph::GraphClient;
+use crate::interrupt::Stop;
+use crate::model::{CurrentUser, DesiredUser, Plan, SkipReason, TargetPlan, UnfinishedMove, UserPlan};
+use crate::targets::Target;
+use anyhow::{Context, Result, bail};
+use indicatif::ProgressBar;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::Path;
+
+/// The `format` field of every saved plan.
+pub const FORMAT: &str = "phonesync-plan";
+/// The version of the format this build writes and reads.
+pub const VERSION: u32 = 1;
+
+/// A plan on disk: what it was computed from, and per user the ops with the fingerprint of the
+/// state they were planned against. Users with nothing to change are left out.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SavedPlan {
+    /// Always [`FORMAT`].
+    pub format: String,
+    /// The format's version ([`VERSION`] when written by this build).
+    pub version: u32,
+    /// When the plan was made (UTC, RFC 3339).
+    pub created_at: String,
+    /// The tenant it was planned against (endpoint and tenant id): it applies only there.
+    pub tenant: String,
+    /// What the run talked to, for people.
+    pub endpoint: String,
+    /// The HR file it was planned from.
+    pub input: InputRecord,
+    /// The config that shaped it.
+    pub config: ConfigRecord,
+    /// Users the input named (for the delete and shrink guards at apply).
+    pub users_read: u64,
+    /// Whether prune was on when planning.
+    pub prune: bool,
+    /// The plan of each target, in the order the run planned them.
+    pub targets: Vec<SavedTarget>,
+}
+
+/// The input a plan was made from.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InputRecord {
+    /// The path given on the command line.
+    pub path: String,
+    /// SHA-256 of the file's bytes, in hex.
+    pub sha256: String,
+    /// Data rows read.
+    pub rows: u64,
+    /// Rows refused.
+    pub rejected: u64,
+    /// The encoding and delimiter it was read with.
+    pub encoding: String,
+    /// See `encoding`.
+    pub delimiter: String,
+}
+
+/// The config a plan was made under.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConfigRecord {
+    /// The path given on the command line.
+    pub path: String,
+    /// SHA-256 of the file's bytes, in hex (empty when there was no file).
+    pub sha256: String,
+    /// Each target's settings as planned with.
+    pub targets: Vec<TargetRecord>,
+}
+
+/// One target's settings, as a plan was made with them.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TargetRecord {
+    /// Its name in config.
+    pub name: String,
+    /// Which input type fed which of its types.
+    pub from: BTreeMap<String, String>,
+    /// The types it was allowed to change.
+    pub managed_types: Vec<String>,
+}
+
+/// One target's saved plan.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SavedTarget {
+    /// The target's name in config.
+    pub target: String,
+    /// Users with ops, in input order.
+    pub users: Vec<SavedUser>,
+}
+
+/// One user's saved plan.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SavedUser {
+    /// [`fingerprint`] of the state the ops were planned against.
+    pub fingerprint: String,
+    /// The plan.
+    pub plan: UserPlan,
+}
+
+/// Whether the command line's input is a saved plan rather than an HR file: a `.json` file.
+pub fn is_saved_plan(path: &Path) -> bool {
+    path.extension().is_some_and(|e| e.eq_ignore_ascii_case("json"))
+}
+
+/// SHA-256 of `bytes`, in hex.
+fn hex_sha256(bytes: &[u8]) -> String {
+    aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, bytes)
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// SHA-256 of the file at `path`, read in pieces (an HR file may be large), in hex.
+pub fn file_sha256(path: &Path) -> Result<String> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let mut context = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
+    let mut buffer = vec![0; 64 * 1024];
+    loop {
+        let n = file.read(&mut buffer).with_context(|| format!("cannot read {}", path.display()))?;
+        if n == 0 {
+            break;
+        }
+        context.update(&buffer[..n]);
+    }
+    Ok(context.finish().as_ref().iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// A digest of one user's current state in one target: every item (id, type, number, display
+/// name), the default sign-in method where it was read, and the type changes on record as
+/// unfinished. Equal exactly when a plan made from either state would be the same.
+pub fn fingerprint(current: &CurrentUser) -> String {
+    let mut items: Vec<String> = current
+        .items
+        .iter()
+        .map(|i| {
+            format!(
+                "{}\u{1f}{}\u{1f}{}\u{1f}{}",
+                i.id,
+                i.phone_type,
+                i.phone.key,
+                i.display_name.as_deref().unwrap_or("\u{0}")
+            )
+        })
+        .collect();
+    items.sort();
+    let mut moves: Vec<String> = current
+        .unfinished_moves
+        .iter()
+        .map(|m: &UnfinishedMove| format!("{}\u{1f}{}\u{1f}{}", m.from, m.to, m.key))
+        .collect();
+    moves.sort();
+    let text = format!(
+        "items\u{1e}{}\u{1d}default\u{1e}{}\u{1d}moves\u{1e}{}",
+        items.join("\u{1e}"),
+        current.default_method.as_deref().unwrap_or("\u{0}"),
+        moves.join("\u{1e}")
+    );
+    hex_sha256(text.as_bytes())[..32].to_string()
+}
+
+impl SavedPlan {
+    /// The saved form of `plan`, whose users' current states are `current` (per target, per
+    /// user, in the plan's order).
+    pub fn new(
+        plan: &Plan,
+        current: &[Vec<Result<CurrentUser, SkipReason>>],
+        input: InputRecord,
+        config: ConfigRecord,
+        meta: (&str, &str, &str),
+        users_read: u64,
+        prune: bool,
+    ) -> SavedPlan {
+        let (created_at, tenant, endpoint) = meta;
+        SavedPlan {
+            format: FORMAT.into(),
+            version: VERSION,
+            created_at: created_at.into(),
+            tenant: tenant.into(),
+            endpoint: endpoint.into(),
+            input,
+            config,
+            users_read,
+            prune,
+            targets: plan
+                .targets
+                .iter()
+                .zip(current)
+                .map(|(t, current)| SavedTarget {
+                    target: t.target.clone(),
+                    users: t
+                        .users
+                        .iter()
+                        .zip(current)
+                        .filter(|(u, _)| !u.ops.is_empty())
+                        .filter_map(|(u, c)| {
+                            c.as_ref().ok().map(|c| SavedUser {
+                                fingerprint: fingerprint(c),
+                                plan: u.clone(),
+                            })
+                        })
+                        .collect(),
+                })
+                .collect(),
+        }
+    }
+
+    /// Writes the plan to `path`, readable by the owner only (it holds the planned numbers).
+    pub fn write(&self, path: &Path) -> Result<()> {
+        let json = serde_json::to_vec_pretty(self)?;
+        crate::files::write_private(path, &json)
+    }
+
+    /// Reads a saved plan, or says why the file is not one this build can apply.
+    pub fn load(path: &Path) -> Result<SavedPlan> {
+        let bytes = std::fs::read(path).with_context(|| format!("cannot read the saved plan {}", path.display()))?;
+        #[derive(Deserialize)]
+        struct Head {
+            format: Option<String>,
+            version: Option<u32>,
+        }
+        let not_a_plan = || {
+            format!(
+                "{} is not a plan saved by `phonesync plan --out` (an HR file must be a CSV, not .json)",
+                path.display()
+            )
+        };
+        let head: Head = serde_json::from_slice(&bytes).with_context(not_a_plan)?;
+        if head.format.as_deref() != Some(FORMAT) {
+            bail!(not_a_plan());
+        }
+        match head.version {
+            Some(VERSION) => {}
+            Some(v) if v > VERSION => bail!(
+                "{} was saved by a newer phonesync (plan format {v}; this one reads {VERSION}): apply it with that version, or plan again",
+                path.display()
+            ),
+            _ => bail!("{} has an unknown plan format version: plan again", path.display()),
+        }
+        serde_json::from_slice(&bytes).with_context(|| format!("{} is damaged: plan again", path.display()))
+    }
+
+    /// The configured `targets` in the plan's order, or why the plan cannot run under this
+    /// config (another tenant, a target not configured).
+    pub fn targets_for(&self, tenant: &str, mut targets: Vec<Box<dyn Target>>) -> Result<Vec<Box<dyn Target>>> {
+        if self.tenant != tenant {
+            bail!(
+                "this plan was made against {} and the config now points at another tenant: apply it with the config it was planned with, or plan again",
+                self.endpoint
+            );
+        }
+        self.targets
+            .iter()
+            .map(|saved| match targets.iter().position(|t| t.name() == saved.target) {
+                Some(i) => Ok(targets.swap_remove(i)),
+                None => bail!(
+                    "this plan changes target '{}', which the config does not configure: apply it with the config it was planned with",
+                    saved.target
+                ),
+            })
+            .collect()
+    }
+
+    /// The plan to execute now: every user whose plan sends something is read again (with the
+    /// further read its target asks for, and the moves on record in `unfinished`); a user whose
+    /// state differs from the one planned against is skipped as stale, one that cannot be read
+    /// is skipped as unreadable. Also returns the (target, lowercased user) pairs read now.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn recheck(
+        self,
+        api: &GraphClient,
+        targets: &[Box<dyn Target>],
+        unfinished: &mut HashMap<(String, String), Vec<UnfinishedMove>>,
+        concurrency: usize,
+        progress: &ProgressBar,
+        stop: &Stop,
+    ) -> (Plan, HashSet<(String, String)>) {
+        let mut read_ok = HashSet::new();
+        let mut plan = Plan::default();
+        for (target, saved) in targets.iter().zip(self.targets) {
+            // Users whose ops are all blocked send nothing: they are reported as planned.
+            let sends = |u: &SavedUser| u.plan.ops.iter().any(|o| o.blocked.is_none());
+            let to_read: Vec<DesiredUser> = saved
+                .users
+                .iter()
+                .filter(|u| sends(u))
+                .map(|u| DesiredUser {
+                    user: u.plan.user.clone(),
+                    ..DesiredUser::default()
+                })
+                .collect();
+            let reads = fetcher::fetch(api, target.as_ref(), &to_read, concurrency, progress, stop).await;
+            let mut reads = reads.into_iter();
+            let mut users = Vec::with_capacity(saved.users.len());
+            let mut further = Vec::new();
+            for u in saved.users {
+                if !sends(&u) {
+                    users.push((u, None));
+                    continue;
+                }
+                let read = reads.next().expect("one read per user read");
+                let current = match read {
+                    Ok(mut c) => {
+                        let key = (target.name().to_string(), u.plan.user.to_lowercase());
+                        c.unfinished_moves = unfinished.remove(&key).unwrap_or_default();
+                        if let Some(request) = target.refine_read(&u.plan.user, &u.plan) {
+                            further.push((users.len(), request));
+                        }
+                        Ok(c)
+                    }
+                    Err((reason, _)) => Err(reason),
+                };
+                users.push((u, Some(current)));
+            }
+            let answers = fetcher::in_order(&further, concurrency, |(_, (version, path))| api.get(*version, path.clone())).await;
+            for ((i, _), answer) in further.iter().zip(answers) {
+                let Some(Ok(current)) = &mut users[*i].1 else { continue };
+                let refined = answer.map_err(|e| e.to_string()).and_then(|(body, _)| target.refine(current, body));
+                if let Err(why) = refined {
+                    users[*i].1 = Some(Err(SkipReason::ReadFailed(why)));
+                }
+            }
+            let users = users
+                .into_iter()
+                .map(|(u, current)| match current {
+                    None => u.plan,
+                    Some(Err(reason)) => UserPlan::skipped(&u.plan.user, reason),
+                    Some(Ok(c)) if fingerprint(&c) != u.fingerprint => UserPlan::skipped(
+                        &u.plan.user,
+                        SkipReason::Stale("the user's phones in Graph changed after the plan was made; plan again".into()),
+                    ),
+                    Some(Ok(_)) => {
+                        read_ok.insert((target.name().to_string(), u.plan.user.to_lowercase()));
+                        u.plan
+                    }
+                })
+                .collect();
+            plan.targets.push(TargetPlan {
+                target: saved.target,
+                users,
+            });
+        }
+        (plan, read_ok)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Item, Phone};
+
+    fn item(id: &str, t: &str, key: &str) -> Item {
+        Item {
+            id: id.into(),
+            phone_type: t.into(),
+            phone: Phone {
+                display: key.into(),
+                key: key.into(),
+            },
+            display_name: None,
+        }
+    }
+
+    #[test]
+    fn a_fingerprint_changes_with_every_part_of_the_state_and_not_with_item_order() {
+        let base = CurrentUser {
+            items: vec![item("a", "mobile", "+12065550100"), item("b", "office", "+12065550101")],
+            ..CurrentUser::default()
+        };
+        let same = CurrentUser {
+            items: base.items.iter().rev().cloned().collect(),
+            ..CurrentUser::default()
+        };
+        assert_eq!(fingerprint(&base), fingerprint(&same), "Graph lists items in any order");
+        let mut variants = Vec::new();
+        let mut v = base.clone();
+        v.items[0].phone.key = "+12065550199".into();
+        variants.push(v);
+        let mut v = base.clone();
+        v.items[1].phone_type = "alternateMobile".into();
+        variants.push(v);
+        let mut v = base.clone();
+        v.items[1].id = "c".into();
+        variants.push(v);
+        let mut v = base.clone();
+        v.items[0].display_name = Some("desk".into());
+        variants.push(v);
+        let mut v = base.clone();
+        v.items.pop();
+        variants.push(v);
+        let mut v = base.clone();
+        v.default_method = Some("mobile".into());
+        variants.push(v);
+        let mut v = base.clone();
+        v.unfinished_moves.push(UnfinishedMove {
+            from: "office".into(),
+            to: "mobile".into(),
+            key: "+12065550101".into(),
+        });
+        variants.push(v);
+        for (i, v) in variants.iter().enumerate() {
+            assert_ne!(fingerprint(&base), fingerprint(v), "variant {i}");
+        }
+    }
+
+    #[test]
+    fn a_file_that_is_not_a_saved_plan_of_this_version_is_refused_with_why() {
+        let dir = tempfile::tempdir().unwrap();
+        let cases = [
+            ("{\"targets\": []}", "is not a plan saved by"),
+            ("not json", "is not a plan saved by"),
+            ("{\"format\": \"phonesync-plan\", \"version\": 99}", "newer phonesync"),
+            ("{\"format\": \"phonesync-plan\", \"version\": 1}", "damaged"),
+        ];
+        for (i, (text, why)) in cases.iter().enumerate() {
+            let path = dir.path().join(format!("{i}.json"));
+            std::fs::write(&path, text).unwrap();
+            let e = format!("{:#}", SavedPlan::load(&path).unwrap_err());
+            assert!(e.contains(why), "{text}: {e}");
+        }
+    }
+}

@@ -548,6 +548,7 @@ async fn sync(args: &RunArgs, mode: Mode, env: &Env, stop: &Stop) -> Result<Exit
         endpoint: &label,
         targets: &target_info,
         prune,
+        unmask: args.unmask,
         refused: &refused,
         rows: input.rows,
         encoding: &encoding,

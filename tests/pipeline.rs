@@ -120,10 +120,19 @@ async fn a_clean_run_exits_zero_and_a_plan_writes_nothing() {
     assert!(w.calls().iter().all(|e| e.method == "GET"));
     assert!(!plan_dir.join("outcomes.csv").exists());
     let plan_md = std::fs::read_to_string(plan_dir.join("plan.md")).unwrap();
+    // A type change is marked as one on both halves; numbers are masked (the stars escaped
+    // for Markdown).
     assert!(
-        plan_md.contains("| 1 | add | mobile |  | +1 4255550100 |") && plan_md.contains("this is a plan"),
+        plan_md.contains(r"| 1 | ± add | mobile |  | +1 425\*\*\*\*\*00 |")
+            && plan_md.contains(r"| 2 | ± delete | office | +1 425\*\*\*\*\*00 |")
+            && plan_md.contains("Legend: `+` add, `~` update, `±` type change")
+            && plan_md.contains("this is a plan")
+            && !plan_md.contains("4255550100"),
         "{plan_md}"
     );
+    let (_, unmasked) = w.run_with_args("plan", &csv, "unmasked", &["--unmask"]).await;
+    let plan_md = std::fs::read_to_string(unmasked.join("plan.md")).unwrap();
+    assert!(plan_md.contains("| 1 | ± add | mobile |  | +1 4255550100 |"), "{plan_md}");
 
     let (code, _) = w.run("apply", &csv, "apply").await;
     assert_eq!(code.unwrap(), ExitCode::SUCCESS);
@@ -466,7 +475,7 @@ async fn a_fixed_line_offered_as_mobile_is_applied_with_a_note_masked_unless_unm
     assert!(notes.contains("| 2 | phoneNumber | kim@contoso.com |"), "{notes}");
     // Markdown-escaped, as every cell of plan.md.
     assert!(
-        notes.contains(r"'+49 \*\*\*\*\*\*\*67' is a fixed-line number") && notes.contains("text messages"),
+        notes.contains(r"'+49 301\*\*\*\*67' is a fixed-line number") && notes.contains("text messages"),
         "{notes}"
     );
     assert!(!notes.contains("| 3 |"), "an office number needs no note: {notes}");

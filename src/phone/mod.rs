@@ -367,22 +367,29 @@ pub fn key(value: &str) -> String {
         .collect()
 }
 
-/// Masks a number for the console: the country code and the last two digits stay.
+/// Masks a number for the console and reports (`+1 206*****55`): the country code, the first
+/// three digits after it (the area, when at least eight follow it, so at least three stay
+/// hidden) and the last two digits stay.
 pub fn mask(value: &str) -> String {
-    // Full-width and other Unicode digits are digits too.
+    // The country code runs from a leading `+` to the first space (one to three digits). When
+    // it cannot be told (no `+`, no space), only the last two digits stay. Full-width and other
+    // Unicode digits are digits too.
     let digits = value.chars().filter(|c| c.is_numeric()).count();
+    let cc_len = match value.trim_start().strip_prefix('+').and_then(|v| v.split_once(' ')) {
+        Some((cc, _)) if (1..=3).contains(&cc.chars().filter(|c| c.is_numeric()).count()) => cc.chars().filter(|c| c.is_numeric()).count(),
+        _ => 0,
+    };
+    let national = digits - cc_len.min(digits);
+    let head = if cc_len > 0 && national >= 8 { 3 } else { 0 };
+    let keep_to = cc_len + head;
     let keep_from = digits.saturating_sub(2);
     let mut seen = 0;
-    let mut past_cc = !value.trim_start().starts_with('+');
     value
         .chars()
         .map(|c| {
-            if c == ' ' {
-                past_cc = true;
-            }
             if c.is_numeric() {
                 seen += 1;
-                if past_cc && seen <= keep_from {
+                if seen > keep_to && seen <= keep_from {
                     return '*';
                 }
             }
@@ -671,9 +678,17 @@ mod tests {
     }
 
     #[test]
-    fn masks_all_but_country_code_and_last_two_digits() {
-        assert_eq!(mask("+1 2065555555"), "+1 ********55");
-        assert_eq!(mask("+44 2079460958x12"), "+44 **********x12");
+    fn masks_all_but_country_code_area_and_last_two_digits() {
+        assert_eq!(mask("+1 2065555555"), "+1 206*****55");
+        assert_eq!(mask("+44 2079460958x12"), "+44 207*******x12");
+        assert_eq!(mask("+49 15112345"), "+49 151***45");
+        // Short numbers show only their last two digits.
+        assert_eq!(mask("+354 5512345"), "+354 *****45");
+        assert_eq!(mask("555-0101"), "***-**01");
+        // Without a country code to go by, only the last two digits show.
+        assert_eq!(mask("206-555-0101"), "***-***-**01");
+        assert_eq!(mask("+12065555555"), "+*********55");
+        assert_eq!(mask(""), "");
     }
 
     #[test]

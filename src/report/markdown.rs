@@ -2,7 +2,7 @@
 //! op's result beside it.
 
 use super::{Mode, RunReport, planned_counts, skip_counts, status_counts};
-use crate::model::OpKind;
+use crate::model::{Op, OpKind};
 use std::fmt::Write;
 
 /// Escapes text that came from the input, from Graph or from the system, so it shows as the
@@ -43,9 +43,39 @@ fn is_bidi_control(c: char) -> bool {
     matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 
+/// The legend of the op marks, said once above the changes.
+const LEGEND: &str = "Legend: `+` add, `~` update, `±` type change \\(an add or update of the new type, then a delete of the old one\\), `-` delete, `!` blocked \\(reported, not sent\\).";
+
+/// The mark of op `i` of a user's `ops`: `!` blocked, `±` either half of a type change (the
+/// delete that moves its number, and the write of the type it moves to), else by kind.
+fn mark(ops: &[Op], i: usize) -> &'static str {
+    let op = &ops[i];
+    let moved_here = || {
+        ops.iter()
+            .any(|o| o.kind == OpKind::Delete && o.moves_to.as_deref() == Some(op.phone_type.as_str()))
+    };
+    match op.kind {
+        _ if op.blocked.is_some() => "!",
+        OpKind::Delete if op.moves_to.is_some() => "±",
+        OpKind::Add | OpKind::Update if moved_here() => "±",
+        OpKind::Add => "+",
+        OpKind::Update => "~",
+        OpKind::Delete => "-",
+    }
+}
+
+/// A number as the report shows it: masked unless the run was told `--unmask`.
+fn number(value: Option<&str>, unmask: bool) -> String {
+    match value {
+        Some(v) if unmask => text(v),
+        Some(v) => text(&crate::phone::mask(v)),
+        None => String::new(),
+    }
+}
+
 /// The `after` cell: the number, and the display name the op sets, if any.
-fn after_cell(op: &crate::model::Op) -> String {
-    let number = text(op.after.as_deref().unwrap_or(""));
+fn after_cell(op: &Op, unmask: bool) -> String {
+    let number = number(op.after.as_deref(), unmask);
     match &op.display_name {
         Some(name) => format!("{number} \\(name: {}\\)", text(name)),
         None => number,
@@ -134,6 +164,14 @@ pub fn plan(r: &RunReport) -> String {
     }
 
     let mut outcomes = r.outcomes.unwrap_or_default().iter();
+    if r.plan.op_count() > 0 {
+        let masked = if r.unmask {
+            ""
+        } else {
+            " Numbers are masked: plan with `--unmask` to see them in full."
+        };
+        let _ = writeln!(out, "\n{LEGEND}{masked}");
+    }
     for (plan, info) in plans.iter().zip(r.targets) {
         let changed: Vec<_> = plan.users.iter().filter(|u| !u.ops.is_empty()).collect();
         let _ = writeln!(out, "\n## Changes: {} ({})\n", info.title, info.name);
@@ -162,12 +200,13 @@ pub fn plan(r: &RunReport) -> String {
                 };
                 let _ = writeln!(
                     out,
-                    "| {} | {} | {} | {} | {} | {} |{result}",
+                    "| {} | {} {} | {} | {} | {} | {} |{result}",
                     i + 1,
+                    mark(&u.ops, i),
                     op.kind.as_str(),
                     text(&op.phone_type),
-                    text(op.before.as_deref().unwrap_or("")),
-                    after_cell(op),
+                    number(op.before.as_deref(), r.unmask),
+                    after_cell(op, r.unmask),
                     why
                 );
             }
@@ -245,7 +284,38 @@ fn rows(out: &mut String, heading: &str, why: &str, rows: &[crate::reader::Rejec
 
 #[cfg(test)]
 mod tests {
-    use super::text;
+    use super::{mark, text};
+    use crate::model::{Op, OpKind};
+
+    fn op(kind: OpKind, phone_type: &str, moves_to: Option<&str>, blocked: bool) -> Op {
+        Op {
+            kind,
+            phone_type: phone_type.into(),
+            item_id: None,
+            before: None,
+            after: None,
+            display_name: None,
+            depends_on: Vec::new(),
+            blocked: blocked.then(|| "default method".to_string()),
+            reason: String::new(),
+            moves_to: moves_to.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn each_op_is_marked_by_what_it_does_for_the_user() {
+        let ops = [
+            op(OpKind::Add, "alternateMobile", None, false),
+            op(OpKind::Update, "mobile", None, false),
+            op(OpKind::Update, "office", None, false),
+            op(OpKind::Delete, "alternateMobile", Some("office"), false),
+            op(OpKind::Delete, "mobile", None, false),
+            op(OpKind::Delete, "office", None, true),
+        ];
+        let marks: Vec<&str> = (0..ops.len()).map(|i| mark(&ops, i)).collect();
+        // The update of office takes the number alternateMobile gives up: one type change.
+        assert_eq!(marks, ["+", "~", "±", "±", "-", "!"]);
+    }
 
     #[test]
     fn text_from_outside_cannot_render_as_markup() {

@@ -60,6 +60,8 @@ pub struct RunReport<'a> {
     pub targets: &'a [TargetInfo],
     /// Whether prune was on.
     pub prune: bool,
+    /// Numbers in `plan.md` in full (`--unmask`) rather than masked.
+    pub unmask: bool,
     /// Targets whose writes Graph refused for the whole run: (target, explanation).
     pub refused: &'a [(String, String)],
     /// Data rows in the input.

@@ -73,6 +73,7 @@ pub(super) fn apply_report<'a>(plan: &'a Plan, rejects: &'a [Reject], outcomes: 
                 .collect(),
         ),
         prune: false,
+        unmask: true,
         refused: &[],
         rows: 3,
         encoding: "utf-8",

@@ -157,6 +157,10 @@ pub struct DesiredUser {
     /// Lines of this user's rejected rows whose type could not be read: they could be about
     /// any type, so they block every prune delete of the user.
     pub rejected_untyped: Vec<u64>,
+    /// Types an empty cell of a wide file gives, in the input's spelling: "no phone of this
+    /// type". Like a row, such a cell tells the planners the input is about these phones, so
+    /// prune may run for the user even when every cell is empty.
+    pub stated_none: Vec<String>,
 }
 
 /// Contradictions a user's conflict note names; later ones are counted.
@@ -198,6 +202,13 @@ impl DesiredUser {
         }
     }
 
+    /// Records an empty wide cell of `phone_type`: the input says the user has none.
+    pub fn state_none(&mut self, phone_type: &str) {
+        if !self.stated_none.iter().any(|t| t == phone_type) {
+            self.stated_none.push(phone_type.to_string());
+        }
+    }
+
     /// Merges `other` (the same person, named another way) into `self`: its wanted phones go
     /// through [`DesiredUser::want`], its conflicts and rejected rows are kept. `self.user`
     /// stays as it is.
@@ -213,6 +224,9 @@ impl DesiredUser {
         }
         for line in other.rejected_untyped {
             self.reject(None, line);
+        }
+        for phone_type in other.stated_none {
+            self.state_none(&phone_type);
         }
     }
 

@@ -260,10 +260,11 @@ fn cases() -> Vec<(&'static str, Vec<u8>, InputSettings, Outcome)> {
             Refused("missing column 'Office'"),
         ),
         (
-            "wide: empty cells are no value",
+            // A user whose every cell is empty is still named: the input says they have none.
+            "wide: empty cells say none",
             b"Work Email,Mobile,Office\nk@x.com,,\nl@x.com,2065550100,\n".to_vec(),
             wide(),
-            Read(2, 1, 0, None),
+            Read(2, 2, 0, None),
         ),
         (
             "wide: a bad cell refused by column",

@@ -418,14 +418,15 @@ async fn a_wide_windows_1252_export_with_semicolons_is_applied_as_configured() {
     assert!(md.contains("read as windows-1252, columns separated by ;"), "{md}");
 }
 
-/// In a wide file an empty cell means "no value": with prune on, that type is removed. A
-/// refused cell is not "no value": its type stays as it is.
+/// In a wide file an empty cell means "no value": with prune on, that type is removed, also
+/// when every cell of the row is empty. A refused cell is not "no value": its type stays as it is.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wide_empty_cell_prunes_its_type_and_a_refused_cell_never_does() {
     let both = json!([{"phoneType": "mobile", "phoneNumber": "+1 2065550100"}, {"phoneType": "office", "phoneNumber": "+1 4255550100"}]);
     let seed = json!({"users": [
         {"id": "id1", "userPrincipalName": "kim@contoso.com", "phoneMethods": both},
         {"id": "id2", "userPrincipalName": "lee@contoso.com", "phoneMethods": both},
+        {"id": "id3", "userPrincipalName": "max@contoso.com", "phoneMethods": both},
     ]});
     let w = World::with_config(
         seed,
@@ -435,9 +436,10 @@ async fn a_wide_empty_cell_prunes_its_type_and_a_refused_cell_never_does() {
     .await;
     let csv = w.csv(
         "wide.csv",
-        "Email,Mobile,Office\nkim@contoso.com,206 555 0100,\nlee@contoso.com,206 555 0100,12345\n",
+        "Email,Mobile,Office\nkim@contoso.com,206 555 0100,\nlee@contoso.com,206 555 0100,12345\nmax@contoso.com,,\n",
     );
     let (code, dir) = w.run("apply", &csv, "r").await;
+    assert_eq!(w.phones("max@contoso.com"), [], "a row of empty cells says: no phones");
     assert_eq!(code.unwrap(), ExitCode::from(1), "a refused cell makes the run exit 1");
     assert_eq!(
         w.phones("kim@contoso.com"),

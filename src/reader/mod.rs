@@ -339,6 +339,7 @@ pub fn read<R: Read + Seek>(mut source: R, spec: &Spec, progress: &dyn Fn(u64)) 
                             }
                             input.rejects.push(reject);
                         }
+                        Offer::None(phone_type) => users.found_user(&user).state_none(phone_type),
                     }
                 }
             }

@@ -46,6 +46,8 @@ pub enum Offer<'a> {
     Wanted(&'a str, DesiredPhone, Option<Reject>),
     /// Refused, under its type when the type could be read.
     Refused(Option<&'a str>, Reject),
+    /// An empty cell of a wide file: no phone of this type.
+    None(&'a str),
 }
 
 /// Works out what `item` says, as laid out by `cols`.
@@ -103,7 +105,17 @@ pub fn examine<'a>(item: Item, cols: &Columns, spec: &Spec<'a>) -> Outcome<'a> {
         phone_number: clip(number_raw),
         reason,
     };
-    let offers = offered
+    // Empty cells of a wide file (of a usable user) say "none of this type".
+    let empty: Vec<Offer> = match &cols.layout {
+        Layout::Wide(phones) if user_problem.is_none() => phones
+            .iter()
+            .filter(|(col, _, _)| field(*col).is_empty() && !not_utf8(*col))
+            .filter_map(|(_, _, t)| spec.types.iter().find(|v| v.eq_ignore_ascii_case(t)))
+            .map(|t| Offer::None(t.as_str()))
+            .collect(),
+        _ => Vec::new(),
+    };
+    let mut offers: Vec<Offer> = offered
         .into_iter()
         .map(|(col, column, type_raw, number_raw)| {
             let phone_type = spec.types.iter().find(|t| t.eq_ignore_ascii_case(&type_raw)).map(String::as_str);
@@ -151,6 +163,7 @@ pub fn examine<'a>(item: Item, cols: &Columns, spec: &Spec<'a>) -> Outcome<'a> {
             }
         })
         .collect();
+    offers.extend(empty);
     Outcome::Row {
         user_ok: user_problem.is_none(),
         user,

@@ -161,13 +161,15 @@ pub fn plan_user_or_skip(target: &dyn Target, desired: &DesiredUser, current: &R
 
 /// A user's desired state seen through one target's `from` map: the wanted phones and rejected
 /// rows under the target's types. Rows of input types the target does not take are not its
-/// business and are left out. Two input types feeding the same target type with different
+/// business and are left out. Empty wide cells are counted in `none`. Two input types feeding the same target type with different
 /// numbers is a contradiction, noted in `conflict`.
 pub struct Projected<T> {
     /// Wanted phones by target type; each with its input type.
     pub phones: BTreeMap<T, Vec<(String, DesiredPhone)>>,
     /// Rejected rows by target type (earliest line).
     pub rejected: BTreeMap<T, u64>,
+    /// Target types an empty wide cell says the user has none of, and no row gives a phone.
+    pub none: usize,
 }
 
 /// Projects `desired` through `from` (input type → target type, parsed by `parse`).
@@ -185,7 +187,19 @@ pub fn project<T: Ord + Clone>(desired: &DesiredUser, from: &BTreeMap<String, St
             *kept = (*kept).min(*line);
         }
     }
-    Projected { phones, rejected }
+    let mut none: Vec<T> = desired
+        .stated_none
+        .iter()
+        .filter_map(|input_type| feeds(from, input_type).and_then(&parse))
+        .filter(|t| !phones.contains_key(t))
+        .collect();
+    none.sort();
+    none.dedup();
+    Projected {
+        phones,
+        rejected,
+        none: none.len(),
+    }
 }
 
 /// What every target is configured with, from its `[target.NAME]` table and `plan.prune`.
@@ -430,6 +444,30 @@ mod tests {
             );
         }
         d
+    }
+
+    #[test]
+    fn an_empty_wide_cell_lets_prune_run_in_every_target_it_feeds() {
+        let seeded = |t: &str| CurrentUser {
+            items: vec![Item {
+                id: "1".into(),
+                phone_type: t.into(),
+                phone: crate::phone::from_graph("+1 4255550100"),
+                display_name: None,
+            }],
+            ..CurrentUser::default()
+        };
+        let config =
+            config("targets = [\"auth\", \"profile\"]\n[plan]\nprune = true\n[target.profile]\nfrom = { office = \"business\" }\n");
+        for (target, held) in build(&config).unwrap().iter().zip(["office", "business"]) {
+            let mut d = wanting(&[]);
+            let plan = plan_user_or_skip(target.as_ref(), &d, &Ok(seeded(held)));
+            assert!(plan.ops.is_empty(), "{}: a user with no row here keeps its phones", target.name());
+            d.state_none("office");
+            let plan = plan_user_or_skip(target.as_ref(), &d, &Ok(seeded(held)));
+            let kinds: Vec<_> = plan.ops.iter().map(|o| (o.kind, o.phone_type.as_str())).collect();
+            assert_eq!(kinds, [(crate::model::OpKind::Delete, held)], "{}", target.name());
+        }
     }
 
     #[test]

@@ -85,6 +85,8 @@ pub struct Desired {
     pub rejected: BTreeMap<PhoneType, u64>,
     /// Lines of rejected rows whose type could not be read: they block every prune delete.
     pub rejected_untyped: Vec<u64>,
+    /// Types an empty wide cell says the user has none of (and no row gives a phone).
+    pub stated_none: usize,
 }
 
 /// What Graph says one user has, under this target's types (the planner's view).
@@ -121,12 +123,13 @@ pub fn build(section: &TargetSection, context: &Context) -> Result<Box<dyn Targe
 impl AuthPhones {
     /// The planner's view of a user's desired state.
     pub fn desired(&self, d: &DesiredUser) -> Desired {
-        let Projected { phones, rejected } = project(d, &self.settings.from, PhoneType::parse);
+        let Projected { phones, rejected, none } = project(d, &self.settings.from, PhoneType::parse);
         let mut out = Desired {
             user: d.user.clone(),
             conflict: d.conflict.clone(),
             rejected,
             rejected_untyped: d.rejected_untyped.clone(),
+            stated_none: none,
             ..Desired::default()
         };
         for (t, wanted) in phones {

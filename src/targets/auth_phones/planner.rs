@@ -48,7 +48,7 @@ pub fn plan_user(desired: &DesiredUser, current: &CurrentUser, settings: &Settin
     let prune = crate::targets::prune(
         settings.prune,
         &desired.rejected_untyped,
-        desired.phones.len(),
+        desired.phones.len() + desired.stated_none,
         desired.rejected.len(),
         &mut notes,
     );

@@ -230,8 +230,8 @@ fn holds(item: &Value, phone_type: &str, name: Option<&str>, key: Option<&str>) 
 
 /// Plans one user (see the module doc for the rules).
 fn plan_user(target: &ProfilePhones, desired: &DesiredUser, current: &CurrentUser) -> UserPlan {
-    let Projected { phones, rejected } = project(desired, &target.settings.from, parse_type);
-    let rows_here: usize = phones.values().map(Vec::len).sum();
+    let Projected { phones, rejected, none } = project(desired, &target.settings.from, parse_type);
+    let rows_here: usize = phones.values().map(Vec::len).sum::<usize>() + none;
     let managed = |t: &str| target.settings.managed.iter().any(|m| m == t);
     let mut notes = Vec::new();
 

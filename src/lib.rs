@@ -29,6 +29,7 @@ pub mod phone;
 pub mod progress;
 pub mod reader;
 pub mod report;
+pub mod rollback;
 pub mod saved;
 pub mod targets;
 pub mod validate;
@@ -151,7 +152,7 @@ struct Planned {
     prune: bool,
     /// (target, lowercased user) whose current items this run read successfully.
     read_ok: std::collections::HashSet<(String, String)>,
-    /// Per target, per user of the plan: what was read (empty for a saved plan).
+    /// Per target, per user of the plan: what was read.
     current: Vec<Vec<Result<CurrentUser, SkipReason>>>,
     /// The targets, in the plan's order.
     targets: Vec<Box<dyn targets::Target>>,
@@ -394,7 +395,7 @@ async fn sync(args: &RunArgs, mode: Mode, env: &Env, stop: &Stop) -> Result<Exit
             let prune = saved.prune;
             let sends: usize = saved.targets.iter().flat_map(|t| &t.users).count();
             let bar = progress::bar(sends as u64, "re-read", quiet);
-            let (plan, read_ok) = saved.recheck(api, &targets, &mut unfinished, concurrency, &bar, stop).await;
+            let (plan, current, read_ok) = saved.recheck(api, &targets, &mut unfinished, concurrency, &bar, stop).await;
             bar.finish_and_clear();
             let stale: usize = plan
                 .targets
@@ -412,7 +413,7 @@ async fn sync(args: &RunArgs, mode: Mode, env: &Env, stop: &Stop) -> Result<Exit
                 users_read,
                 prune,
                 read_ok,
-                current: Vec::new(),
+                current,
                 targets,
             }
         }
@@ -502,6 +503,16 @@ async fn sync(args: &RunArgs, mode: Mode, env: &Env, stop: &Stop) -> Result<Exit
     let mut late_error: Option<anyhow::Error> = None;
     let mut refused = Vec::new();
     let outcomes = if mode == Mode::Apply {
+        // The way back, before the first write.
+        let snapshot = rollback::write(&report_dir, &config, &targets, &plan, &current)?;
+        if snapshot > 0 {
+            say!(
+                quiet,
+                "Prior state of the {snapshot} users this run changes: {} (see {})",
+                report_dir.join(rollback::CSV).display(),
+                report_dir.join(rollback::TOML).display()
+            );
+        }
         moves.begin(&plan, |t, u| read_ok.contains(&(t.to_string(), u.to_string())))?;
         let audit = report::OutcomeLog::create(&report_dir)?;
         let bar = progress::bar(plan.op_count() as u64, "apply", quiet);

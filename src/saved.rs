@@ -277,7 +277,8 @@ impl SavedPlan {
     /// The plan to execute now: every user whose plan sends something is read again (with the
     /// further read its target asks for, and the moves on record in `unfinished`); a user whose
     /// state differs from the one planned against is skipped as stale, one that cannot be read
-    /// is skipped as unreadable. Also returns the (target, lowercased user) pairs read now.
+    /// is skipped as unreadable. Also returns what was read, per target and user of the plan
+    /// (users not read: an error), and the (target, lowercased user) pairs read and current.
     #[allow(clippy::too_many_arguments)]
     pub async fn recheck(
         self,
@@ -287,9 +288,10 @@ impl SavedPlan {
         concurrency: usize,
         progress: &ProgressBar,
         stop: &Stop,
-    ) -> (Plan, HashSet<(String, String)>) {
+    ) -> (Plan, Vec<Vec<Result<CurrentUser, SkipReason>>>, HashSet<(String, String)>) {
         let mut read_ok = HashSet::new();
         let mut plan = Plan::default();
+        let mut states = Vec::new();
         for (target, saved) in targets.iter().zip(self.targets) {
             // Users whose ops are all blocked send nothing: they are reported as planned.
             let sends = |u: &SavedUser| u.plan.ops.iter().any(|o| o.blocked.is_none());
@@ -333,27 +335,28 @@ impl SavedPlan {
                     users[*i].1 = Some(Err(SkipReason::ReadFailed(why)));
                 }
             }
-            let users = users
+            let (users, current): (Vec<UserPlan>, Vec<Result<CurrentUser, SkipReason>>) = users
                 .into_iter()
                 .map(|(u, current)| match current {
-                    None => u.plan,
-                    Some(Err(reason)) => UserPlan::skipped(&u.plan.user, reason),
-                    Some(Ok(c)) if fingerprint(&c) != u.fingerprint => UserPlan::skipped(
-                        &u.plan.user,
-                        SkipReason::Stale("the user's phones in Graph changed after the plan was made; plan again".into()),
-                    ),
-                    Some(Ok(_)) => {
+                    None => (u.plan, Err(SkipReason::ReadFailed("not read: the plan sends nothing".into()))),
+                    Some(Err(reason)) => (UserPlan::skipped(&u.plan.user, reason.clone()), Err(reason)),
+                    Some(Ok(c)) if fingerprint(&c) != u.fingerprint => {
+                        let stale = SkipReason::Stale("the user's phones in Graph changed after the plan was made; plan again".into());
+                        (UserPlan::skipped(&u.plan.user, stale), Ok(c))
+                    }
+                    Some(Ok(c)) => {
                         read_ok.insert((target.name().to_string(), u.plan.user.to_lowercase()));
-                        u.plan
+                        (u.plan, Ok(c))
                     }
                 })
-                .collect();
+                .unzip();
+            states.push(current);
             plan.targets.push(TargetPlan {
                 target: saved.target,
                 users,
             });
         }
-        (plan, read_ok)
+        (plan, states, read_ok)
     }
 }
 

@@ -93,6 +93,67 @@ fn the_readme_run_command_converges_on_the_embedded_emulator() {
     }
 }
 
+/// The sample migration in both targets, then its rollback as the file says to run it: every
+/// user's phone methods and profile phones (types, numbers, display names) as in the sample
+/// tenant again.
+#[test]
+fn the_sample_migration_rolls_back_to_the_sample_tenant_in_both_targets() {
+    let dir = embedded_project();
+    let phones = |tenant: &serde_json::Value| {
+        let mut users: Vec<(String, Vec<String>)> = tenant["users"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|u| {
+                let mut phones: Vec<String> = u["phoneMethods"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|p| format!("method {} {}", p["phoneType"], p["phoneNumber"]))
+                    .chain(
+                        u["profilePhones"]
+                            .as_array()
+                            .into_iter()
+                            .flatten()
+                            .map(|p| format!("profile {} {} {}", p["type"], p["number"], p["displayName"])),
+                    )
+                    .collect();
+                phones.sort();
+                (u["userPrincipalName"].as_str().unwrap().to_string(), phones)
+            })
+            .collect();
+        users.sort();
+        users
+    };
+    let read = |path: &Path| -> serde_json::Value { serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap() };
+    let seed = phones(&read(&dir.path().join("samples/tenant.json")));
+    let run = phonesync(dir.path(), &["apply", "samples/hr_phones.csv", "--report-dir", "migration"]);
+    assert_eq!(run.status.code(), Some(1), "{}", text(&run));
+    let state = dir.path().join(".phonesync/emulator-state.json");
+    assert_ne!(phones(&read(&state)), seed, "the migration changed phones");
+    let out = text(&run);
+    assert!(out.contains("Prior state of the 5 users this run changes"), "{out}");
+    let csv = std::fs::read_to_string(dir.path().join("migration/rollback.csv")).unwrap();
+    assert!(
+        csv.starts_with("user,auth mobile,auth alternateMobile,auth office,profile mobile,profile business,displayName\n"),
+        "{csv}"
+    );
+
+    let rollback = phonesync(
+        dir.path(),
+        &[
+            "apply",
+            "migration/rollback.csv",
+            "--config",
+            "migration/rollback.toml",
+            "--report-dir",
+            "rollback",
+        ],
+    );
+    assert_eq!(rollback.status.code(), Some(0), "{}", text(&rollback));
+    assert_eq!(phones(&read(&state)), seed, "every user as in the sample tenant");
+}
+
 #[test]
 fn fatal_problems_exit_2_with_one_clear_message() {
     let dir = embedded_project();

@@ -734,3 +734,95 @@ async fn a_saved_plan_applies_as_planned_and_skips_users_changed_since_as_stale(
     let (code, _) = w.run("apply", &saved, "elsewhere").await;
     assert!(format!("{:#}", code.unwrap_err()).contains("another tenant"));
 }
+
+/// Before its first write, apply leaves rollback.csv and rollback.toml; applying them after a
+/// migration (updates, a type change, an add to a user who had nothing, a prune delete) puts
+/// every user back exactly as they were, and leaves users the migration did not touch alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rollback_restores_the_exact_prior_state_after_a_migration() {
+    let seed = json!({"users": [
+        {"id": "id1", "userPrincipalName": "a@contoso.com", "phoneMethods": [
+            {"phoneType": "mobile", "phoneNumber": "+1 2065550001"}, {"phoneType": "office", "phoneNumber": "+1 4255550001"}]},
+        {"id": "id2", "userPrincipalName": "b@contoso.com", "phoneMethods": [{"phoneType": "office", "phoneNumber": "+1 2065550002"}]},
+        {"id": "id3", "userPrincipalName": "c@contoso.com"},
+        {"id": "id4", "userPrincipalName": "d@contoso.com", "phoneMethods": [{"phoneType": "mobile", "phoneNumber": "+1 2065550004"}]},
+    ]});
+    let w = World::with_config(seed, "\n[plan]\nprune = true\n").await;
+    let users = ["a@contoso.com", "b@contoso.com", "c@contoso.com", "d@contoso.com"];
+    let before: Vec<_> = users.iter().map(|u| w.phones(u)).collect();
+    let migration = w.csv(
+        "migration.csv",
+        "user,phoneType,phoneNumber\na@contoso.com,mobile,+1 2065559001\nb@contoso.com,mobile,+1 2065550002\n\
+         c@contoso.com,mobile,+1 2065559003\nd@contoso.com,mobile,+1 2065550004\n",
+    );
+    let (code, dir) = w.run("apply", &migration, "migration").await;
+    assert_eq!(code.unwrap(), ExitCode::SUCCESS);
+    let after: Vec<_> = users.iter().map(|u| w.phones(u)).collect();
+    assert_eq!(after[0], pairs(&[("mobile", "+1 2065559001")]), "updated, office pruned");
+    assert_eq!(after[1], pairs(&[("mobile", "+1 2065550002")]), "moved to mobile");
+    assert_eq!(after[2], pairs(&[("mobile", "+1 2065559003")]), "added");
+
+    let snapshot = csv_rows(&dir.join("rollback.csv"));
+    let rows: Vec<Vec<&str>> = snapshot
+        .iter()
+        .map(|r| {
+            vec![
+                r["user"].as_str(),
+                r["auth mobile"].as_str(),
+                r["auth alternateMobile"].as_str(),
+                r["auth office"].as_str(),
+            ]
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            ["a@contoso.com", "+1 2065550001", "", "+1 4255550001"],
+            ["b@contoso.com", "", "", "+1 2065550002"],
+            ["c@contoso.com", "", "", ""],
+        ],
+        "the touched users, as they were; d was in line and is not in it"
+    );
+    #[cfg(unix)]
+    for file in ["rollback.csv", "rollback.toml"] {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(dir.join(file)).unwrap().permissions().mode() & 0o777,
+            0o600,
+            "{file}"
+        );
+    }
+
+    // The rollback, as the file says to run it: its plan first, then the apply.
+    let rollback_config = dir.join("rollback.toml");
+    let toml = std::fs::read_to_string(&rollback_config).unwrap();
+    assert!(toml.contains("prune = true") && toml.contains("phonesync apply"), "{toml}");
+    let run = |mode: &'static str, name: &'static str| {
+        let reports = w.dir.path().join("reports").join(name);
+        let args = [
+            "phonesync",
+            mode,
+            dir.join("rollback.csv").to_str().unwrap().to_string().leak(),
+            "--quiet",
+            "--config",
+            rollback_config.to_str().unwrap().to_string().leak(),
+            "--report-dir",
+            reports.to_str().unwrap().to_string().leak(),
+        ];
+        let cli = <phonesync::cli::Cli as clap::Parser>::parse_from(args);
+        (phonesync::run_async(cli, w.env()), reports)
+    };
+    let (plan, reports) = run("plan", "rollback-plan");
+    assert_eq!(plan.await.unwrap(), ExitCode::SUCCESS);
+    assert_eq!(
+        summary(&reports)["ops"]["planned"],
+        json!({"add": 2, "update": 1, "delete": 2}),
+        "add a's office and b's office, update a's mobile, delete b's mobile and c's"
+    );
+    let from = w.emulator.changes().len();
+    let (apply, _) = run("apply", "rollback");
+    assert_eq!(apply.await.unwrap(), ExitCode::SUCCESS);
+    let restored: Vec<_> = users.iter().map(|u| w.phones(u)).collect();
+    assert_eq!(restored, before, "every user exactly as before the migration");
+    assert_journal_invariants(&w.emulator.changes()[from..]);
+}

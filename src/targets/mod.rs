@@ -55,6 +55,10 @@ pub trait Target: Send + Sync {
     fn texted(&self) -> &'static [&'static str] {
         &[]
     }
+    /// Whether its items have display names (the input's `displayName` column feeds them).
+    fn keeps_names(&self) -> bool {
+        false
+    }
     /// The read that lists one user's items.
     fn read(&self, user: &str) -> (Version, String);
     /// Parses the answer to [`Target::read`].

@@ -114,6 +114,10 @@ impl Target for ProfilePhones {
         &self.settings
     }
 
+    fn keeps_names(&self) -> bool {
+        true
+    }
+
     fn delegated_scopes(&self) -> &'static [&'static str] {
         // docs/graph.md#profile-phone-permissions: delegated User.ReadWrite(.All) writes profiles.
         &["User.ReadWrite.All"]

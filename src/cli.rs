@@ -30,6 +30,9 @@ pub enum Command {
     /// Check an HR file with no network: counts, refused rows with reasons, and a preview of the
     /// first users as read (exit 0: every row usable; 1: some refused; 2: unusable file).
     Validate(ValidateArgs),
+    /// Write the tenant's current phones (every configured target) as an input file, with the
+    /// config that applies it: the starting point of a migration, and a backup before one.
+    Export(ExportArgs),
     /// Run the Graph emulator as a standalone server (for trying a CSV before touching a tenant).
     #[cfg(feature = "embedded-emulator")]
     Emulator(Box<phonesync_emulator::ServeArgs>),
@@ -77,6 +80,26 @@ impl Cli {
             _ => 2,
         }
     }
+}
+
+/// Arguments of `export`.
+#[derive(Debug, Args, Clone)]
+pub struct ExportArgs {
+    /// The file to write (new, owner-only); the config that applies it is written beside it,
+    /// with the extension `.toml`.
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+    /// Export only these users: a text file with one object id or UPN per line (blank lines,
+    /// lines starting with `#` and a `user` header line are skipped). Without it, every user
+    /// of the tenant.
+    #[arg(long, value_name = "FILE")]
+    pub users: Option<PathBuf>,
+    /// The config: endpoint, sign-in, targets and their managed types.
+    #[arg(long, short, default_value = "config.toml")]
+    pub config: PathBuf,
+    /// Print only errors and the final summary.
+    #[arg(long, short)]
+    pub quiet: bool,
 }
 
 /// Arguments of `validate`.

@@ -16,6 +16,7 @@ pub mod cli;
 pub mod config;
 pub mod connect;
 pub mod executor;
+pub mod export;
 pub mod fetcher;
 pub mod files;
 pub mod graph;
@@ -29,8 +30,8 @@ pub mod phone;
 pub mod progress;
 pub mod reader;
 pub mod report;
-pub mod rollback;
 pub mod saved;
+pub mod snapshot;
 pub mod targets;
 pub mod validate;
 
@@ -76,6 +77,7 @@ pub async fn run_with(cli: Cli, env: Env, stop: &Stop) -> Result<ExitCode> {
         Command::Plan(args) => sync(&args, Mode::Plan, &env, stop).await,
         Command::Apply(args) => sync(&args, Mode::Apply, &env, stop).await,
         Command::Validate(args) => validate::validate(&args, &env),
+        Command::Export(args) => export::export(&args, &env, stop).await,
         #[cfg(feature = "embedded-emulator")]
         Command::Emulator(args) => phonesync_emulator::serve(&args).await,
     }
@@ -504,13 +506,13 @@ async fn sync(args: &RunArgs, mode: Mode, env: &Env, stop: &Stop) -> Result<Exit
     let mut refused = Vec::new();
     let outcomes = if mode == Mode::Apply {
         // The way back, before the first write.
-        let snapshot = rollback::write(&report_dir, &config, &targets, &plan, &current)?;
+        let snapshot = snapshot::rollback(&report_dir, &config, &targets, &plan, &current)?;
         if snapshot > 0 {
             say!(
                 quiet,
                 "Prior state of the {snapshot} users this run changes: {} (see {})",
-                report_dir.join(rollback::CSV).display(),
-                report_dir.join(rollback::TOML).display()
+                report_dir.join(snapshot::CSV).display(),
+                report_dir.join(snapshot::TOML).display()
             );
         }
         moves.begin(&plan, |t, u| read_ok.contains(&(t.to_string(), u.to_string())))?;

@@ -288,11 +288,65 @@ fn user_entity(tenant: &Tenant, u: usize, version: &str, query: &str) -> Answer 
     Answer::ok(200, Some(body))
 }
 
+/// Users a page holds unless `$top` says otherwise, and at most (Graph's list users: 100, 999).
+const PAGE: usize = 100;
+const MAX_PAGE: usize = 999;
+
+/// `GET /users`: a page of users (`id`, `userPrincipalName`), in a stable order, with an
+/// `@odata.nextLink` carrying a `$skiptoken` while more remain. `$top` sets the page size (1 to
+/// 999); a `$skiptoken` this emulator did not issue is refused.
+fn list_users(tenant: &Tenant, version: &str, query: &str) -> Answer {
+    let params: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes()).into_owned().collect();
+    let param = |name: &str| params.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str());
+    let top = match param("$top").map(str::parse::<usize>) {
+        None => PAGE,
+        Some(Ok(n)) if (1..=MAX_PAGE).contains(&n) => n,
+        Some(_) => {
+            return Answer::error(
+                400,
+                "Request_BadRequest",
+                "Invalid page size specified: the $top value must be between 1 and 999.",
+            );
+        }
+    };
+    let from = match param("$skiptoken").map(|t| t.strip_prefix("emu-").and_then(|n| n.parse::<usize>().ok())) {
+        None => 0,
+        Some(Some(n)) if n <= tenant.user_count() => n,
+        Some(_) => {
+            return Answer::error(
+                400,
+                "Directory_ExpiredPageToken",
+                "The specified page token value has expired and can no longer be included in your request.",
+            );
+        }
+    };
+    let to = (from + top).min(tenant.user_count());
+    let value: Vec<Value> = (from..to)
+        .map(|u| {
+            let (id, upn) = tenant.identity(u);
+            json!({"id": id, "userPrincipalName": upn})
+        })
+        .collect();
+    let mut body = json!({
+        "@odata.context": format!("https://graph.microsoft.com/{version}/$metadata#users(id,userPrincipalName)"),
+        "value": value,
+    });
+    if to < tenant.user_count() {
+        body["@odata.nextLink"] = json!(format!(
+            "https://graph.microsoft.com/{version}/users?$select=id,userPrincipalName&$top={top}&$skiptoken=emu-{to}"
+        ));
+    }
+    Answer::ok(200, Some(body))
+}
+
 /// Serves one Graph operation on a user; shared by plain requests and `$batch` items. The
 /// changes it makes are journaled before the tenant is unlocked, so the journal has them in the
 /// order they were made.
 pub(crate) fn dispatch(s: &Shared, op: &Operation) -> Answer {
     let (version, method, body) = (op.version, op.method, op.body);
+    if method == "GET" && op.rest.len() == 1 && is(&op.rest[0], "users") {
+        return list_users(&s.tenant.lock().expect("tenant lock"), version, op.query);
+    }
     let (user, tail) = match user_of(op.rest) {
         Ok(v) => v,
         Err(a) => return a,

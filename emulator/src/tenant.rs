@@ -352,6 +352,11 @@ impl Tenant {
         })
     }
 
+    /// How many users the tenant has.
+    pub fn user_count(&self) -> usize {
+        self.users.len()
+    }
+
     /// The user's object id and user principal name.
     pub fn identity(&self, u: usize) -> (&str, &str) {
         (&self.users[u].id, &self.users[u].upn)

@@ -1,7 +1,11 @@
-//! The way back from an apply: before its first write, `apply` writes `rollback.csv`, the prior
-//! state of every user the plan touches in the tool's own input format, and `rollback.toml`,
-//! the config that makes `phonesync apply rollback.csv --config rollback.toml` restore exactly
-//! that state (prune on, for those users and the types the run managed).
+//! Snapshots of users' phones in the tool's own input format, with the config that applies them:
+//! the way back from an apply, and the starting point of a migration.
+//!
+//! - Before its first write, `apply` writes `rollback.csv`, the prior state of every user the
+//!   plan touches, and `rollback.toml`, the config that makes `phonesync apply rollback.csv
+//!   --config rollback.toml` restore exactly that state (prune on, for those users and the types
+//!   the run managed).
+//! - `phonesync export` writes the current state of a tenant's users the same way (`export`).
 //!
 //! The file is wide: one row per user, one column per (target, managed type), an empty cell
 //! meaning "none of this type". A cell the run cannot vouch for holds `?`, which the reader
@@ -34,7 +38,7 @@ fn column(target: &str, phone_type: &str) -> String {
 /// Writes `rollback.csv` and `rollback.toml` into `dir` for the users `plan` sends ops for,
 /// from `current` (per target, per user of the plan, as read before any write). Returns the
 /// number of users in the snapshot; none, and no files, when the plan sends nothing.
-pub fn write(
+pub fn rollback(
     dir: &Path,
     config: &Config,
     targets: &[Box<dyn Target>],
@@ -58,23 +62,65 @@ pub fn write(
         .iter()
         .map(|t| t.users.iter().enumerate().map(|(i, u)| (u.user.to_lowercase(), i)).collect())
         .collect();
+    let state = |t: usize, user: &str| {
+        index[t]
+            .get(&user.to_lowercase())
+            .and_then(|i| current[t].get(*i))
+            .and_then(|c| c.as_ref().ok())
+    };
+    let (csv, toml) = (dir.join(CSV), dir.join(TOML));
+    let comment = format!(
+        "# Written by phonesync apply before its first write. To put the {} users it changes back as\n\
+         # they were: phonesync apply {} --config {}\n\
+         # (review it first with `phonesync plan`). Prune is on for those users and types only.\n",
+        touched.len(),
+        csv.display(),
+        toml.display()
+    );
+    write(&csv, &toml, &comment, config, targets, &touched, &state, Guards::Off)?;
+    Ok(touched.len())
+}
+
+/// What a snapshot's config does with the delete and shrink guards.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Guards {
+    /// As the run's config has them (an export, edited before it is applied).
+    Kept,
+    /// Opened to what the snapshot may delete, the shrink guard off (a rollback names few
+    /// users on purpose, and deletes what the run added).
+    Off,
+}
+
+/// Writes the snapshot of `users` (their state in target `t` by `state(t, user)`; `None` when
+/// not known) to `csv_path`, and the config that applies it to `toml_path` (headed by
+/// `comment`), both new and owner-only.
+#[allow(clippy::too_many_arguments)]
+pub fn write<'a>(
+    csv_path: &Path,
+    toml_path: &Path,
+    comment: &str,
+    config: &Config,
+    targets: &[Box<dyn Target>],
+    users: &[&str],
+    state: &dyn Fn(usize, &str) -> Option<&'a CurrentUser>,
+    guards: Guards,
+) -> Result<()> {
     let columns: Vec<(usize, String, String)> = targets
         .iter()
         .enumerate()
         .flat_map(|(i, t)| t.settings().managed.iter().map(move |m| (i, t.name().to_string(), m.clone())))
         .collect();
-
     let mut csv = csv::Writer::from_writer(Vec::new());
     let mut header = vec!["user".to_string()];
     header.extend(columns.iter().map(|(_, t, m)| column(t, m)));
     header.push(DISPLAY_NAME.into());
     csv.write_record(&header)?;
-    for user in &touched {
+    for user in users {
         let mut row = vec![user.to_string()];
         let mut names: Vec<Option<&str>> = Vec::new();
         for (t, _, phone_type) in &columns {
-            let state = index[*t].get(&user.to_lowercase()).and_then(|i| current[*t].get(*i));
-            if let Some(Ok(c)) = state
+            let state = state(*t, user);
+            if let Some(c) = state
                 && targets[*t].keeps_names()
             {
                 names.extend(
@@ -85,7 +131,7 @@ pub fn write(
                 );
             }
             let cell = match state {
-                Some(Ok(c)) => {
+                Some(c) => {
                     let mut held = c.items.iter().filter(|i| i.phone_type == *phone_type);
                     match (held.next(), held.next()) {
                         (None, _) => String::new(),
@@ -93,7 +139,7 @@ pub fn write(
                         (Some(_), Some(_)) => UNKNOWN.into(),
                     }
                 }
-                _ => UNKNOWN.into(),
+                None => UNKNOWN.into(),
             };
             row.push(cell);
         }
@@ -105,31 +151,26 @@ pub fn write(
         row.push(name);
         csv.write_record(&row)?;
     }
-    let bytes = csv.into_inner().context("cannot write rollback.csv")?;
-    crate::files::create_private(&dir.join(CSV))?
+    let bytes = csv.into_inner().with_context(|| format!("cannot write {}", csv_path.display()))?;
+    crate::files::create_private(csv_path)?
         .write_all(&bytes)
-        .context("cannot write rollback.csv")?;
-
-    let toml = rollback_config(config, targets, &columns, touched.len())?;
-    let text = format!(
-        "# Written by phonesync apply before its first write. To put the {} users it changes back as\n\
-         # they were: phonesync apply {} --config {}\n\
-         # (review it first with `phonesync plan`). Prune is on for those users and types only.\n\n{toml}",
-        touched.len(),
-        dir.join(CSV).display(),
-        dir.join(TOML).display()
-    );
-    crate::files::create_private(&dir.join(TOML))?
-        .write_all(text.as_bytes())
-        .context("cannot write rollback.toml")?;
-    Ok(touched.len())
+        .with_context(|| format!("cannot write {}", csv_path.display()))?;
+    let toml = snapshot_config(config, targets, &columns, users.len(), guards)?;
+    crate::files::create_private(toml_path)?
+        .write_all(format!("{comment}\n{toml}").as_bytes())
+        .with_context(|| format!("cannot write {}", toml_path.display()))
 }
 
-/// The run's config file with what makes it restore the snapshot: the run's targets, each fed
-/// by its own columns and managing the types it managed; prune on; the delete guard opened to
-/// what the snapshot may delete and the shrink guard off (the snapshot names few users on
-/// purpose); relative paths made absolute (the file lives in the reports folder).
-fn rollback_config(config: &Config, targets: &[Box<dyn Target>], columns: &[(usize, String, String)], users: usize) -> Result<String> {
+/// The run's config file with what makes it apply the snapshot: the run's targets, each fed
+/// by its own columns and managing the types it managed; prune on; the guards as `guards`
+/// says; relative paths made absolute (the file may live anywhere).
+fn snapshot_config(
+    config: &Config,
+    targets: &[Box<dyn Target>],
+    columns: &[(usize, String, String)],
+    users: usize,
+    guards: Guards,
+) -> Result<String> {
     let text =
         std::fs::read_to_string(&config.path).with_context(|| format!("cannot read {} to write rollback.toml", config.path.display()))?;
     let mut table: toml::Table = text
@@ -156,10 +197,15 @@ fn rollback_config(config: &Config, targets: &[Box<dyn Target>], columns: &[(usi
         "targets".into(),
         toml::Value::Array(targets.iter().map(|t| toml::Value::String(t.name().into())).collect()),
     );
-    let mut plan = toml::Table::new();
+    let mut plan = match (guards, table.remove("plan")) {
+        (Guards::Kept, Some(toml::Value::Table(plan))) => plan,
+        _ => toml::Table::new(),
+    };
     plan.insert("prune".into(), true.into());
-    plan.insert("max_deletes".into(), ((users * columns.len()).max(1) as i64).into());
-    plan.insert("max_shrink_percent".into(), 100.0.into());
+    if guards == Guards::Off {
+        plan.insert("max_deletes".into(), ((users * columns.len()).max(1) as i64).into());
+        plan.insert("max_shrink_percent".into(), 100.0.into());
+    }
     table.insert("plan".into(), plan.into());
     let mut input = toml::Table::new();
     input.insert("format".into(), "wide".into());

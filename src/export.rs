@@ -1,0 +1,222 @@
+//! `phonesync export`: the tenant's current phones, every configured target, written as an input
+//! file with the config that applies it (`snapshot`). The starting point of a migration (edit the
+//! file, plan it, apply it) and a backup before one. Reads go through the same paced, retried,
+//! batched client as any run; users come from `--users` or from listing the tenant's users.
+
+use crate::cli::ExportArgs;
+use crate::config::{Config, Env};
+use crate::graph::{GraphClient, Version};
+use crate::interrupt::Stop;
+use crate::model::{DesiredUser, SkipReason};
+use crate::{connect, fetcher, phone, progress, snapshot, targets};
+use anyhow::{Context, Result, bail};
+use std::io::Write;
+use std::process::ExitCode;
+
+/// Runs `export`: exit 0 when every user was read, 1 when some could not be (their cells say
+/// `?`, so applying the file leaves them as they are), 2 on a fatal error.
+pub async fn export(args: &ExportArgs, env: &Env, stop: &Stop) -> Result<ExitCode> {
+    let config = Config::load(&args.config, env)?;
+    let region: phone::Region = config
+        .default_region
+        .parse()
+        .map_err(|why: String| config.error("input.default_region", why))?;
+    let targets = targets::build(&config, region)?;
+    let toml_path = args.out.with_extension("toml");
+    if toml_path == args.out {
+        bail!("--out {} must not end in .toml: its config is written beside it as .toml", args.out.display());
+    }
+    // Both files are new: nothing is overwritten, and nothing is half-written on a refusal.
+    for path in [&args.out, &toml_path] {
+        if path.symlink_metadata().is_ok() {
+            bail!("{} already exists: export writes new files only", path.display());
+        }
+    }
+    let listed = match &args.users {
+        Some(path) => Some(users_file(path)?),
+        None => None,
+    };
+    let scopes: Vec<&str> = targets.iter().flat_map(|t| t.delegated_scopes().iter().copied()).collect();
+    let connection = connect::open(&config, &scopes).await?;
+    let quiet = args.quiet;
+    if !quiet {
+        let _ = writeln!(std::io::stderr(), "phonesync export: {}", connection.label);
+    }
+    let api = connection.client.as_ref();
+    let names = match listed {
+        Some(names) => names,
+        None => match list_users(api).await {
+            Ok(names) => names,
+            Err(e) => {
+                connection.close(false).await?;
+                return Err(e);
+            }
+        },
+    };
+    let users: Vec<DesiredUser> = names
+        .iter()
+        .map(|u| DesiredUser {
+            user: u.clone(),
+            ..DesiredUser::default()
+        })
+        .collect();
+    let concurrency = config.rate.users_in_flight();
+    let bar = progress::bar((users.len() * targets.len()) as u64, "read", quiet);
+    let mut reads = Vec::with_capacity(targets.len());
+    for target in &targets {
+        reads.push(fetcher::fetch(api, target.as_ref(), &users, concurrency, &bar, stop).await);
+        if let Some(e) = fetcher::graph_refused_everything(&users, &reads) {
+            bar.finish_and_clear();
+            connection.close(false).await?;
+            bail!("Graph answered none of the reads, so nothing was exported: {e}");
+        }
+    }
+    bar.finish_and_clear();
+    let label = connection.label.clone();
+    connection.close(false).await?;
+
+    let mut unread: Vec<(String, String)> = Vec::new();
+    for (target, reads) in targets.iter().zip(&reads) {
+        for (user, read) in names.iter().zip(reads) {
+            if let Err((reason, _)) = read {
+                unread.push((format!("{user} ({})", target.name()), reason.to_string()));
+            }
+        }
+    }
+    let index: std::collections::HashMap<&str, usize> = names.iter().enumerate().map(|(i, n)| (n.as_str(), i)).collect();
+    let state = |t: usize, user: &str| reads[t][*index.get(user)?].as_ref().ok();
+    // Users not found at all are left out; the others are written, unknown cells as `?`.
+    let found: Vec<&str> = names
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !reads.iter().all(|r| matches!(r[*i], Err((SkipReason::NotFound, _)))))
+        .map(|(_, n)| n.as_str())
+        .collect();
+    let comment = format!(
+        "# Written by phonesync export: {} users of {}. Edit {} (an empty cell: no phone of that\n\
+         # type), review with `phonesync plan {} --config {}`, then apply it the same way.\n\
+         # Prune is on: a phone whose cell you empty is deleted.\n",
+        found.len(),
+        label,
+        args.out.display(),
+        args.out.display(),
+        toml_path.display()
+    );
+    snapshot::write(
+        &args.out,
+        &toml_path,
+        &comment,
+        &config,
+        &targets,
+        &found,
+        &state,
+        snapshot::Guards::Kept,
+    )?;
+    for (user, why) in unread.iter().take(20) {
+        let _ = writeln!(std::io::stderr(), "Not read: {user}: {why}");
+    }
+    if unread.len() > 20 {
+        let _ = writeln!(std::io::stderr(), "… and {} more users not read", unread.len() - 20);
+    }
+    let _ = writeln!(
+        std::io::stdout(),
+        "Exported {} users to {} ({} users not read; their cells hold '?', left as they are when applied)\nConfig to apply it with: {}",
+        found.len(),
+        args.out.display(),
+        unread.len(),
+        toml_path.display()
+    );
+    Ok(if unread.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// The users a `--users` file names, in order, once each.
+fn users_file(path: &std::path::Path) -> Result<Vec<String>> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read the users file {}", path.display()))?;
+    let mut seen = std::collections::HashSet::new();
+    let users: Vec<String> = text
+        .lines()
+        .map(|l| l.trim_start_matches('\u{feff}').trim())
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .enumerate()
+        .filter(|(i, l)| !(*i == 0 && (l.eq_ignore_ascii_case("user") || l.eq_ignore_ascii_case("userPrincipalName"))))
+        .map(|(_, l)| l.to_string())
+        .filter(|l| seen.insert(l.to_lowercase()))
+        .collect();
+    if users.is_empty() {
+        bail!("the users file {} names no user: write one object id or UPN per line", path.display());
+    }
+    Ok(users)
+}
+
+/// Every user of the tenant (their UPNs), page by page (`GET /users`, following
+/// `@odata.nextLink` on the configured endpoint, never on the host the link names).
+async fn list_users(api: &GraphClient) -> Result<Vec<String>> {
+    #[derive(serde::Deserialize)]
+    struct Page {
+        value: Vec<User>,
+        #[serde(rename = "@odata.nextLink")]
+        next: Option<String>,
+    }
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct User {
+        id: String,
+        user_principal_name: Option<String>,
+    }
+    let mut users = Vec::new();
+    let mut path = "/users?$select=id,userPrincipalName&$top=999".to_string();
+    loop {
+        let (page, _) = api
+            .get_as::<Page>(Version::V1, path, "the list of users")
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot list the tenant's users (pass --users FILE to name them): {e}"))?;
+        users.extend(page.value.into_iter().map(|u| u.user_principal_name.unwrap_or(u.id)));
+        match page.next {
+            None => return Ok(users),
+            Some(link) => path = next_path(&link)?,
+        }
+    }
+}
+
+/// The path and query of a `@odata.nextLink` after its version segment.
+fn next_path(link: &str) -> Result<String> {
+    let url = url::Url::parse(link).with_context(|| format!("Graph sent a next page link that is not a URL: {link}"))?;
+    let path = url.path();
+    let rest = ["/v1.0", "/beta"]
+        .iter()
+        .find_map(|v| path.strip_prefix(v))
+        .with_context(|| format!("Graph sent a next page link without a version: {link}"))?;
+    Ok(match url.query() {
+        Some(q) => format!("{rest}?{q}"),
+        None => rest.to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_next_link_is_followed_on_the_configured_endpoint() {
+        assert_eq!(
+            next_path("https://graph.microsoft.com/v1.0/users?$top=999&$skiptoken=X%2BY").unwrap(),
+            "/users?$top=999&$skiptoken=X%2BY"
+        );
+        assert!(next_path("/relative").is_err());
+        assert!(next_path("https://evil.example/users").is_err());
+    }
+
+    #[test]
+    fn a_users_file_is_one_user_per_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("users.txt");
+        std::fs::write(&path, "\u{feff}user\r\n# comment\r\na@contoso.com\r\n\r\nA@CONTOSO.COM\r\nid-2\r\n").unwrap();
+        assert_eq!(users_file(&path).unwrap(), ["a@contoso.com", "id-2"]);
+        std::fs::write(&path, "# nobody\n").unwrap();
+        assert!(format!("{:#}", users_file(&path).unwrap_err()).contains("names no user"));
+    }
+}

@@ -18,6 +18,10 @@ pub struct Cli {
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
+    /// How stderr speaks: `text` for people, `json` for schedulers and log shippers (one JSON
+    /// object per line: messages, warnings, errors and progress).
+    #[arg(long, global = true, value_enum, default_value = "text")]
+    pub log_format: crate::console::LogFormat,
 }
 
 /// The subcommands.

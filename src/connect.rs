@@ -107,9 +107,7 @@ fn credential(config: &Config, url: &reqwest::Url, scopes: &[&str]) -> Result<Cr
                 }
                 app(wanted.join(" "))
             },
-            |message| {
-                let _ = std::io::Write::write_all(&mut std::io::stderr(), format!("{message}\n").as_bytes());
-            },
+            crate::console::info,
         ),
         SignIn::AccessToken(_) => unreachable!("handled above"),
     })

@@ -8,7 +8,7 @@ use crate::config::{Config, Env};
 use crate::graph::{GraphClient, Version};
 use crate::interrupt::Stop;
 use crate::model::{DesiredUser, SkipReason};
-use crate::{connect, fetcher, phone, progress, snapshot, targets};
+use crate::{connect, console, fetcher, phone, progress, snapshot, targets};
 use anyhow::{Context, Result, bail};
 use std::io::Write;
 use std::process::ExitCode;
@@ -24,7 +24,10 @@ pub async fn export(args: &ExportArgs, env: &Env, stop: &Stop) -> Result<ExitCod
     let targets = targets::build(&config, region)?;
     let toml_path = args.out.with_extension("toml");
     if toml_path == args.out {
-        bail!("--out {} must not end in .toml: its config is written beside it as .toml", args.out.display());
+        bail!(
+            "--out {} must not end in .toml: its config is written beside it as .toml",
+            args.out.display()
+        );
     }
     // Both files are new: nothing is overwritten, and nothing is half-written on a refusal.
     for path in [&args.out, &toml_path] {
@@ -40,7 +43,7 @@ pub async fn export(args: &ExportArgs, env: &Env, stop: &Stop) -> Result<ExitCod
     let connection = connect::open(&config, &scopes).await?;
     let quiet = args.quiet;
     if !quiet {
-        let _ = writeln!(std::io::stderr(), "phonesync export: {}", connection.label);
+        console::info(&format!("phonesync export: {}", connection.label));
     }
     let api = connection.client.as_ref();
     let names = match listed {
@@ -61,7 +64,12 @@ pub async fn export(args: &ExportArgs, env: &Env, stop: &Stop) -> Result<ExitCod
         })
         .collect();
     let concurrency = config.rate.users_in_flight();
-    let bar = progress::bar((users.len() * targets.len()) as u64, "read", quiet);
+    let bar = progress::bar(
+        (users.len() * targets.len()) as u64,
+        "read",
+        quiet,
+        Some(api.stats.throttled.clone()),
+    );
     let mut reads = Vec::with_capacity(targets.len());
     for target in &targets {
         reads.push(fetcher::fetch(api, target.as_ref(), &users, concurrency, &bar, stop).await);
@@ -113,10 +121,10 @@ pub async fn export(args: &ExportArgs, env: &Env, stop: &Stop) -> Result<ExitCod
         snapshot::Guards::Kept,
     )?;
     for (user, why) in unread.iter().take(20) {
-        let _ = writeln!(std::io::stderr(), "Not read: {user}: {why}");
+        console::warn(&format!("not read: {user}: {why}"));
     }
     if unread.len() > 20 {
-        let _ = writeln!(std::io::stderr(), "… and {} more users not read", unread.len() - 20);
+        console::warn(&format!("… and {} more users not read", unread.len() - 20));
     }
     let _ = writeln!(
         std::io::stdout(),
@@ -126,11 +134,7 @@ pub async fn export(args: &ExportArgs, env: &Env, stop: &Stop) -> Result<ExitCod
         unread.len(),
         toml_path.display()
     );
-    Ok(if unread.is_empty() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    Ok(if unread.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 
 /// The users a `--users` file names, in order, once each.
@@ -147,7 +151,10 @@ fn users_file(path: &std::path::Path) -> Result<Vec<String>> {
         .filter(|l| seen.insert(l.to_lowercase()))
         .collect();
     if users.is_empty() {
-        bail!("the users file {} names no user: write one object id or UPN per line", path.display());
+        bail!(
+            "the users file {} names no user: write one object id or UPN per line",
+            path.display()
+        );
     }
     Ok(users)
 }

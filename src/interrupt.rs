@@ -83,8 +83,7 @@ async fn next_signal() -> u8 {
     }
 }
 
-/// Writes a line to stderr, ignoring a closed or full stderr.
+/// Says a line on stderr (see `console`), ignoring a closed or full stderr.
 fn eprintln_quietly(line: &str) {
-    use std::io::Write;
-    let _ = writeln!(std::io::stderr(), "{line}");
+    crate::console::info(line);
 }

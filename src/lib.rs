@@ -15,6 +15,7 @@
 pub mod cli;
 pub mod config;
 pub mod connect;
+pub mod console;
 pub mod executor;
 pub mod export;
 pub mod fetcher;
@@ -83,10 +84,10 @@ pub async fn run_with(cli: Cli, env: Env, stop: &Stop) -> Result<ExitCode> {
     }
 }
 
-/// Prints a line to stderr unless quiet: banners and progress notes, never report data. A
-/// closed or full stderr is ignored.
+/// Says a line on stderr unless quiet (see `console`): banners and progress notes, never report
+/// data.
 macro_rules! say {
-    ($quiet:expr, $($arg:tt)*) => {{ if !$quiet { let _ = writeln!(std::io::stderr(), $($arg)*); } }};
+    ($quiet:expr, $($arg:tt)*) => {{ if !$quiet { console::info(&format!($($arg)*)); } }};
 }
 
 /// Prints a line to stdout, ignoring a closed or full stdout (`| head`, `> /dev/full`): the
@@ -184,7 +185,12 @@ async fn plan_input(
         let n = desired.len();
         (desired, vec![None; n])
     };
-    let bar = progress::bar((users.len() * targets.len()) as u64, "read", quiet);
+    let bar = progress::bar(
+        (users.len() * targets.len()) as u64,
+        "read",
+        quiet,
+        Some(api.stats.throttled.clone()),
+    );
     let mut reads = Vec::with_capacity(targets.len());
     for target in &targets {
         reads.push(fetcher::fetch(api, target.as_ref(), &users, concurrency, &bar, stop).await);
@@ -225,10 +231,9 @@ async fn plan_input(
         .count();
     let prune = config.prune && read_errors == 0;
     let targets = if config.prune && read_errors > 0 {
-        let _ = writeln!(
-            std::io::stderr(),
-            "Warning: prune is off for this run: {read_errors} user reads failed (see plan.md); run again once Graph answers them"
-        );
+        console::warn(&format!(
+            "prune is off for this run: {read_errors} user reads failed (see plan.md); run again once Graph answers them"
+        ));
         let no_prune = Config {
             prune: false,
             ..config.clone()
@@ -313,7 +318,7 @@ async fn sync(args: &RunArgs, mode: Mode, env: &Env, stop: &Stop) -> Result<Exit
     let _lock = if mode == Mode::Apply {
         let (lock, warning) = lock::RunLock::take(state_dir(&config), &tenant)?;
         if let Some(warning) = warning {
-            let _ = writeln!(std::io::stderr(), "Warning: {warning}");
+            console::warn(&warning);
         }
         Some(lock)
     } else {
@@ -360,11 +365,10 @@ async fn sync(args: &RunArgs, mode: Mode, env: &Env, stop: &Stop) -> Result<Exit
     say!(quiet, "phonesync {}: {}", mode.as_str(), connection.label);
     if connection.is_embedded() {
         // Never hidden, not even by --quiet: nobody should mistake the emulator for a tenant.
-        let _ = writeln!(
-            std::io::stderr(),
+        console::info(&format!(
             "  This is the built-in emulator, not a Microsoft tenant. To use a real tenant, set endpoint = \"https://graph.microsoft.com\"\n  in {} and AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET in the environment (see README).",
             config.path.display()
-        );
+        ));
     }
     match &saved {
         Some(saved) => say!(
@@ -396,7 +400,7 @@ async fn sync(args: &RunArgs, mode: Mode, env: &Env, stop: &Stop) -> Result<Exit
             let users_read = saved.users_read as usize;
             let prune = saved.prune;
             let sends: usize = saved.targets.iter().flat_map(|t| &t.users).count();
-            let bar = progress::bar(sends as u64, "re-read", quiet);
+            let bar = progress::bar(sends as u64, "re-read", quiet, Some(api.stats.throttled.clone()));
             let (plan, current, read_ok) = saved.recheck(api, &targets, &mut unfinished, concurrency, &bar, stop).await;
             bar.finish_and_clear();
             let stale: usize = plan
@@ -405,10 +409,9 @@ async fn sync(args: &RunArgs, mode: Mode, env: &Env, stop: &Stop) -> Result<Exit
                 .map(|t| report::skip_counts(t).get("stale").copied().unwrap_or(0))
                 .sum();
             if stale > 0 {
-                let _ = writeln!(
-                    std::io::stderr(),
-                    "Warning: {stale} users changed in Graph after the plan was made and are skipped as stale (see plan.md); plan again to include them"
-                );
+                console::warn(&format!(
+                    "{stale} users changed in Graph after the plan was made and are skipped as stale (see plan.md); plan again to include them"
+                ));
             }
             Planned {
                 plan,
@@ -460,7 +463,7 @@ async fn sync(args: &RunArgs, mode: Mode, env: &Env, stop: &Stop) -> Result<Exit
         match why {
             Err(why) if mode == Mode::Apply => anyhow::bail!("{refusal}: {why}"),
             Err(why) => {
-                let _ = writeln!(std::io::stderr(), "Warning: apply would refuse this plan: {why}");
+                console::warn(&format!("apply would refuse this plan: {why}"));
             }
             Ok(()) => {}
         }
@@ -517,13 +520,13 @@ async fn sync(args: &RunArgs, mode: Mode, env: &Env, stop: &Stop) -> Result<Exit
         }
         moves.begin(&plan, |t, u| read_ok.contains(&(t.to_string(), u.to_string())))?;
         let audit = report::OutcomeLog::create(&report_dir)?;
-        let bar = progress::bar(plan.op_count() as u64, "apply", quiet);
+        let bar = progress::bar(plan.op_count() as u64, "apply", quiet, Some(api.stats.throttled.clone()));
         let execution = executor::execute(api, &targets, &plan, concurrency, &bar, &audit, stop).await;
         bar.finish_and_clear();
         log = Some(audit);
         for (target, why) in &execution.refused {
             // Said once, whatever the number of ops it cost; never hidden by --quiet.
-            let _ = writeln!(std::io::stderr(), "Error ({target}): {why}");
+            console::error(&format!("({target}) {why}"));
         }
         refused = execution.refused;
         let outcomes = execution.outcomes;
@@ -599,7 +602,7 @@ async fn sync(args: &RunArgs, mode: Mode, env: &Env, stop: &Stop) -> Result<Exit
     if mode == Mode::Apply
         && let Err(e) = guards::record_run(state_dir(&config), &tenant, users_read as u64)
     {
-        let _ = writeln!(std::io::stderr(), "Warning: {e:#}");
+        console::warn(&format!("{e:#}"));
     }
     let clean = outcomes
         .as_deref()

@@ -549,3 +549,85 @@ fn a_fatal_error_of_a_plan_with_detailed_exit_codes_exits_1() {
     assert_eq!(detailed.status.code(), Some(1), "{}", text(&detailed));
     assert!(text(&detailed).contains("missing.csv"), "{}", text(&detailed));
 }
+
+/// `--log-format json` for schedulers: every line on stderr is a JSON object a log shipper can
+/// parse; with stderr not a terminal, progress comes as log lines with done, remaining, rate,
+/// throttled and ETA; no number appears in full; a fatal error is a JSON line too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_log_lines_carry_messages_progress_and_errors() {
+    use phonesync_emulator::{Emulator, Options};
+    let users: Vec<serde_json::Value> = (0..4)
+        .map(|i| serde_json::json!({"id": format!("{i}"), "userPrincipalName": format!("u{i}@contoso.com")}))
+        .collect();
+    let seed = serde_json::from_value(serde_json::json!({ "users": users })).unwrap();
+    // Every call takes 150 ms, one at a time: the run lasts long enough to report progress.
+    let options = Options {
+        client_id: Some("app".into()),
+        client_secret: Some("log-secret".into()),
+        latency_ms: 150,
+        ..Options::default()
+    };
+    let emu = Emulator::start("127.0.0.1:0".parse().unwrap(), &seed, options).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let url = emu.url();
+    std::fs::write(
+        dir.path().join("config.toml"),
+        format!(
+            "endpoint = \"{url}\"\n[auth]\ntenant_id = \"t\"\nclient_id = \"app\"\nauthority_host = \"{url}\"\n[rate]\nbatch = false\nconcurrency = 1\n"
+        ),
+    )
+    .unwrap();
+    let rows: String = (0..4).map(|i| format!("u{i}@contoso.com,mobile,206-555-010{i}\n")).collect();
+    std::fs::write(dir.path().join("in.csv"), format!("user,phoneType,phoneNumber\n{rows}")).unwrap();
+    let path = dir.path().to_path_buf();
+    let run = move |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_phonesync"))
+            .current_dir(&path)
+            .args(args)
+            .env("AZURE_CLIENT_SECRET", "log-secret")
+            .env("PHONESYNC_PROGRESS_SECONDS", "0.2")
+            .output()
+            .unwrap()
+    };
+    let (out, failed) = tokio::task::spawn_blocking(move || {
+        (
+            run(&["apply", "in.csv", "--log-format", "json"]),
+            run(&["apply", "missing.csv", "--log-format", "json"]),
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let stderr = String::from_utf8(out.stderr.clone()).unwrap();
+    let lines: Vec<serde_json::Value> = stderr
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not a JSON line ({e}): {l}")))
+        .collect();
+    let messages: Vec<&str> = lines.iter().filter_map(|l| l["fields"]["message"].as_str()).collect();
+    assert!(messages.iter().any(|m| m.starts_with("Read 4 rows from in.csv")), "{messages:?}");
+    let progress: Vec<&serde_json::Value> = lines.iter().filter(|l| l["fields"]["message"] == "progress").collect();
+    for phase in ["read", "apply"] {
+        let line = progress
+            .iter()
+            .find(|l| l["fields"]["phase"] == phase)
+            .unwrap_or_else(|| panic!("no {phase} progress: {stderr}"));
+        let f = &line["fields"];
+        assert_eq!(line["level"], "INFO");
+        assert!(
+            f["done"].as_u64().unwrap() + f["remaining"].as_u64().unwrap() == 4
+                && f["rate"].as_f64().is_some()
+                && f["throttled"].as_u64() == Some(0)
+                && f["eta_seconds"].as_u64().is_some(),
+            "{line}"
+        );
+    }
+    assert!(
+        !stderr.contains("5550100") && !stderr.contains("555-0100"),
+        "no number in full: {stderr}"
+    );
+
+    assert_eq!(failed.status.code(), Some(2));
+    let error: serde_json::Value = serde_json::from_str(String::from_utf8_lossy(&failed.stderr).trim()).unwrap();
+    assert_eq!(error["level"], "ERROR");
+    assert!(error["fields"]["message"].as_str().unwrap().contains("missing.csv"), "{error}");
+}

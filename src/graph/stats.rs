@@ -15,7 +15,7 @@ pub struct Stats {
     /// Graph's throttling counts).
     pub requests: AtomicU64,
     /// Requests (or `$batch` envelopes) answered 429, or 503 on a whole `$batch`.
-    pub throttled: AtomicU64,
+    pub throttled: std::sync::Arc<AtomicU64>,
     /// Attempts after the first (every retry of a request or `$batch` item).
     pub retries: AtomicU64,
     /// Writes found applied by a re-read after an ambiguous failure (so not sent twice).
@@ -32,7 +32,7 @@ impl Default for Stats {
     fn default() -> Stats {
         Stats {
             requests: AtomicU64::new(0),
-            throttled: AtomicU64::new(0),
+            throttled: std::sync::Arc::new(AtomicU64::new(0)),
             retries: AtomicU64::new(0),
             confirmed_by_reread: AtomicU64::new(0),
             http_calls: AtomicU64::new(0),

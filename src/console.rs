@@ -1,0 +1,70 @@
+//! What the tool says on stderr while it runs, in one place so every message goes the same
+//! way: plain lines for a person at a terminal, or, with `--log-format json`, JSON log lines
+//! (tracing's JSON format) for schedulers and log shippers. Never report data: counts, paths,
+//! reasons; phone numbers only masked.
+
+use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+static JSON: AtomicBool = AtomicBool::new(false);
+
+/// The two ways of writing stderr.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Lines for people.
+    Text,
+    /// One JSON object per line (`timestamp`, `level`, `fields.message`, …).
+    Json,
+}
+
+/// Sets the format for the rest of the process (the binary does, once, at start).
+pub fn set_format(format: LogFormat) {
+    JSON.store(format == LogFormat::Json, Ordering::Relaxed);
+}
+
+/// Whether messages are JSON log lines.
+pub fn json() -> bool {
+    JSON.load(Ordering::Relaxed)
+}
+
+/// A note for people following the run (banners, what was read).
+pub fn info(message: &str) {
+    if json() {
+        tracing::info!(target: "phonesync", "{message}");
+    } else {
+        let _ = writeln!(std::io::stderr(), "{message}");
+    }
+}
+
+/// Something to look at that did not stop the run.
+pub fn warn(message: &str) {
+    if json() {
+        tracing::warn!(target: "phonesync", "{message}");
+    } else {
+        let _ = writeln!(std::io::stderr(), "Warning: {message}");
+    }
+}
+
+/// An error that did not stop the run, or the one that did.
+pub fn error(message: &str) {
+    if json() {
+        tracing::error!(target: "phonesync", "{message}");
+    } else {
+        let _ = writeln!(std::io::stderr(), "Error: {message}");
+    }
+}
+
+/// A progress line for a run whose stderr is no terminal: done and remaining steps of `phase`,
+/// the rate so far, throttled requests, and the time left at that rate.
+pub fn progress(phase: &str, done: u64, total: u64, rate: f64, throttled: u64) {
+    let remaining = total.saturating_sub(done);
+    let eta = if rate > 0.0 { (remaining as f64 / rate).round() as u64 } else { 0 };
+    if json() {
+        tracing::info!(target: "phonesync", phase, done, remaining, rate = (rate * 10.0).round() / 10.0, throttled, eta_seconds = eta, "progress");
+    } else {
+        let _ = writeln!(
+            std::io::stderr(),
+            "{phase}: {done}/{total} done, {remaining} remaining, {rate:.1}/s, {throttled} throttled, ETA {eta} s"
+        );
+    }
+}

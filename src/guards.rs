@@ -83,6 +83,47 @@ pub fn check_deletes(deletes: u64, users_read: usize, max: u64, max_percent: Opt
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::{Op, TargetPlan, UserPlan};
+
+    #[test]
+    fn only_deletes_that_remove_a_number_and_will_be_sent_count() {
+        let op = |kind: OpKind, moves_to: Option<&str>, blocked: bool| Op {
+            kind,
+            phone_type: "office".into(),
+            item_id: None,
+            before: Some("+1 4255550100".into()),
+            after: None,
+            display_name: None,
+            depends_on: Vec::new(),
+            blocked: blocked.then(|| "the default sign-in method".to_string()),
+            reason: String::new(),
+            moves_to: moves_to.map(str::to_string),
+        };
+        let user = |ops: Vec<Op>| UserPlan {
+            user: "u@contoso.com".into(),
+            ops,
+            skip: None,
+            notes: Vec::new(),
+            held_back: false,
+        };
+        let plan = Plan {
+            targets: vec![
+                TargetPlan {
+                    target: "auth".into(),
+                    users: vec![
+                        user(vec![op(OpKind::Add, None, false), op(OpKind::Delete, Some("mobile"), false)]),
+                        user(vec![op(OpKind::Delete, None, false), op(OpKind::Delete, None, true)]),
+                    ],
+                },
+                TargetPlan {
+                    target: "profile".into(),
+                    users: vec![user(vec![op(OpKind::Update, None, false), op(OpKind::Delete, None, false)])],
+                },
+            ],
+        };
+        // The type change's delete keeps the number; the blocked one is never sent.
+        assert_eq!(removing_deletes(&plan), 2);
+    }
 
     #[test]
     fn an_input_far_smaller_than_the_last_run_may_not_prune() {

@@ -907,3 +907,52 @@ async fn an_export_edited_and_applied_is_what_the_tenant_then_holds() {
     let again = export(vec!["--out".into(), some.to_str().unwrap().into()]).await;
     assert!(format!("{:#}", again.unwrap_err()).contains("already exists"));
 }
+
+/// `plan.max_delete_percent` refuses an apply whose deletes exceed that share of the users read,
+/// before any write, even under `max_deletes`; `--allow-deletes` lifts it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apply_refuses_deletes_over_a_share_of_the_users_read() {
+    let both = |n: u32| json!([{"phoneType": "mobile", "phoneNumber": format!("+1 206555{n:04}")}, {"phoneType": "office", "phoneNumber": format!("+1 425555{n:04}")}]);
+    let users: Vec<_> = (1..=4)
+        .map(|n| json!({"id": format!("id{n}"), "userPrincipalName": format!("u{n}@contoso.com"), "phoneMethods": both(n)}))
+        .collect();
+    let w = World::with_config(json!({ "users": users }), "\n[plan]\nprune = true\nmax_delete_percent = 25\n").await;
+    // Two of four users lose their office phone: 50 % of the users read, over 25 %.
+    let rows: String = (1..=4)
+        .map(|n| {
+            let office = if n <= 2 {
+                String::new()
+            } else {
+                format!("u{n}@contoso.com,office,+1 425555{n:04}\n")
+            };
+            format!("u{n}@contoso.com,mobile,+1 206555{n:04}\n{office}")
+        })
+        .collect();
+    let csv = w.csv("in.csv", &format!("user,phoneType,phoneNumber\n{rows}"));
+    let (code, _) = w.run("apply", &csv, "refused").await;
+    let e = format!("{:#}", code.unwrap_err());
+    assert!(e.contains("refusing to apply") && e.contains("max_delete_percent = 25"), "{e}");
+    assert!(w.calls().iter().all(|c| c.method == "GET"), "no write");
+    let (code, _) = w.run_with_args("apply", &csv, "allowed", &["--allow-deletes", "2"]).await;
+    assert_eq!(code.unwrap(), ExitCode::SUCCESS);
+    assert_eq!(w.phones("u1@contoso.com"), pairs(&[("mobile", "+1 2065550001")]));
+    assert_eq!(w.phones("u3@contoso.com").len(), 2);
+}
+
+/// An input with no usable row, with prune on: every row refused, so nothing is known about
+/// what HR wants and no phone is deleted; the run exits 1 with the refusals reported.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_input_without_a_usable_row_prunes_nothing() {
+    let seed = json!({"users": [{"id": "id1", "userPrincipalName": "a@contoso.com", "phoneMethods": [
+        {"phoneType": "mobile", "phoneNumber": "+1 2065550001"}, {"phoneType": "office", "phoneNumber": "+1 4255550001"}]}]});
+    let w = World::with_config(seed, "\n[plan]\nprune = true\n").await;
+    let csv = w.csv(
+        "in.csv",
+        "user,phoneType,phoneNumber\na@contoso.com,mobile,12\na@contoso.com,fax,+1 2065550001\n",
+    );
+    let (code, dir) = w.run("apply", &csv, "r").await;
+    assert_eq!(code.unwrap(), ExitCode::from(1));
+    assert_eq!(summary(&dir)["ops"]["planned"], json!({"add": 0, "update": 0, "delete": 0}));
+    assert_eq!(w.phones("a@contoso.com").len(), 2);
+    assert_eq!(csv_rows(&dir.join("rejects.csv")).len(), 2);
+}

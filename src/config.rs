@@ -149,6 +149,11 @@ pub struct InputSettings {
     /// overriding `default_region` for that row's numbers; none unless configured (an HR
     /// "Region" column often holds states or sales regions, not countries).
     pub region_column: Option<String>,
+    /// Wide format: a column empty in every row still says "none of this type" for everyone,
+    /// so a user whose every cell is blank is pruned. Off by default (such a column says
+    /// nothing, and a file blank throughout deletes nothing): that is far more often a broken
+    /// export or mapping than a fact. Rollback and export configs turn it on.
+    pub empty_column_means_none: bool,
 }
 
 impl Default for InputSettings {
@@ -165,6 +170,7 @@ impl Default for InputSettings {
             encoding: InputEncoding::Auto,
             allow_vanity_numbers: false,
             region_column: None,
+            empty_column_means_none: false,
         }
     }
 }
@@ -397,6 +403,7 @@ struct RawInput {
     encoding: String,
     allow_vanity_numbers: bool,
     region_column: Option<String>,
+    empty_column_means_none: bool,
 }
 
 impl Default for RawInput {
@@ -413,6 +420,7 @@ impl Default for RawInput {
             encoding: "auto".into(),
             allow_vanity_numbers: false,
             region_column: None,
+            empty_column_means_none: false,
         }
     }
 }
@@ -495,6 +503,7 @@ fn input_settings(raw: RawInput, bad: &dyn Fn(&str, String) -> anyhow::Error) ->
         encoding,
         allow_vanity_numbers: raw.allow_vanity_numbers,
         region_column: raw.region_column.map(|c| column("input.region_column", c)).transpose()?,
+        empty_column_means_none: raw.empty_column_means_none,
     })
 }
 

@@ -108,13 +108,31 @@ pub async fn refine(
         .filter(|i| current[*i].is_ok())
         .filter_map(|i| target.refine_read(&users[i].user, &plan.users[i]).map(|r| (i, r)))
         .collect();
-    let answers = in_order(&wanted, concurrency, |(_, (version, path))| api.get(*version, path.clone())).await;
+    let (refined, refused) = read_further(api, target, &wanted, current, concurrency).await;
+    for i in refined {
+        plan.users[i] = plan_user_or_skip(target, &users[i], &current[i]);
+    }
+    refused
+}
+
+/// Sends `target`'s further reads `wanted` (the index in `current` of the user each is for,
+/// and the read) and takes each answer into that user's state. Returns the users refined, and
+/// the first refusal: a refused read leaves that user's state as it was.
+pub async fn read_further(
+    api: &GraphClient,
+    target: &dyn Target,
+    wanted: &[(usize, (crate::graph::Version, String))],
+    current: &mut [Result<CurrentUser, SkipReason>],
+    concurrency: usize,
+) -> (Vec<usize>, Option<GraphError>) {
+    let answers = in_order(wanted, concurrency, |(_, (version, path))| api.get(*version, path.clone())).await;
     let mut refused = None;
+    let mut refined = Vec::new();
     for ((i, _), answer) in wanted.iter().zip(answers) {
         let error = match answer {
             Err(e) => Some(e),
             Ok((body, info)) => {
-                let c = current[*i].as_mut().expect("only users that were read");
+                let Ok(c) = current[*i].as_mut() else { continue };
                 target.refine(c, body).err().map(|why| GraphError {
                     status: info.status,
                     code: "unexpectedResponse".into(),
@@ -124,13 +142,13 @@ pub async fn refine(
             }
         };
         match error {
-            None => plan.users[*i] = plan_user_or_skip(target, &users[*i], &current[*i]),
+            None => refined.push(*i),
             Some(e) => {
                 refused.get_or_insert(e);
             }
         }
     }
-    refused
+    (refined, refused)
 }
 
 #[cfg(test)]

@@ -300,8 +300,16 @@ async fn sync(args: &RunArgs, mode: Mode, env: &Env, stop: &Stop) -> Result<Exit
     if args.detailed_exitcode && mode == Mode::Apply {
         anyhow::bail!("--detailed-exitcode is for `phonesync plan`");
     }
-    if args.out.is_some() && mode == Mode::Apply {
-        anyhow::bail!("--out is for `phonesync plan`: apply executes the plan it is given or makes");
+    if let Some(out) = &args.out {
+        if mode == Mode::Apply {
+            anyhow::bail!("--out is for `phonesync plan`: apply executes the plan it is given or makes");
+        }
+        if !saved::is_saved_plan(out) {
+            anyhow::bail!(
+                "--out {}: a saved plan's name ends in .json (apply tells plans from HR files by it)",
+                out.display()
+            );
+        }
     }
     let config = Config::load(&args.config, env)?;
     let region: phone::Region = config
@@ -338,7 +346,7 @@ async fn sync(args: &RunArgs, mode: Mode, env: &Env, stop: &Stop) -> Result<Exit
         None
     };
     let targets = match &saved {
-        Some(saved) => saved.targets_for(&tenant, targets)?,
+        Some(saved) => saved.targets_for(&tenant, config.prune, targets)?,
         None => targets,
     };
     let mut input = match &saved {
@@ -348,6 +356,13 @@ async fn sync(args: &RunArgs, mode: Mode, env: &Env, stop: &Stop) -> Result<Exit
         },
         None => read_input(&config, region, &targets, &args.input, quiet)?,
     };
+    if !input.blank_columns.is_empty() {
+        console::warn(&format!(
+            "the column of {} is empty in every row: taken as saying nothing, so a user with no other value in the file \
+             keeps their phones (if the file means nobody has one, set [input] empty_column_means_none = true)",
+            input.blank_columns.join(", ")
+        ));
+    }
     if !args.unmask {
         input.rejects = input.rejects.iter().map(reader::Reject::masked).collect();
         input.notes = input.notes.iter().map(reader::Reject::masked).collect();
@@ -401,8 +416,16 @@ async fn sync(args: &RunArgs, mode: Mode, env: &Env, stop: &Stop) -> Result<Exit
             let prune = saved.prune;
             let sends: usize = saved.targets.iter().flat_map(|t| &t.users).count();
             let bar = progress::bar(sends as u64, "re-read", quiet, Some(api.stats.throttled.clone()));
-            let (plan, current, read_ok) = saved.recheck(api, &targets, &mut unfinished, concurrency, &bar, stop).await;
+            let saved::Rechecked {
+                plan,
+                current,
+                read_ok,
+                notes,
+            } = saved.recheck(api, &targets, &mut unfinished, concurrency, &bar, stop).await;
             bar.finish_and_clear();
+            for note in notes {
+                say!(quiet, "Note: {note}");
+            }
             let stale: usize = plan
                 .targets
                 .iter()

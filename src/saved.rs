@@ -15,6 +15,18 @@ use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 
+/// A saved plan checked against the tenant as it is now.
+pub struct Rechecked {
+    /// The plan to execute: stale and unreadable users skipped.
+    pub plan: Plan,
+    /// What was read, per target and user of the plan (users not read: an error).
+    pub current: Vec<Vec<Result<CurrentUser, SkipReason>>>,
+    /// (target, lowercased user) pairs read and unchanged since planning.
+    pub read_ok: HashSet<(String, String)>,
+    /// Things to say once (a further read refused).
+    pub notes: Vec<String>,
+}
+
 /// The `format` field of every saved plan.
 pub const FORMAT: &str = "phonesync-plan";
 /// The version of the format this build writes and reads.
@@ -141,7 +153,8 @@ pub fn file_sha256(path: &Path) -> Result<String> {
 
 /// A digest of one user's current state in one target: every item (id, type, number, display
 /// name), the default sign-in method where it was read, and the type changes on record as
-/// unfinished. Equal exactly when a plan made from either state would be the same.
+/// unfinished: everything a planner reads of the current state, so a change to any of it
+/// changes the digest.
 pub fn fingerprint(current: &CurrentUser) -> String {
     let mut items: Vec<String> = current
         .items
@@ -254,15 +267,23 @@ impl SavedPlan {
     }
 
     /// The configured `targets` in the plan's order, or why the plan cannot run under this
-    /// config (another tenant, a target not configured).
-    pub fn targets_for(&self, tenant: &str, mut targets: Vec<Box<dyn Target>>) -> Result<Vec<Box<dyn Target>>> {
+    /// config: another tenant, a target not configured, a target's `from` or managed types
+    /// changed since planning, prune turned off after a plan that prunes, or an op this config
+    /// could not have planned (a damaged or edited file).
+    pub fn targets_for(&self, tenant: &str, prune: bool, mut targets: Vec<Box<dyn Target>>) -> Result<Vec<Box<dyn Target>>> {
         if self.tenant != tenant {
             bail!(
                 "this plan was made against {} and the config now points at another tenant: apply it with the config it was planned with, or plan again",
                 self.endpoint
             );
         }
-        self.targets
+        if self.prune && !prune {
+            bail!(
+                "this plan was made with prune on and the config now has it off: plan again, or apply it with the config it was planned with"
+            );
+        }
+        let ordered: Vec<Box<dyn Target>> = self
+            .targets
             .iter()
             .map(|saved| match targets.iter().position(|t| t.name() == saved.target) {
                 Some(i) => Ok(targets.swap_remove(i)),
@@ -271,14 +292,28 @@ impl SavedPlan {
                     saved.target
                 ),
             })
-            .collect()
+            .collect::<Result<_>>()?;
+        for (target, saved) in ordered.iter().zip(&self.targets) {
+            let settings = target.settings();
+            let record = self.config.targets.iter().find(|r| r.name == saved.target);
+            if record.is_none_or(|r| r.from != settings.from || r.managed_types != settings.managed) {
+                bail!(
+                    "target.{}'s from or managed_types changed since this plan was made: plan again, or apply it with the config it was planned with",
+                    saved.target
+                );
+            }
+            for u in &saved.users {
+                check_ops(&u.plan, &settings.managed)
+                    .map_err(|why| anyhow::anyhow!("this plan is damaged ({}, target {}): {why}; plan again", u.plan.user, saved.target))?;
+            }
+        }
+        Ok(ordered)
     }
 
     /// The plan to execute now: every user whose plan sends something is read again (with the
     /// further read its target asks for, and the moves on record in `unfinished`); a user whose
     /// state differs from the one planned against is skipped as stale, one that cannot be read
-    /// is skipped as unreadable. Also returns what was read, per target and user of the plan
-    /// (users not read: an error), and the (target, lowercased user) pairs read and current.
+    /// is skipped as unreadable.
     #[allow(clippy::too_many_arguments)]
     pub async fn recheck(
         self,
@@ -288,7 +323,8 @@ impl SavedPlan {
         concurrency: usize,
         progress: &ProgressBar,
         stop: &Stop,
-    ) -> (Plan, Vec<Vec<Result<CurrentUser, SkipReason>>>, HashSet<(String, String)>) {
+    ) -> Rechecked {
+        let mut notes = Vec::new();
         let mut read_ok = HashSet::new();
         let mut plan = Plan::default();
         let mut states = Vec::new();
@@ -304,37 +340,41 @@ impl SavedPlan {
                     ..DesiredUser::default()
                 })
                 .collect();
-            let reads = fetcher::fetch(api, target.as_ref(), &to_read, concurrency, progress, stop).await;
+            let mut reads: Vec<Result<CurrentUser, SkipReason>> =
+                fetcher::fetch(api, target.as_ref(), &to_read, concurrency, progress, stop)
+                    .await
+                    .into_iter()
+                    .zip(&to_read)
+                    .map(|(read, u)| {
+                        read.map_err(|(reason, _)| reason).map(|mut c| {
+                            let key = (target.name().to_string(), u.user.to_lowercase());
+                            c.unfinished_moves = unfinished.remove(&key).unwrap_or_default();
+                            c
+                        })
+                    })
+                    .collect();
+            // The further reads planning made, made again; one refused leaves the state as it
+            // was then too (planning noted it and planned without it).
+            let sending: Vec<&SavedUser> = saved.users.iter().filter(|u| sends(u)).collect();
+            let further: Vec<(usize, (crate::graph::Version, String))> = sending
+                .iter()
+                .enumerate()
+                .filter(|(k, _)| reads[*k].is_ok())
+                .filter_map(|(k, u)| target.refine_read(&u.plan.user, &u.plan).map(|r| (k, r)))
+                .collect();
+            let (_, refused) = fetcher::read_further(api, target.as_ref(), &further, &mut reads, concurrency).await;
+            if let Some(e) = refused {
+                notes.push(target.refine_refused(&e));
+            }
             let mut reads = reads.into_iter();
-            let mut users = Vec::with_capacity(saved.users.len());
-            let mut further = Vec::new();
-            for u in saved.users {
-                if !sends(&u) {
-                    users.push((u, None));
-                    continue;
-                }
-                let read = reads.next().expect("one read per user read");
-                let current = match read {
-                    Ok(mut c) => {
-                        let key = (target.name().to_string(), u.plan.user.to_lowercase());
-                        c.unfinished_moves = unfinished.remove(&key).unwrap_or_default();
-                        if let Some(request) = target.refine_read(&u.plan.user, &u.plan) {
-                            further.push((users.len(), request));
-                        }
-                        Ok(c)
-                    }
-                    Err((reason, _)) => Err(reason),
-                };
-                users.push((u, Some(current)));
-            }
-            let answers = fetcher::in_order(&further, concurrency, |(_, (version, path))| api.get(*version, path.clone())).await;
-            for ((i, _), answer) in further.iter().zip(answers) {
-                let Some(Ok(current)) = &mut users[*i].1 else { continue };
-                let refined = answer.map_err(|e| e.to_string()).and_then(|(body, _)| target.refine(current, body));
-                if let Err(why) = refined {
-                    users[*i].1 = Some(Err(SkipReason::ReadFailed(why)));
-                }
-            }
+            let users: Vec<(SavedUser, Option<Result<CurrentUser, SkipReason>>)> = saved
+                .users
+                .into_iter()
+                .map(|u| {
+                    let read = sends(&u).then(|| reads.next().expect("one read per user read"));
+                    (u, read)
+                })
+                .collect();
             let (users, current): (Vec<UserPlan>, Vec<Result<CurrentUser, SkipReason>>) = users
                 .into_iter()
                 .map(|(u, current)| match current {
@@ -356,8 +396,34 @@ impl SavedPlan {
                 users,
             });
         }
-        (plan, states, read_ok)
+        Rechecked {
+            plan,
+            current: states,
+            read_ok,
+            notes,
+        }
     }
+}
+
+/// Whether a saved user's ops are ones a planner could have made under `managed`: every op of
+/// a managed type, with the numbers its kind needs, depending only on ops before it.
+fn check_ops(plan: &UserPlan, managed: &[String]) -> Result<(), String> {
+    for (i, op) in plan.ops.iter().enumerate() {
+        if !managed.contains(&op.phone_type) {
+            return Err(format!("op {} changes type '{}', which is not managed", i + 1, op.phone_type));
+        }
+        let numbers = match op.kind {
+            crate::model::OpKind::Add | crate::model::OpKind::Update => op.after.is_some(),
+            crate::model::OpKind::Delete => op.before.is_some(),
+        };
+        if !numbers {
+            return Err(format!("op {} lacks the number its kind needs", i + 1));
+        }
+        if let Some(d) = op.depends_on.iter().find(|d| **d >= i) {
+            return Err(format!("op {} depends on op {}, which does not come before it", i + 1, d + 1));
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -214,6 +214,9 @@ fn snapshot_config(
     input.insert("default_region".into(), config.default_region.clone().into());
     input.insert("delimiter".into(), ",".into());
     input.insert("encoding".into(), "utf-8".into());
+    // A column may rightly be empty for every user here (nobody had an office phone).
+    input.insert("empty_column_means_none".into(), true.into());
+    input.insert("allow_vanity_numbers".into(), config.input.allow_vanity_numbers.into());
     let mut wide = toml::Table::new();
     for (_, t, m) in columns {
         wide.insert(column(t, m), column(t, m).into());

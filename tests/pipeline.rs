@@ -733,6 +733,21 @@ async fn a_saved_plan_applies_as_planned_and_skips_users_changed_since_as_stale(
     w.edit_config("tenant_id = \"contoso\"", "tenant_id = \"fabrikam\"");
     let (code, _) = w.run("apply", &saved, "elsewhere").await;
     assert!(format!("{:#}", code.unwrap_err()).contains("another tenant"));
+    w.edit_config("tenant_id = \"fabrikam\"", "tenant_id = \"contoso\"");
+
+    // Nor under a config that would not have planned it, nor when damaged: refused, unwritten.
+    let before = w.calls().len();
+    let mut edited: serde_json::Value = serde_json::from_str(&text).unwrap();
+    edited["targets"][0]["users"][0]["plan"]["ops"][0]["depends_on"] = json!([3]);
+    let damaged = w.csv("damaged.json", &edited.to_string());
+    let (code, _) = w.run("apply", &damaged, "damaged").await;
+    let e = format!("{:#}", code.unwrap_err());
+    assert!(e.contains("damaged") && e.contains("does not come before it"), "{e}");
+    let text = std::fs::read_to_string(&w.config).unwrap();
+    std::fs::write(&w.config, format!("{text}\n[target.auth]\nmanaged_types = [\"office\"]\n")).unwrap();
+    let (code, _) = w.run("apply", &saved, "reconfigured").await;
+    assert!(format!("{:#}", code.unwrap_err()).contains("changed since this plan was made"));
+    assert!(w.calls()[before..].iter().all(|c| c.method == "GET"), "nothing written");
 }
 
 /// Before its first write, apply leaves rollback.csv and rollback.toml; applying them after a
@@ -955,4 +970,33 @@ async fn an_input_without_a_usable_row_prunes_nothing() {
     assert_eq!(summary(&dir)["ops"]["planned"], json!({"add": 0, "update": 0, "delete": 0}));
     assert_eq!(w.phones("a@contoso.com").len(), 2);
     assert_eq!(csv_rows(&dir.join("rejects.csv")).len(), 2);
+}
+
+/// A wide export whose phone columns all came out blank (a broken export or mapping) deletes
+/// nothing, with prune on, though every row is "empty": a column blank throughout says
+/// nothing unless the config says it means "none" (as rollback and export configs do). (One
+/// blank column among filled ones is a type missing from the file, as in a long file: the
+/// delete guard's business.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wide_column_blank_in_every_row_deletes_nothing_unless_configured() {
+    let both = json!([{"phoneType": "mobile", "phoneNumber": "+1 2065550100"}, {"phoneType": "office", "phoneNumber": "+1 4255550100"}]);
+    let seed = json!({"users": [
+        {"id": "id1", "userPrincipalName": "kim@contoso.com", "phoneMethods": both},
+        {"id": "id2", "userPrincipalName": "lee@contoso.com", "phoneMethods": both},
+    ]});
+    let wide = "\n[plan]\nprune = true\n\n[input]\nformat = \"wide\"\nuser_column = \"Email\"\n\
+                columns = { \"Mobile\" = \"mobile\", \"Office\" = \"office\" }\n";
+    let w = World::with_config(seed, wide).await;
+    // Every cell blank; then only the office column blank.
+    let blank = w.csv("blank.csv", "Email,Mobile,Office\nkim@contoso.com,,\nlee@contoso.com,,\n");
+    let (code, dir) = w.run("apply", &blank, "blank").await;
+    assert_eq!(code.unwrap(), ExitCode::SUCCESS);
+    assert_eq!(summary(&dir)["ops"]["planned"], json!({"add": 0, "update": 0, "delete": 0}));
+    assert_eq!(w.phones("kim@contoso.com").len(), 2);
+    // Said to mean it: nobody has these phones, and prune deletes them.
+    let text = std::fs::read_to_string(&w.config).unwrap();
+    std::fs::write(&w.config, text.replace("[input]\n", "[input]\nempty_column_means_none = true\n")).unwrap();
+    let (code, _) = w.run("apply", &blank, "meant").await;
+    assert_eq!(code.unwrap(), ExitCode::SUCCESS);
+    assert_eq!(w.phones("kim@contoso.com"), []);
 }

@@ -144,10 +144,37 @@ pub struct Input {
     pub noted: u64,
     /// Data rows seen (excluding the header).
     pub rows: u64,
+    /// Wide format: input types whose column was empty in every row, so says nothing (see
+    /// `InputSettings::empty_column_means_none`).
+    pub blank_columns: Vec<String>,
     /// The text encoding the file was read in (`utf-8`, `utf-16le`, `utf-16be`, `windows-1252`).
     pub encoding: &'static str,
     /// The delimiter between columns (`,`, `;` or `tab`).
     pub delimiter: &'static str,
+}
+
+/// Takes back the "none of this type" of every type no row gives a value for (usable or
+/// refused): a wide column blank throughout says nothing. Returns those types.
+fn drop_blank_columns(users: &mut [DesiredUser]) -> Vec<String> {
+    let mut valued: std::collections::HashSet<&str> = std::collections::HashSet::new();
+    for u in users.iter() {
+        valued.extend(u.phones.keys().map(String::as_str));
+        valued.extend(u.rejected.keys().map(String::as_str));
+    }
+    let mut blank: Vec<String> = users
+        .iter()
+        .flat_map(|u| &u.stated_none)
+        .filter(|t| !valued.contains(t.as_str()))
+        .cloned()
+        .collect();
+    blank.sort();
+    blank.dedup();
+    if !blank.is_empty() {
+        for u in users.iter_mut() {
+            u.stated_none.retain(|t| !blank.contains(t));
+        }
+    }
+    blank
 }
 
 /// Where the columns a layout needs are in the header.
@@ -357,6 +384,9 @@ pub fn read<R: Read + Seek>(mut source: R, spec: &Spec, progress: &dyn Fn(u64)) 
     rows::ordered_map(rows::workers(), &mut next, work, merge)?;
     // Users whose every row was rejected stay: their rejections hold their phones back.
     input.users = users.found;
+    if !spec.settings.empty_column_means_none {
+        input.blank_columns = drop_blank_columns(&mut input.users);
+    }
     input.rejects.sort_by_key(|r| r.line);
     Ok(input)
 }

@@ -55,16 +55,19 @@ pub fn error(message: &str) {
 }
 
 /// A progress line for a run whose stderr is no terminal: done and remaining steps of `phase`,
-/// the rate so far, throttled requests, and the time left at that rate.
+/// the rate so far, throttled requests, and the time left at that rate (unknown before the
+/// first step is done).
 pub fn progress(phase: &str, done: u64, total: u64, rate: f64, throttled: u64) {
     let remaining = total.saturating_sub(done);
-    let eta = if rate > 0.0 { (remaining as f64 / rate).round() as u64 } else { 0 };
+    let eta = (rate > 0.0).then(|| (remaining as f64 / rate).round() as u64);
     if json() {
-        tracing::info!(target: "phonesync", phase, done, remaining, rate = (rate * 10.0).round() / 10.0, throttled, eta_seconds = eta, "progress");
+        let rate = (rate * 10.0).round() / 10.0;
+        tracing::info!(target: "phonesync", phase, done, remaining, rate, throttled, eta_seconds = eta, "progress");
     } else {
+        let eta = eta.map_or("unknown".to_string(), |s| format!("{s} s"));
         let _ = writeln!(
             std::io::stderr(),
-            "{phase}: {done}/{total} done, {remaining} remaining, {rate:.1}/s, {throttled} throttled, ETA {eta} s"
+            "{phase}: {done}/{total} done, {remaining} remaining, {rate:.1}/s, {throttled} throttled, ETA {eta}"
         );
     }
 }

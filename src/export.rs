@@ -29,8 +29,9 @@ pub async fn export(args: &ExportArgs, env: &Env, stop: &Stop) -> Result<ExitCod
             args.out.display()
         );
     }
-    // Both files are new: nothing is overwritten, and nothing is half-written on a refusal.
-    for path in [&args.out, &toml_path] {
+    // Every file is new: nothing is overwritten, and nothing is half-written on a refusal.
+    let unread_path = args.out.with_extension("unread.csv");
+    for path in [&args.out, &toml_path, &unread_path] {
         if path.symlink_metadata().is_ok() {
             bail!("{} already exists: export writes new files only", path.display());
         }
@@ -70,16 +71,13 @@ pub async fn export(args: &ExportArgs, env: &Env, stop: &Stop) -> Result<ExitCod
         quiet,
         Some(api.stats.throttled.clone()),
     );
-    let mut reads = Vec::with_capacity(targets.len());
-    for target in &targets {
-        reads.push(fetcher::fetch(api, target.as_ref(), &users, concurrency, &bar, stop).await);
-        if let Some(e) = fetcher::graph_refused_everything(&users, &reads) {
-            bar.finish_and_clear();
+    let reads = match fetcher::fetch_all(api, &targets, &users, concurrency, &bar, stop).await {
+        Ok(reads) => reads,
+        Err(e) => {
             connection.close(false).await?;
             bail!("Graph answered none of the reads, so nothing was exported: {e}");
         }
-    }
-    bar.finish_and_clear();
+    };
     let label = connection.label.clone();
     connection.close(false).await?;
 
@@ -120,20 +118,34 @@ pub async fn export(args: &ExportArgs, env: &Env, stop: &Stop) -> Result<ExitCod
         &state,
         snapshot::Guards::Kept,
     )?;
-    for (user, why) in unread.iter().take(20) {
-        console::warn(&format!("not read: {user}: {why}"));
-    }
-    if unread.len() > 20 {
-        console::warn(&format!("… and {} more users not read", unread.len() - 20));
+    // Who could not be read goes to a file beside the export, not to the logs.
+    if !unread.is_empty() {
+        let mut csv = csv::Writer::from_writer(Vec::new());
+        csv.write_record(["user", "why"])?;
+        for (user, why) in &unread {
+            csv.write_record([user, why])?;
+        }
+        let bytes = csv.into_inner().context("cannot write the list of users not read")?;
+        crate::files::create_private(&unread_path)?
+            .write_all(&bytes)
+            .with_context(|| format!("cannot write {}", unread_path.display()))?;
+        console::warn(&format!(
+            "{} users not read (not found, or their phones unreadable): see {}",
+            unread.len(),
+            unread_path.display()
+        ));
     }
     let _ = writeln!(
         std::io::stdout(),
-        "Exported {} users to {} ({} users not read; their cells hold '?', left as they are when applied)\nConfig to apply it with: {}",
+        "Exported {} users to {} ({} users not read; the cells of those that exist hold '?', left as they are when applied)\nConfig to apply it with: {}",
         found.len(),
         args.out.display(),
         unread.len(),
         toml_path.display()
     );
+    if let Some(code) = stop.exit_code() {
+        return Ok(ExitCode::from(code));
+    }
     Ok(if unread.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 
@@ -176,7 +188,12 @@ async fn list_users(api: &GraphClient) -> Result<Vec<String>> {
     }
     let mut users = Vec::new();
     let mut path = "/users?$select=id,userPrincipalName&$top=999".to_string();
+    let mut seen = std::collections::HashSet::new();
     loop {
+        // A link that comes round again would page for ever.
+        if !seen.insert(path.clone()) {
+            bail!("Graph sent the same next page link twice while listing users: pass --users FILE to name them");
+        }
         let (page, _) = api
             .get_as::<Page>(Version::V1, path, "the list of users")
             .await

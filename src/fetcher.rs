@@ -74,6 +74,29 @@ async fn read_one(api: &GraphClient, target: &dyn Target, user: &str) -> Read {
     }
 }
 
+/// Current state of `users` in every target, per target in order, with the progress on `bar`
+/// (finished at the end). Fails with [`graph_refused_everything`]'s error, said after the first
+/// target rather than the last, when Graph answered none of the reads.
+pub async fn fetch_all(
+    api: &GraphClient,
+    targets: &[Box<dyn Target>],
+    users: &[DesiredUser],
+    concurrency: usize,
+    bar: &ProgressBar,
+    stop: &Stop,
+) -> Result<Vec<Vec<Read>>, GraphError> {
+    let mut reads = Vec::with_capacity(targets.len());
+    for target in targets {
+        reads.push(fetch(api, target.as_ref(), users, concurrency, bar, stop).await);
+        if let Some(e) = graph_refused_everything(users, &reads) {
+            bar.finish_and_clear();
+            return Err(e.clone());
+        }
+    }
+    bar.finish_and_clear();
+    Ok(reads)
+}
+
 /// The error to stop the run with when Graph answered none of the reads it was sent: every one
 /// failed without an HTTP answer or with a refused token (401) — Graph is unreachable or
 /// refuses this app, and nothing the run could do would work.

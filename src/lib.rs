@@ -191,16 +191,10 @@ async fn plan_input(
         quiet,
         Some(api.stats.throttled.clone()),
     );
-    let mut reads = Vec::with_capacity(targets.len());
-    for target in &targets {
-        reads.push(fetcher::fetch(api, target.as_ref(), &users, concurrency, &bar, stop).await);
-        // Graph unreachable, or refusing this app: said after the first target, not the last.
-        if let Some(e) = fetcher::graph_refused_everything(&users, &reads) {
-            bar.finish_and_clear();
-            anyhow::bail!("Graph answered none of the reads, so nothing was planned or changed: {e}");
-        }
-    }
-    bar.finish_and_clear();
+    // Graph unreachable, or refusing this app: nothing to plan from.
+    let reads = fetcher::fetch_all(api, &targets, &users, concurrency, &bar, stop)
+        .await
+        .map_err(|e| anyhow::anyhow!("Graph answered none of the reads, so nothing was planned or changed: {e}"))?;
     let mut current: Vec<Vec<Result<CurrentUser, SkipReason>>> = targets
         .iter()
         .zip(reads)
@@ -414,7 +408,12 @@ async fn sync(args: &RunArgs, mode: Mode, env: &Env, stop: &Stop) -> Result<Exit
         Some(saved) => {
             let users_read = saved.users_read as usize;
             let prune = saved.prune;
-            let sends: usize = saved.targets.iter().flat_map(|t| &t.users).count();
+            let sends = saved
+                .targets
+                .iter()
+                .flat_map(|t| &t.users)
+                .filter(|u| u.plan.ops.iter().any(|o| o.blocked.is_none()))
+                .count();
             let bar = progress::bar(sends as u64, "re-read", quiet, Some(api.stats.throttled.clone()));
             let saved::Rechecked {
                 plan,

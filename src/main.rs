@@ -35,20 +35,20 @@ fn main() -> ExitCode {
     }
     let cli = match parsed {
         Ok(cli) => cli,
-        Err(e) if json && e.use_stderr() => {
-            phonesync::console::error(&e.to_string());
+        Err(e) => {
+            // --help and --version are not errors; a usage error is: 1 where
+            // `plan --detailed-exitcode` makes 2 "changes", else 2.
+            if !e.use_stderr() {
+                let _ = e.print();
+                return ExitCode::SUCCESS;
+            }
+            if json {
+                phonesync::console::error(&e.to_string());
+            } else {
+                let _ = e.print();
+            }
             let detailed = std::env::args().any(|a| a == "--detailed-exitcode");
             return ExitCode::from(if detailed { 1 } else { 2 });
-        }
-        Err(e) => {
-            let _ = e.print();
-            // A usage error is an error: 1 where `plan --detailed-exitcode` makes 2 "changes".
-            let detailed = std::env::args().any(|a| a == "--detailed-exitcode");
-            return match (e.use_stderr(), detailed) {
-                (false, _) => ExitCode::SUCCESS,
-                (true, true) => ExitCode::from(1),
-                (true, false) => ExitCode::from(2),
-            };
         }
     };
     let error_code = cli.error_code();

@@ -75,9 +75,10 @@ fn log_lines(bar: ProgressBar, phase: String, throttled: Option<Arc<AtomicU64>>)
     drop(spawned);
 }
 
-/// An unstyled bar of `len` drawing on stderr unless `quiet`.
+/// An unstyled bar of `len` drawing on stderr unless `quiet` or logs are JSON (a bar would
+/// break the JSON lines).
 fn drawn(len: u64, quiet: bool) -> ProgressBar {
-    let target = if quiet {
+    let target = if quiet || crate::console::json() {
         ProgressDrawTarget::hidden()
     } else {
         ProgressDrawTarget::stderr()

@@ -7,7 +7,7 @@
 use crate::fetcher;
 use crate::graph::GraphClient;
 use crate::interrupt::Stop;
-use crate::model::{CurrentUser, DesiredUser, Plan, SkipReason, TargetPlan, UnfinishedMove, UserPlan};
+use crate::model::{CurrentUser, DesiredUser, Item, Op, OpKind, Plan, SkipReason, TargetPlan, UnfinishedMove, UserPlan};
 use crate::targets::Target;
 use anyhow::{Context, Result, bail};
 use indicatif::ProgressBar;
@@ -117,6 +117,10 @@ pub struct SavedTarget {
 pub struct SavedUser {
     /// [`fingerprint`] of the state the ops were planned against.
     pub fingerprint: String,
+    /// [`outcome`] of the plan: the user's phones once every op that is sent succeeded. A user
+    /// found in that state at apply was done by an earlier apply of this plan.
+    #[serde(default)]
+    pub outcome: String,
     /// The plan.
     pub plan: UserPlan,
 }
@@ -185,6 +189,59 @@ pub fn fingerprint(current: &CurrentUser) -> String {
     hex_sha256(text.as_bytes())[..32].to_string()
 }
 
+/// A digest of the phones (type, number, display name; not server ids, which a new item only
+/// gets when written) `current` holds once every op of `ops` that is sent has succeeded.
+pub fn outcome(current: &CurrentUser, ops: &[Op]) -> String {
+    let same_item = |i: &Item, op: &Op| match &op.item_id {
+        Some(id) => i.id == *id,
+        None => i.phone_type == op.phone_type,
+    };
+    let mut items: Vec<Item> = current.items.clone();
+    for op in ops.iter().filter(|o| o.blocked.is_none()) {
+        let number = || crate::phone::from_graph(op.after.as_deref().unwrap_or_default());
+        match op.kind {
+            OpKind::Add => items.push(Item {
+                id: String::new(),
+                phone_type: op.phone_type.clone(),
+                phone: number(),
+                display_name: op.display_name.clone(),
+            }),
+            OpKind::Update => {
+                if let Some(item) = items.iter_mut().find(|i| same_item(i, op)) {
+                    item.phone = number();
+                    item.phone_type = op.phone_type.clone();
+                    if op.display_name.is_some() {
+                        item.display_name = op.display_name.clone();
+                    }
+                }
+            }
+            OpKind::Delete => {
+                if let Some(at) = items.iter().position(|i| same_item(i, op)) {
+                    items.remove(at);
+                }
+            }
+        }
+    }
+    outcome_of(&items)
+}
+
+/// The digest [`outcome`] gives a user holding `items`.
+fn outcome_of(items: &[Item]) -> String {
+    let mut phones: Vec<String> = items
+        .iter()
+        .map(|i| {
+            format!(
+                "{}\u{1f}{}\u{1f}{}",
+                i.phone_type,
+                i.phone.key,
+                i.display_name.as_deref().unwrap_or("\u{0}")
+            )
+        })
+        .collect();
+    phones.sort();
+    hex_sha256(phones.join("\u{1e}").as_bytes())[..32].to_string()
+}
+
 impl SavedPlan {
     /// The saved form of `plan`, whose users' current states are `current` (per target, per
     /// user, in the plan's order).
@@ -222,6 +279,7 @@ impl SavedPlan {
                         .filter_map(|(u, c)| {
                             c.as_ref().ok().map(|c| SavedUser {
                                 fingerprint: fingerprint(c),
+                                outcome: outcome(c, &u.ops),
                                 plan: u.clone(),
                             })
                         })
@@ -380,6 +438,13 @@ impl SavedPlan {
                 .map(|(u, current)| match current {
                     None => (u.plan, Err(SkipReason::ReadFailed("not read: the plan sends nothing".into()))),
                     Some(Err(reason)) => (UserPlan::skipped(&u.plan.user, reason.clone()), Err(reason)),
+                    // Already as planned: an earlier apply of this plan did it (or someone did).
+                    Some(Ok(c)) if fingerprint(&c) != u.fingerprint && !u.outcome.is_empty() && outcome_of(&c.items) == u.outcome => {
+                        let mut done = UserPlan { ops: Vec::new(), ..u.plan };
+                        done.notes
+                            .push("already as this plan makes it (an earlier apply of it): nothing to do".into());
+                        (done, Ok(c))
+                    }
                     Some(Ok(c)) if fingerprint(&c) != u.fingerprint => {
                         let stale = SkipReason::Stale("the user's phones in Graph changed after the plan was made; plan again".into());
                         (UserPlan::skipped(&u.plan.user, stale), Ok(c))
@@ -483,6 +548,35 @@ mod tests {
         for (i, v) in variants.iter().enumerate() {
             assert_ne!(fingerprint(&base), fingerprint(v), "variant {i}");
         }
+    }
+
+    #[test]
+    fn the_outcome_is_the_state_once_every_sent_op_succeeded() {
+        let op = |kind, t: &str, item_id: Option<&str>, after: Option<&str>, blocked: bool| Op {
+            kind,
+            phone_type: t.into(),
+            item_id: item_id.map(str::to_string),
+            before: Some("+1 4255550100".into()),
+            after: after.map(str::to_string),
+            display_name: None,
+            depends_on: Vec::new(),
+            blocked: blocked.then(|| "default".to_string()),
+            reason: String::new(),
+            moves_to: None,
+        };
+        let current = CurrentUser {
+            items: vec![item("o", "office", "+14255550100"), item("p", "business", "+12065550100")],
+            ..CurrentUser::default()
+        };
+        let ops = [
+            op(OpKind::Add, "mobile", None, Some("+1 4255550100"), false),
+            op(OpKind::Delete, "office", None, None, false),
+            op(OpKind::Update, "mobile", Some("p"), Some("+1 2065550100"), false),
+            op(OpKind::Add, "alternateMobile", None, Some("+1 2065550199"), true),
+        ];
+        let expected = [item("", "mobile", "+14255550100"), item("p", "mobile", "+12065550100")];
+        assert_eq!(outcome(&current, &ops), outcome_of(&expected));
+        assert_ne!(outcome(&current, &ops[..1]), outcome_of(&expected));
     }
 
     #[test]

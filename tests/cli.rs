@@ -560,11 +560,11 @@ async fn json_log_lines_carry_messages_progress_and_errors() {
         .map(|i| serde_json::json!({"id": format!("{i}"), "userPrincipalName": format!("u{i}@contoso.com")}))
         .collect();
     let seed = serde_json::from_value(serde_json::json!({ "users": users })).unwrap();
-    // Every call takes 150 ms, one at a time: the run lasts long enough to report progress.
+    // Every call takes 250 ms, one at a time: each phase lasts long enough to report progress.
     let options = Options {
         client_id: Some("app".into()),
         client_secret: Some("log-secret".into()),
-        latency_ms: 150,
+        latency_ms: 250,
         ..Options::default()
     };
     let emu = Emulator::start("127.0.0.1:0".parse().unwrap(), &seed, options).await.unwrap();
@@ -607,9 +607,10 @@ async fn json_log_lines_carry_messages_progress_and_errors() {
     assert!(messages.iter().any(|m| m.starts_with("Read 4 rows from in.csv")), "{messages:?}");
     let progress: Vec<&serde_json::Value> = lines.iter().filter(|l| l["fields"]["message"] == "progress").collect();
     for phase in ["read", "apply"] {
+        // The time left is known once a step is done.
         let line = progress
             .iter()
-            .find(|l| l["fields"]["phase"] == phase)
+            .find(|l| l["fields"]["phase"] == phase && l["fields"]["done"].as_u64() > Some(0))
             .unwrap_or_else(|| panic!("no {phase} progress: {stderr}"));
         let f = &line["fields"];
         assert_eq!(line["level"], "INFO");

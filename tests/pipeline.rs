@@ -721,10 +721,15 @@ async fn a_saved_plan_applies_as_planned_and_skips_users_changed_since_as_stale(
         "{md}"
     );
 
-    // Applying it again: a is now in its planned state, not the one planned against.
+    // Applying it again (as after a crash): a is already as planned, so nothing is sent for a
+    // and a is not stale; b still is.
+    let before = w.calls().len();
     let (code, dir) = w.run("apply", &saved, "again").await;
     assert_eq!(code.unwrap(), ExitCode::from(1));
-    assert_eq!(summary(&dir)["targets"]["auth"]["users"]["skipped"]["stale"], 2);
+    let s = summary(&dir);
+    assert_eq!(s["targets"]["auth"]["users"]["skipped"], json!({"stale": 1}), "{s}");
+    assert_eq!(s["ops"]["planned"], json!({"add": 0, "update": 0, "delete": 0}), "{s}");
+    assert!(w.calls()[before..].iter().all(|c| c.method == "GET"));
     assert_eq!(w.phones("a@contoso.com"), pairs(&[("mobile", "+1 2065550101")]));
 
     // A saved plan is for apply, and for the tenant it was planned against.
@@ -913,6 +918,8 @@ async fn an_export_edited_and_applied_is_what_the_tenant_then_holds() {
     .await
     .unwrap();
     assert_eq!(code, ExitCode::from(1), "a named user was not found");
+    let unread = std::fs::read_to_string(w.dir.path().join("some.unread.csv")).unwrap();
+    assert!(unread.contains("nobody@contoso.com (auth),user not found"), "{unread}");
     let text = std::fs::read_to_string(&some).unwrap();
     assert_eq!(
         text.lines().skip(1).collect::<Vec<_>>(),

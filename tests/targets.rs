@@ -240,3 +240,43 @@ async fn regression_a_row_for_one_target_never_licenses_a_prune_in_the_other() {
         .count();
     assert_eq!(deletes, 0);
 }
+
+/// A type the rollback cannot write back in the input format (two business profile phones, one
+/// pruned by the run) is `?` in rollback.csv: the rollback refuses that cell and leaves business
+/// as it is, deleting nothing of it, and exits 1 to say so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rollback_leaves_alone_a_type_it_cannot_write_back() {
+    let seed = json!({"users": [{"id": "id1", "userPrincipalName": "kim@contoso.com", "profilePhones": [
+        {"type": "business", "number": "+1 425 555 0100"}, {"type": "business", "number": "+1 425 555 0199"}]}]});
+    let w = world(
+        seed,
+        Options::default(),
+        "[\"profile\"]",
+        &format!("\n[plan]\nprune = true\n{PROFILE}"),
+    )
+    .await;
+    let csv = w.csv("in.csv", "user,phoneType,phoneNumber\nkim@contoso.com,office,+1 425 555 0100\n");
+    let (code, dir) = w.run("apply", &csv, "run").await;
+    assert_eq!(code.unwrap(), ExitCode::SUCCESS);
+    let numbers = |w: &World| profile(w, "kim@contoso.com").into_iter().map(|p| p.2).collect::<Vec<_>>();
+    assert_eq!(numbers(&w), ["+1 425 555 0100"], "the second business phone pruned");
+    let rows = csv_rows(&dir.join("rollback.csv"));
+    assert_eq!((rows.len(), rows[0]["profile business"].as_str()), (1, "?"), "{rows:?}");
+
+    let reports = w.dir.path().join("reports").join("rollback");
+    let (snapshot, config) = (dir.join("rollback.csv"), dir.join("rollback.toml"));
+    let args = [
+        "phonesync",
+        "apply",
+        snapshot.to_str().unwrap(),
+        "--quiet",
+        "--config",
+        config.to_str().unwrap(),
+        "--report-dir",
+        reports.to_str().unwrap(),
+    ];
+    let code = phonesync::run_async(<phonesync::cli::Cli as clap::Parser>::parse_from(args), w.env()).await;
+    assert_eq!(code.unwrap(), ExitCode::from(1), "the refused cell is reported");
+    assert_eq!(summary(&reports)["ops"]["planned"], json!({"add": 0, "update": 0, "delete": 0}));
+    assert_eq!(numbers(&w), ["+1 425 555 0100"], "business left as it is");
+}

@@ -4,11 +4,11 @@
 //! batched client as any run; users come from `--users` or from listing the tenant's users.
 
 use crate::cli::ExportArgs;
-use crate::config::{Config, Env};
+use crate::config::Env;
 use crate::graph::{GraphClient, Version};
 use crate::interrupt::Stop;
 use crate::model::{DesiredUser, SkipReason};
-use crate::{connect, console, fetcher, phone, progress, snapshot, targets};
+use crate::{connect, console, fetcher, progress, snapshot};
 use anyhow::{Context, Result, bail};
 use std::io::Write;
 use std::process::ExitCode;
@@ -16,12 +16,7 @@ use std::process::ExitCode;
 /// Runs `export`: exit 0 when every user was read, 1 when some could not be (their cells say
 /// `?`, so applying the file leaves them as they are), 2 on a fatal error.
 pub async fn export(args: &ExportArgs, env: &Env, stop: &Stop) -> Result<ExitCode> {
-    let config = Config::load(&args.config, env)?;
-    let region: phone::Region = config
-        .default_region
-        .parse()
-        .map_err(|why: String| config.error("input.default_region", why))?;
-    let targets = targets::build(&config, region)?;
+    let (config, _, targets) = crate::load(&args.config, env)?;
     let toml_path = args.out.with_extension("toml");
     if toml_path == args.out {
         bail!(

@@ -136,6 +136,26 @@ pub(crate) fn read_input(
     input.with_context(|| format!("cannot use input file {}", path.display()))
 }
 
+/// A run's targets, in config order.
+pub(crate) type Targets = Vec<Box<dyn targets::Target>>;
+
+/// The config at `path`, its default region, and the targets it configures: what every command
+/// that talks to Graph starts from.
+pub(crate) fn load(path: &std::path::Path, env: &Env) -> Result<(Config, phone::Region, Targets)> {
+    let config = Config::load(path, env)?;
+    let (region, targets) = prepare(&config)?;
+    Ok((config, region, targets))
+}
+
+/// `config`'s default region and the targets it configures.
+pub(crate) fn prepare(config: &Config) -> Result<(phone::Region, Targets)> {
+    let region: phone::Region = config
+        .default_region
+        .parse()
+        .map_err(|why: String| config.error("input.default_region", why))?;
+    Ok((region, targets::build(config, region)?))
+}
+
 /// Where a tenant's state is kept between runs (type changes in progress, the run lock): the
 /// embedded emulator's state folder, or the reports folder.
 fn state_dir(config: &Config) -> &std::path::Path {
@@ -305,12 +325,7 @@ async fn sync(args: &RunArgs, mode: Mode, env: &Env, stop: &Stop) -> Result<Exit
             );
         }
     }
-    let config = Config::load(&args.config, env)?;
-    let region: phone::Region = config
-        .default_region
-        .parse()
-        .map_err(|why: String| config.error("input.default_region", why))?;
-    let targets = targets::build(&config, region)?;
+    let (config, region, targets) = load(&args.config, env)?;
     // One apply per tenant at a time: a second one stops here, before reading anything.
     let endpoint = match &config.endpoint {
         config::Endpoint::Embedded => "embedded",
@@ -404,7 +419,14 @@ async fn sync(args: &RunArgs, mode: Mode, env: &Env, stop: &Stop) -> Result<Exit
     let read_started = Instant::now();
     let mut moves = moves::Moves::load(state_dir(&config), &connection.label)?;
     let mut unfinished = moves.by_user();
-    let planned = match saved {
+    let Planned {
+        plan,
+        users_read,
+        prune,
+        read_ok,
+        current,
+        targets,
+    } = match saved {
         Some(saved) => {
             let users_read = saved.users_read as usize;
             let prune = saved.prune;
@@ -455,14 +477,6 @@ async fn sync(args: &RunArgs, mode: Mode, env: &Env, stop: &Stop) -> Result<Exit
             }
         }
     };
-    let Planned {
-        plan,
-        users_read,
-        prune,
-        read_ok,
-        current,
-        targets,
-    } = planned;
     let read_time = read_started.elapsed();
     // A plan that deletes more than the limits allow is most likely a broken input file: apply
     // refuses before its first write; a plan says so.

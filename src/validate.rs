@@ -23,11 +23,7 @@ pub fn validate(args: &ValidateArgs, env: &Env) -> Result<ExitCode> {
     } else {
         Config::parse("", &args.config, env)?
     };
-    let region: phone::Region = config
-        .default_region
-        .parse()
-        .map_err(|why: String| config.error("input.default_region", why))?;
-    let targets = crate::targets::build(&config, region)?;
+    let (region, targets) = crate::prepare(&config)?;
     let input = crate::read_input(&config, region, &targets, &args.input, false)?;
     let show = |number: &str| if args.unmask { number.to_string() } else { phone::mask(number) };
     let mut out = std::io::stdout().lock();

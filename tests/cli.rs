@@ -17,6 +17,32 @@ fn text(o: &Output) -> String {
     format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
 }
 
+/// An emulator holding `users` (seed JSON) whose every call takes `latency_ms`, signing in
+/// app "app" with `secret`, and a folder whose config.toml points at it (`rate` lines under
+/// `[rate]`). Keep the emulator alive as long as the folder is used.
+async fn slow_emulator(
+    users: serde_json::Value,
+    latency_ms: u64,
+    secret: &str,
+    rate: &str,
+) -> (phonesync_emulator::Emulator, tempfile::TempDir) {
+    use phonesync_emulator::{Emulator, Options};
+    let seed = serde_json::from_value(serde_json::json!({ "users": users })).unwrap();
+    let options = Options {
+        client_id: Some("app".into()),
+        client_secret: Some(secret.into()),
+        latency_ms,
+        ..Options::default()
+    };
+    let emu = Emulator::start("127.0.0.1:0".parse().unwrap(), &seed, options).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let url = emu.url();
+    let config =
+        format!("endpoint = \"{url}\"\n[auth]\ntenant_id = \"t\"\nclient_id = \"app\"\nauthority_host = \"{url}\"\n[rate]\n{rate}");
+    std::fs::write(dir.path().join("config.toml"), config).unwrap();
+    (emu, dir)
+}
+
 fn embedded_project() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let samples = Path::new(env!("CARGO_MANIFEST_DIR")).join("samples");
@@ -455,29 +481,12 @@ fn validate_checks_a_file_with_no_network_and_says_by_exit_code() {
 /// first's process; a lock left by a process that is gone is taken over with a warning.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_apply_against_the_same_tenant_stops_naming_the_first() {
-    use phonesync_emulator::{Emulator, Options};
-    let seed = serde_json::from_value(serde_json::json!({"users": [
+    // Every call takes 400 ms: the first run is still going when the second starts.
+    let users = serde_json::json!([
         {"id": "1", "userPrincipalName": "a@contoso.com"},
         {"id": "2", "userPrincipalName": "b@contoso.com"}
-    ]}))
-    .unwrap();
-    // Every call takes 400 ms: the first run is still going when the second starts.
-    let options = Options {
-        client_id: Some("app".into()),
-        client_secret: Some("lock-secret".into()),
-        latency_ms: 400,
-        ..Options::default()
-    };
-    let emu = Emulator::start("127.0.0.1:0".parse().unwrap(), &seed, options).await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let url = emu.url();
-    std::fs::write(
-        dir.path().join("config.toml"),
-        format!(
-            "endpoint = \"{url}\"\n[auth]\ntenant_id = \"t\"\nclient_id = \"app\"\nauthority_host = \"{url}\"\n[rate]\nbatch = false\n"
-        ),
-    )
-    .unwrap();
+    ]);
+    let (emu, dir) = slow_emulator(users, 400, "lock-secret", "batch = false\n").await;
     std::fs::write(
         dir.path().join("in.csv"),
         "user,phoneType,phoneNumber\na@contoso.com,mobile,206-555-0100\nb@contoso.com,mobile,425-555-0100\n",
@@ -555,28 +564,11 @@ fn a_fatal_error_of_a_plan_with_detailed_exit_codes_exits_1() {
 /// throttled and ETA; no number appears in full; a fatal error is a JSON line too.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn json_log_lines_carry_messages_progress_and_errors() {
-    use phonesync_emulator::{Emulator, Options};
     let users: Vec<serde_json::Value> = (0..4)
         .map(|i| serde_json::json!({"id": format!("{i}"), "userPrincipalName": format!("u{i}@contoso.com")}))
         .collect();
-    let seed = serde_json::from_value(serde_json::json!({ "users": users })).unwrap();
     // Every call takes 250 ms, one at a time: each phase lasts long enough to report progress.
-    let options = Options {
-        client_id: Some("app".into()),
-        client_secret: Some("log-secret".into()),
-        latency_ms: 250,
-        ..Options::default()
-    };
-    let emu = Emulator::start("127.0.0.1:0".parse().unwrap(), &seed, options).await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let url = emu.url();
-    std::fs::write(
-        dir.path().join("config.toml"),
-        format!(
-            "endpoint = \"{url}\"\n[auth]\ntenant_id = \"t\"\nclient_id = \"app\"\nauthority_host = \"{url}\"\n[rate]\nbatch = false\nconcurrency = 1\n"
-        ),
-    )
-    .unwrap();
+    let (_emu, dir) = slow_emulator(serde_json::json!(users), 250, "log-secret", "batch = false\nconcurrency = 1\n").await;
     let rows: String = (0..4).map(|i| format!("u{i}@contoso.com,mobile,206-555-010{i}\n")).collect();
     std::fs::write(dir.path().join("in.csv"), format!("user,phoneType,phoneNumber\n{rows}")).unwrap();
     let path = dir.path().to_path_buf();

@@ -14,7 +14,7 @@ use std::io::Write;
 use std::process::ExitCode;
 
 /// Runs `export`: exit 0 when every user was read, 1 when some could not be (their cells say
-/// `?`, so applying the file leaves them as they are), 2 on a fatal error.
+/// `?`, so applying the file leaves them as they are), 2 on a fatal error, 130/143 when stopped.
 pub async fn export(args: &ExportArgs, env: &Env, stop: &Stop) -> Result<ExitCode> {
     let (config, _, targets) = crate::load(&args.config, env)?;
     let toml_path = args.out.with_extension("toml");
@@ -125,14 +125,14 @@ pub async fn export(args: &ExportArgs, env: &Env, stop: &Stop) -> Result<ExitCod
             .write_all(&bytes)
             .with_context(|| format!("cannot write {}", unread_path.display()))?;
         console::warn(&format!(
-            "{} users not read (not found, or their phones unreadable): see {}",
+            "{} reads failed (a user not found, or their phones unreadable in a target): see {}",
             unread.len(),
             unread_path.display()
         ));
     }
     let _ = writeln!(
         std::io::stdout(),
-        "Exported {} users to {} ({} users not read; the cells of those that exist hold '?', left as they are when applied)\nConfig to apply it with: {}",
+        "Exported {} users to {} ({} reads failed; the cells they leave unknown hold '?', left as they are when applied)\nConfig to apply it with: {}",
         found.len(),
         args.out.display(),
         unread.len(),

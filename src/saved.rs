@@ -361,7 +361,7 @@ impl SavedPlan {
                 );
             }
             for u in &saved.users {
-                check_ops(&u.plan, &settings.managed)
+                check_ops(&u.plan, &settings.managed, target.server_ids())
                     .map_err(|why| anyhow::anyhow!("this plan is damaged ({}, target {}): {why}; plan again", u.plan.user, saved.target))?;
             }
         }
@@ -439,14 +439,36 @@ impl SavedPlan {
                     None => (u.plan, Err(SkipReason::ReadFailed("not read: the plan sends nothing".into()))),
                     Some(Err(reason)) => (UserPlan::skipped(&u.plan.user, reason.clone()), Err(reason)),
                     // Already as planned: an earlier apply of this plan did it (or someone did).
+                    // Already as planned: an earlier apply of this plan did it (or someone did).
+                    // Its blocked ops are still reported; nothing is sent.
                     Some(Ok(c)) if fingerprint(&c) != u.fingerprint && !u.outcome.is_empty() && outcome_of(&c.items) == u.outcome => {
-                        let mut done = UserPlan { ops: Vec::new(), ..u.plan };
+                        read_ok.insert((target.name().to_string(), u.plan.user.to_lowercase()));
+                        let blocked = u
+                            .plan
+                            .ops
+                            .iter()
+                            .filter(|o| o.blocked.is_some())
+                            .map(|o| Op {
+                                depends_on: Vec::new(),
+                                ..o.clone()
+                            })
+                            .collect();
+                        let mut done = UserPlan { ops: blocked, ..u.plan };
                         done.notes
                             .push("already as this plan makes it (an earlier apply of it): nothing to do".into());
                         (done, Ok(c))
                     }
                     Some(Ok(c)) if fingerprint(&c) != u.fingerprint => {
-                        let stale = SkipReason::Stale("the user's phones in Graph changed after the plan was made; plan again".into());
+                        let stale = SkipReason::Stale(
+                            "the user's phones (or default sign-in method) in Graph differ from when the plan was made; plan again".into(),
+                        );
+                        (UserPlan::skipped(&u.plan.user, stale), Ok(c))
+                    }
+                    // The same state, but ops that do not fit it: an edited plan.
+                    Some(Ok(c)) if let Err(why) = ops_fit(&u.plan.ops, &c) => {
+                        let stale = SkipReason::Stale(format!(
+                            "the plan's ops do not fit the user's phones ({why}): was plan.json edited? plan again"
+                        ));
                         (UserPlan::skipped(&u.plan.user, stale), Ok(c))
                     }
                     Some(Ok(c)) => {
@@ -471,11 +493,15 @@ impl SavedPlan {
 }
 
 /// Whether a saved user's ops are ones a planner could have made under `managed`: every op of
-/// a managed type, with the numbers its kind needs, depending only on ops before it.
-fn check_ops(plan: &UserPlan, managed: &[String]) -> Result<(), String> {
+/// a managed type, with the numbers its kind needs (and the server id of the item it changes,
+/// for a target that has them), depending only on ops before it.
+fn check_ops(plan: &UserPlan, managed: &[String], server_ids: bool) -> Result<(), String> {
     for (i, op) in plan.ops.iter().enumerate() {
         if !managed.contains(&op.phone_type) {
             return Err(format!("op {} changes type '{}', which is not managed", i + 1, op.phone_type));
+        }
+        if server_ids && op.kind != OpKind::Add && op.item_id.is_none() {
+            return Err(format!("op {} does not name the item it changes", i + 1));
         }
         let numbers = match op.kind {
             crate::model::OpKind::Add | crate::model::OpKind::Update => op.after.is_some(),
@@ -486,6 +512,23 @@ fn check_ops(plan: &UserPlan, managed: &[String]) -> Result<(), String> {
         }
         if let Some(d) = op.depends_on.iter().find(|d| **d >= i) {
             return Err(format!("op {} depends on op {}, which does not come before it", i + 1, d + 1));
+        }
+    }
+    Ok(())
+}
+
+/// Whether every update and delete of `ops` that is sent changes an item `current` holds, with
+/// the number the op says it had: by its server id, else by its type.
+fn ops_fit(ops: &[Op], current: &CurrentUser) -> Result<(), String> {
+    for (i, op) in ops.iter().enumerate().filter(|(_, o)| o.blocked.is_none() && o.kind != OpKind::Add) {
+        let item = current.items.iter().find(|item| match &op.item_id {
+            Some(id) => item.id == *id,
+            None => item.phone_type == op.phone_type,
+        });
+        let before = op.before.as_deref().map(crate::phone::key);
+        match item {
+            Some(item) if Some(&item.phone.key) == before.as_ref() => {}
+            _ => return Err(format!("op {} changes a phone the user does not have", i + 1)),
         }
     }
     Ok(())
@@ -577,6 +620,50 @@ mod tests {
         let expected = [item("", "mobile", "+14255550100"), item("p", "mobile", "+12065550100")];
         assert_eq!(outcome(&current, &ops), outcome_of(&expected));
         assert_ne!(outcome(&current, &ops[..1]), outcome_of(&expected));
+    }
+
+    #[test]
+    fn an_edited_op_that_does_not_fit_the_users_phones_is_caught() {
+        let op = |kind, t: &str, item_id: Option<&str>, before: &str| Op {
+            kind,
+            phone_type: t.into(),
+            item_id: item_id.map(str::to_string),
+            before: Some(before.into()),
+            after: Some("+1 2065550199".into()),
+            display_name: None,
+            depends_on: Vec::new(),
+            blocked: None,
+            reason: String::new(),
+            moves_to: None,
+        };
+        let current = CurrentUser {
+            items: vec![item("o", "office", "+14255550100"), item("p", "business", "+12065550100")],
+            ..CurrentUser::default()
+        };
+        assert!(ops_fit(&[op(OpKind::Update, "office", None, "+1 425 555 0100")], &current).is_ok());
+        assert!(ops_fit(&[op(OpKind::Delete, "home", Some("p"), "+1 2065550100")], &current).is_ok());
+        assert!(
+            ops_fit(&[op(OpKind::Add, "mobile", None, "")], &current).is_ok(),
+            "an add changes nothing held"
+        );
+        for bad in [
+            op(OpKind::Update, "office", None, "+1 4255550999"),
+            op(OpKind::Delete, "mobile", None, "+1 4255550100"),
+            op(OpKind::Delete, "business", Some("q"), "+1 2065550100"),
+        ] {
+            assert!(ops_fit(std::slice::from_ref(&bad), &current).is_err(), "{bad:?}");
+        }
+        let user = |ops: Vec<Op>| UserPlan {
+            user: "u".into(),
+            ops,
+            skip: None,
+            notes: Vec::new(),
+            held_back: false,
+        };
+        let managed = ["business".to_string()];
+        let unnamed = user(vec![op(OpKind::Delete, "business", None, "+1 2065550100")]);
+        assert!(check_ops(&unnamed, &managed, false).is_ok());
+        assert!(check_ops(&unnamed, &managed, true).unwrap_err().contains("does not name the item"));
     }
 
     #[test]

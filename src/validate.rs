@@ -37,6 +37,13 @@ pub fn validate(args: &ValidateArgs, env: &Env) -> Result<ExitCode> {
         input.encoding,
         input.delimiter
     );
+    if !input.blank_columns.is_empty() {
+        let _ = writeln!(
+            out,
+            "note: the column of {} is empty in every row, so a run takes it as saying nothing (set [input] empty_column_means_none = true if nobody has one)",
+            input.blank_columns.join(", ")
+        );
+    }
     list(&mut out, "refused", &input.rejects, input.rejects.len() as u64, args.unmask);
     // Usable, but worth knowing: a fixed line where text messages are meant to arrive.
     list(&mut out, "note", &input.notes, input.noted, args.unmask);

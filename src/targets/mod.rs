@@ -55,6 +55,11 @@ pub trait Target: Send + Sync {
     fn texted(&self) -> &'static [&'static str] {
         &[]
     }
+    /// Whether its items have server ids (an update or delete names the item by its id) rather
+    /// than one fixed id per type.
+    fn server_ids(&self) -> bool {
+        false
+    }
     /// Whether its items have display names (the input's `displayName` column feeds them).
     fn keeps_names(&self) -> bool {
         false

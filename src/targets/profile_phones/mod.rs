@@ -118,6 +118,10 @@ impl Target for ProfilePhones {
         true
     }
 
+    fn server_ids(&self) -> bool {
+        true
+    }
+
     fn delegated_scopes(&self) -> &'static [&'static str] {
         // docs/graph.md#profile-phone-permissions: delegated User.ReadWrite(.All) writes profiles.
         &["User.ReadWrite.All"]

@@ -585,6 +585,7 @@ async fn sync(args: &RunArgs, mode: Mode, env: &Env, stop: &Stop) -> Result<Exit
     };
 
     let label = connection.label.clone();
+    let timeline = api.stats.timeline();
     let target_info: Vec<report::TargetInfo> = targets
         .iter()
         .map(|t| report::TargetInfo {
@@ -616,6 +617,7 @@ async fn sync(args: &RunArgs, mode: Mode, env: &Env, stop: &Stop) -> Result<Exit
         requests: api.stats.requests.load(Ordering::Relaxed),
         http_calls: api.stats.http_calls.load(Ordering::Relaxed),
         throttled: api.stats.throttled.load(Ordering::Relaxed),
+        timeline: &timeline,
         retries: api.stats.retries.load(Ordering::Relaxed),
         latency: api.stats.latency(),
         confirmed_by_reread: api.stats.confirmed_by_reread.load(Ordering::Relaxed),

@@ -11,7 +11,6 @@ use super::rate::Cost;
 use super::{AFTER_HEADER, Attempt, GraphClient, Processed, Request, Version, header, retry};
 use serde_json::{Value, json};
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
@@ -210,7 +209,7 @@ async fn send(client: &GraphClient, version: Version, mut jobs: Vec<Job>) {
                 Some(429) => {}
                 // Unavailable as a whole: the pool waits out its Retry-After once.
                 Some(503) => {
-                    client.stats.throttled.fetch_add(1, Ordering::Relaxed);
+                    client.stats.was_throttled();
                     if let Some(wait) = failure.retry_after {
                         client.pacer.pause(wait);
                     }

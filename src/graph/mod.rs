@@ -373,7 +373,7 @@ impl GraphClient {
 
     /// Graph answered 429 for the budget `scope` names: count it and slow that budget.
     fn throttled(&self, scope: Option<&str>, retry_after: Option<Duration>) {
-        self.stats.throttled.fetch_add(1, Ordering::Relaxed);
+        self.stats.was_throttled();
         self.pacer.throttled(rate::Budget::of_scope(scope), retry_after);
     }
 
@@ -444,7 +444,7 @@ impl GraphClient {
             if let Some(b) = body {
                 request = request.json(b);
             }
-            self.stats.requests.fetch_add(operations, Ordering::Relaxed);
+            self.stats.sent(operations);
             self.stats.http_calls.fetch_add(1, Ordering::Relaxed);
             let response = request.send().await.map_err(SendError::Transport)?;
             // The token may have been revoked or expired early: sign in again, once.

@@ -26,6 +26,11 @@ pub struct Stats {
     /// and a second sign-in after a 401) to the last byte of the answer. Calls that got no answer
     /// (timeouts, dropped connections) are not counted.
     latency: Box<[AtomicU64]>,
+    /// Requests sent and throttled in each second since the client was made, for the report's
+    /// timeline.
+    timeline: std::sync::Mutex<Vec<[u64; 2]>>,
+    /// When the client was made.
+    started: std::time::Instant,
 }
 
 impl Default for Stats {
@@ -37,6 +42,8 @@ impl Default for Stats {
             confirmed_by_reread: AtomicU64::new(0),
             http_calls: AtomicU64::new(0),
             latency: (0..=LATENCY_STEPS_MS).map(|_| AtomicU64::new(0)).collect(),
+            timeline: std::sync::Mutex::new(Vec::new()),
+            started: std::time::Instant::now(),
         }
     }
 }
@@ -51,6 +58,33 @@ pub struct Latency {
 }
 
 impl Stats {
+    /// `n` requests were sent now.
+    pub fn sent(&self, n: u64) {
+        self.requests.fetch_add(n, Ordering::Relaxed);
+        self.in_timeline(0, n);
+    }
+
+    /// A request (or a whole `$batch`) was throttled now.
+    pub fn was_throttled(&self) {
+        self.throttled.fetch_add(1, Ordering::Relaxed);
+        self.in_timeline(1, 1);
+    }
+
+    fn in_timeline(&self, column: usize, n: u64) {
+        let second = self.started.elapsed().as_secs() as usize;
+        let mut timeline = self.timeline.lock().unwrap_or_else(|e| e.into_inner());
+        if timeline.len() <= second {
+            timeline.resize(second + 1, [0, 0]);
+        }
+        timeline[second][column] += n;
+    }
+
+    /// Requests sent and throttled per second, from the client's first second to its last with
+    /// a request.
+    pub fn timeline(&self) -> Vec<[u64; 2]> {
+        self.timeline.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
     /// One HTTP call was answered after `took`.
     pub fn answered_after(&self, took: Duration) {
         let ms = (took.as_millis() as usize).min(LATENCY_STEPS_MS);
@@ -85,6 +119,17 @@ impl Stats {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn requests_and_throttling_are_counted_by_second() {
+        let s = Stats::default();
+        assert!(s.timeline().is_empty());
+        s.sent(3);
+        s.was_throttled();
+        s.sent(2);
+        assert_eq!(s.timeline(), [[5, 1]], "all within the first second");
+        assert_eq!((s.requests.load(Ordering::Relaxed), s.throttled.load(Ordering::Relaxed)), (5, 1));
+    }
 
     #[test]
     fn percentiles_of_call_times() {

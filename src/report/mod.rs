@@ -9,6 +9,7 @@
 pub mod cell;
 mod csvfile;
 mod files;
+pub mod html;
 mod markdown;
 mod outcomes;
 
@@ -92,6 +93,8 @@ pub struct RunReport<'a> {
     pub http_calls: u64,
     /// Requests answered 429.
     pub throttled: u64,
+    /// Requests sent and throttled in each second of the run.
+    pub timeline: &'a [[u64; 2]],
     /// Attempts after the first.
     pub retries: u64,
     /// HTTP call times, if any call was answered.
@@ -150,6 +153,9 @@ pub fn write_all(dir: &Path, report: &RunReport, log: Option<OutcomeLog>) -> Res
     files::new_file(&dir.join("plan.md"))?
         .write_all(markdown::plan(report).as_bytes())
         .context("cannot write plan.md")?;
+    files::new_file(&dir.join("report.html"))?
+        .write_all(html::page(report).as_bytes())
+        .context("cannot write report.html")?;
     if let Some(outcomes) = report.outcomes {
         outcomes::write_final(dir, report.plan, outcomes)?;
     }

@@ -89,6 +89,7 @@ pub(super) fn apply_report<'a>(plan: &'a Plan, rejects: &'a [Reject], outcomes: 
         requests: 0,
         http_calls: 0,
         throttled: 0,
+        timeline: &[],
         confirmed_by_reread: 0,
         retries: 0,
         latency: None,
@@ -212,7 +213,11 @@ fn the_outcome_log_is_on_disk_after_every_row_and_the_final_file_is_compact() {
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .collect();
-    assert_eq!(names.len(), 3, "no temporary file left behind: {names:?}");
+    assert_eq!(
+        names.len(),
+        4,
+        "plan.md, report.html, outcomes.csv, summary.json; no temporary file left behind: {names:?}"
+    );
 
     let summary: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap();
     assert_eq!(summary["ops"]["byStatus"]["not_started"], 1);

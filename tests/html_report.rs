@@ -25,13 +25,23 @@ fn chromium() -> PathBuf {
     }
     panic!(
         "this test needs headless Chromium and found none on the PATH. Install it with \
-         `sudo apt-get install chromium` (Debian/Ubuntu), or set PHONESYNC_CHROMIUM to a Chromium or Chrome binary. \
+         `sudo apt-get install chromium` (Debian; on Ubuntu that package is a snap stub: install Chrome or a Chromium build instead), \
+         or set PHONESYNC_CHROMIUM to a Chromium or Chrome binary. \
          .ci/run installs it."
     );
 }
 
-/// Runs the browser headless on `page` with `args`; returns its stdout.
+/// Runs the browser headless on `page` with `args`; returns its stdout, after checking that the
+/// page wrote nothing to the console.
 fn browse(page: &Path, args: &[&str]) -> String {
+    let (stdout, console) = browse_logged(page, args);
+    assert!(console.is_empty(), "console output: {console:?}");
+    stdout
+}
+
+/// Runs the browser headless on `page` with `args`; returns its stdout and the console lines
+/// (messages and uncaught errors) it logged.
+fn browse_logged(page: &Path, args: &[&str]) -> (String, Vec<String>) {
     let profile = tempfile::tempdir().unwrap();
     let out = Command::new(chromium())
         .args([
@@ -42,13 +52,25 @@ fn browse(page: &Path, args: &[&str]) -> String {
             "--disable-extensions",
         ])
         .arg(format!("--user-data-dir={}", profile.path().display()))
-        .args(["--virtual-time-budget=5000", "--window-size=1200,1800"])
+        .args([
+            "--virtual-time-budget=5000",
+            "--window-size=1200,1800",
+            "--enable-logging=stderr",
+            "--v=0",
+        ])
         .args(args)
         .arg(format!("file://{}", page.display()))
         .output()
-        .expect("chromium runs");
-    assert!(out.status.success(), "chromium failed: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).into_owned()
+        .unwrap_or_else(|e| {
+            panic!(
+                "cannot run {} ({e}): install chromium (`sudo apt-get install chromium` on Debian) or set PHONESYNC_CHROMIUM",
+                chromium().display()
+            )
+        });
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "chromium failed: {stderr}");
+    let console = stderr.lines().filter(|l| l.contains("CONSOLE")).map(str::to_string).collect();
+    (String::from_utf8_lossy(&out.stdout).into_owned(), console)
 }
 
 /// The text of the card whose `data-key` is `key`, from the DOM Chromium dumped.
@@ -76,25 +98,66 @@ async fn the_report_renders_in_chromium_with_the_summarys_figures_and_no_injecte
     let page = dir.join("report.html");
     let html = std::fs::read_to_string(&page).unwrap();
     assert!(!html.contains("<img src=x"), "the input's markup is escaped");
-    assert!(!html.contains("2065550123"), "numbers masked");
     // Self-contained: nothing is loaded from anywhere (the page links and embeds nothing).
     for external in ["src=\"", "href=\"", "url(", "@import"] {
         assert!(!html.contains(external), "self-contained: {external}");
     }
 
+    // The harness sees console output: a page that writes some is caught.
+    let noisy = dir.join("noisy.html");
+    std::fs::write(&noisy, "<!doctype html><body><script>console.error('noise')</script></body>").unwrap();
+    let (_, console) = browse_logged(&noisy, &["--dump-dom"]);
+    assert!(console.iter().any(|l| l.contains("noise")), "{console:?}");
+
     let dom = browse(&page, &["--dump-dom"]);
     assert!(dom.contains("data-ready=\"1\""), "the page's script ran to the end: {dom}");
-    assert!(!dom.contains("data-errors"), "no script error: {dom}");
+    assert!(!dom.contains("data-errors"), "no script error or console.error: {dom}");
     assert!(!dom.contains("<img"), "no injected element in the DOM");
     assert!(dom.contains("&lt;img src=x onerror=alert(1)&gt;@contoso.com"), "shown as text");
+    // Every card against summary.json.
     let s = summary(&dir);
-    assert_eq!(card(&dom, "succeeded"), s["ops"]["byStatus"]["succeeded"].to_string());
-    assert_eq!(card(&dom, "failed"), s["ops"]["byStatus"]["failed"].to_string());
+    let auth = &s["targets"]["auth"];
+    for status in ["succeeded", "failed", "skipped", "blocked"] {
+        assert_eq!(card(&dom, status), s["ops"]["byStatus"][status].to_string(), "{status}");
+    }
+    for kind in ["add", "update", "delete"] {
+        assert_eq!(
+            card(&dom, &format!("planned-auth-{kind}")),
+            auth["ops"]["planned"][kind].to_string(),
+            "{kind}"
+        );
+    }
+    let skipped: u64 = auth["users"]["skipped"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v.as_u64().unwrap())
+        .sum();
+    assert_eq!((card(&dom, "skippedUsers"), skipped), ("1".to_string(), 1));
+    assert_eq!(card(&dom, "stale"), "0");
     assert_eq!(card(&dom, "rejected"), s["rows"]["rejected"].to_string());
     assert_eq!(card(&dom, "throttled"), s["throttledRequests"].to_string());
-    assert_eq!(card(&dom, "users"), s["targets"]["auth"]["users"]["read"].to_string());
-    assert_eq!(card(&dom, "skippedUsers"), "1");
-    assert!(dom.contains("<svg"), "charts drawn");
+    assert_eq!(card(&dom, "users"), auth["users"]["read"].to_string());
+    assert_eq!(
+        card(&dom, "duration"),
+        format!("{:.1} s", s["durationMs"].as_f64().unwrap() / 1000.0)
+    );
+    assert!(dom.contains("aria-label=\"Ops by kind and status\"") && dom.contains("aria-label=\"Requests per second\""));
+    assert!(
+        dom.contains("user not_found") && dom.contains("line 5"),
+        "the table lists the skip and the reject"
+    );
+
+    // A plan's page lists every planned op, numbers masked unless --unmask.
+    let next = w.csv("next.csv", "user,phoneType,phoneNumber\nb@contoso.com,mobile,+1 2065550177\n");
+    let (_, plan) = w.run("plan", &next, "plan").await;
+    let dom = browse(&plan.join("report.html"), &["--dump-dom"]);
+    assert!(dom.contains("data-ready=\"1\"") && !dom.contains("data-errors"));
+    assert!(dom.contains("+1 206*****23 → +1 206*****77"), "the planned update, masked: {dom}");
+    assert!(!dom.contains("2065550177") && !dom.contains("2065550123"));
+    let (_, unmasked) = w.run_with_args("plan", &next, "unmasked", &["--unmask"]).await;
+    let html = std::fs::read_to_string(unmasked.join("report.html")).unwrap();
+    assert!(html.contains("+1 2065550123 → +1 2065550177"), "in full with --unmask");
 
     let png = dir.join("report.png");
     browse(&page, &[&format!("--screenshot={}", png.display())]);

@@ -398,6 +398,40 @@ pub fn mask(value: &str) -> String {
         .collect()
 }
 
+/// `text` (a Graph message, a reason) with every run that looks like a phone number (a `+` or a
+/// digit, then digits, spaces, dashes, dots and brackets, seven digits or more) masked as
+/// [`mask`] does.
+pub fn mask_numbers_in(text: &str) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while i < chars.len() {
+        let starts = chars[i] == '+' || chars[i].is_ascii_digit();
+        let after_word = i > 0 && chars[i - 1].is_alphanumeric();
+        if !starts || after_word {
+            out.push(chars[i]);
+            i += 1;
+            continue;
+        }
+        let mut end = i + 1;
+        while end < chars.len() && (chars[end].is_ascii_digit() || " -.()".contains(chars[end])) {
+            end += 1;
+        }
+        // Trailing separators are not part of the number.
+        while end > i + 1 && !chars[end - 1].is_ascii_digit() {
+            end -= 1;
+        }
+        let run: String = chars[i..end].iter().collect();
+        if run.chars().filter(char::is_ascii_digit).count() >= 7 {
+            out.push_str(&mask(&run));
+        } else {
+            out.push_str(&run);
+        }
+        i = end;
+    }
+    out
+}
+
 /// The spellings people paste from other systems, made plain: full-width digits and plus,
 /// non-breaking and other spaces, dashes of every width; invisible marks (right-to-left,
 /// zero-width) dropped; and the trunk zero written in brackets after a country code
@@ -689,6 +723,17 @@ mod tests {
         assert_eq!(mask("206-555-0101"), "***-***-**01");
         assert_eq!(mask("+12065555555"), "+*********55");
         assert_eq!(mask(""), "");
+    }
+
+    #[test]
+    fn numbers_inside_text_are_masked_and_the_rest_kept() {
+        assert_eq!(
+            mask_numbers_in("Invalid phone number '+1 2065550123'. Retry at 12:30, code 404."),
+            "Invalid phone number '+1 206*****23'. Retry at 12:30, code 404."
+        );
+        assert_eq!(mask_numbers_in("call 206-555-0123 now"), "call ***-***-**23 now");
+        assert_eq!(mask_numbers_in("request abc1234567"), "request abc1234567", "inside a word: an id");
+        assert_eq!(mask_numbers_in(""), "");
     }
 
     #[test]

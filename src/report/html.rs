@@ -57,8 +57,10 @@ table { border-collapse: collapse; width: 100%; } th, td { text-align: left; pad
 th { cursor: pointer; user-select: none; white-space: nowrap; } th:after { content: " \2195"; color: var(--muted); }
 .controls { margin: 6px 0 10px; } .controls input, .controls select { background: var(--card); color: var(--fg); border: 1px solid var(--line); border-radius: 6px; padding: 5px 8px; }
 .note { color: var(--muted); }
+* { print-color-adjust: exact; -webkit-print-color-adjust: exact; }
 @media print { body { max-width: none; padding: 0; } .controls { display: none; } th:after { content: ""; }
-  .card, tr { break-inside: avoid; } :root { --bg:#fff; --fg:#000; --card:#fff; } }
+  .card, tr { break-inside: avoid; }
+  :root { --bg:#fff; --fg:#000; --muted:#444; --card:#fff; --line:#bbb; --ok:#1a7f37; --fail:#cf222e; --skip:#9a6700; --block:#8250df; --none:#6e7781; --req:#0969da; --thr:#cf222e; } }
 "#;
 
 const SCRIPT: &str = r#"
@@ -100,7 +102,7 @@ pub fn page(r: &RunReport) -> String {
         out,
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
          <meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:\">\
-         <title>{title}</title><style>{STYLE}</style></head>\n<body>\n<script>window.addEventListener('error', function (e) {{ document.body.dataset.errors = (document.body.dataset.errors || '') + e.message + ';'; }});</script>\n"
+         <title>{title}</title><style>{STYLE}</style></head>\n<body>\n<script>(function () {{ var note = function (m) {{ document.body.dataset.errors = (document.body.dataset.errors || '') + m + ';'; }}; window.addEventListener('error', function (e) {{ note(e.message || 'a resource failed to load'); }}, true); document.addEventListener('securitypolicyviolation', function (e) {{ note('blocked ' + e.violatedDirective); }}); var log = console.error; console.error = function () {{ note(Array.prototype.join.call(arguments, ' ')); log.apply(console, arguments); }}; }})();</script>\n"
     );
     let _ = writeln!(out, "<h1>{title}</h1>");
     let targets: Vec<String> = r.targets.iter().map(|t| esc(&t.title)).collect();
@@ -142,9 +144,21 @@ fn cards(out: &mut String, r: &RunReport) {
         .sum();
     let skipped_users = r.plan.skipped_users();
     let mut cards: Vec<(&str, String, String, &str)> = vec![("users", users.to_string(), "users read".into(), "")];
+    let keys: Vec<String> = r
+        .plan
+        .targets
+        .iter()
+        .flat_map(|p| {
+            planned_counts(p)
+                .into_iter()
+                .map(move |(kind, _)| format!("planned-{}-{kind}", p.target))
+        })
+        .collect();
+    let mut keys = keys.iter();
     for (plan, info) in r.plan.targets.iter().zip(r.targets) {
         for (kind, n) in planned_counts(plan) {
-            cards.push(("planned", n.to_string(), format!("{kind}: {}", info.title), ""));
+            let key = keys.next().map_or("planned", String::as_str);
+            cards.push((key, n.to_string(), format!("{kind}: {}", info.title), ""));
         }
     }
     if r.outcomes.is_some() {
@@ -176,6 +190,9 @@ fn cards(out: &mut String, r: &RunReport) {
             tone(status["skipped"], true),
         ));
         cards.push(("blocked", status["blocked"].to_string(), "ops blocked".into(), ""));
+    } else {
+        let blocked = r.plan.ops().filter(|o| o.blocked.is_some()).count();
+        cards.push(("blocked", blocked.to_string(), "ops blocked (not to be sent)".into(), ""));
     }
     cards.push((
         "skippedUsers",
@@ -273,8 +290,9 @@ fn chart(out: &mut String, r: &RunReport) {
             let w = bar_w * *n as f64 / max as f64;
             let _ = write!(
                 out,
-                "<rect x=\"{x:.1}\" y=\"{y}\" width=\"{w:.1}\" height=\"20\" rx=\"2\" style=\"fill:{}\"><title>{label}: {n} {status}</title></rect>",
-                if *status == "planned" { "var(--req)" } else { colour(status) }
+                "<rect x=\"{x:.1}\" y=\"{y}\" width=\"{w:.1}\" height=\"20\" rx=\"2\" style=\"fill:{}\"><title>{}: {n} {status}</title></rect>",
+                if *status == "planned" { "var(--req)" } else { colour(status) },
+                esc(label)
             );
             x += w;
         }
@@ -303,23 +321,33 @@ fn timeline(out: &mut String, r: &RunReport) {
         let _ = writeln!(out, "<p class=\"note\">No request was sent.</p>");
         return;
     }
-    // A bar per second: requests, and over it the throttled ones.
+    // A bar per second (per group of seconds on a long run, at most 300 bars): requests per
+    // second, and over it the throttled ones.
+    let group = r.timeline.len().div_ceil(300).max(1);
+    let grouped: Vec<[u64; 2]> = r
+        .timeline
+        .chunks(group)
+        .map(|c| {
+            let n = c.len() as u64;
+            [c.iter().map(|b| b[0]).sum::<u64>() / n, c.iter().map(|b| b[1]).sum::<u64>() / n]
+        })
+        .collect();
     let (w, h, pad) = (760.0, 180.0, 30.0);
-    let max = r.timeline.iter().map(|[req, _]| *req).max().unwrap_or(0).max(1) as f64;
-    let slot = (w - pad) / r.timeline.len() as f64;
+    let max = grouped.iter().map(|[req, _]| *req).max().unwrap_or(0).max(1) as f64;
+    let slot = (w - pad) / grouped.len() as f64;
     let height = |n: u64| (h - 2.0 * pad) * n as f64 / max;
     let mut bars = String::new();
-    for (i, [requests, throttled]) in r.timeline.iter().enumerate() {
+    for (i, [requests, throttled]) in grouped.iter().enumerate() {
         let x = pad + i as f64 * slot;
         for (n, fill, what) in [(*requests, "var(--req)", "requests"), (*throttled, "var(--thr)", "throttled")] {
             if n > 0 {
                 let _ = write!(
                     bars,
-                    "<rect x=\"{x:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{:.1}\" style=\"fill:{fill}\"><title>second {}: {n} {what}</title></rect>",
+                    "<rect x=\"{x:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{:.1}\" style=\"fill:{fill}\"><title>second {}: {n} {what} a second</title></rect>",
                     h - pad - height(n),
                     (slot * 0.9).max(0.5),
                     height(n),
-                    i + 1
+                    i * group + 1
                 );
             }
         }
@@ -335,16 +363,25 @@ fn timeline(out: &mut String, r: &RunReport) {
     );
     let _ = writeln!(
         out,
-        "<div class=\"legend\"><span><i style=\"background:var(--req)\"></i>requests</span><span><i style=\"background:var(--thr)\"></i>throttled (429)</span></div>"
+        "<div class=\"legend\"><span><i style=\"background:var(--req)\"></i>requests</span><span><i style=\"background:var(--thr)\"></i>throttled (429, or 503 on a whole $batch)</span></div>"
     );
 }
 
-/// A number as the page shows it.
+/// A number as the page shows it (escaped with its cell).
 fn number(value: Option<&str>, unmask: bool) -> String {
     match value {
-        Some(v) if unmask => esc(v),
-        Some(v) => esc(&crate::phone::mask(v)),
+        Some(v) if unmask => v.to_string(),
+        Some(v) => crate::phone::mask(v),
         None => String::new(),
+    }
+}
+
+/// Free text that may quote a number (a Graph message, a reason), masked unless `unmask`.
+fn text(value: &str, unmask: bool) -> String {
+    if unmask {
+        value.to_string()
+    } else {
+        crate::phone::mask_numbers_in(value)
     }
 }
 
@@ -364,7 +401,7 @@ fn problems(out: &mut String, r: &RunReport) {
             o.user.clone(),
             format!("{} {}", o.op.kind.as_str(), o.op.phone_type),
             number(o.op.after.as_deref().or(o.op.before.as_deref()), r.unmask),
-            reason,
+            text(&reason, r.unmask),
         ]);
     }
     for (target, u) in r.plan.user_plans() {
@@ -375,7 +412,7 @@ fn problems(out: &mut String, r: &RunReport) {
                 u.user.clone(),
                 String::new(),
                 String::new(),
-                reason.to_string(),
+                text(&reason.to_string(), r.unmask),
             ]);
         }
     }
@@ -385,7 +422,7 @@ fn problems(out: &mut String, r: &RunReport) {
             String::new(),
             reject.user.clone(),
             format!("line {}", reject.line),
-            esc(&reject.phone_number),
+            reject.phone_number.clone(),
             reject.reason.clone(),
         ]);
     }
@@ -416,7 +453,7 @@ fn planned(out: &mut String, r: &RunReport) {
                     number(op.before.as_deref(), r.unmask),
                     number(op.after.as_deref(), r.unmask)
                 ),
-                op.blocked.clone().unwrap_or_else(|| op.reason.clone()),
+                text(op.blocked.as_deref().unwrap_or(&op.reason), r.unmask),
             ]);
         }
         if let Some(reason) = &u.skip {
@@ -437,7 +474,7 @@ fn planned(out: &mut String, r: &RunReport) {
             String::new(),
             reject.user.clone(),
             format!("line {}", reject.line),
-            esc(&reject.phone_number),
+            reject.phone_number.clone(),
             reject.reason.clone(),
         ]);
     }
@@ -449,8 +486,8 @@ fn planned(out: &mut String, r: &RunReport) {
     );
 }
 
-/// A filterable, sortable table; cells already escaped where marked (`number` column), the
-/// rest escaped here. Rows past [`TABLE_ROWS`] are counted, not shown.
+/// A filterable, sortable table, every cell escaped here. Rows past [`TABLE_ROWS`] are
+/// counted, not shown.
 fn table(out: &mut String, heading: &str, columns: &[&str; 6], rows: Vec<[String; 6]>) {
     let _ = writeln!(out, "<h2>{heading}</h2>");
     if rows.is_empty() {
@@ -475,10 +512,8 @@ fn table(out: &mut String, heading: &str, columns: &[&str; 6], rows: Vec<[String
     let _ = writeln!(out, "<table id=\"items\"><thead><tr>{head}</tr></thead><tbody>");
     for row in rows.iter().take(TABLE_ROWS) {
         let _ = write!(out, "<tr data-kind=\"{}\">", esc(&row[0]));
-        for (i, cell) in row.iter().enumerate() {
-            // The number column was escaped (and masked) when it was made.
-            let cell = if i == 4 { cell.clone() } else { esc(cell) };
-            let _ = write!(out, "<td>{cell}</td>");
+        for cell in row {
+            let _ = write!(out, "<td>{}</td>", esc(cell));
         }
         let _ = writeln!(out, "</tr>");
     }

@@ -194,7 +194,8 @@ pub fn plan(r: &RunReport) -> String {
                 }
                 let result = match r.outcomes.map(|_| outcomes.next()) {
                     Some(Some(o)) if o.message.is_empty() => format!(" {} |", o.status.as_str()),
-                    Some(Some(o)) => format!(" {}: {} |", o.status.as_str(), text(&o.message)),
+                    Some(Some(o)) if r.unmask => format!(" {}: {} |", o.status.as_str(), text(&o.message)),
+                    Some(Some(o)) => format!(" {}: {} |", o.status.as_str(), text(&crate::phone::mask_numbers_in(&o.message))),
                     Some(None) => " ? |".to_string(),
                     None => String::new(),
                 };

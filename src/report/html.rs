@@ -385,10 +385,48 @@ fn text(value: &str, unmask: bool) -> String {
     }
 }
 
+/// A table row: what, target, user, op or line, number, reason.
+type Row = [String; 6];
+
+/// A row per skipped (target, user) of the plan.
+fn skip_rows(r: &RunReport) -> Vec<Row> {
+    r.plan
+        .user_plans()
+        .filter_map(|(target, u)| {
+            let reason = u.skip.as_ref()?;
+            Some([
+                format!("user {}", reason.code()),
+                target.to_string(),
+                u.user.clone(),
+                String::new(),
+                String::new(),
+                text(&reason.to_string(), r.unmask),
+            ])
+        })
+        .collect()
+}
+
+/// A row per rejected input row (already masked unless `--unmask`).
+fn reject_rows(r: &RunReport) -> Vec<Row> {
+    r.rejects
+        .iter()
+        .map(|reject| {
+            [
+                "rejected".into(),
+                String::new(),
+                reject.user.clone(),
+                format!("line {}", reject.line),
+                reject.phone_number.clone(),
+                reject.reason.clone(),
+            ]
+        })
+        .collect()
+}
+
 /// The table of everything that needs a look after an apply: failed, skipped and blocked ops,
 /// skipped users, rejected rows.
 fn problems(out: &mut String, r: &RunReport) {
-    let mut rows: Vec<[String; 6]> = Vec::new();
+    let mut rows: Vec<Row> = Vec::new();
     for o in r.outcomes.unwrap_or_default().iter().filter(|o| o.status != Status::Succeeded) {
         let reason = match (o.error_code.is_empty(), o.message.is_empty()) {
             (true, _) => o.message.clone(),
@@ -404,39 +442,15 @@ fn problems(out: &mut String, r: &RunReport) {
             text(&reason, r.unmask),
         ]);
     }
-    for (target, u) in r.plan.user_plans() {
-        if let Some(reason) = &u.skip {
-            rows.push([
-                format!("user {}", reason.code()),
-                target.to_string(),
-                u.user.clone(),
-                String::new(),
-                String::new(),
-                text(&reason.to_string(), r.unmask),
-            ]);
-        }
-    }
-    for reject in r.rejects {
-        rows.push([
-            "rejected".into(),
-            String::new(),
-            reject.user.clone(),
-            format!("line {}", reject.line),
-            reject.phone_number.clone(),
-            reject.reason.clone(),
-        ]);
-    }
-    table(
-        out,
-        "Needs a look",
-        &["what", "target", "user", "op / line", "number", "reason"],
-        rows,
-    );
+    rows.extend(skip_rows(r));
+    rows.extend(reject_rows(r));
+    let columns = ["what", "target", "user", "op / line", "number", "reason"];
+    table(out, "Needs a look", &columns, rows);
 }
 
-/// The planned ops, by target and kind, for a plan.
+/// The planned ops, grouped by target and kind, for a plan; then skipped users and rejects.
 fn planned(out: &mut String, r: &RunReport) {
-    let mut rows: Vec<[String; 6]> = Vec::new();
+    let mut rows: Vec<Row> = Vec::new();
     for (target, u) in r.plan.user_plans() {
         for op in &u.ops {
             rows.push([
@@ -456,39 +470,17 @@ fn planned(out: &mut String, r: &RunReport) {
                 text(op.blocked.as_deref().unwrap_or(&op.reason), r.unmask),
             ]);
         }
-        if let Some(reason) = &u.skip {
-            rows.push([
-                format!("user {}", reason.code()),
-                target.to_string(),
-                u.user.clone(),
-                String::new(),
-                String::new(),
-                reason.to_string(),
-            ]);
-        }
     }
     rows.sort_by(|a, b| (&a[1], &a[0]).cmp(&(&b[1], &b[0])));
-    for reject in r.rejects {
-        rows.push([
-            "rejected".into(),
-            String::new(),
-            reject.user.clone(),
-            format!("line {}", reject.line),
-            reject.phone_number.clone(),
-            reject.reason.clone(),
-        ]);
-    }
-    table(
-        out,
-        "Planned ops",
-        &["what", "target", "user", "type / line", "number", "why"],
-        rows,
-    );
+    rows.extend(skip_rows(r));
+    rows.extend(reject_rows(r));
+    let columns = ["what", "target", "user", "type / line", "number", "why"];
+    table(out, "Planned ops", &columns, rows);
 }
 
 /// A filterable, sortable table, every cell escaped here. Rows past [`TABLE_ROWS`] are
 /// counted, not shown.
-fn table(out: &mut String, heading: &str, columns: &[&str; 6], rows: Vec<[String; 6]>) {
+fn table(out: &mut String, heading: &str, columns: &[&str; 6], rows: Vec<Row>) {
     let _ = writeln!(out, "<h2>{heading}</h2>");
     if rows.is_empty() {
         let _ = writeln!(out, "<p class=\"note\">Nothing.</p>");

@@ -430,12 +430,7 @@ async fn sync(args: &RunArgs, mode: Mode, env: &Env, stop: &Stop) -> Result<Exit
         Some(saved) => {
             let users_read = saved.users_read as usize;
             let prune = saved.prune;
-            let sends = saved
-                .targets
-                .iter()
-                .flat_map(|t| &t.users)
-                .filter(|u| u.plan.ops.iter().any(|o| o.blocked.is_none()))
-                .count();
+            let sends = saved.targets.iter().flat_map(|t| &t.users).filter(|u| u.plan.sends()).count();
             let bar = progress::bar(sends as u64, "re-read", quiet, Some(api.stats.throttled.clone()));
             let saved::Rechecked {
                 plan,
@@ -447,11 +442,7 @@ async fn sync(args: &RunArgs, mode: Mode, env: &Env, stop: &Stop) -> Result<Exit
             for note in notes {
                 say!(quiet, "Note: {note}");
             }
-            let stale: usize = plan
-                .targets
-                .iter()
-                .map(|t| report::skip_counts(t).get("stale").copied().unwrap_or(0))
-                .sum();
+            let stale = plan.skipped_as("stale");
             if stale > 0 {
                 console::warn(&format!(
                     "{stale} users changed in Graph after the plan was made and are skipped as stale (see plan.md); plan again to include them"

@@ -401,6 +401,11 @@ pub struct UserPlan {
 }
 
 impl UserPlan {
+    /// Whether the plan sends anything for the user (some op is not blocked).
+    pub fn sends(&self) -> bool {
+        self.ops.iter().any(|o| o.blocked.is_none())
+    }
+
     /// A plan that skips the user for `reason`.
     pub fn skipped(user: &str, reason: SkipReason) -> UserPlan {
         UserPlan {
@@ -439,6 +444,13 @@ impl Plan {
     /// Users skipped in some target.
     pub fn skipped_users(&self) -> usize {
         self.targets.iter().map(TargetPlan::skipped_users).sum()
+    }
+
+    /// (target, user) pairs skipped for the reason whose code is `code` (`stale`, …).
+    pub fn skipped_as(&self, code: &str) -> usize {
+        self.user_plans()
+            .filter(|(_, u)| u.skip.as_ref().is_some_and(|s| s.code() == code))
+            .count()
     }
 
     /// Every user plan of every target, with its target's name.

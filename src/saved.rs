@@ -388,7 +388,7 @@ impl SavedPlan {
         let mut states = Vec::new();
         for (target, saved) in targets.iter().zip(self.targets) {
             // Users whose ops are all blocked send nothing: they are reported as planned.
-            let sends = |u: &SavedUser| u.plan.ops.iter().any(|o| o.blocked.is_none());
+            let sends = |u: &SavedUser| u.plan.sends();
             let to_read: Vec<DesiredUser> = saved
                 .users
                 .iter()

@@ -49,7 +49,7 @@ pub fn rollback(
     let mut touched: Vec<&str> = Vec::new();
     let mut seen = std::collections::HashSet::new();
     for (_, u) in plan.user_plans() {
-        if u.ops.iter().any(|o| o.blocked.is_none()) && seen.insert(u.user.to_lowercase()) {
+        if u.sends() && seen.insert(u.user.to_lowercase()) {
             touched.push(&u.user);
         }
     }

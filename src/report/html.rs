@@ -6,7 +6,7 @@
 //! filter and sort the table. Every text from the input, Graph or the system is escaped
 //! ([`esc`]); numbers are masked unless the run was told `--unmask`.
 
-use super::{Mode, RunReport, planned_counts, skip_counts, status_counts};
+use super::{Mode, RunReport, planned_counts, status_counts};
 use crate::executor::Status;
 use crate::model::OpKind;
 use std::fmt::Write;
@@ -136,12 +136,7 @@ fn cards(out: &mut String, r: &RunReport) {
     let outcomes = r.outcomes.unwrap_or_default();
     let status = status_counts(outcomes.iter());
     let users = r.plan.targets.iter().map(|t| t.users.len()).max().unwrap_or(0);
-    let stale: usize = r
-        .plan
-        .targets
-        .iter()
-        .map(|t| skip_counts(t).get("stale").copied().unwrap_or(0))
-        .sum();
+    let stale = r.plan.skipped_as("stale");
     let skipped_users = r.plan.skipped_users();
     let mut cards: Vec<(&str, String, String, &str)> = vec![("users", users.to_string(), "users read".into(), "")];
     let keys: Vec<String> = r

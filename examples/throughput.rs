@@ -412,7 +412,7 @@ async fn reading() -> anyhow::Result<()> {
                     .map(|part| {
                         scope.spawn(move || {
                             let db = if own {
-                                phonenumber::metadata::Database::parse(include_str!("../src/phone/PhoneNumberMetadata.xml")).ok()
+                                phonenumber::metadata::Database::parse(include_str!("../src/input/phone/PhoneNumberMetadata.xml")).ok()
                             } else {
                                 None
                             };
@@ -472,7 +472,7 @@ fn main() -> anyhow::Result<ExitCode> {
         // The child: exactly what the `phonesync` binary does with these arguments.
         let cli =
             <phonesync::cli::Cli as clap::Parser>::parse_from(std::iter::once("phonesync".to_string()).chain(args[2..].iter().cloned()));
-        let code = phonesync::run(cli).unwrap_or_else(|e| {
+        let code = phonesync::run(cli, &mut std::io::sink()).unwrap_or_else(|e| {
             eprintln!("Error: {e:#}");
             ExitCode::from(2)
         });

@@ -1,10 +1,15 @@
 //! What the tool says on stderr while it runs, in one place so every message goes the same
 //! way: plain lines for a person at a terminal, or, with `--log-format json`, JSON log lines
 //! (tracing's JSON format) for schedulers and log shippers. Never report data: counts, paths,
-//! reasons; phone numbers only masked.
+//! reasons; phone numbers only masked. What a command has to say on stdout (summaries,
+//! previews) goes to the writer it is given ([`Out`]), never to the process's stdout directly.
 
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Where a command writes what it has to say on stdout (summaries, previews): the process's
+/// stdout in `main`, a buffer in tests.
+pub type Out<'a> = &'a mut (dyn Write + Send);
 
 static JSON: AtomicBool = AtomicBool::new(false);
 

@@ -52,7 +52,7 @@ fn main() -> ExitCode {
         }
     };
     let error_code = cli.error_code();
-    match phonesync::run(cli) {
+    match phonesync::run(cli, &mut std::io::stdout()) {
         Ok(code) => code,
         Err(e) => {
             phonesync::console::error(&format!("{e:#}"));

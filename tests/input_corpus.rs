@@ -3,7 +3,7 @@
 //! by line and reason and the rest used. No case may panic.
 
 use phonesync::config::{InputEncoding, InputFormat, InputSettings};
-use phonesync::reader::{self, Input};
+use phonesync::input::reader::{self, Input};
 
 const HEADER: &str = "user,phoneType,phoneNumber\n";
 

@@ -5,8 +5,9 @@
 //! long run is `PROPTEST_CASES=100000 cargo test --release --test input_properties`.
 
 use phonesync::config::{Config, Env, InputFormat, InputSettings};
+use phonesync::input::{phone, reader};
 use phonesync::model::{CurrentUser, OpKind};
-use phonesync::{phone, reader, targets};
+use phonesync::targets;
 use proptest::prelude::*;
 
 fn us() -> phone::Region {

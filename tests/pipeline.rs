@@ -310,9 +310,13 @@ async fn a_wrong_secret_stops_before_any_work() {
         "--config",
         w.config.to_str().unwrap(),
     ]);
-    let err = phonesync::run_async(cli, phonesync::config::Env::from_pairs([("AZURE_CLIENT_SECRET", "wrong")]))
-        .await
-        .unwrap_err();
+    let err = phonesync::run_async(
+        cli,
+        phonesync::config::Env::from_pairs([("AZURE_CLIENT_SECRET", "wrong")]),
+        &mut std::io::sink(),
+    )
+    .await
+    .unwrap_err();
     let message = format!("{err:#}");
     assert!(
         message.contains("cannot sign in") && message.contains("invalid_client"),
@@ -830,7 +834,7 @@ async fn a_rollback_restores_the_exact_prior_state_after_a_migration() {
             reports.to_str().unwrap().to_string().leak(),
         ];
         let cli = <phonesync::cli::Cli as clap::Parser>::parse_from(args);
-        (phonesync::run_async(cli, w.env()), reports)
+        (phonesync::run_async(cli, w.env(), Box::leak(Box::new(std::io::sink()))), reports)
     };
     let (plan, reports) = run("plan", "rollback-plan");
     assert_eq!(plan.await.unwrap(), ExitCode::SUCCESS);
@@ -866,7 +870,11 @@ async fn an_export_edited_and_applied_is_what_the_tenant_then_holds() {
         let mut all = vec!["phonesync".to_string(), "export".into(), "--quiet".into(), "--config".into()];
         all.push(w.config.to_str().unwrap().into());
         all.extend(args);
-        phonesync::run_async(<phonesync::cli::Cli as clap::Parser>::parse_from(all), w.env())
+        phonesync::run_async(
+            <phonesync::cli::Cli as clap::Parser>::parse_from(all),
+            w.env(),
+            Box::leak(Box::new(std::io::sink())),
+        )
     };
     let code = export(vec!["--out".into(), out.to_str().unwrap().into()]).await.unwrap();
     assert_eq!(code, ExitCode::SUCCESS);
@@ -895,7 +903,12 @@ async fn an_export_edited_and_applied_is_what_the_tenant_then_holds() {
         "--report-dir",
         reports.to_str().unwrap(),
     ];
-    let code = phonesync::run_async(<phonesync::cli::Cli as clap::Parser>::parse_from(args), w.env()).await;
+    let code = phonesync::run_async(
+        <phonesync::cli::Cli as clap::Parser>::parse_from(args),
+        w.env(),
+        &mut std::io::sink(),
+    )
+    .await;
     assert_eq!(code.unwrap(), ExitCode::SUCCESS);
     assert_eq!(summary(&reports)["ops"]["planned"], json!({"add": 2, "update": 1, "delete": 1}));
     assert_eq!(w.phones("a@contoso.com"), pairs(&[("mobile", "+1 2065559001")]));

@@ -275,7 +275,12 @@ async fn a_rollback_leaves_alone_a_type_it_cannot_write_back() {
         "--report-dir",
         reports.to_str().unwrap(),
     ];
-    let code = phonesync::run_async(<phonesync::cli::Cli as clap::Parser>::parse_from(args), w.env()).await;
+    let code = phonesync::run_async(
+        <phonesync::cli::Cli as clap::Parser>::parse_from(args),
+        w.env(),
+        &mut std::io::sink(),
+    )
+    .await;
     assert_eq!(code.unwrap(), ExitCode::from(1), "the refused cell is reported");
     assert_eq!(summary(&reports)["ops"]["planned"], json!({"add": 0, "update": 0, "delete": 0}));
     assert_eq!(numbers(&w), ["+1 425 555 0100"], "business left as it is");

@@ -185,7 +185,7 @@ pub struct TokenSource {
     http: reqwest::Client,
     timeout: Duration,
     deadline: Option<Instant>,
-    policy: super::retry::Policy,
+    policy: crate::graph::retry::Policy,
     cache: std::sync::Mutex<Option<Cached>>,
     refreshing: Mutex<()>,
 }
@@ -234,14 +234,14 @@ impl TokenSource {
         http: reqwest::Client,
         timeout: Duration,
         deadline: Option<Instant>,
-        policy: super::retry::Policy,
+        policy: crate::graph::retry::Policy,
     ) -> TokenSource {
         TokenSource {
             credential,
             http,
             timeout,
             deadline,
-            policy: super::retry::Policy {
+            policy: crate::graph::retry::Policy {
                 max_attempts: policy.max_attempts.min(TOKEN_ATTEMPTS),
                 ..policy
             },
@@ -485,7 +485,7 @@ impl TokenSource {
                         .headers()
                         .get("retry-after")
                         .and_then(|v| v.to_str().ok())
-                        .and_then(|v| super::retry::parse_retry_after(v, std::time::SystemTime::now()));
+                        .and_then(|v| crate::graph::retry::parse_retry_after(v, std::time::SystemTime::now()));
                     match response.bytes().await {
                         Ok(bytes) if status < 500 && status != 429 => return Ok((status, bytes.to_vec())),
                         Ok(bytes) => (Ok((status, bytes.to_vec())), retry_after),

@@ -7,8 +7,10 @@
 //! The batcher only carries attempts: what an item's answer means (retry, re-read, settle) is
 //! decided by the client's one per-op state machine, exactly as for a single request.
 
-use super::rate::Cost;
-use super::{AFTER_HEADER, Attempt, GraphClient, Processed, Request, Version, header, retry};
+use crate::graph::rate::Cost;
+use crate::graph::request::{AFTER_HEADER, Attempt, Processed, Request, Version, header};
+use crate::graph::retry;
+use crate::graph::wire::Wire;
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -65,7 +67,7 @@ impl Batcher {
     /// idle); then it takes whatever other work is ready, up to `size` items, and the batch goes
     /// at once. So while every call is in flight work queues up and the next batch leaves full,
     /// and when the queue runs dry an under-filled batch leaves without lingering for more.
-    pub fn start(client: std::sync::Weak<GraphClient>, size: usize, version: Version, calls: Arc<Semaphore>) -> Batcher {
+    pub fn start(client: std::sync::Weak<Wire>, size: usize, version: Version, calls: Arc<Semaphore>) -> Batcher {
         let (jobs, mut rx) = mpsc::unbounded_channel::<Job>();
         let size = size.clamp(1, MAX_ITEMS);
         tokio::spawn(async move {
@@ -148,33 +150,8 @@ fn lost(message: String, request_id: Option<String>) -> Attempt {
 }
 
 /// Sends one batch and hands every job its attempts.
-async fn send(client: &GraphClient, version: Version, mut jobs: Vec<Job>) {
-    let mut requests = Vec::new();
-    let mut ranges = Vec::new();
-    let mut writes = Vec::new();
-    for job in &mut jobs {
-        let start = requests.len();
-        // Each item's JSON is built once, its body moved in, not copied.
-        for (i, item) in std::mem::take(&mut job.items).into_iter().enumerate() {
-            writes.push(item.method != reqwest::Method::GET);
-            let id = (start + i + 1).to_string();
-            let mut headers = json!({"client-request-id": item.client_request_id});
-            if !item.after.is_empty() {
-                headers[AFTER_HEADER] = json!(item.after.join(","));
-            }
-            let mut r = json!({"id": id, "method": item.method.as_str(), "url": item.url});
-            if let Some(b) = item.body {
-                r["body"] = b;
-                headers["Content-Type"] = json!("application/json");
-            }
-            r["headers"] = headers;
-            if !item.depends_on.is_empty() {
-                r["dependsOn"] = json!(item.depends_on.iter().map(|d| (start + d + 1).to_string()).collect::<Vec<_>>());
-            }
-            requests.push(r);
-        }
-        ranges.push(start..requests.len());
-    }
+async fn send(client: &Wire, version: Version, mut jobs: Vec<Job>) {
+    let (requests, ranges, writes) = envelope(&mut jobs);
     let client_request_id = uuid::Uuid::new_v4().to_string();
     let queued = Instant::now();
     // Every item costs a resource unit, and a write a write, as Graph counts them; the batch
@@ -186,7 +163,7 @@ async fn send(client: &GraphClient, version: Version, mut jobs: Vec<Job>) {
     if !in_time {
         // The time limit passed while the batch waited for its turn: send nothing.
         let not_sent = Attempt {
-            not_sent: Some(super::NotSent::Deadline),
+            not_sent: Some(crate::graph::request::NotSent::Deadline),
             ..Attempt::unanswered("the run's time limit was reached".into(), Processed::No)
         };
         for (job, range) in jobs.into_iter().zip(ranges) {
@@ -218,66 +195,101 @@ async fn send(client: &GraphClient, version: Version, mut jobs: Vec<Job>) {
             }
             vec![failure; requests.len()]
         }
-        Ok((envelope_request_id, mut body)) => {
-            let mut by_id: Vec<Option<Attempt>> = vec![None; requests.len()];
-            // Each item's answer is taken out of the parsed reply, not copied.
-            let responses = match body["responses"].take() {
-                Value::Array(responses) => responses,
-                _ => Vec::new(),
-            };
-            for mut r in responses {
-                let Some(n) = r["id"]
-                    .as_str()
-                    .and_then(|id| id.parse::<usize>().ok())
-                    .filter(|n| (1..=requests.len()).contains(n))
-                else {
-                    continue;
-                };
-                let status = r["status"].as_u64().map(|s| s as u16);
-                let item_header = |name: &str| {
-                    r["headers"]
-                        .as_object()
-                        .and_then(|h| h.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)))
-                        .and_then(|(_, v)| v.as_str())
-                        .map(str::to_string)
-                };
-                let retry_after = retry::retry_after(item_header("retry-after").as_deref());
-                if let Some(status) = status {
-                    client.feedback(status, writes[n - 1], item_header, retry_after);
-                }
-                let request_id = item_header("request-id").or_else(|| envelope_request_id.clone());
-                let processed = if status.is_some() {
-                    Processed::Answered
-                } else {
-                    Processed::Unknown
-                };
-                by_id[n - 1] = Some(Attempt {
-                    status,
-                    body: r["body"].take(),
-                    retry_after,
-                    request_id,
-                    ..Attempt::unanswered(String::new(), processed)
-                });
-            }
-            by_id
-                .into_iter()
-                .map(|a| {
-                    a.unwrap_or_else(|| Attempt {
-                        request_id: envelope_request_id.clone(),
-                        ..Attempt::unanswered("the batch answer had no response for this item".into(), Processed::Unknown)
-                    })
-                })
-                .collect()
-        }
+        Ok((envelope_request_id, body)) => answers(client, body, &writes, envelope_request_id),
     };
     for (job, range) in jobs.into_iter().zip(ranges) {
         let _ = job.reply.send(attempts[range].to_vec());
     }
 }
 
+/// The `$batch` items of `jobs` (ids 1, 2, … across jobs, `dependsOn` within a job), each job's
+/// range of them, and which are writes. Each item's JSON is built once, its body moved in.
+fn envelope(jobs: &mut [Job]) -> (Vec<Value>, Vec<std::ops::Range<usize>>, Vec<bool>) {
+    let mut requests = Vec::new();
+    let mut ranges = Vec::new();
+    let mut writes = Vec::new();
+    for job in jobs {
+        let start = requests.len();
+        for (i, item) in std::mem::take(&mut job.items).into_iter().enumerate() {
+            writes.push(item.method != reqwest::Method::GET);
+            let id = (start + i + 1).to_string();
+            let mut headers = json!({"client-request-id": item.client_request_id});
+            if !item.after.is_empty() {
+                headers[AFTER_HEADER] = json!(item.after.join(","));
+            }
+            let mut r = json!({"id": id, "method": item.method.as_str(), "url": item.url});
+            if let Some(b) = item.body {
+                r["body"] = b;
+                headers["Content-Type"] = json!("application/json");
+            }
+            r["headers"] = headers;
+            if !item.depends_on.is_empty() {
+                r["dependsOn"] = json!(item.depends_on.iter().map(|d| (start + d + 1).to_string()).collect::<Vec<_>>());
+            }
+            requests.push(r);
+        }
+        ranges.push(start..requests.len());
+    }
+    (requests, ranges, writes)
+}
+
+/// Each item's attempt from an answered envelope (`writes` says which items write); an item the
+/// answer does not mention got no answer. Each answer is taken out of the parsed reply, not
+/// copied, and tells the pacer what it cost.
+fn answers(client: &Wire, mut body: Value, writes: &[bool], envelope_request_id: Option<String>) -> Vec<Attempt> {
+    let mut by_id: Vec<Option<Attempt>> = vec![None; writes.len()];
+    let responses = match body["responses"].take() {
+        Value::Array(responses) => responses,
+        _ => Vec::new(),
+    };
+    for mut r in responses {
+        let Some(n) = r["id"]
+            .as_str()
+            .and_then(|id| id.parse::<usize>().ok())
+            .filter(|n| (1..=writes.len()).contains(n))
+        else {
+            continue;
+        };
+        let status = r["status"].as_u64().map(|s| s as u16);
+        let item_header = |name: &str| {
+            r["headers"]
+                .as_object()
+                .and_then(|h| h.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)))
+                .and_then(|(_, v)| v.as_str())
+                .map(str::to_string)
+        };
+        let retry_after = retry::retry_after(item_header("retry-after").as_deref());
+        if let Some(status) = status {
+            client.feedback(status, writes[n - 1], item_header, retry_after);
+        }
+        let request_id = item_header("request-id").or_else(|| envelope_request_id.clone());
+        let processed = if status.is_some() {
+            Processed::Answered
+        } else {
+            Processed::Unknown
+        };
+        by_id[n - 1] = Some(Attempt {
+            status,
+            body: r["body"].take(),
+            retry_after,
+            request_id,
+            ..Attempt::unanswered(String::new(), processed)
+        });
+    }
+    by_id
+        .into_iter()
+        .map(|a| {
+            a.unwrap_or_else(|| Attempt {
+                request_id: envelope_request_id.clone(),
+                ..Attempt::unanswered("the batch answer had no response for this item".into(), Processed::Unknown)
+            })
+        })
+        .collect()
+}
+
 /// Posts the batch once (the signed send signs in again once on 401); item-level retries
 /// happen per item, in the client's state machine.
-async fn post(client: &GraphClient, version: Version, body: &Value, client_request_id: &str) -> Result<(Option<String>, Value), Attempt> {
+async fn post(client: &Wire, version: Version, body: &Value, client_request_id: &str) -> Result<(Option<String>, Value), Attempt> {
     let started = Instant::now();
     let items = body["requests"].as_array().map_or(0, Vec::len) as u64;
     let url = format!("{}/{}/$batch", client.root, version.as_str());
@@ -292,8 +304,8 @@ async fn post(client: &GraphClient, version: Version, body: &Value, client_reque
         .await
     {
         Ok(r) => r,
-        Err(super::SendError::SignIn(e)) => return Err(Attempt::sign_in(&e)),
-        Err(super::SendError::Transport(e)) => return Err(lost(e.without_url().to_string(), None)),
+        Err(crate::graph::wire::SendError::SignIn(e)) => return Err(Attempt::sign_in(&e)),
+        Err(crate::graph::wire::SendError::Transport(e)) => return Err(lost(e.without_url().to_string(), None)),
     };
     let status = response.status().as_u16();
     let headers = response.headers().clone();

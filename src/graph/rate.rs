@@ -20,7 +20,7 @@
 //! - While answers come back calm, a slowed rate climbs back toward the configured one.
 //! - `x-ms-resource-unit` above 1 is charged on top of the unit already paid.
 
-use super::retry::MAX_RETRY_AFTER;
+use crate::graph::retry::MAX_RETRY_AFTER;
 use std::collections::VecDeque;
 use std::sync::Mutex;
 use std::time::Duration;

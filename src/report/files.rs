@@ -4,7 +4,7 @@
 //! in it is new too (owner-only, never opened through a symlink). The one file written twice,
 //! `outcomes.csv`, is replaced whole by [`crate::files::write_private`].
 
-use super::Mode;
+use crate::report::run::Mode;
 use anyhow::{Context, Result, bail};
 use std::fs::File;
 use std::io::ErrorKind;

@@ -6,9 +6,9 @@
 //! filter and sort the table. Every text from the input, Graph or the system is escaped
 //! ([`esc`]); numbers are masked unless the run was told `--unmask`.
 
-use super::{Mode, RunReport, planned_counts, status_counts};
-use crate::executor::Status;
 use crate::model::OpKind;
+use crate::pipeline::executor::Status;
+use crate::report::run::{Mode, RunReport, planned_counts, status_counts};
 use std::fmt::Write;
 
 /// Rows of the problem and planned-op tables: past this, the page says how many more the CSV
@@ -366,7 +366,7 @@ fn timeline(out: &mut String, r: &RunReport) {
 fn number(value: Option<&str>, unmask: bool) -> String {
     match value {
         Some(v) if unmask => v.to_string(),
-        Some(v) => crate::phone::mask(v),
+        Some(v) => crate::input::phone::mask(v),
         None => String::new(),
     }
 }
@@ -376,7 +376,7 @@ fn text(value: &str, unmask: bool) -> String {
     if unmask {
         value.to_string()
     } else {
-        crate::phone::mask_numbers_in(value)
+        crate::input::phone::mask_numbers_in(value)
     }
 }
 

@@ -1,8 +1,8 @@
 //! `plan.md`: the plan as a person reads it before approving it, and (after `apply`) with each
 //! op's result beside it.
 
-use super::{Mode, RunReport, planned_counts, skip_counts, status_counts};
-use crate::model::{Op, OpKind};
+use crate::model::{Op, OpKind, TargetPlan};
+use crate::report::run::{Mode, RunReport, TargetInfo, planned_counts, skip_counts, status_counts};
 use std::fmt::Write;
 
 /// Escapes text that came from the input, from Graph or from the system, so it shows as the
@@ -68,7 +68,7 @@ fn mark(ops: &[Op], i: usize) -> &'static str {
 fn number(value: Option<&str>, unmask: bool) -> String {
     match value {
         Some(v) if unmask => text(v),
-        Some(v) => text(&crate::phone::mask(v)),
+        Some(v) => text(&crate::input::phone::mask(v)),
         None => String::new(),
     }
 }
@@ -86,6 +86,36 @@ fn after_cell(op: &Op, unmask: bool) -> String {
 /// they are and users skipped, then the rejected rows.
 pub fn plan(r: &RunReport) -> String {
     let mut out = String::new();
+    head(&mut out, r);
+    summary(&mut out, r);
+    if r.plan.op_count() > 0 {
+        let masked = if r.unmask {
+            ""
+        } else {
+            " Numbers are masked: plan with `--unmask` to see them in full."
+        };
+        let _ = writeln!(out, "\n{LEGEND}{masked}");
+    }
+    let mut outcomes = r.outcomes.unwrap_or_default().iter();
+    for (plan, info) in r.plan.targets.iter().zip(r.targets) {
+        changes(&mut out, r, plan, info, &mut outcomes);
+        left_as_they_are(&mut out, plan, info);
+        skipped(&mut out, plan, info);
+    }
+    rows(&mut out, "Rejected rows", "reason", r.rejects);
+    rows(&mut out, "Accepted with a note", "note", r.notes);
+    if r.noted > r.notes.len() as u64 {
+        let _ = writeln!(
+            out,
+            "… and {} more rows with the same kind of note.\n",
+            r.noted - r.notes.len() as u64
+        );
+    }
+    out
+}
+
+/// The run: when, what input, which Graph, which targets, prune.
+fn head(out: &mut String, r: &RunReport) {
     let title = match r.mode {
         Mode::Plan => "phonesync plan",
         Mode::Apply => "phonesync apply",
@@ -118,7 +148,10 @@ pub fn plan(r: &RunReport) -> String {
     for (target, why) in r.refused {
         let _ = writeln!(out, "- **{target} writes refused for this run:** {}", text(why));
     }
+}
 
+/// The summary table: a column per target, a row per count.
+fn summary(out: &mut String, r: &RunReport) {
     let plans = &r.plan.targets;
     let names: Vec<&str> = plans.iter().map(|p| p.target.as_str()).collect();
     let _ = writeln!(
@@ -133,12 +166,12 @@ pub fn plan(r: &RunReport) -> String {
     };
     let planned: Vec<_> = plans.iter().map(planned_counts).collect();
     for (i, kind) in [OpKind::Add, OpKind::Update, OpKind::Delete].into_iter().enumerate() {
-        row(&mut out, kind.as_str(), planned.iter().map(|p| p[i].1).collect());
+        row(out, kind.as_str(), planned.iter().map(|p| p[i].1).collect());
     }
-    row(&mut out, "users named in the input", plans.iter().map(|p| p.users.len()).collect());
-    row(&mut out, "users already in line", plans.iter().map(|p| p.in_line()).collect());
+    row(out, "users named in the input", plans.iter().map(|p| p.users.len()).collect());
+    row(out, "users already in line", plans.iter().map(|p| p.in_line()).collect());
     row(
-        &mut out,
+        out,
         "users left as they are because of rejected rows",
         plans.iter().map(|p| p.held_back()).collect(),
     );
@@ -148,7 +181,7 @@ pub fn plan(r: &RunReport) -> String {
     codes.dedup();
     for code in codes {
         row(
-            &mut out,
+            out,
             &format!("users skipped: {code}"),
             skips.iter().map(|s| s.get(code).copied().unwrap_or(0)).collect(),
         );
@@ -159,113 +192,113 @@ pub fn plan(r: &RunReport) -> String {
             .map(|n| status_counts(outcomes.iter().filter(|o| o.target == *n)))
             .collect();
         for status in status_counts([].iter()).keys() {
-            row(&mut out, &format!("ops {status}"), by_target.iter().map(|c| c[status]).collect());
+            row(out, &format!("ops {status}"), by_target.iter().map(|c| c[status]).collect());
         }
     }
+}
 
-    let mut outcomes = r.outcomes.unwrap_or_default().iter();
-    if r.plan.op_count() > 0 {
-        let masked = if r.unmask {
-            ""
-        } else {
-            " Numbers are masked: plan with `--unmask` to see them in full."
-        };
-        let _ = writeln!(out, "\n{LEGEND}{masked}");
+/// A target's changes: a table of ops per user, with each op's result after an apply (taken
+/// from `outcomes` in plan order), and the user's notes.
+fn changes<'a>(
+    out: &mut String,
+    r: &RunReport,
+    plan: &TargetPlan,
+    info: &TargetInfo,
+    outcomes: &mut impl Iterator<Item = &'a crate::pipeline::executor::Outcome>,
+) {
+    let changed: Vec<_> = plan.users.iter().filter(|u| !u.ops.is_empty()).collect();
+    let _ = writeln!(out, "\n## Changes: {} ({})\n", info.title, info.name);
+    if changed.is_empty() {
+        let _ = writeln!(out, "None: every readable user already matches the input.");
     }
-    for (plan, info) in plans.iter().zip(r.targets) {
-        let changed: Vec<_> = plan.users.iter().filter(|u| !u.ops.is_empty()).collect();
-        let _ = writeln!(out, "\n## Changes: {} ({})\n", info.title, info.name);
-        if changed.is_empty() {
-            let _ = writeln!(out, "None: every readable user already matches the input.");
-        }
-        for u in changed {
-            let _ = writeln!(out, "### {}\n", text(&u.user));
-            let result_header = if r.outcomes.is_some() { " result |" } else { "" };
-            let _ = writeln!(out, "| # | op | type | before | after | why |{result_header}");
-            let _ = writeln!(out, "|---|---|---|---|---|---|{}", if r.outcomes.is_some() { "---|" } else { "" });
-            for (i, op) in u.ops.iter().enumerate() {
-                let mut why = text(&op.reason);
-                if !op.depends_on.is_empty() {
-                    let deps: Vec<String> = op.depends_on.iter().map(|d| (d + 1).to_string()).collect();
-                    let _ = write!(why, "; runs only if #{} succeeded", deps.join(", #"));
-                }
-                if let Some(b) = &op.blocked {
-                    let _ = write!(why, "; BLOCKED: {}", text(b));
-                }
-                let result = match r.outcomes.map(|_| outcomes.next()) {
-                    Some(Some(o)) if o.message.is_empty() => format!(" {} |", o.status.as_str()),
-                    Some(Some(o)) if r.unmask => format!(" {}: {} |", o.status.as_str(), text(&o.message)),
-                    Some(Some(o)) => format!(" {}: {} |", o.status.as_str(), text(&crate::phone::mask_numbers_in(&o.message))),
-                    Some(None) => " ? |".to_string(),
-                    None => String::new(),
-                };
-                let _ = writeln!(
-                    out,
-                    "| {} | {} {} | {} | {} | {} | {} |{result}",
-                    i + 1,
-                    mark(&u.ops, i),
-                    op.kind.as_str(),
-                    text(&op.phone_type),
-                    number(op.before.as_deref(), r.unmask),
-                    after_cell(op, r.unmask),
-                    why
-                );
+    for u in changed {
+        let _ = writeln!(out, "### {}\n", text(&u.user));
+        let result_header = if r.outcomes.is_some() { " result |" } else { "" };
+        let _ = writeln!(out, "| # | op | type | before | after | why |{result_header}");
+        let _ = writeln!(out, "|---|---|---|---|---|---|{}", if r.outcomes.is_some() { "---|" } else { "" });
+        for (i, op) in u.ops.iter().enumerate() {
+            let mut why = text(&op.reason);
+            if !op.depends_on.is_empty() {
+                let deps: Vec<String> = op.depends_on.iter().map(|d| (d + 1).to_string()).collect();
+                let _ = write!(why, "; runs only if #{} succeeded", deps.join(", #"));
             }
-            for note in &u.notes {
-                let _ = writeln!(out, "\nNote: {}", text(note));
+            if let Some(b) = &op.blocked {
+                let _ = write!(why, "; BLOCKED: {}", text(b));
             }
-            let _ = writeln!(out);
-        }
-
-        // Users left as they are, with a reason a person should see (e.g. a rejected row held a
-        // phone back from pruning).
-        let kept: Vec<_> = plan.users.iter().filter(|u| u.ops.is_empty() && !u.notes.is_empty()).collect();
-        if !kept.is_empty() {
+            let result = match r.outcomes.map(|_| outcomes.next()) {
+                Some(Some(o)) if o.message.is_empty() => format!(" {} |", o.status.as_str()),
+                Some(Some(o)) if r.unmask => format!(" {}: {} |", o.status.as_str(), text(&o.message)),
+                Some(Some(o)) => format!(
+                    " {}: {} |",
+                    o.status.as_str(),
+                    text(&crate::input::phone::mask_numbers_in(&o.message))
+                ),
+                Some(None) => " ? |".to_string(),
+                None => String::new(),
+            };
             let _ = writeln!(
                 out,
-                "## Left as they are: {} ({})\n\n| user | note |\n|---|---|",
-                info.title, info.name
+                "| {} | {} {} | {} | {} | {} | {} |{result}",
+                i + 1,
+                mark(&u.ops, i),
+                op.kind.as_str(),
+                text(&op.phone_type),
+                number(op.before.as_deref(), r.unmask),
+                after_cell(op, r.unmask),
+                why
             );
-            for u in kept {
-                for note in &u.notes {
-                    let _ = writeln!(out, "| {} | {} |", text(&u.user), text(note));
-                }
-            }
-            let _ = writeln!(out);
         }
+        for note in &u.notes {
+            let _ = writeln!(out, "\nNote: {}", text(note));
+        }
+        let _ = writeln!(out);
+    }
+}
 
-        let skipped: Vec<_> = plan.users.iter().filter(|u| u.skip.is_some()).collect();
-        if !skipped.is_empty() {
-            let _ = writeln!(
-                out,
-                "## Users skipped: {} ({})\n\n| user | reason |\n|---|---|",
-                info.title, info.name
-            );
-            for u in skipped {
-                let _ = writeln!(
-                    out,
-                    "| {} | {} |",
-                    text(&u.user),
-                    text(&u.skip.as_ref().map(|s| s.to_string()).unwrap_or_default())
-                );
-            }
-            let _ = writeln!(out);
+/// Users left as they are, with a reason a person should see (e.g. a rejected row held a phone
+/// back from pruning).
+fn left_as_they_are(out: &mut String, plan: &TargetPlan, info: &TargetInfo) {
+    let kept: Vec<_> = plan.users.iter().filter(|u| u.ops.is_empty() && !u.notes.is_empty()).collect();
+    if kept.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "## Left as they are: {} ({})\n\n| user | note |\n|---|---|",
+        info.title, info.name
+    );
+    for u in kept {
+        for note in &u.notes {
+            let _ = writeln!(out, "| {} | {} |", text(&u.user), text(note));
         }
     }
-    rows(&mut out, "Rejected rows", "reason", r.rejects);
-    rows(&mut out, "Accepted with a note", "note", r.notes);
-    if r.noted > r.notes.len() as u64 {
+    let _ = writeln!(out);
+}
+
+/// Users skipped, with why.
+fn skipped(out: &mut String, plan: &TargetPlan, info: &TargetInfo) {
+    let skipped: Vec<_> = plan.users.iter().filter(|u| u.skip.is_some()).collect();
+    if skipped.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "## Users skipped: {} ({})\n\n| user | reason |\n|---|---|",
+        info.title, info.name
+    );
+    for u in skipped {
         let _ = writeln!(
             out,
-            "… and {} more rows with the same kind of note.\n",
-            r.noted - r.notes.len() as u64
+            "| {} | {} |",
+            text(&u.user),
+            text(&u.skip.as_ref().map(|s| s.to_string()).unwrap_or_default())
         );
     }
-    out
+    let _ = writeln!(out);
 }
 
 /// A section listing input rows by line, with why each is listed.
-fn rows(out: &mut String, heading: &str, why: &str, rows: &[crate::reader::Reject]) {
+fn rows(out: &mut String, heading: &str, why: &str, rows: &[crate::input::reader::Reject]) {
     if rows.is_empty() {
         return;
     }

@@ -7,8 +7,8 @@
 
 use super::csvfile::{Cell, CsvFile};
 use super::files;
-use crate::executor::{Audit, Outcome};
 use crate::model::{Op, Plan, UserPlan};
+use crate::pipeline::executor::{Audit, Outcome};
 use anyhow::{Context, Result, bail};
 use std::borrow::Cow;
 use std::fs::File;
@@ -238,7 +238,7 @@ pub(super) fn write_final(dir: &Path, plan: &Plan, outcomes: &[Outcome]) -> Resu
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::executor::Status;
+    use crate::pipeline::executor::Status;
     use crate::report::tests::{apply_report, op, outcome};
 
     #[test]

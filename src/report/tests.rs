@@ -3,10 +3,13 @@
 
 use super::cell::{phone_from_cell, text_from_cell};
 use super::*;
-use crate::executor::{Audit, Outcome, Status};
 use crate::model::{Op, Plan, SkipReason, UserPlan};
+use crate::pipeline::executor::{Audit, Outcome, Status};
+use crate::report::run::{Mode, TargetInfo, status_counts};
+use serde_json::json;
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::time::Duration;
 
 /// An op; built from JSON so fields the model adds later keep their defaults.
 pub(super) fn op(kind: &str, phone_type: &str, before: Option<&str>, after: Option<&str>, reason: &str) -> Op {
@@ -304,7 +307,42 @@ fn plan_md_shows_outside_text_as_text() {
 }
 
 #[test]
-fn the_outcome_log_is_shared_by_threads() {
-    fn shared<T: Sync + Send>() {}
-    shared::<OutcomeLog>();
+fn threads_writing_one_outcome_log_at_once_leave_every_row_whole_and_once() {
+    let (_tmp, dir) = report_dir();
+    let log = OutcomeLog::create(&dir).unwrap();
+    let (threads, per_thread) = (8, 200);
+    std::thread::scope(|scope| {
+        for t in 0..threads {
+            let log = &log;
+            scope.spawn(move || {
+                for i in 0..per_thread {
+                    let user = format!("user{t}-{i}@contoso.com");
+                    let op = op("add", "mobile", None, Some("+1 2065550100"), "wanted");
+                    let id = format!("op-{t}-{i}");
+                    log.started("auth", &user, &op, &id);
+                    log.settled(&Outcome {
+                        client_request_id: id,
+                        ..outcome(&user, &op, Status::Failed, "refused, with a comma and \"quotes\"")
+                    });
+                }
+            });
+        }
+    });
+    log.finish().unwrap();
+    let rows = csv_rows(&dir.join("outcomes.csv"));
+    assert_eq!(rows.len(), threads * per_thread * 2, "a started and a final row per op");
+    let mut seen: HashMap<(String, String), usize> = HashMap::new();
+    for row in &rows {
+        assert_eq!(row.len(), OUTCOME_COLUMNS.len(), "a whole row: {row:?}");
+        let message = if row["status"] == STARTED {
+            ""
+        } else {
+            "refused, with a comma and \"quotes\""
+        };
+        assert_eq!(row["message"], message, "{row:?}");
+        assert!(row["user"].starts_with("user") && row["user"].ends_with("@contoso.com"), "{row:?}");
+        *seen.entry((row["clientRequestId"].clone(), row["status"].clone())).or_default() += 1;
+    }
+    assert_eq!(seen.len(), threads * per_thread * 2, "every op's started and final row, once each");
+    assert!(seen.values().all(|n| *n == 1));
 }

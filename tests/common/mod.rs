@@ -92,7 +92,7 @@ impl World {
         stop: &phonesync::interrupt::Stop,
     ) -> (anyhow::Result<ExitCode>, PathBuf) {
         let (cli, reports) = self.cli(mode, input, name);
-        (phonesync::run_with(cli, self.env(), stop).await, reports)
+        (phonesync::run_with(cli, self.env(), stop, &mut std::io::sink()).await, reports)
     }
 
     fn cli(&self, mode: &str, input: &Path, name: &str) -> (Cli, PathBuf) {
@@ -118,13 +118,13 @@ impl World {
     /// Like [`World::run`], with extra command-line arguments (e.g. `--unmask`).
     pub async fn run_with_args(&self, mode: &str, input: &Path, name: &str, extra: &[&str]) -> (anyhow::Result<ExitCode>, PathBuf) {
         let (cli, reports) = self.cli_with(mode, input, name, extra);
-        (phonesync::run_async(cli, self.env()).await, reports)
+        (phonesync::run_async(cli, self.env(), &mut std::io::sink()).await, reports)
     }
 
     /// Like [`World::run`], with the environment `env`.
     pub async fn run_env(&self, mode: &str, input: &Path, name: &str, env: Env) -> (anyhow::Result<ExitCode>, PathBuf) {
         let (cli, reports) = self.cli(mode, input, name);
-        (phonesync::run_async(cli, env).await, reports)
+        (phonesync::run_async(cli, env, &mut std::io::sink()).await, reports)
     }
 
     /// The Graph calls the emulator served: single requests and `$batch` items, not the

@@ -4,8 +4,8 @@
 //! Pure code, no I/O: every rule of README.md#what-it-plans for the `auth` target lives here, so it
 //! can be tested exhaustively and a plan can be shown for approval before anything is written.
 
-use super::{Current as CurrentUser, Desired as DesiredUser, PhoneType};
 use crate::model::{Op, OpKind, Phone, SkipReason, UserPlan};
+use crate::targets::auth_phones::types::{Current as CurrentUser, Desired as DesiredUser, PhoneType};
 use std::collections::BTreeMap;
 
 /// The planner's knobs, from config.
@@ -45,7 +45,7 @@ pub fn plan_user(desired: &DesiredUser, current: &CurrentUser, settings: &Settin
     }
     // Rows of unreadable type could be about any type; a user whose every row here was rejected,
     // or who has no row here, has told us nothing about these phones: nothing of theirs is pruned.
-    let prune = crate::targets::prune(
+    let prune = crate::targets::rules::prune(
         settings.prune,
         &desired.rejected_untyped,
         desired.phones.len() + desired.stated_none,
@@ -58,13 +58,38 @@ pub fn plan_user(desired: &DesiredUser, current: &CurrentUser, settings: &Settin
         .filter(|(t, _)| managed(**t) && !unknown(**t))
         .map(|(t, d)| (*t, (&d.phone, d.line)))
         .collect();
+    let types: Vec<PhoneType> = PhoneType::ALL.into_iter().filter(|t| managed(*t) && !unknown(*t)).collect();
+    let diff = diff(&types, &want, current, prune.runs);
+    if let Some(why) = alternate_without_mobile(&diff.after, current) {
+        return UserPlan {
+            notes,
+            ..UserPlan::skipped(&desired.user, SkipReason::Infeasible(why.to_string()))
+        };
+    }
+    UserPlan {
+        user: desired.user.clone(),
+        ops: order(diff, current),
+        skip: None,
+        notes,
+        held_back: desired.rejected.keys().any(|t| managed(*t)) || prune.held_by_rejected_rows,
+    }
+}
 
+/// The writes and deletes that take `current` to `want` in `types`, and the phones the user
+/// holds once they ran (by comparison key).
+struct Diff<'a> {
+    writes: Vec<Op>,
+    deletes: Vec<Op>,
+    after: BTreeMap<PhoneType, &'a str>,
+}
+
+/// Compares each type: an add where nothing is held, an update where the number differs, and a
+/// delete where nothing is wanted and the number moves to another type or prune runs.
+fn diff<'a>(types: &[PhoneType], want: &BTreeMap<PhoneType, (&'a Phone, u64)>, current: &'a CurrentUser, prune: bool) -> Diff<'a> {
     let mut writes = Vec::new();
     let mut deletes = Vec::new();
-    // What the user will have once the plan has run, by comparison key.
     let mut after: BTreeMap<PhoneType, &str> = current.phones.iter().map(|(t, p)| (*t, p.key.as_str())).collect();
-
-    for t in PhoneType::ALL.into_iter().filter(|t| managed(*t) && !unknown(*t)) {
+    for &t in types {
         match (current.phones.get(&t), want.get(&t)) {
             (None, Some((n, line))) => {
                 writes.push(op(OpKind::Add, t, None, Some(n), format!("not registered; wanted by line {line}")));
@@ -88,7 +113,7 @@ pub fn plan_user(desired: &DesiredUser, current: &CurrentUser, settings: &Settin
                                 .iter()
                                 .any(|(from, to, k)| *from == t && to == *u && *k == m.key))
                 });
-                let reason = match (moved_to, prune.runs) {
+                let reason = match (moved_to, prune) {
                     (Some((u, (_, line))), _) => format!("number moves to {u} (line {line})"),
                     (None, true) => "not in the input, and prune is on".to_string(),
                     (None, false) => continue,
@@ -102,19 +127,26 @@ pub fn plan_user(desired: &DesiredUser, current: &CurrentUser, settings: &Settin
             (None, None) => {}
         }
     }
+    Diff { writes, deletes, after }
+}
 
-    if after.contains_key(&PhoneType::AlternateMobile) && !after.contains_key(&PhoneType::Mobile) {
-        let why = if current.phones.contains_key(&PhoneType::Mobile) {
-            "the plan would remove the mobile phone but keep alternateMobile, and Graph requires a mobile while an alternateMobile exists; give the user a mobile number too"
-        } else {
-            "alternateMobile needs a mobile phone, and the user has none and the input gives none"
-        };
-        return UserPlan {
-            notes,
-            ..UserPlan::skipped(&desired.user, SkipReason::Infeasible(why.to_string()))
-        };
+/// Why a plan that leaves an `alternateMobile` without a `mobile` cannot run, if it does.
+fn alternate_without_mobile(after: &BTreeMap<PhoneType, &str>, current: &CurrentUser) -> Option<&'static str> {
+    if !after.contains_key(&PhoneType::AlternateMobile) || after.contains_key(&PhoneType::Mobile) {
+        return None;
     }
+    Some(if current.phones.contains_key(&PhoneType::Mobile) {
+        "the plan would remove the mobile phone but keep alternateMobile, and Graph requires a mobile while an alternateMobile exists; give the user a mobile number too"
+    } else {
+        "alternateMobile needs a mobile phone, and the user has none and the input gives none"
+    })
+}
 
+/// The ops in the order they may run, with their dependencies: writes first (an
+/// `alternateMobile` after the `mobile` it needs), then deletes office → alternateMobile →
+/// mobile, each waiting for every write; a delete of the default sign-in method is blocked.
+fn order(diff: Diff, current: &CurrentUser) -> Vec<Op> {
+    let Diff { writes, mut deletes, .. } = diff;
     // Deletes go office → alternateMobile → mobile: a mobile may only go once the alternate has.
     deletes.sort_by_key(|o| match PhoneType::parse(&o.phone_type) {
         Some(PhoneType::Office) => 0,
@@ -145,13 +177,7 @@ pub fn plan_user(desired: &DesiredUser, current: &CurrentUser, settings: &Settin
         }
         ops.push(delete);
     }
-    UserPlan {
-        user: desired.user.clone(),
-        ops,
-        skip: None,
-        notes,
-        held_back: desired.rejected.keys().any(|t| managed(*t)) || prune.held_by_rejected_rows,
-    }
+    ops
 }
 
 /// Whether `op` is about type `t`.

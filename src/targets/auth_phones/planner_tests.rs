@@ -10,7 +10,7 @@ const B: &str = "+1 2065550102";
 const N: &str = "+1 2065550103";
 
 fn phone(s: &str) -> Phone {
-    crate::phone::from_graph(s)
+    crate::input::phone::from_graph(s)
 }
 
 fn desired(pairs: &[(PhoneType, &str)]) -> DesiredUser {
@@ -98,7 +98,7 @@ fn type_change_is_add_then_delete_and_the_delete_depends_on_the_add() {
 fn half_done_type_change_only_deletes() {
     // An earlier run wrote the mobile and recorded the move, then stopped before the delete.
     let mut c = current(&[(Office, A), (Mobile, A)]);
-    c.unfinished_moves = vec![(Office, Mobile, crate::phone::key(A))];
+    c.unfinished_moves = vec![(Office, Mobile, crate::input::phone::key(A))];
     let p = plan_user(&desired(&[(Mobile, A)]), &c, &Settings::default());
     assert_eq!(shape(&p), vec![(OpKind::Delete, Office)]);
     assert!(p.ops[0].depends_on.is_empty());
@@ -112,7 +112,10 @@ fn regression_no_delete_without_prune_when_nothing_moved() {
     assert!(p.ops.is_empty(), "{p:?}");
     // A record of another move (other number, other types) licenses nothing either.
     let mut c = current(&[(Office, A), (Mobile, A)]);
-    c.unfinished_moves = vec![(Office, Mobile, crate::phone::key(B)), (Alt, Mobile, crate::phone::key(A))];
+    c.unfinished_moves = vec![
+        (Office, Mobile, crate::input::phone::key(B)),
+        (Alt, Mobile, crate::input::phone::key(A)),
+    ];
     assert!(plan_user(&desired(&[(Mobile, A)]), &c, &Settings::default()).ops.is_empty());
 }
 

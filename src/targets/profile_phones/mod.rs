@@ -14,33 +14,26 @@
 //! 403 on a write is taken as "this run's token cannot write profile phones": reported once, with
 //! what to do (sign in as an admin, `auth.method = "device_code"`).
 
+pub mod planner;
+pub mod types;
+
 #[cfg(test)]
 mod tests;
 
-use super::{Context, Projected, Settings, Target, project};
+pub use types::TYPES;
+use types::parse_type;
+
 use crate::config::TargetSection;
 use crate::graph::{Confirm, GraphClient, GraphError, Request, Version, path_segment};
-use crate::model::{CurrentUser, DesiredUser, Item, Op, OpKind, Phone, SkipReason, UserPlan};
-use crate::phone;
+use crate::input::phone;
+use crate::model::{CurrentUser, DesiredUser, Item, Op, OpKind, Phone, UserPlan};
+use crate::targets::rules::{Context, Settings};
+use crate::targets::target::Target;
 use reqwest::Method;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::sync::Arc;
-
-/// Graph's `phoneType` values for an `itemPhone`.
-pub const TYPES: [&str; 10] = [
-    "home",
-    "business",
-    "mobile",
-    "other",
-    "assistant",
-    "homeFax",
-    "businessFax",
-    "otherFax",
-    "pager",
-    "radio",
-];
 
 /// The `profile` target.
 pub struct ProfilePhones {
@@ -61,11 +54,6 @@ pub fn build(section: &TargetSection, context: &Context) -> Result<Box<dyn Targe
         region: context.region,
         app_only: context.app_only,
     }))
-}
-
-/// The canonical spelling of a profile type.
-fn parse_type(s: &str) -> Option<&'static str> {
-    TYPES.into_iter().find(|t| t.eq_ignore_ascii_case(s.trim()))
 }
 
 /// The user's profile-phone collection below the version.
@@ -90,15 +78,6 @@ struct ItemPhone {
 #[derive(Deserialize)]
 struct Page {
     value: Vec<ItemPhone>,
-}
-
-/// One wanted profile phone.
-struct Wanted {
-    phone_type: &'static str,
-    key: String,
-    display: String,
-    display_name: Option<String>,
-    line: u64,
 }
 
 impl Target for ProfilePhones {
@@ -147,7 +126,7 @@ impl Target for ProfilePhones {
     }
 
     fn plan(&self, desired: &DesiredUser, current: &CurrentUser) -> UserPlan {
-        plan_user(self, desired, current)
+        planner::plan_user(&self.settings, desired, current)
     }
 
     fn write(&self, user: &str, op: &Op, op_id: &str) -> (Request, Confirm) {
@@ -234,167 +213,4 @@ fn holds(item: &Value, phone_type: &str, name: Option<&str>, key: Option<&str>) 
     field("type").is_some_and(|t| t.eq_ignore_ascii_case(phone_type))
         && name.is_none_or(|n| field("displayName") == Some(n))
         && key.is_none_or(|k| field("number").is_some_and(|n| phone::key(n) == k))
-}
-
-/// Plans one user (see the module doc for the rules).
-fn plan_user(target: &ProfilePhones, desired: &DesiredUser, current: &CurrentUser) -> UserPlan {
-    let Projected { phones, rejected, none } = project(desired, &target.settings.from, parse_type);
-    let rows_here: usize = phones.values().map(Vec::len).sum::<usize>() + none;
-    let managed = |t: &str| target.settings.managed.iter().any(|m| m == t);
-    let mut notes = Vec::new();
-
-    // The wanted phones, one per number (the earliest line wins).
-    let mut wanted: Vec<Wanted> = phones
-        .into_iter()
-        .flat_map(|(t, rows)| rows.into_iter().map(move |(_, d)| (t, d)))
-        .map(|(t, d)| Wanted {
-            phone_type: t,
-            key: d.phone.key.clone(),
-            display: d.phone.display.clone(),
-            display_name: d.display_name.clone(),
-            line: d.line,
-        })
-        .collect();
-    wanted.sort_by_key(|w| w.line);
-    let mut seen: BTreeMap<String, u64> = BTreeMap::new();
-    wanted.retain(|w| {
-        if !managed(w.phone_type) {
-            notes.push(format!("line {}: {} is not in managed_types; row ignored", w.line, w.phone_type));
-            return false;
-        }
-        if let Some(first) = seen.get(&w.key) {
-            notes.push(format!(
-                "line {}: the same number as line {first}; profile phones are matched by number, so line {first} is the one kept",
-                w.line
-            ));
-            return false;
-        }
-        seen.insert(w.key.clone(), w.line);
-        true
-    });
-    for (t, line) in rejected.iter().filter(|(t, _)| managed(t)) {
-        notes.push(format!(
-            "line {line}: a {t} row was rejected, so the user's {t} profile phones are left as they are"
-        ));
-    }
-    let prune = super::prune(
-        target.settings.prune,
-        &desired.rejected_untyped,
-        rows_here,
-        rejected.len(),
-        &mut notes,
-    );
-
-    // Items this plan may change: of a managed type whose rows were all readable.
-    let changeable = |i: &Item| managed(&i.phone_type) && !rejected.contains_key(i.phone_type.as_str());
-    let mut matched: BTreeSet<usize> = BTreeSet::new();
-    let mut writes = Vec::new();
-    for w in &wanted {
-        // An item left as it is (unmanaged type, or a rejected row's type) that holds the number
-        // already shows it: nothing to add.
-        let candidates: Vec<usize> = (0..current.items.len())
-            .filter(|i| !matched.contains(i) && current.items[*i].phone.key == w.key)
-            .collect();
-        let best = candidates
-            .iter()
-            .copied()
-            .filter(|i| changeable(&current.items[*i]))
-            .max_by_key(|i| {
-                let item = &current.items[*i];
-                (
-                    item.phone_type == w.phone_type,
-                    w.display_name.is_none() || item.display_name == w.display_name,
-                )
-            });
-        let Some(i) = best else {
-            if let Some(held) = candidates.first().map(|i| &current.items[*i]) {
-                let what = match held.phone_type.as_str() {
-                    "" => "an untyped".to_string(),
-                    t => format!("a {t}"),
-                };
-                notes.push(format!(
-                    "line {}: the number is already on {what} profile phone, which this run leaves as it is",
-                    w.line
-                ));
-            } else {
-                writes.push(Op {
-                    kind: OpKind::Add,
-                    phone_type: w.phone_type.to_string(),
-                    item_id: None,
-                    before: None,
-                    after: Some(w.display.clone()),
-                    display_name: w.display_name.clone(),
-                    depends_on: Vec::new(),
-                    blocked: None,
-                    reason: format!("no profile phone has this number; wanted by line {}", w.line),
-                    moves_to: None,
-                });
-            }
-            continue;
-        };
-        matched.insert(i);
-        let item = &current.items[i];
-        let mut changes = Vec::new();
-        if item.phone_type != w.phone_type {
-            changes.push(format!("type {} → {}", item.phone_type, w.phone_type));
-        }
-        if let Some(name) = w.display_name.as_ref().filter(|n| item.display_name.as_ref() != Some(*n)) {
-            let was = item.display_name.as_deref().unwrap_or("none");
-            changes.push(format!("display name '{was}' → '{name}'"));
-        }
-        if !changes.is_empty() {
-            writes.push(Op {
-                kind: OpKind::Update,
-                phone_type: w.phone_type.to_string(),
-                item_id: Some(item.id.clone()),
-                before: Some(item.phone.display.clone()),
-                after: Some(item.phone.display.clone()),
-                display_name: w.display_name.clone(),
-                depends_on: Vec::new(),
-                blocked: None,
-                reason: format!("{} (line {})", changes.join(", "), w.line),
-                moves_to: None,
-            });
-        }
-    }
-
-    let mut deletes = Vec::new();
-    for (i, item) in current.items.iter().enumerate() {
-        if matched.contains(&i) || !changeable(item) {
-            continue;
-        }
-        if seen.contains_key(&item.phone.key) {
-            notes.push(format!(
-                "several profile phones hold the number of line {}; one is kept in line and the others are left as they are",
-                seen[&item.phone.key]
-            ));
-            continue;
-        }
-        if prune.runs {
-            deletes.push(Op {
-                kind: OpKind::Delete,
-                phone_type: item.phone_type.clone(),
-                item_id: Some(item.id.clone()),
-                before: Some(item.phone.display.clone()),
-                after: None,
-                display_name: None,
-                // Add before delete, as everywhere: every delete waits for every write.
-                depends_on: (0..writes.len()).collect(),
-                blocked: None,
-                reason: "not in the input, and prune is on".into(),
-                moves_to: None,
-            });
-        }
-    }
-    notes.dedup();
-    let held_back = rejected.keys().any(|t| managed(t)) || prune.held_by_rejected_rows;
-    let mut ops = writes;
-    ops.extend(deletes);
-    UserPlan {
-        user: desired.user.clone(),
-        ops,
-        skip: None::<SkipReason>,
-        notes,
-        held_back,
-    }
 }

@@ -4,7 +4,9 @@
 
 use crate::config::{Config, Endpoint, SignIn};
 use crate::graph::auth::{App, ClientCertificate, Credential};
-use crate::graph::{ClientSettings, GraphClient, retry};
+use crate::graph::client::GraphClient;
+use crate::graph::retry;
+use crate::graph::wire::ClientSettings;
 use anyhow::{Context, Result, bail};
 use std::time::{Duration, Instant};
 

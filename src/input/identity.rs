@@ -4,7 +4,7 @@
 //! way, every key is resolved through Graph and rows naming the same object id are merged
 //! before planning, so different numbers for one type become a conflict.
 
-use crate::fetcher::in_order;
+use crate::fanout::in_order;
 use crate::graph::{DirectoryUser, GraphClient, GraphError, Version};
 use crate::interrupt::Stop;
 use crate::model::DesiredUser;
@@ -104,7 +104,7 @@ mod tests {
             user: key.into(),
             ..Default::default()
         };
-        let phone = crate::phone::parse("+1 2065550100", "US".parse().unwrap()).unwrap();
+        let phone = crate::input::phone::parse("+1 2065550100", "US".parse().unwrap()).unwrap();
         u.want(
             "office",
             crate::model::DesiredPhone {

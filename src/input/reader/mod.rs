@@ -16,117 +16,18 @@ mod decode;
 mod lines;
 mod quotes;
 mod rows;
+pub mod spec;
+
+pub use spec::{ReadError, Reject, Spec};
 
 use crate::config::{InputFormat, InputSettings};
+use crate::input::phone;
 use crate::model::DesiredUser;
-use crate::phone::{self, Region};
 use lines::Lines;
 use rows::{Item, Offer, Outcome};
+use spec::{CHUNK, Columns, Layout, user};
 use std::collections::HashMap;
 use std::io::{Read, Seek, SeekFrom};
-
-/// The longest user field taken (a UPN is at most 113 characters; an object id 36).
-const MAX_USER: usize = 1024;
-/// Refused values are kept in the reports up to this many characters.
-const KEPT: usize = 200;
-
-/// `value` as a report keeps it: a 10 MB field is not copied into `rejects.csv`.
-fn clip(value: &str) -> String {
-    match value.char_indices().nth(KEPT) {
-        Some((end, _)) => format!("{}…", &value[..end]),
-        None => value.to_string(),
-    }
-}
-
-/// Why a row with bytes that are not UTF-8 is refused.
-const NOT_UTF8: &str = "the row is not valid UTF-8; save the file as UTF-8";
-
-/// A file the reader cannot use at all. No message quotes a data value: they reach the console.
-#[derive(Debug, thiserror::Error)]
-pub enum ReadError {
-    /// The header lacks a needed column.
-    #[error("missing column '{missing}' in the header (found: {found}); expected columns: {expected} (set them in [input])")]
-    MissingColumn {
-        /// The column that is missing.
-        missing: String,
-        /// What the header had instead.
-        found: String,
-        /// The columns the configured layout needs.
-        expected: String,
-    },
-    /// Two header fields have the same name (ignoring case and spaces).
-    #[error("the header names column '{name}' twice (columns {first} and {second}); rename one")]
-    DuplicateColumn {
-        /// The name.
-        name: String,
-        /// 1-based positions of both.
-        first: usize,
-        /// See `first`.
-        second: usize,
-    },
-    /// Not a text file at all.
-    #[error("this is not a CSV text file: it looks like {0}")]
-    NotText(String),
-    /// The first line is a data row, so the header line is missing. Its values are not quoted.
-    #[error("the first line looks like data, not a header: add a header line naming the columns {expected}{hint}")]
-    NoHeader {
-        /// The columns the configured layout needs.
-        expected: String,
-        /// How to fix the delimiter as well, or empty.
-        hint: &'static str,
-    },
-    /// A quote in the header line never closes.
-    #[error("the header (line {0}) opens a quote that is not properly closed: fix the quoting of the header line")]
-    HeaderQuote(u64),
-    /// The file is empty: no header.
-    #[error("the file is empty: expected a header line with {expected}")]
-    Empty {
-        /// The columns the configured layout needs.
-        expected: String,
-    },
-    /// The bytes could not be read.
-    #[error("could not read the file: {0}")]
-    Io(String),
-}
-
-/// One input row the reader refused.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Reject {
-    /// 1-based line number in the file.
-    pub line: u64,
-    /// The column the refused value is in (the number column of a long file, the phone's own
-    /// column in a wide one), as the header names it; empty when the whole row was unreadable.
-    pub column: String,
-    /// The `user` field as written (may be empty).
-    pub user: String,
-    /// The `phoneType` field as written.
-    pub phone_type: String,
-    /// The `phoneNumber` field as written.
-    pub phone_number: String,
-    /// Why the row was refused.
-    pub reason: String,
-}
-
-impl Reject {
-    /// The reject as reports show it unless told `--unmask`: the refused number masked like
-    /// every number on the console, also where the reason quotes it.
-    pub fn masked(&self) -> Reject {
-        if self.phone_number.is_empty() {
-            return self.clone();
-        }
-        // A number's reason quotes the value (as cleaned, which may differ from the raw one)
-        // first, between single quotes: that quote is masked too.
-        let reason = match self.reason.strip_prefix('\'').and_then(|r| r.split_once('\'')) {
-            Some((quoted, rest)) => format!("'{}'{rest}", phone::mask(quoted)),
-            None => self.reason.clone(),
-        };
-        Reject {
-            reason,
-            phone_number: phone::mask(&self.phone_number),
-            ..self.clone()
-        }
-    }
-}
 
 /// Everything the reader learned from one file.
 #[derive(Debug, Default)]
@@ -177,43 +78,8 @@ fn drop_blank_columns(users: &mut [DesiredUser]) -> Vec<String> {
     blank
 }
 
-/// Where the columns a layout needs are in the header.
-struct Columns {
-    user: usize,
-    display_name: Option<usize>,
-    /// The row's region, when the header has the region column.
-    region: Option<usize>,
-    /// Long: the type and number columns. Wide: each phone column (position, header name, type).
-    layout: Layout,
-}
-
-enum Layout {
-    Long {
-        phone_type: usize,
-        number: usize,
-        number_name: String,
-    },
-    Wide(Vec<(usize, String, String)>),
-}
-
-/// What the reader needs to know besides the file.
-pub struct Spec<'a> {
-    /// The region of numbers written without a country code (a row's region column overrides it).
-    pub region: Region,
-    /// The phone types the run takes, in their canonical spelling (matched case-insensitively).
-    pub types: &'a [String],
-    /// Of those, the types whose phones get text messages (SMS sign-in): a number there that can
-    /// only be a fixed line is accepted with a note.
-    pub texted: &'a [String],
-    /// The layout.
-    pub settings: &'a InputSettings,
-}
-
 /// Rows with a caveat kept to report (each costs a few hundred bytes; a file may have a million).
 pub const NOTES_KEPT: usize = 1000;
-
-/// Bytes read from a file at a time.
-const CHUNK: usize = 64 * 1024;
 
 /// The first bytes of a file, from which its kind, encoding and delimiter are told.
 const HEAD: u64 = CHUNK as u64;
@@ -226,90 +92,154 @@ const OWN_PLANS_FROM: u64 = 1024 * 1024;
 /// file is read as a stream, a few times over (`decode`, `quotes`); memory grows with its
 /// users and the rows it refuses (each is reported), not its size. Rows are worked out on every core (`rows`).
 pub fn read<R: Read + Seek>(mut source: R, spec: &Spec, progress: &dyn Fn(u64)) -> Result<Input, ReadError> {
-    let settings = spec.settings;
     let io = |e: std::io::Error| ReadError::Io(e.to_string());
     let size = source.seek(SeekFrom::End(0)).map_err(io)?;
-    source.seek(SeekFrom::Start(0)).map_err(io)?;
-    let mut head = Vec::new();
-    (&mut source).take(HEAD).read_to_end(&mut head).map_err(io)?;
-    let encoding = decode::choose(&head, settings.encoding, || {
-        source.seek(SeekFrom::Start(0))?;
-        decode::valid_utf8(&mut source)
-    })
-    .map_err(|e| match e {
-        decode::ChooseError::NotText(decode::NotText(what)) => ReadError::NotText(what),
-        decode::ChooseError::Io(e) => io(e),
-    })?;
-    let head_text = encoding.head_text(&head);
-    // Excel writes `sep=;` on a line of its own before the header to name the delimiter.
-    let excel = decode::excel_separator(&head_text);
-    let delimiter = settings
-        .delimiter
-        .or(excel.map(|(d, _)| d))
-        .unwrap_or_else(|| decode::detect_delimiter(&head_text.as_bytes()[excel.map_or(0, |(_, len)| len)..]));
-    let broken = quotes::broken(&mut source, encoding.unit(), encoding.bom, delimiter).map_err(io)?;
-    let header_line = if excel.is_some() { 2 } else { 1 };
-    // A header's first line with content is the header (blank lines before it are skipped).
-    if let Some(&first) = broken.first()
-        && first <= header_line + decode::blank_lines(&head_text, excel.map_or(0, |(_, len)| len))
-    {
-        return Err(ReadError::HeaderQuote(first));
-    }
-
-    source.seek(SeekFrom::Start(encoding.bom)).map_err(io)?;
-    let mut decoded = decode::Decoding::new(Counted::new(&mut source, progress), encoding);
-    let skip = excel.map_or(0, |(_, len)| len as u64);
-    std::io::copy(&mut (&mut decoded).take(skip), &mut std::io::sink()).map_err(io)?;
-    let lines = Lines::new(decoded, header_line, broken);
+    let layout = FileLayout::detect(&mut source, spec.settings)?;
+    source.seek(SeekFrom::Start(layout.encoding.bom)).map_err(io)?;
+    let mut decoded = decode::Decoding::new(Counted::new(&mut source, progress), layout.encoding);
+    std::io::copy(&mut (&mut decoded).take(layout.skip), &mut std::io::sink()).map_err(io)?;
+    let lines = Lines::new(decoded, layout.header_line, layout.broken);
     let mut csv = csv::ReaderBuilder::new()
         .flexible(true)
-        .delimiter(delimiter)
+        .delimiter(layout.delimiter)
         .trim(csv::Trim::All)
         .from_reader(lines);
     let header = csv.byte_headers().map_err(|e| ReadError::Io(e.to_string()))?.clone();
-    let cols = columns(&header, settings)?;
-
+    let cols = columns(&header, spec.settings)?;
     let mut input = Input {
-        encoding: encoding.name(),
-        delimiter: decode::delimiter_name(delimiter),
+        encoding: layout.encoding.name(),
+        delimiter: decode::delimiter_name(layout.delimiter),
         ..Input::default()
     };
     let mut users = Users::default();
-    // Items found but not yet handed on: skipped lines come before the record read after them.
-    let mut ready: std::collections::VecDeque<Item> = std::collections::VecDeque::new();
-    // Skipped lines the parser's read-ahead has passed, held until a later row comes, so every
-    // item is handed on in file order.
-    let mut held: std::collections::VecDeque<Item> = std::collections::VecDeque::new();
-    let mut record = csv::ByteRecord::new();
-    let mut next = || -> Result<Option<Item>, ReadError> {
+    let mut records = Records {
+        csv,
+        ready: Default::default(),
+        held: Default::default(),
+        record: csv::ByteRecord::new(),
+        delimiter: layout.delimiter,
+        user_column: cols.user,
+        settings: spec.settings,
+    };
+    // Each worker parses numbers with its own copy of the numbering plans (see
+    // `phone::own_plans`) once the file is large enough to repay making it.
+    let own_plans = size >= OWN_PLANS_FROM;
+    let work = |item| {
+        if own_plans {
+            phone::own_plans();
+        }
+        rows::examine(item, &cols, spec)
+    };
+    let mut next = || records.next();
+    rows::ordered_map(rows::workers(), &mut next, work, |outcome| merge(&mut input, &mut users, outcome))?;
+    // Users whose every row was rejected stay: their rejections hold their phones back.
+    input.users = users.found;
+    if !spec.settings.empty_column_means_none {
+        input.blank_columns = drop_blank_columns(&mut input.users);
+    }
+    input.rejects.sort_by_key(|r| r.line);
+    Ok(input)
+}
+
+/// What the file's first bytes tell: its encoding, delimiter, where the header is, and the
+/// lines whose quotes are broken.
+struct FileLayout {
+    encoding: decode::Encoding,
+    delimiter: u8,
+    /// Bytes after the byte-order mark before the header (Excel's `sep=` line).
+    skip: u64,
+    /// The header's line number.
+    header_line: u64,
+    /// Lines whose quote never closes.
+    broken: Vec<u64>,
+}
+
+impl FileLayout {
+    /// Reads the head of `source` (and the whole file, for quotes and, when asked, UTF-8).
+    fn detect<R: Read + Seek>(source: &mut R, settings: &InputSettings) -> Result<FileLayout, ReadError> {
+        let io = |e: std::io::Error| ReadError::Io(e.to_string());
+        source.seek(SeekFrom::Start(0)).map_err(io)?;
+        let mut head = Vec::new();
+        (&mut *source).take(HEAD).read_to_end(&mut head).map_err(io)?;
+        let encoding = decode::choose(&head, settings.encoding, || {
+            source.seek(SeekFrom::Start(0))?;
+            decode::valid_utf8(&mut *source)
+        })
+        .map_err(|e| match e {
+            decode::ChooseError::NotText(decode::NotText(what)) => ReadError::NotText(what),
+            decode::ChooseError::Io(e) => io(e),
+        })?;
+        let head_text = encoding.head_text(&head);
+        // Excel writes `sep=;` on a line of its own before the header to name the delimiter.
+        let excel = decode::excel_separator(&head_text);
+        let excel_len = excel.map_or(0, |(_, len)| len);
+        let delimiter = settings
+            .delimiter
+            .or(excel.map(|(d, _)| d))
+            .unwrap_or_else(|| decode::detect_delimiter(&head_text.as_bytes()[excel_len..]));
+        let broken = quotes::broken(&mut *source, encoding.unit(), encoding.bom, delimiter).map_err(io)?;
+        let header_line = if excel.is_some() { 2 } else { 1 };
+        // A header's first line with content is the header (blank lines before it are skipped).
+        if let Some(&first) = broken.first()
+            && first <= header_line + decode::blank_lines(&head_text, excel_len)
+        {
+            return Err(ReadError::HeaderQuote(first));
+        }
+        Ok(FileLayout {
+            encoding,
+            delimiter,
+            skip: excel_len as u64,
+            header_line,
+            broken,
+        })
+    }
+}
+
+/// The file's rows as items, in file order: records, unreadable rows, and lines skipped for a
+/// broken quote.
+struct Records<'a, R: Read> {
+    csv: csv::Reader<R>,
+    /// Items found but not yet handed on: skipped lines come before the record read after them.
+    ready: std::collections::VecDeque<Item>,
+    /// Skipped lines the parser's read-ahead has passed, held until a later row comes, so every
+    /// item is handed on in file order.
+    held: std::collections::VecDeque<Item>,
+    record: csv::ByteRecord,
+    delimiter: u8,
+    user_column: usize,
+    settings: &'a InputSettings,
+}
+
+impl<R: Read> Records<'_, Lines<R>> {
+    /// The next item, `None` at the end.
+    fn next(&mut self) -> Result<Option<Item>, ReadError> {
         loop {
-            if let Some(item) = ready.pop_front() {
+            if let Some(item) = self.ready.pop_front() {
                 return Ok(Some(item));
             }
-            let read = csv.read_byte_record(&mut record);
+            let read = self.csv.read_byte_record(&mut self.record);
             // Only the user of a skipped line is kept, not its text.
-            for (line, text) in csv.get_mut().take_skipped() {
-                held.push_back(Item::Skipped(line, skipped_line_user(&text, delimiter, cols.user, settings)));
+            for (line, text) in self.csv.get_mut().take_skipped() {
+                let user = skipped_line_user(&text, self.delimiter, self.user_column, self.settings);
+                self.held.push_back(Item::Skipped(line, user));
             }
             let row = match read {
                 Ok(false) => None,
                 // A blank record (a skipped line reads as one) is no row, but it does say how
                 // far the file has been read.
-                Ok(true) if record.iter().all(|f| f.is_empty()) => {
-                    let line = record.position().map_or(0, |p| csv.get_mut().line_at(p.byte()));
-                    while held.front().is_some_and(|item| matches!(item, Item::Skipped(l, _) if *l <= line)) {
-                        ready.extend(held.pop_front());
-                    }
+                Ok(true) if self.record.iter().all(|f| f.is_empty()) => {
+                    let line = self.line_of(self.record.position().cloned());
+                    self.release(|l| l <= line);
                     continue;
                 }
                 Ok(true) => {
-                    let line = record.position().map_or(0, |p| csv.get_mut().line_at(p.byte()));
-                    Some(Item::Record(line, std::mem::take(&mut record)))
+                    let line = self.line_of(self.record.position().cloned());
+                    Some(Item::Record(line, std::mem::take(&mut self.record)))
                 }
                 Err(e) => match e.kind() {
                     csv::ErrorKind::Io(_) => return Err(ReadError::Io(e.to_string())),
                     _ => Some(Item::Unreadable(Reject {
-                        line: e.position().map_or(0, |p| csv.get_mut().line_at(p.byte())),
+                        line: self.line_of(e.position().cloned()),
                         column: String::new(),
                         user: String::new(),
                         phone_type: String::new(),
@@ -323,72 +253,67 @@ pub fn read<R: Read + Seek>(mut source: R, spec: &Spec, progress: &dyn Fn(u64)) 
                 Some(Item::Unreadable(r)) => r.line,
                 _ => u64::MAX,
             };
-            while held.front().is_some_and(|item| matches!(item, Item::Skipped(l, _) if *l < before)) {
-                ready.extend(held.pop_front());
-            }
+            self.release(|l| l < before);
             match row {
-                Some(row) => ready.push_back(row),
-                None if ready.is_empty() => return Ok(None),
+                Some(row) => self.ready.push_back(row),
+                None if self.ready.is_empty() => return Ok(None),
                 None => {}
             }
         }
-    };
-    let merge = |outcome: Outcome| {
-        input.rows += 1;
-        match outcome {
-            Outcome::Unreadable(reject) => input.rejects.push(reject),
-            // The skipped line still says HR wants something for its user, if the user can be
-            // read before the broken quote: that user's phones are then held back from prune.
-            Outcome::Skipped(reject, user) => {
-                if let Some(u) = &user {
-                    users.found_user(u).reject(None, reject.line);
-                }
-                input.rejects.push(reject);
-            }
-            Outcome::Row { user, user_ok, offers } => {
-                for offer in offers {
-                    match offer {
-                        Offer::Wanted(phone_type, phone, note) => {
-                            users.found_user(&user).want(phone_type, phone);
-                            if let Some(note) = note {
-                                input.noted += 1;
-                                if input.notes.len() < NOTES_KEPT {
-                                    input.notes.push(note);
-                                }
-                            }
-                        }
-                        Offer::Refused(phone_type, reject) => {
-                            // A refused row of a user we can name still says HR wants something
-                            // we do not know: the user carries it, under its type when the type
-                            // could be read.
-                            if user_ok {
-                                users.found_user(&user).reject(phone_type, reject.line);
-                            }
-                            input.rejects.push(reject);
-                        }
-                        Offer::None(phone_type) => users.found_user(&user).state_none(phone_type),
-                    }
-                }
-            }
-        }
-    };
-    // Each worker parses numbers with its own copy of the numbering plans (see
-    // `phone::own_plans`) once the file is large enough to repay making it.
-    let own_plans = size >= OWN_PLANS_FROM;
-    let work = |item| {
-        if own_plans {
-            phone::own_plans();
-        }
-        rows::examine(item, &cols, spec)
-    };
-    rows::ordered_map(rows::workers(), &mut next, work, merge)?;
-    // Users whose every row was rejected stay: their rejections hold their phones back.
-    input.users = users.found;
-    if !spec.settings.empty_column_means_none {
-        input.blank_columns = drop_blank_columns(&mut input.users);
     }
-    input.rejects.sort_by_key(|r| r.line);
-    Ok(input)
+
+    /// The physical line at a parser position.
+    fn line_of(&mut self, position: Option<csv::Position>) -> u64 {
+        position.map_or(0, |p| self.csv.get_mut().line_at(p.byte()))
+    }
+
+    /// Hands on the held skipped lines whose line number `due` accepts.
+    fn release(&mut self, due: impl Fn(u64) -> bool) {
+        while self.held.front().is_some_and(|item| matches!(item, Item::Skipped(l, _) if due(*l))) {
+            self.ready.extend(self.held.pop_front());
+        }
+    }
+}
+
+/// Takes one examined row into the input: its phones, refusals and notes onto its user.
+fn merge(input: &mut Input, users: &mut Users, outcome: Outcome) {
+    input.rows += 1;
+    match outcome {
+        Outcome::Unreadable(reject) => input.rejects.push(reject),
+        // The skipped line still says HR wants something for its user, if the user can be
+        // read before the broken quote: that user's phones are then held back from prune.
+        Outcome::Skipped(reject, user) => {
+            if let Some(u) = &user {
+                users.found_user(u).reject(None, reject.line);
+            }
+            input.rejects.push(reject);
+        }
+        Outcome::Row { user, user_ok, offers } => {
+            for offer in offers {
+                match offer {
+                    Offer::Wanted(phone_type, phone, note) => {
+                        users.found_user(&user).want(phone_type, phone);
+                        if let Some(note) = note {
+                            input.noted += 1;
+                            if input.notes.len() < NOTES_KEPT {
+                                input.notes.push(note);
+                            }
+                        }
+                    }
+                    Offer::Refused(phone_type, reject) => {
+                        // A refused row of a user we can name still says HR wants something
+                        // we do not know: the user carries it, under its type when the type
+                        // could be read.
+                        if user_ok {
+                            users.found_user(&user).reject(phone_type, reject.line);
+                        }
+                        input.rejects.push(reject);
+                    }
+                    Offer::None(phone_type) => users.found_user(&user).state_none(phone_type),
+                }
+            }
+        }
+    }
 }
 
 /// Counts the bytes read through it for a progress display, every [`HEAD`] bytes or so.
@@ -441,21 +366,6 @@ fn skipped_line_user(line: &[u8], delimiter: u8, column: usize, settings: &Input
         return None;
     }
     user(field, settings).ok().map(str::to_string)
-}
-
-/// The user a row's user field names, or why it names none. One rule for rows and skipped lines.
-fn user<'a>(field: &'a [u8], settings: &InputSettings) -> Result<&'a str, String> {
-    let column = &settings.user_column;
-    let user = std::str::from_utf8(field).map_err(|_| NOT_UTF8.to_string())?;
-    if user.is_empty() {
-        Err(format!("the {column} column is empty"))
-    } else if user.chars().any(char::is_control) {
-        Err(format!("the {column} column contains control characters"))
-    } else if user.len() > MAX_USER {
-        Err(format!("the {column} column is longer than {MAX_USER} bytes"))
-    } else {
-        Ok(user)
-    }
 }
 
 /// The columns `settings` need, as the error messages list them.

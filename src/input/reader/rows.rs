@@ -3,9 +3,9 @@
 //! cost); the reader takes the outcomes back in file order, so the result never depends on
 //! which worker was faster. Memory holds a few chunks, never the file.
 
-use super::{Columns, Layout, NOT_UTF8, Reject, Spec, clip};
+use crate::input::phone::{self, Kind};
+use crate::input::reader::spec::{self, Columns, Layout, NOT_UTF8, Reject, Spec, clip};
 use crate::model::DesiredPhone;
-use crate::phone::{self, Kind};
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, mpsc};
@@ -82,7 +82,7 @@ pub fn examine<'a>(item: Item, cols: &Columns, spec: &Spec<'a>) -> Outcome<'a> {
         None => Ok(spec.region),
         Some(r) => phone::Region::from_column(&r),
     };
-    let user_problem = super::user(record.get(cols.user).unwrap_or_default(), settings).err();
+    let user_problem = spec::user(record.get(cols.user).unwrap_or_default(), settings).err();
     // The phones this row offers: (column position, column name, type as written, number).
     let offered: Vec<(usize, &str, Cow<str>, Cow<str>)> = match &cols.layout {
         Layout::Long {
@@ -97,14 +97,6 @@ pub fn examine<'a>(item: Item, cols: &Columns, spec: &Spec<'a>) -> Outcome<'a> {
             .filter(|(col, _, _, n)| !n.is_empty() || not_utf8(*col))
             .collect(),
     };
-    let reject = |column: &str, type_raw: &str, number_raw: &str, reason: String| Reject {
-        line,
-        column: column.to_string(),
-        user: clip(&user),
-        phone_type: clip(type_raw),
-        phone_number: clip(number_raw),
-        reason,
-    };
     // Empty cells of a wide file (of a usable user) say "none of this type".
     let empty: Vec<Offer> = match &cols.layout {
         Layout::Wide(phones) if user_problem.is_none() => phones
@@ -115,59 +107,107 @@ pub fn examine<'a>(item: Item, cols: &Columns, spec: &Spec<'a>) -> Outcome<'a> {
             .collect(),
         _ => Vec::new(),
     };
+    let row = Row {
+        line,
+        user: &user,
+        user_problem: user_problem.as_deref(),
+        display_name: display_name.as_deref(),
+        region: &row_region,
+        long: matches!(cols.layout, Layout::Long { .. }),
+        spec,
+    };
     let mut offers: Vec<Offer> = offered
         .into_iter()
-        .map(|(col, column, type_raw, number_raw)| {
-            let phone_type = spec.types.iter().find(|t| t.eq_ignore_ascii_case(&type_raw)).map(String::as_str);
-            let parsed = if let Some(problem) = &user_problem {
-                Err(problem.clone())
-            } else if not_utf8(col) {
-                Err(NOT_UTF8.to_string())
-            } else if let Some(phone_type) = phone_type {
-                row_region
-                    .clone()
-                    .and_then(|region| phone::parse_kind(&number_raw, region, settings.allow_vanity_numbers))
-                    .map(|phone| (phone_type, phone))
-            } else if type_raw.is_empty() {
-                Err(format!("the {} column is empty", settings.type_column))
-            } else {
-                Err(format!("unknown {} '{type_raw}': use {}", settings.type_column, spec.types.join(", ")))
-            };
-            match parsed {
-                Ok((phone_type, (phone, kind))) => {
-                    // Graph takes a fixed line as a mobile; a text message will not reach it.
-                    let texted = spec.texted.iter().any(|t| t.eq_ignore_ascii_case(phone_type));
-                    let note = (texted && kind == Kind::FixedLine).then(|| {
-                        let reason = format!(
-                            "'{}' is a fixed-line number in its country's plan: Graph takes it as {phone_type}, but text messages (SMS sign-in) will not reach it",
-                            phone.display
-                        );
-                        reject(column, &type_raw, &number_raw, reason)
-                    });
-                    let wanted = DesiredPhone {
-                        phone,
-                        line,
-                        display_name: display_name.clone(),
-                    };
-                    Offer::Wanted(phone_type, wanted, note)
-                }
-                Err(reason) => {
-                    // A long row refused for its type is refused in the type column.
-                    let type_refused = user_problem.is_none() && phone_type.is_none();
-                    let column = match &cols.layout {
-                        Layout::Long { .. } if type_refused => settings.type_column.as_str(),
-                        _ => column,
-                    };
-                    Offer::Refused(phone_type, reject(column, &type_raw, &number_raw, reason))
-                }
-            }
-        })
+        .map(|(col, column, type_raw, number_raw)| row.offer(column, &type_raw, &number_raw, not_utf8(col)))
         .collect();
     offers.extend(empty);
     Outcome::Row {
         user_ok: user_problem.is_none(),
         user,
         offers,
+    }
+}
+
+/// What one row says of every phone it offers.
+struct Row<'r, 'a> {
+    line: u64,
+    user: &'r str,
+    /// Why the user field names no user, if it does not.
+    user_problem: Option<&'r str>,
+    display_name: Option<&'r str>,
+    /// The row's region, or why its region column is unusable.
+    region: &'r Result<phone::Region, String>,
+    /// A long file (a type refused is refused in the type column).
+    long: bool,
+    spec: &'r Spec<'a>,
+}
+
+impl<'a> Row<'_, 'a> {
+    /// The phone in `column` (its type and number as written; `not_utf8` when its bytes are
+    /// not UTF-8): wanted, perhaps with a note, or refused with why.
+    fn offer(&self, column: &str, type_raw: &str, number_raw: &str, not_utf8: bool) -> Offer<'a> {
+        let settings = self.spec.settings;
+        let phone_type = self
+            .spec
+            .types
+            .iter()
+            .find(|t| t.eq_ignore_ascii_case(type_raw))
+            .map(String::as_str);
+        let parsed = if let Some(problem) = self.user_problem {
+            Err(problem.to_string())
+        } else if not_utf8 {
+            Err(NOT_UTF8.to_string())
+        } else if let Some(phone_type) = phone_type {
+            self.region
+                .clone()
+                .and_then(|region| phone::parse_kind(number_raw, region, settings.allow_vanity_numbers))
+                .map(|phone| (phone_type, phone))
+        } else if type_raw.is_empty() {
+            Err(format!("the {} column is empty", settings.type_column))
+        } else {
+            Err(format!(
+                "unknown {} '{type_raw}': use {}",
+                settings.type_column,
+                self.spec.types.join(", ")
+            ))
+        };
+        let reject = |column: &str, reason: String| Reject {
+            line: self.line,
+            column: column.to_string(),
+            user: clip(self.user),
+            phone_type: clip(type_raw),
+            phone_number: clip(number_raw),
+            reason,
+        };
+        match parsed {
+            Ok((phone_type, (phone, kind))) => {
+                // Graph takes a fixed line as a mobile; a text message will not reach it.
+                let texted = self.spec.texted.iter().any(|t| t.eq_ignore_ascii_case(phone_type));
+                let note = (texted && kind == Kind::FixedLine).then(|| {
+                    let reason = format!(
+                        "'{}' is a fixed-line number in its country's plan: Graph takes it as {phone_type}, but text messages (SMS sign-in) will not reach it",
+                        phone.display
+                    );
+                    reject(column, reason)
+                });
+                let wanted = DesiredPhone {
+                    phone,
+                    line: self.line,
+                    display_name: self.display_name.map(str::to_string),
+                };
+                Offer::Wanted(phone_type, wanted, note)
+            }
+            Err(reason) => {
+                // A long row refused for its type is refused in the type column.
+                let type_refused = self.user_problem.is_none() && phone_type.is_none();
+                let column = if self.long && type_refused {
+                    settings.type_column.as_str()
+                } else {
+                    column
+                };
+                Offer::Refused(phone_type, reject(column, reason))
+            }
+        }
     }
 }
 

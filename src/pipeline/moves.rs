@@ -94,7 +94,7 @@ impl Moves {
                         user: u.user.to_lowercase(),
                         from: op.phone_type.clone(),
                         to: to.clone(),
-                        key: crate::phone::key(before),
+                        key: crate::input::phone::key(before),
                     });
                 }
             }

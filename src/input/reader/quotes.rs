@@ -6,9 +6,9 @@
 //! every encoding taken) without decoding, in constant memory, and after a broken quote seeks
 //! back to resume just after the line it skipped.
 
-use super::CHUNK;
-use super::decode::{Unit, read_some};
-use super::lines::LineEnds;
+use crate::input::reader::decode::{Unit, read_some};
+use crate::input::reader::lines::LineEnds;
+use crate::input::reader::spec::CHUNK;
 use std::io::{Read, Seek, SeekFrom};
 
 /// The raw file as a stream of structural units: each code unit as itself when ASCII, else

@@ -4,32 +4,12 @@
 //! does not know, or whose items cannot be read, becomes a skip reason for the planner rather
 //! than an error for the run.
 
+use crate::fanout::in_order;
 use crate::graph::{GraphClient, GraphError};
 use crate::interrupt::Stop;
 use crate::model::{CurrentUser, DesiredUser, SkipReason, TargetPlan};
 use crate::targets::{Target, plan_user_or_skip};
-use futures_util::{StreamExt, stream};
 use indicatif::ProgressBar;
-
-/// Runs `f` on every item, `concurrency` at a time, and returns the results in the items'
-/// order. Unordered underneath, so one slow call (retries, a held answer) never stops the
-/// others from starting.
-pub async fn in_order<'a, T: Sync, R, F, Fut>(items: &'a [T], concurrency: usize, f: F) -> Vec<R>
-where
-    F: Fn(&'a T) -> Fut,
-    Fut: Future<Output = R> + 'a,
-{
-    let mut done: Vec<(usize, R)> = stream::iter(items.iter().enumerate())
-        .map(|(i, item)| {
-            let fut = f(item);
-            async move { (i, fut.await) }
-        })
-        .buffer_unordered(concurrency.max(1))
-        .collect()
-        .await;
-    done.sort_by_key(|(i, _)| *i);
-    done.into_iter().map(|(_, r)| r).collect()
-}
 
 /// How reading one user's phones went.
 pub type Read = Result<CurrentUser, (SkipReason, Option<GraphError>)>;

@@ -6,9 +6,11 @@
 //! error): the file cannot be used at all.
 
 use crate::cli::ValidateArgs;
+use crate::commands::setup;
 use crate::config::{Config, Env};
-use crate::phone;
-use crate::reader::Reject;
+use crate::console::Out;
+use crate::input::phone;
+use crate::input::reader::Reject;
 use anyhow::Result;
 use std::io::Write;
 use std::process::ExitCode;
@@ -17,16 +19,15 @@ use std::process::ExitCode;
 const LISTED: usize = 50;
 
 /// Checks `args.input` and prints what it found.
-pub fn validate(args: &ValidateArgs, env: &Env) -> Result<ExitCode> {
+pub fn validate(args: &ValidateArgs, env: &Env, out: Out<'_>) -> Result<ExitCode> {
     let config = if args.config.exists() {
         Config::load(&args.config, env)?
     } else {
         Config::parse("", &args.config, env)?
     };
-    let (region, targets) = crate::prepare(&config)?;
-    let input = crate::read_input(&config, region, &targets, &args.input, false)?;
+    let (region, targets) = setup::prepare(&config)?;
+    let input = setup::read_input(&config, region, &targets, &args.input, false)?;
     let show = |number: &str| if args.unmask { number.to_string() } else { phone::mask(number) };
-    let mut out = std::io::stdout().lock();
     let _ = writeln!(
         out,
         "{}: {} rows, {} users, {} refused (read as {}, columns separated by {})",
@@ -44,9 +45,9 @@ pub fn validate(args: &ValidateArgs, env: &Env) -> Result<ExitCode> {
             input.blank_columns.join(", ")
         );
     }
-    list(&mut out, "refused", &input.rejects, input.rejects.len() as u64, args.unmask);
+    list(out, "refused", &input.rejects, input.rejects.len() as u64, args.unmask);
     // Usable, but worth knowing: a fixed line where text messages are meant to arrive.
-    list(&mut out, "note", &input.notes, input.noted, args.unmask);
+    list(out, "note", &input.notes, input.noted, args.unmask);
     // A user whose rows contradict each other is skipped by a run: as unusable as a refused row.
     let conflicts: Vec<_> = input
         .users
@@ -73,7 +74,7 @@ pub fn validate(args: &ValidateArgs, env: &Env) -> Result<ExitCode> {
 
 /// Lists up to [`LISTED`] rows labelled `label` with their line, column and reason (masked
 /// unless `unmask`: a reason may quote the value), then counts the rest of `total`.
-fn list(out: &mut impl Write, label: &str, rows: &[Reject], total: u64, unmask: bool) {
+fn list(out: &mut dyn Write, label: &str, rows: &[Reject], total: u64, unmask: bool) {
     for r in rows.iter().take(LISTED) {
         let reason = if unmask { r.reason.clone() } else { r.masked().reason };
         let column = if r.column.is_empty() {

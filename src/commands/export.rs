@@ -4,53 +4,115 @@
 //! batched client as any run; users come from `--users` or from listing the tenant's users.
 
 use crate::cli::ExportArgs;
-use crate::config::Env;
+use crate::commands::setup;
+use crate::config::{Config, Env};
+use crate::console::{self, Out};
+use crate::graph::connect;
 use crate::graph::{GraphClient, Version};
 use crate::interrupt::Stop;
 use crate::model::{DesiredUser, SkipReason};
-use crate::{connect, console, fetcher, progress, snapshot};
+use crate::pipeline::fetcher;
+use crate::progress;
+use crate::report::snapshot;
+use crate::targets::Target;
 use anyhow::{Context, Result, bail};
 use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+
+/// The files an export writes, all new.
+struct Paths {
+    /// The input file.
+    out: PathBuf,
+    /// The config that applies it.
+    toml: PathBuf,
+    /// Who could not be read.
+    unread: PathBuf,
+}
+
+impl Paths {
+    /// The files beside `--out`, or why they cannot be written: nothing is overwritten, and
+    /// nothing is half-written on a refusal.
+    fn new(out: &Path) -> Result<Paths> {
+        let paths = Paths {
+            out: out.to_path_buf(),
+            toml: out.with_extension("toml"),
+            unread: out.with_extension("unread.csv"),
+        };
+        if paths.toml == paths.out {
+            bail!(
+                "--out {} must not end in .toml: its config is written beside it as .toml",
+                out.display()
+            );
+        }
+        for path in [&paths.out, &paths.toml, &paths.unread] {
+            if path.symlink_metadata().is_ok() {
+                bail!("{} already exists: export writes new files only", path.display());
+            }
+        }
+        Ok(paths)
+    }
+}
+
+/// Per target, per user named: what was read.
+type Reads = Vec<Vec<fetcher::Read>>;
 
 /// Runs `export`: exit 0 when every user was read, 1 when some could not be (their cells say
 /// `?`, so applying the file leaves them as they are), 2 on a fatal error, 130/143 when stopped.
-pub async fn export(args: &ExportArgs, env: &Env, stop: &Stop) -> Result<ExitCode> {
-    let (config, _, targets) = crate::load(&args.config, env)?;
-    let toml_path = args.out.with_extension("toml");
-    if toml_path == args.out {
-        bail!(
-            "--out {} must not end in .toml: its config is written beside it as .toml",
-            args.out.display()
-        );
-    }
-    // Every file is new: nothing is overwritten, and nothing is half-written on a refusal.
-    let unread_path = args.out.with_extension("unread.csv");
-    for path in [&args.out, &toml_path, &unread_path] {
-        if path.symlink_metadata().is_ok() {
-            bail!("{} already exists: export writes new files only", path.display());
-        }
-    }
+pub async fn export(args: &ExportArgs, env: &Env, stop: &Stop, out: Out<'_>) -> Result<ExitCode> {
+    let (config, _, targets) = setup::load(&args.config, env)?;
+    let paths = Paths::new(&args.out)?;
     let listed = match &args.users {
         Some(path) => Some(users_file(path)?),
         None => None,
     };
     let scopes: Vec<&str> = targets.iter().flat_map(|t| t.delegated_scopes().iter().copied()).collect();
     let connection = connect::open(&config, &scopes).await?;
-    let quiet = args.quiet;
-    if !quiet {
+    if !args.quiet {
         console::info(&format!("phonesync export: {}", connection.label));
     }
-    let api = connection.client.as_ref();
+    let read = read(connection.client.as_ref(), &config, &targets, listed, args.quiet, stop).await;
+    let label = connection.label.clone();
+    connection.close(false).await?;
+    let (names, reads) = read?;
+    let unread: Vec<(String, String)> = targets
+        .iter()
+        .zip(&reads)
+        .flat_map(|(target, reads)| {
+            names.iter().zip(reads).filter_map(move |(user, read)| {
+                read.as_ref()
+                    .err()
+                    .map(|(reason, _)| (format!("{user} ({})", target.name()), reason.to_string()))
+            })
+        })
+        .collect();
+    let found = write(&paths, &config, &targets, &names, &reads, &label)?;
+    write_unread(&paths.unread, &unread)?;
+    let _ = writeln!(
+        out,
+        "Exported {found} users to {} ({} reads failed; the cells they leave unknown hold '?', left as they are when applied)\nConfig to apply it with: {}",
+        paths.out.display(),
+        unread.len(),
+        paths.toml.display()
+    );
+    if let Some(code) = stop.exit_code() {
+        return Ok(ExitCode::from(code));
+    }
+    Ok(if unread.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+/// The users to export (`listed`, or every user of the tenant) and their phones in every target.
+async fn read(
+    api: &GraphClient,
+    config: &Config,
+    targets: &[Box<dyn Target>],
+    listed: Option<Vec<String>>,
+    quiet: bool,
+    stop: &Stop,
+) -> Result<(Vec<String>, Reads)> {
     let names = match listed {
         Some(names) => names,
-        None => match list_users(api).await {
-            Ok(names) => names,
-            Err(e) => {
-                connection.close(false).await?;
-                return Err(e);
-            }
-        },
+        None => list_users(api).await?,
     };
     let users: Vec<DesiredUser> = names
         .iter()
@@ -59,34 +121,23 @@ pub async fn export(args: &ExportArgs, env: &Env, stop: &Stop) -> Result<ExitCod
             ..DesiredUser::default()
         })
         .collect();
-    let concurrency = config.rate.users_in_flight();
     let bar = progress::bar(
         (users.len() * targets.len()) as u64,
         "read",
         quiet,
         Some(api.stats.throttled.clone()),
     );
-    let reads = match fetcher::fetch_all(api, &targets, &users, concurrency, &bar, stop).await {
-        Ok(reads) => reads,
-        Err(e) => {
-            connection.close(false).await?;
-            bail!("Graph answered none of the reads, so nothing was exported: {e}");
-        }
-    };
-    let label = connection.label.clone();
-    connection.close(false).await?;
+    let reads = fetcher::fetch_all(api, targets, &users, config.rate.users_in_flight(), &bar, stop)
+        .await
+        .map_err(|e| anyhow::anyhow!("Graph answered none of the reads, so nothing was exported: {e}"))?;
+    Ok((names, reads))
+}
 
-    let mut unread: Vec<(String, String)> = Vec::new();
-    for (target, reads) in targets.iter().zip(&reads) {
-        for (user, read) in names.iter().zip(reads) {
-            if let Err((reason, _)) = read {
-                unread.push((format!("{user} ({})", target.name()), reason.to_string()));
-            }
-        }
-    }
+/// Writes the export and its config; returns how many users it holds. Users not found at all
+/// are left out; the others are written, unknown cells as `?`.
+fn write(paths: &Paths, config: &Config, targets: &[Box<dyn Target>], names: &[String], reads: &Reads, label: &str) -> Result<usize> {
     let index: std::collections::HashMap<&str, usize> = names.iter().enumerate().map(|(i, n)| (n.as_str(), i)).collect();
     let state = |t: usize, user: &str| reads[t][*index.get(user)?].as_ref().ok();
-    // Users not found at all are left out; the others are written, unknown cells as `?`.
     let found: Vec<&str> = names
         .iter()
         .enumerate()
@@ -99,53 +150,47 @@ pub async fn export(args: &ExportArgs, env: &Env, stop: &Stop) -> Result<ExitCod
          # Prune is on: a phone whose cell you empty is deleted.\n",
         found.len(),
         label,
-        args.out.display(),
-        args.out.display(),
-        toml_path.display()
+        paths.out.display(),
+        paths.out.display(),
+        paths.toml.display()
     );
     snapshot::write(
-        &args.out,
-        &toml_path,
+        &paths.out,
+        &paths.toml,
         &comment,
-        &config,
-        &targets,
+        config,
+        targets,
         &found,
         &state,
         snapshot::Guards::Kept,
     )?;
-    // Who could not be read goes to a file beside the export, not to the logs.
-    if !unread.is_empty() {
-        let mut csv = csv::Writer::from_writer(Vec::new());
-        csv.write_record(["user", "why"])?;
-        for (user, why) in &unread {
-            csv.write_record([user, why])?;
-        }
-        let bytes = csv.into_inner().context("cannot write the list of users not read")?;
-        crate::files::create_private(&unread_path)?
-            .write_all(&bytes)
-            .with_context(|| format!("cannot write {}", unread_path.display()))?;
-        console::warn(&format!(
-            "{} reads failed (a user not found, or their phones unreadable in a target): see {}",
-            unread.len(),
-            unread_path.display()
-        ));
+    Ok(found.len())
+}
+
+/// Who could not be read goes to a file beside the export, not to the logs.
+fn write_unread(path: &Path, unread: &[(String, String)]) -> Result<()> {
+    if unread.is_empty() {
+        return Ok(());
     }
-    let _ = writeln!(
-        std::io::stdout(),
-        "Exported {} users to {} ({} reads failed; the cells they leave unknown hold '?', left as they are when applied)\nConfig to apply it with: {}",
-        found.len(),
-        args.out.display(),
+    let mut csv = csv::Writer::from_writer(Vec::new());
+    csv.write_record(["user", "why"])?;
+    for (user, why) in unread {
+        csv.write_record([user, why])?;
+    }
+    let bytes = csv.into_inner().context("cannot write the list of users not read")?;
+    crate::files::create_private(path)?
+        .write_all(&bytes)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    console::warn(&format!(
+        "{} reads failed (a user not found, or their phones unreadable in a target): see {}",
         unread.len(),
-        toml_path.display()
-    );
-    if let Some(code) = stop.exit_code() {
-        return Ok(ExitCode::from(code));
-    }
-    Ok(if unread.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+        path.display()
+    ));
+    Ok(())
 }
 
 /// The users a `--users` file names, in order, once each.
-fn users_file(path: &std::path::Path) -> Result<Vec<String>> {
+fn users_file(path: &Path) -> Result<Vec<String>> {
     let text = std::fs::read_to_string(path).with_context(|| format!("cannot read the users file {}", path.display()))?;
     let mut seen = std::collections::HashSet::new();
     let users: Vec<String> = text

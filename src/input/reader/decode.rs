@@ -5,8 +5,8 @@
 //! or as configured). HR systems and
 //! Excel write all of these; the reader after this sees one shape.
 
-use super::CHUNK;
 use crate::config::InputEncoding;
+use crate::input::reader::spec::CHUNK;
 use std::io::Read;
 
 /// Files that are not text, by their first bytes: what to call them.

@@ -1,0 +1,83 @@
+//! What every command starts from, in one place: the config and the targets it configures,
+//! the HR file read as the config lays it out, where a tenant's state is kept, and the key that
+//! names a tenant.
+
+use crate::config::{self, Config, Env};
+use crate::input::{phone, reader};
+use crate::progress;
+use crate::targets::{self, Target};
+use anyhow::{Context, Result};
+use std::path::Path;
+
+/// A run's targets, in config order.
+pub type Targets = Vec<Box<dyn Target>>;
+
+/// The config at `path`, its default region, and the targets it configures: what every command
+/// that talks to Graph starts from.
+pub fn load(path: &Path, env: &Env) -> Result<(Config, phone::Region, Targets)> {
+    let config = Config::load(path, env)?;
+    let (region, targets) = prepare(&config)?;
+    Ok((config, region, targets))
+}
+
+/// `config`'s default region and the targets it configures.
+pub fn prepare(config: &Config) -> Result<(phone::Region, Targets)> {
+    let region: phone::Region = config
+        .default_region
+        .parse()
+        .map_err(|why: String| config.error("input.default_region", why))?;
+    Ok((region, targets::build(config, region)?))
+}
+
+/// Reads the HR file at `path` as `config`'s `[input]` lays it out, taking the phone types the
+/// run's `targets` take; a wide file's columns must each feed one of them.
+pub fn read_input(config: &Config, region: phone::Region, targets: &[Box<dyn Target>], path: &Path, quiet: bool) -> Result<reader::Input> {
+    let vocabulary = targets::input_vocabulary(targets);
+    if let Some((column, t)) = config
+        .input
+        .columns
+        .iter()
+        .find(|(_, t)| !vocabulary.iter().any(|v| v.eq_ignore_ascii_case(t)))
+    {
+        return Err(config.error(
+            "input.columns",
+            format!(
+                "column '{column}' feeds '{t}', which no target takes: use {}",
+                vocabulary.join(", ")
+            ),
+        ));
+    }
+    let file = std::fs::File::open(path).with_context(|| format!("cannot open input file {}", path.display()))?;
+    let size = file.metadata().map_or(0, |m| m.len());
+    let texted = targets::texted_input_types(targets);
+    let spec = reader::Spec {
+        region,
+        types: &vocabulary,
+        texted: &texted,
+        settings: &config.input,
+    };
+    // Large files only: a bar that flashes by is noise.
+    let bar = progress::bytes_bar(size, "reading", quiet || size < 16 * 1024 * 1024);
+    let input = reader::read(std::io::BufReader::new(file), &spec, &|done| bar.set_position(done));
+    bar.finish_and_clear();
+    input.with_context(|| format!("cannot use input file {}", path.display()))
+}
+
+/// Where a tenant's state is kept between runs (type changes in progress, the run lock, the
+/// last run's size): the embedded emulator's state folder, or the reports folder.
+pub fn state_dir(config: &Config) -> &Path {
+    match config.endpoint {
+        config::Endpoint::Embedded => &config.emulator.state_dir,
+        config::Endpoint::Url(_) => &config.report_dir,
+    }
+}
+
+/// The tenant a config points at, as a key (the endpoint as written and the tenant id): what
+/// the run lock, the shrink guard's record and a saved plan are tied to.
+pub fn tenant_key(config: &Config) -> String {
+    let endpoint = match &config.endpoint {
+        config::Endpoint::Embedded => "embedded",
+        config::Endpoint::Url(url) => url.as_str(),
+    };
+    format!("{endpoint}|{}", config.auth.tenant_id.as_deref().unwrap_or_default())
+}

@@ -1,0 +1,218 @@
+//! The config file as written: its shape (`deny_unknown_fields` turns a typo into an error that
+//! names the key), its defaults, and the refusal of secrets in it. Typed and checked by the
+//! other config modules.
+
+use anyhow::{Result, anyhow};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// How a bad value is reported: the key and why, with the file named.
+pub type Bad<'a> = &'a dyn Fn(&str, String) -> anyhow::Error;
+
+/// Parses config text; the error names the line but never quotes it (it may hold a secret),
+/// and a secret in the file is refused.
+pub(crate) fn read(text: &str, path: &Path) -> Result<RawConfig> {
+    refuse_secrets(text, path)?;
+    // Never the error's Display: it quotes the offending line, which may hold a secret.
+    toml::from_str(text).map_err(|e| {
+        let line = e.span().map(|span| text[..span.start.min(text.len())].lines().count().max(1));
+        match line {
+            Some(n) => anyhow!("{}: line {n}: {}", path.display(), e.message()),
+            None => anyhow!("{}: {}", path.display(), e.message()),
+        }
+    })
+}
+
+/// The file's shape. `deny_unknown_fields` turns a typo into an error that names the key.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawConfig {
+    #[serde(default = "default_endpoint")]
+    pub(crate) endpoint: String,
+    #[serde(default = "default_targets")]
+    pub(crate) targets: Vec<String>,
+    #[serde(default)]
+    pub(crate) target: BTreeMap<String, RawTarget>,
+    #[serde(default)]
+    pub(crate) auth: RawAuth,
+    #[serde(default)]
+    pub(crate) rate: RawRate,
+    #[serde(default)]
+    pub(crate) plan: RawPlan,
+    #[serde(default)]
+    pub(crate) input: RawInput,
+    #[serde(default)]
+    pub(crate) reports: RawReports,
+    #[serde(default)]
+    pub(crate) emulator: RawEmulator,
+}
+
+fn default_endpoint() -> String {
+    "embedded".into()
+}
+
+fn default_targets() -> Vec<String> {
+    vec!["auth".into()]
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawTarget {
+    pub(crate) managed_types: Option<Vec<String>>,
+    pub(crate) from: Option<BTreeMap<String, String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawAuth {
+    pub(crate) method: Option<String>,
+    pub(crate) tenant_id: Option<String>,
+    pub(crate) client_id: Option<String>,
+    pub(crate) authority_host: Option<String>,
+    pub(crate) certificate_path: Option<PathBuf>,
+    pub(crate) assertion_algorithm: Option<String>,
+    pub(crate) federated_token_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct RawRate {
+    pub(crate) tenant_size: String,
+    pub(crate) resource_units_per_10s: Option<f64>,
+    pub(crate) writes_per_150s: Option<f64>,
+    pub(crate) requests_per_second: Option<u32>,
+    pub(crate) concurrency: usize,
+    pub(crate) max_attempts: u32,
+    pub(crate) max_backoff_seconds: f64,
+    pub(crate) request_timeout_seconds: f64,
+    pub(crate) retry_budget_seconds: f64,
+    pub(crate) run_timeout_seconds: Option<f64>,
+    pub(crate) throttle_priority: Option<String>,
+    pub(crate) batch: bool,
+    pub(crate) batch_size: usize,
+}
+
+impl Default for RawRate {
+    fn default() -> Self {
+        RawRate {
+            tenant_size: "small".into(),
+            resource_units_per_10s: None,
+            writes_per_150s: None,
+            requests_per_second: None,
+            concurrency: 8,
+            max_attempts: 6,
+            max_backoff_seconds: 60.0,
+            request_timeout_seconds: 30.0,
+            retry_budget_seconds: 300.0,
+            run_timeout_seconds: None,
+            throttle_priority: None,
+            batch: true,
+            batch_size: 20,
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct RawPlan {
+    pub(crate) prune: bool,
+    pub(crate) max_deletes: Option<u64>,
+    pub(crate) max_delete_percent: Option<f64>,
+    pub(crate) max_shrink_percent: Option<f64>,
+    /// Moved to `target.auth.managed_types`; read only to say so.
+    pub(crate) managed_types: Option<toml::Value>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct RawInput {
+    pub(crate) default_region: String,
+    pub(crate) format: String,
+    pub(crate) user_column: String,
+    pub(crate) type_column: String,
+    pub(crate) number_column: String,
+    pub(crate) columns: Option<toml::Table>,
+    pub(crate) display_name_column: String,
+    pub(crate) delimiter: String,
+    pub(crate) encoding: String,
+    pub(crate) allow_vanity_numbers: bool,
+    pub(crate) region_column: Option<String>,
+    pub(crate) empty_column_means_none: bool,
+}
+
+impl Default for RawInput {
+    fn default() -> Self {
+        RawInput {
+            default_region: "US".into(),
+            format: "long".into(),
+            user_column: "user".into(),
+            type_column: "phoneType".into(),
+            number_column: "phoneNumber".into(),
+            columns: None,
+            display_name_column: "displayName".into(),
+            delimiter: "auto".into(),
+            encoding: "auto".into(),
+            allow_vanity_numbers: false,
+            region_column: None,
+            empty_column_means_none: false,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct RawReports {
+    pub(crate) dir: PathBuf,
+}
+
+impl Default for RawReports {
+    fn default() -> Self {
+        RawReports { dir: "reports".into() }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct RawEmulator {
+    pub(crate) seed: Option<PathBuf>,
+    pub(crate) state_dir: PathBuf,
+}
+
+impl Default for RawEmulator {
+    fn default() -> Self {
+        RawEmulator {
+            seed: None,
+            state_dir: ".phonesync".into(),
+        }
+    }
+}
+
+/// Refuses a config file that holds a secret, naming the key but never echoing the value:
+/// secrets come from the environment or from files only.
+fn refuse_secrets(text: &str, path: &Path) -> Result<()> {
+    fn find(table: &toml::Table, prefix: &str) -> Option<String> {
+        for (key, value) in table {
+            let name = format!("{prefix}{key}");
+            let lower = key.to_ascii_lowercase();
+            if lower.contains("secret") || lower.contains("password") || lower == "token" || lower == "access_token" {
+                return Some(name);
+            }
+            if let Some(inner) = value.as_table()
+                && let Some(found) = find(inner, &format!("{name}."))
+            {
+                return Some(found);
+            }
+        }
+        None
+    }
+    let Ok(table) = text.parse::<toml::Table>() else { return Ok(()) };
+    match find(&table, "") {
+        Some(key) => Err(anyhow!(
+            "{}: {key}: secrets are never read from the config file; remove it and set AZURE_CLIENT_SECRET \
+             (or use a certificate or a federated token file) instead",
+            path.display()
+        )),
+        None => Ok(()),
+    }
+}

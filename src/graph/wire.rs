@@ -1,0 +1,231 @@
+//! One HTTP call to Graph, signed and paced: the token, the pacer, the call permits and the
+//! counters that single requests and `$batch` calls share. It knows requests, not ops: retries
+//! and confirmation are the client's.
+
+use crate::graph::auth::{self, AuthError, TokenSource};
+use crate::graph::rate::{self, Pacer};
+use crate::graph::request::{AFTER_HEADER, Attempt, NotSent, Processed, Request, header};
+use crate::graph::retry;
+use crate::graph::stats::Stats;
+use reqwest::Method;
+use secrecy::ExposeSecret;
+use serde_json::Value;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+/// Why a signed send got no answer.
+pub(crate) enum SendError {
+    /// No token could be had.
+    SignIn(AuthError),
+    /// The request did not complete.
+    Transport(reqwest::Error),
+}
+
+/// The `reqwest` client every part of the tool uses.
+pub fn http_client() -> reqwest::Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .user_agent(concat!("phonesync/", env!("CARGO_PKG_VERSION")))
+        .connect_timeout(Duration::from_secs(10))
+        .build()
+}
+
+/// Settings of a [`GraphClient`](crate::graph::GraphClient): of its wire, and its retries and batching.
+#[derive(Debug, Clone)]
+pub struct ClientSettings {
+    /// Graph base URL without version, e.g. `https://graph.microsoft.com`.
+    pub base: reqwest::Url,
+    /// Graph's budgets the pacer spends.
+    pub budgets: rate::Budgets,
+    /// An optional flat ceiling on requests per second.
+    pub requests_per_second: Option<u32>,
+    /// Retry settings.
+    pub retry: retry::Policy,
+    /// Time allowed for one HTTP request.
+    pub request_timeout: Duration,
+    /// Longest time one call may spend retrying.
+    pub retry_budget: Duration,
+    /// No request starts after this instant (the run's time limit).
+    pub deadline: Option<Instant>,
+    /// `x-ms-throttle-priority` sent on every request (`low` for background runs).
+    pub throttle_priority: Option<String>,
+    /// Items per `$batch` call; 1 sends every request on its own.
+    pub batch_size: usize,
+    /// HTTP calls to Graph in flight at once (a `$batch` is one).
+    pub calls_in_flight: usize,
+}
+
+/// What every HTTP call to Graph goes through.
+pub struct Wire {
+    pub(crate) http: reqwest::Client,
+    /// Base URL without version and without a trailing slash.
+    pub(crate) root: String,
+    tokens: TokenSource,
+    pub(crate) pacer: Pacer,
+    timeout: Duration,
+    /// No request starts after this instant (the run's time limit).
+    pub(crate) deadline: Option<Instant>,
+    priority: Option<String>,
+    /// One permit per HTTP call to Graph in flight.
+    pub(crate) calls: Arc<tokio::sync::Semaphore>,
+    /// Counters for the summary, shared with the client.
+    pub(crate) stats: Arc<Stats>,
+}
+
+impl Wire {
+    /// The wire for `settings`, signing in with `credential`, counting into `stats`.
+    pub fn new(settings: ClientSettings, credential: auth::Credential, stats: Arc<Stats>) -> reqwest::Result<Wire> {
+        let http = http_client()?;
+        Ok(Wire {
+            tokens: TokenSource::new(
+                credential,
+                http.clone(),
+                settings.request_timeout,
+                settings.deadline,
+                settings.retry.clone(),
+            ),
+            http,
+            root: settings.base.as_str().trim_end_matches('/').to_string(),
+            pacer: Pacer::new(settings.budgets, settings.requests_per_second),
+            timeout: settings.request_timeout,
+            deadline: settings.deadline,
+            priority: settings.throttle_priority,
+            calls: Arc::new(tokio::sync::Semaphore::new(settings.calls_in_flight.max(1))),
+            stats,
+        })
+    }
+
+    /// Graph answered 429 for the budget `scope` names: count it and slow that budget.
+    pub(crate) fn throttled(&self, scope: Option<&str>, retry_after: Option<Duration>) {
+        self.stats.was_throttled();
+        self.pacer.throttled(rate::Budget::of_scope(scope), retry_after);
+    }
+
+    /// Graph answered a request (alone or as a `$batch` item; a write when `write`): a 429 slows
+    /// the budget its scope names; any other answer is admitted usage, with Graph's word on how
+    /// much it cost (`x-ms-resource-unit`) and how full its budget is
+    /// (`x-ms-throttle-limit-percentage`).
+    pub(crate) fn feedback(&self, status: u16, write: bool, header: impl Fn(&str) -> Option<String>, retry_after: Option<Duration>) {
+        if status == 429 {
+            self.throttled(header("x-ms-throttle-scope").as_deref(), retry_after);
+        } else {
+            let number = |name: &str| header(name).and_then(|v| v.trim().parse::<f64>().ok());
+            self.pacer.answered(
+                rate::Cost::of(write),
+                number("x-ms-resource-unit"),
+                number("x-ms-throttle-limit-percentage"),
+            );
+        }
+    }
+
+    /// The lowest request rate the run fell to because of throttling.
+    pub fn lowest_rate(&self) -> f64 {
+        self.pacer.lowest_rate()
+    }
+
+    /// Signs in once, so a bad credential stops the run before any work.
+    pub async fn sign_in(&self) -> Result<(), AuthError> {
+        self.tokens.token().await.map(|_| ())
+    }
+
+    /// Sends one HTTP request with the current token, the `client-request-id`, the dependency
+    /// header and the throttle priority; on a 401 it signs in again once and resends. Counts
+    /// `operations` Graph requests (a `$batch` counts its items) and one HTTP call per send.
+    pub(crate) async fn send_signed(
+        &self,
+        method: &Method,
+        url: &str,
+        body: Option<&Value>,
+        headers: &[(&str, &str)],
+        operations: u64,
+    ) -> Result<reqwest::Response, SendError> {
+        let mut refreshed = false;
+        loop {
+            let token = self.tokens.token().await.map_err(SendError::SignIn)?;
+            let mut request = self
+                .http
+                .request(method.clone(), url)
+                .bearer_auth(token.expose_secret())
+                .timeout(self.timeout);
+            for (name, value) in headers {
+                request = request.header(*name, *value);
+            }
+            if let Some(p) = &self.priority {
+                request = request.header("x-ms-throttle-priority", p);
+            }
+            if let Some(b) = body {
+                request = request.json(b);
+            }
+            self.stats.sent(operations);
+            self.stats.http_calls.fetch_add(1, Ordering::Relaxed);
+            let response = request.send().await.map_err(SendError::Transport)?;
+            // The token may have been revoked or expired early: sign in again, once.
+            if response.status() == 401 && !refreshed && self.tokens.invalidate(&token).await {
+                refreshed = true;
+                continue;
+            }
+            return Ok(response);
+        }
+    }
+
+    /// One attempt of `request` on its own (not in a `$batch`), paced.
+    pub async fn send_alone(&self, request: &Request) -> Attempt {
+        if !self
+            .pacer
+            .ready(rate::Cost::of(request.is_write()), self.deadline.map(Into::into))
+            .await
+        {
+            return Attempt {
+                not_sent: Some(NotSent::Deadline),
+                ..Attempt::unanswered("the run's time limit was reached".into(), Processed::No)
+            };
+        }
+        let url = format!("{}/{}{}", self.root, request.version.as_str(), request.path);
+        let after = request.after.join(",");
+        let mut headers = vec![("client-request-id", request.client_request_id.as_str())];
+        if !after.is_empty() {
+            headers.push((AFTER_HEADER, after.as_str()));
+        }
+        // One HTTP call in flight per permit; the permit is held until the answer is read.
+        let _call = self.calls.acquire().await.expect("the call semaphore is never closed");
+        let sent = Instant::now();
+        match self.send_signed(&request.method, &url, request.body.as_ref(), &headers, 1).await {
+            Err(SendError::SignIn(e)) => Attempt::sign_in(&e),
+            Err(SendError::Transport(e)) => {
+                // A request that never connected never reached Graph.
+                let processed = if e.is_connect() { Processed::No } else { Processed::Unknown };
+                Attempt::unanswered(e.without_url().to_string(), processed)
+            }
+            Ok(response) => {
+                let status = response.status().as_u16();
+                let response_headers = response.headers().clone();
+                let request_id = header(&response_headers, "request-id");
+                let retry_after = retry::retry_after(header(&response_headers, "retry-after").as_deref());
+                match response.bytes().await {
+                    Ok(bytes) => {
+                        self.stats.answered_after(sent.elapsed());
+                        self.feedback(status, request.is_write(), |name| header(&response_headers, name), retry_after);
+                        Attempt {
+                            status: Some(status),
+                            body: if bytes.is_empty() {
+                                Value::Null
+                            } else {
+                                serde_json::from_slice(&bytes)
+                                    .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
+                            },
+                            retry_after,
+                            request_id,
+                            processed: Processed::Answered,
+                            message: String::new(),
+                            not_sent: None,
+                        }
+                    }
+                    Err(e) => Attempt {
+                        request_id,
+                        ..Attempt::unanswered(format!("response cut off: {}", e.without_url()), Processed::Unknown)
+                    },
+                }
+            }
+        }
+    }
+}

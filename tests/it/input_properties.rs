@@ -2,12 +2,17 @@
 //! strings never panic and never abort a run. A file is either refused as a whole with a
 //! message, or read into users and refused rows with every row accounted for; and what the
 //! planner makes of any file keeps the safety rules. `cargo test` runs 256 cases per property; the
-//! long run is `PROPTEST_CASES=100000 cargo test --release --test input_properties`.
+//! long run is `PROPTEST_CASES=100000 cargo test --release --test it input_properties::`.
+//!
+//! Failing cases proptest found are kept in `input_properties.proptest-regressions` beside this
+//! file and replayed first: the default location would be `tests/proptest-regressions/`, since
+//! this binary has a `main.rs`, so [`config`] names the file.
 
 use phonesync::config::{Config, Env, InputFormat, InputSettings};
 use phonesync::model::{CurrentUser, OpKind};
 use phonesync::{phone, reader, targets};
 use proptest::prelude::*;
+use proptest::test_runner::FileFailurePersistence;
 
 fn us() -> phone::Region {
     "US".parse().unwrap()
@@ -57,7 +62,18 @@ fn read(bytes: &[u8], settings: &InputSettings) -> Result<reader::Input, reader:
     reader::read(std::io::Cursor::new(bytes), &spec, &|_| {})
 }
 
+/// The properties' config: `PROPTEST_CASES` and the rest as proptest reads them, and failures
+/// persisted in `<this file>.proptest-regressions`.
+fn config() -> ProptestConfig {
+    ProptestConfig {
+        failure_persistence: Some(Box::new(FileFailurePersistence::WithSource("proptest-regressions"))),
+        ..ProptestConfig::default()
+    }
+}
+
 proptest! {
+    #![proptest_config(config())]
+
     #[test]
     fn the_phone_adapter_never_panics(raw in any::<String>(), vanity in any::<bool>()) {
         if let Ok(p) = phone::parse_with(&raw, us(), vanity) {

@@ -4,7 +4,7 @@
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
-/// Exit codes, shown at the end of `--help` and repeated in the README.
+/// Exit codes, shown at the end of `--help` and repeated in docs/reports.md#exit-codes.
 pub const EXIT_CODES: &str = "\
 Exit codes:
   0  every op succeeded, or there was nothing to do

@@ -69,7 +69,7 @@ fn credential(config: &Config, url: &reqwest::Url, scopes: &[&str]) -> Result<Cr
     let Some(sign_in) = &auth.sign_in else {
         bail!(
             "sign-in is not configured for {url}: set AZURE_TENANT_ID and AZURE_CLIENT_ID, and AZURE_CLIENT_SECRET, \
-             AZURE_CLIENT_CERTIFICATE_PATH or AZURE_FEDERATED_TOKEN_FILE (or choose auth.method in {}); see the README's Sign-in section",
+             AZURE_CLIENT_CERTIFICATE_PATH or AZURE_FEDERATED_TOKEN_FILE (or choose auth.method in {}); see docs/configuration.md#sign-in-to-a-real-tenant",
             config.path.display()
         );
     };

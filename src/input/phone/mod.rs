@@ -672,8 +672,30 @@ mod tests {
     }
 
     #[test]
-    fn never_panics_on_hostile_input() {
-        let samples = [
+    fn hostile_input_is_refused_with_a_reason_or_parsed_into_a_number_that_reads_back_the_same() {
+        // What any input must come out as: refused, saying why, or a number whose key is `+`,
+        // digits and an optional `x` extension, and whose display form reads back to that key.
+        let check = |s: &str| match parse(s, us()) {
+            Err(why) => {
+                assert!(!why.trim().is_empty(), "{s:?} refused without a reason");
+                false
+            }
+            Ok(phone) => {
+                let (number, extension) = phone.key.split_once('x').unwrap_or((&phone.key, ""));
+                assert!(
+                    number.len() > 1
+                        && number.starts_with('+')
+                        && number[1..].bytes().all(|b| b.is_ascii_digit())
+                        && extension.bytes().all(|b| b.is_ascii_digit()),
+                    "{s:?} parsed to a key that is no number: {:?}",
+                    phone.key
+                );
+                let again = parse(&phone.display, us()).unwrap_or_else(|e| panic!("{s:?} → {:?} does not read back: {e}", phone.display));
+                assert_eq!(again.key, phone.key, "{s:?} reads back as another number");
+                true
+            }
+        };
+        for s in [
             "+",
             "++1",
             "x",
@@ -685,23 +707,27 @@ mod tests {
             ";ext=",
             "(((((",
             "+٣٤٥",
-        ];
-        for s in samples {
-            let _ = parse(s, us());
+        ] {
+            assert!(!check(s), "{s:?} is no phone number and must be refused");
         }
-        // A deterministic sweep over short strings of the characters that matter.
-        let alphabet = ['+', '0', '1', '9', ' ', 'x', '-', '(', ')', '#', '.'];
+        assert!(check("+1 206 555 0100"), "a good number among them is taken");
+        // A deterministic sweep over short strings of the characters that matter: some parse,
+        // some are refused, each as above.
+        let alphabet = ['+', '0', '1', '9', ' ', 'x', '-', '(', ')', '#', '.', '2', '5'];
         let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
-        for _ in 0..5000 {
-            let mut s = String::new();
-            for _ in 0..(state % 20) {
+        let mut parsed = 0;
+        for i in 0..5000 {
+            // Half start as a real number, so the noise after one is met too.
+            let mut s = if i % 2 == 0 { format!("+1 206 555 {:04}", state % 10_000) } else { String::new() };
+            for _ in 0..(state % if i % 2 == 0 { 3 } else { 20 }) {
                 state ^= state << 13;
                 state ^= state >> 7;
                 state ^= state << 17;
                 s.push(alphabet[(state % alphabet.len() as u64) as usize]);
             }
-            let _ = parse(&s, us());
+            parsed += usize::from(check(&s));
         }
+        assert!(parsed > 0 && parsed < 5000, "the sweep meets both kinds of input: {parsed} parsed");
     }
 
     #[test]

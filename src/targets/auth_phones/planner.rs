@@ -1,7 +1,7 @@
 //! The `auth` target's planner: (current, desired, settings) → the smallest safe list of ops
 //! per user.
 //!
-//! Pure code, no I/O: every rule of README.md#what-it-plans for the `auth` target lives here, so it
+//! Pure code, no I/O: every rule of docs/planning.md for the `auth` target lives here, so it
 //! can be tested exhaustively and a plan can be shown for approval before anything is written.
 
 use crate::model::{Op, OpKind, Phone, SkipReason, UserPlan};

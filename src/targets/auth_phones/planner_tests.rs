@@ -1,4 +1,4 @@
-//! One test per planner rule (README.md#what-it-plans, and the `planner` module doc) and per example given there.
+//! One test per planner rule (docs/planning.md, and the `planner` module doc) and per example given there.
 
 use super::*;
 use crate::model::DesiredPhone;
@@ -363,7 +363,7 @@ fn every_order(ops: &[Op]) -> Vec<Vec<usize>> {
     out
 }
 
-/// The end state README.md#what-it-plans asks for, written from the rule table alone (not from the
+/// The end state docs/planning.md asks for, written from the rule table alone (not from the
 /// planner): wanted numbers; unknown (rejected) types as they are; unnamed phones kept unless
 /// pruned or moved to a type that does not hold their number yet.
 fn goal(c: &State, d: &State, rejected: Option<PhoneType>, prune: bool) -> State {

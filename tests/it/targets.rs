@@ -1,46 +1,26 @@
-//! Both targets in one run (issue 8): one HR file drives sign-in phone methods and profile phones
+//! Both targets in one run: one HR file drives sign-in phone methods and profile phones
 //! together, each through its own rules, and the run converges; Graph refusing app-only profile
-//! writes costs one explanation, not one error per op.
+//! writes costs one explanation, not one error per op; a row for one target licenses no prune in
+//! the other.
 
-mod common;
-
-use common::{World, csv_rows, pinned, planned_writes, summary};
+use crate::world::{Target, World, assert_journal_safe, csv_rows, pinned, planned_writes, summary};
 use phonesync_emulator::Options;
 use serde_json::json;
 use std::process::ExitCode;
 
 /// The profile target's table: `mobile` and `business` managed, fed by `mobile` and `office`.
-const PROFILE: &str =
-    "\n[target.profile]\nmanaged_types = [\"mobile\", \"business\"]\nfrom = { mobile = \"mobile\", office = \"business\" }\n";
-
-/// A world running `targets` (a TOML list). `World` puts extra lines after `[rate]`;
-/// `targets` must come before any table.
-async fn both_targets(seed: serde_json::Value, options: Options, targets: &str) -> World {
-    world(seed, options, targets, PROFILE).await
+pub fn profile_table() -> Target {
+    Target::managing(&["mobile", "business"], &[("mobile", "mobile"), ("office", "business")])
 }
 
-/// A world running `targets` with `extra` config lines.
-async fn world(seed: serde_json::Value, options: Options, targets: &str, extra: &str) -> World {
-    let w = World::build(seed, pinned(options), extra, "").await;
-    let text = std::fs::read_to_string(&w.config).unwrap();
-    std::fs::write(&w.config, format!("targets = {targets}\n{text}")).unwrap();
-    w
-}
-
-/// (id, type, number, display name) of a user's profile phones, in the emulator's order.
-fn profile(w: &World, upn: &str) -> Vec<(String, String, String, String)> {
-    w.user(upn)
-        .profile_phones
-        .into_iter()
-        .map(|p| {
-            (
-                p.id.unwrap_or_default(),
-                p.phone_type.unwrap_or_default(),
-                p.number,
-                p.display_name.unwrap_or_default(),
-            )
-        })
-        .collect()
+/// A world running `targets` in that order, the profile target with [`profile_table`].
+async fn both_targets(seed: serde_json::Value, options: Options, targets: &[&str]) -> World {
+    World::builder(seed)
+        .emulator(pinned(options))
+        .targets(targets)
+        .target("profile", profile_table())
+        .build()
+        .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -58,7 +38,7 @@ async fn one_hr_file_syncs_both_targets_and_a_second_run_plans_nothing() {
         // c: nothing in the profile yet; the office row adds a business phone there.
         {"id": "u3", "userPrincipalName": "c@contoso.com", "phoneMethods": []}
     ]});
-    let w = both_targets(seed, Options::default(), r#"["auth", "profile"]"#).await;
+    let w = both_targets(seed, Options::default(), &["auth", "profile"]).await;
     let csv = w.csv(
         "hr.csv",
         "user,phoneType,phoneNumber,displayName\n\
@@ -74,14 +54,14 @@ async fn one_hr_file_syncs_both_targets_and_a_second_run_plans_nothing() {
     assert_eq!(w.phones("c@contoso.com"), [("office".to_string(), "+1 4255550300".to_string())]);
     // Profile phones: updated in place (same ids), never added and deleted.
     assert_eq!(
-        profile(&w, "a@contoso.com"),
+        w.profile_phones("a@contoso.com"),
         [("p-a".into(), "mobile".into(), "+1 425 555 0100".into(), "Work mobile".into())]
     );
     assert_eq!(
-        profile(&w, "b@contoso.com"),
+        w.profile_phones("b@contoso.com"),
         [("p-b".into(), "mobile".into(), "+1 206 555 0200".into(), "Mobile".into())]
     );
-    let c = profile(&w, "c@contoso.com");
+    let c = w.profile_phones("c@contoso.com");
     assert_eq!(c.len(), 1, "{c:?}");
     assert_eq!(
         (c[0].1.as_str(), c[0].2.as_str(), c[0].3.as_str()),
@@ -127,9 +107,7 @@ async fn one_hr_file_syncs_both_targets_and_a_second_run_plans_nothing() {
     );
 
     // The journal: every write planned, none twice, none before what it depends on.
-    let journal = w.emulator.journal();
-    let violations = phonesync_emulator::check::check(&journal, Some(&planned_writes(&w, &[&first])));
-    assert!(violations.is_empty(), "{violations:#?}");
+    assert_journal_safe(&w, Some(&planned_writes(&w, &[&first])));
     let profile_writes = w
         .emulator
         .changes()
@@ -170,7 +148,7 @@ async fn refused_app_only_profile_writes_are_reported_once_and_the_rest_is_not_s
         ..Options::default()
     };
     // Profile first: the sign-in phones come after the refusal and must not be held back by it.
-    let w = both_targets(json!({ "users": users }), options, r#"["profile", "auth"]"#).await;
+    let w = both_targets(json!({ "users": users }), options, &["profile", "auth"]).await;
     let csv = w.csv("hr.csv", &csv);
     let (code, dir) = w.run("apply", &csv, "r").await;
     assert_eq!(code.unwrap(), ExitCode::from(1), "profile ops failed");
@@ -206,13 +184,14 @@ async fn refused_app_only_profile_writes_are_reported_once_and_the_rest_is_not_s
     assert!(s["targets"]["auth"]["refusedForRun"].is_null());
     let plan_md = std::fs::read_to_string(dir.join("plan.md")).unwrap();
     assert_eq!(plan_md.matches("writes refused for this run").count(), 1, "{plan_md}");
+    assert_journal_safe(&w, Some(&planned_writes(&w, &[&dir])));
 }
 
-/// Review of issue 8: with both targets and prune on, a row meant for the other target (here a
-/// rejected profile `home` row, the user's only one) must not let prune delete sign-in phones,
-/// and a valid row for one target says nothing about the other's phones.
+/// With both targets and prune on, a row meant for the other target (here a rejected profile
+/// `home` row, the user's only one) must not let prune delete sign-in phones, and a valid row for
+/// one target says nothing about the other's phones.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn regression_a_row_for_one_target_never_licenses_a_prune_in_the_other() {
+async fn a_row_for_one_target_never_licenses_a_prune_in_the_other() {
     let seed = json!({"users": [
         {"id": "u1", "userPrincipalName": "a@contoso.com",
          "phoneMethods": [{"phoneType": "mobile", "phoneNumber": "+1 2065550100"}, {"phoneType": "office", "phoneNumber": "+1 4255550100"}],
@@ -222,7 +201,7 @@ async fn regression_a_row_for_one_target_never_licenses_a_prune_in_the_other() {
          "profilePhones": [{"id": "p2", "type": "pager", "number": "+1 206 555 0299"}]}
     ]});
     // Default profile table: every profile type managed and fed.
-    let w = world(seed, Options::default(), r#"["auth", "profile"]"#, "\n[plan]\nprune = true\n").await;
+    let w = World::builder(seed).targets(&["auth", "profile"]).prune(true).build().await;
     let csv = w.csv(
         "hr.csv",
         "user,phoneType,phoneNumber\na@contoso.com,home,not a number\nb@contoso.com,alternateMobile,206-555-0201\n",
@@ -230,58 +209,18 @@ async fn regression_a_row_for_one_target_never_licenses_a_prune_in_the_other() {
     let (code, dir) = w.run("apply", &csv, "r").await;
     assert_eq!(code.unwrap(), ExitCode::from(1), "a rejected row");
     assert_eq!(w.phones("a@contoso.com").len(), 2, "a's sign-in phones stay");
-    assert_eq!(profile(&w, "a@contoso.com").len(), 1, "a's home phone stays: its row was rejected");
+    assert_eq!(
+        w.profile_phones("a@contoso.com").len(),
+        1,
+        "a's home phone stays: its row was rejected"
+    );
     // b's only row is for sign-in phones (pruning b's mobile there is infeasible, so b is
     // skipped there); it says nothing about profile phones, so b's pager stays.
-    assert_eq!(profile(&w, "b@contoso.com").len(), 1, "b's pager stays: b has no profile row");
+    assert_eq!(w.profile_phones("b@contoso.com").len(), 1, "b's pager stays: b has no profile row");
     let deletes = csv_rows(&dir.join("outcomes.csv"))
         .into_iter()
         .filter(|r| r["op"] == "delete")
         .count();
     assert_eq!(deletes, 0);
-}
-
-/// A type the rollback cannot write back in the input format (two business profile phones, one
-/// pruned by the run) is `?` in rollback.csv: the rollback refuses that cell and leaves business
-/// as it is, deleting nothing of it, and exits 1 to say so.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_rollback_leaves_alone_a_type_it_cannot_write_back() {
-    let seed = json!({"users": [{"id": "id1", "userPrincipalName": "kim@contoso.com", "profilePhones": [
-        {"type": "business", "number": "+1 425 555 0100"}, {"type": "business", "number": "+1 425 555 0199"}]}]});
-    let w = world(
-        seed,
-        Options::default(),
-        "[\"profile\"]",
-        &format!("\n[plan]\nprune = true\n{PROFILE}"),
-    )
-    .await;
-    let csv = w.csv("in.csv", "user,phoneType,phoneNumber\nkim@contoso.com,office,+1 425 555 0100\n");
-    let (code, dir) = w.run("apply", &csv, "run").await;
-    assert_eq!(code.unwrap(), ExitCode::SUCCESS);
-    let numbers = |w: &World| profile(w, "kim@contoso.com").into_iter().map(|p| p.2).collect::<Vec<_>>();
-    assert_eq!(numbers(&w), ["+1 425 555 0100"], "the second business phone pruned");
-    let rows = csv_rows(&dir.join("rollback.csv"));
-    assert_eq!((rows.len(), rows[0]["profile business"].as_str()), (1, "?"), "{rows:?}");
-
-    let reports = w.dir.path().join("reports").join("rollback");
-    let (snapshot, config) = (dir.join("rollback.csv"), dir.join("rollback.toml"));
-    let args = [
-        "phonesync",
-        "apply",
-        snapshot.to_str().unwrap(),
-        "--quiet",
-        "--config",
-        config.to_str().unwrap(),
-        "--report-dir",
-        reports.to_str().unwrap(),
-    ];
-    let code = phonesync::run_async(
-        <phonesync::cli::Cli as clap::Parser>::parse_from(args),
-        w.env(),
-        &mut std::io::sink(),
-    )
-    .await;
-    assert_eq!(code.unwrap(), ExitCode::from(1), "the refused cell is reported");
-    assert_eq!(summary(&reports)["ops"]["planned"], json!({"add": 0, "update": 0, "delete": 0}));
-    assert_eq!(numbers(&w), ["+1 425 555 0100"], "business left as it is");
+    assert_journal_safe(&w, Some(&planned_writes(&w, &[&dir])));
 }

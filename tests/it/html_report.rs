@@ -3,9 +3,7 @@
 //! the input cannot become markup. The browser is required: without it this test fails and says
 //! how to install it (`.ci/run` installs it).
 
-mod common;
-
-use common::{World, summary};
+use crate::world::{World, summary};
 use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};

@@ -2,13 +2,18 @@
 //! strings never panic and never abort a run. A file is either refused as a whole with a
 //! message, or read into users and refused rows with every row accounted for; and what the
 //! planner makes of any file keeps the safety rules. `cargo test` runs 256 cases per property; the
-//! long run is `PROPTEST_CASES=100000 cargo test --release --test input_properties`.
+//! long run is `PROPTEST_CASES=100000 cargo test --release --test it input_properties::`.
+//!
+//! Failing cases proptest found are kept in `input_properties.proptest-regressions` beside this
+//! file and replayed first: the default location would be `tests/proptest-regressions/`, since
+//! this binary has a `main.rs`, so [`config`] names the file.
 
 use phonesync::config::{Config, Env, InputFormat, InputSettings};
 use phonesync::input::{phone, reader};
 use phonesync::model::{CurrentUser, OpKind};
 use phonesync::targets;
 use proptest::prelude::*;
+use proptest::test_runner::FileFailurePersistence;
 
 fn us() -> phone::Region {
     "US".parse().unwrap()
@@ -58,7 +63,18 @@ fn read(bytes: &[u8], settings: &InputSettings) -> Result<reader::Input, reader:
     reader::read(std::io::Cursor::new(bytes), &spec, &|_| {})
 }
 
+/// The properties' config: `PROPTEST_CASES` and the rest as proptest reads them, and failures
+/// persisted in `<this file>.proptest-regressions`.
+fn config() -> ProptestConfig {
+    ProptestConfig {
+        failure_persistence: Some(Box::new(FileFailurePersistence::WithSource("proptest-regressions"))),
+        ..ProptestConfig::default()
+    }
+}
+
 proptest! {
+    #![proptest_config(config())]
+
     #[test]
     fn the_phone_adapter_never_panics(raw in any::<String>(), vanity in any::<bool>()) {
         if let Ok(p) = phone::parse_with(&raw, us(), vanity) {
@@ -174,6 +190,73 @@ proptest! {
                 }
             }
         }
+    }
+
+    /// Hostile number cells (the adapter's old "never panics" samples, and random strings of the
+    /// characters that matter to a phone parser), each on its own user's row, with one good row
+    /// among them: the file is read; every row is either used, under its user and type with a
+    /// number in Graph form that parses back to itself, or refused with its line and a reason,
+    /// never both; the counts add up; and the good row is used.
+    #[test]
+    fn hostile_numbers_are_each_used_or_refused_and_a_good_row_among_them_is_used(
+        numbers in prop::collection::vec(
+            prop_oneof![
+                prop::sample::select(vec![
+                    "+", "++1", "x", "ext.", "+1 \u{260E}", "+00000000000000000000", "#", ";ext=", "(((((",
+                    "+\u{663}\u{664}\u{665}", "", "   ", "1-800-FLOWERS", "+1 555", "+999 1234567",
+                ])
+                .prop_map(String::from),
+                "[+019 x\\-()#.;=]{0,20}",
+            ],
+            1..30,
+        ),
+        good_at in any::<prop::sample::Index>(),
+    ) {
+        const GOOD: &str = "206 555 0100";
+        let good_at = good_at.index(numbers.len() + 1);
+        let mut cells: Vec<&str> = numbers.iter().map(String::as_str).collect();
+        cells.insert(good_at, GOOD);
+        let mut csv = String::from("user,phoneType,phoneNumber\n");
+        for (i, n) in cells.iter().enumerate() {
+            csv.push_str(&format!("u{i}@x.com,mobile,\"{}\"\n", n.replace('"', "\"\"")));
+        }
+        let input = read(csv.as_bytes(), &InputSettings::default());
+        prop_assert!(input.is_ok(), "the file is refused as a whole: {:?}", input.err().map(|e| e.to_string()));
+        let input = input.unwrap();
+        prop_assert_eq!(input.rows, cells.len() as u64, "every row counted");
+        prop_assert_eq!(input.users.len(), cells.len(), "every row's user named, used or refused");
+        let mut used = 0;
+        for (i, n) in cells.iter().enumerate() {
+            let line = i as u64 + 2;
+            let user = format!("u{i}@x.com");
+            let d = input.users.iter().find(|d| d.user == user);
+            prop_assert!(d.is_some(), "line {}: no user {}", line, user);
+            let d = d.unwrap();
+            let kept = d.phones.get("mobile");
+            let refusals: Vec<&reader::Reject> = input.rejects.iter().filter(|r| r.line == line).collect();
+            match (kept, refusals.as_slice()) {
+                (Some(kept), []) => {
+                    used += 1;
+                    prop_assert_eq!(kept.line, line);
+                    prop_assert!(kept.phone.display.starts_with('+'), "line {}: {:?} kept as {:?}", line, n, kept.phone.display);
+                    let again = phone::parse(&kept.phone.display, us());
+                    prop_assert!(again.is_ok(), "line {}: the Graph form {:?} does not parse: {:?}", line, kept.phone.display, again);
+                    prop_assert_eq!(&again.unwrap().key, &kept.phone.key, "line {}: {:?}", line, n);
+                    prop_assert!(phone::parse(n, us()).is_ok(), "line {}: {:?} used, yet the adapter refuses it", line, n);
+                }
+                (None, [refusal]) => {
+                    prop_assert!(!refusal.reason.trim().is_empty(), "line {}: refused without a reason", line);
+                    prop_assert_eq!(&refusal.user, &user);
+                    prop_assert_eq!(d.rejected.get("mobile"), Some(&line), "line {}: the refusal is on the user", line);
+                    prop_assert!(phone::parse(n, us()).is_err(), "line {}: {:?} refused, yet the adapter takes it", line, n);
+                }
+                (kept, refusals) => prop_assert!(false, "line {}: {:?} kept as {:?} and refused as {:?}", line, n, kept.map(|k| &k.phone.display), refusals),
+            }
+        }
+        prop_assert_eq!(used + input.rejects.len(), cells.len(), "used and refused rows add up");
+        let good_user = format!("u{good_at}@x.com");
+        let good = input.users.iter().find(|d| d.user == good_user).and_then(|d| d.phones.get("mobile"));
+        prop_assert_eq!(good.map(|g| g.phone.key.clone()), Some(phone::parse(GOOD, us()).unwrap().key), "the good row is used");
     }
 
     /// A quote opened and never closed, on any rows of an otherwise sound file: exactly those

@@ -2,22 +2,18 @@
 //! of every kind (docs/graph.md#transient-failures: 500, 502, 503 with and without Retry-After,
 //! 504, 507, dropped connections, answers slower than the client's timeout, and writes applied but
 //! reported failed) and throttles below the configured rate (docs/graph.md#throttle-limits). One
-//! apply must converge.
+//! apply must converge. It is part of `cargo test`; `cargo test --test it soak::` runs it alone.
 
-mod common;
-
-use common::{CLIENT_ID, SECRET, World, assert_journal_invariants, csv_rows, summary};
+use crate::world::{World, assert_journal_safe, csv_rows, pinned, summary};
 use phonesync_emulator::options::FaultKind::*;
 use phonesync_emulator::{Options, generate};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn five_thousand_users_converge_in_one_apply_under_faults_and_throttling() {
     let generated = generate::generate(5_000, 5, 0.1);
-    let options = Options {
-        client_id: Some(CLIENT_ID.into()),
-        client_secret: Some(SECRET.into()),
+    let options = pinned(Options {
         fault_rate: 0.1,
-        // Every kind the issue names: 5xx (503 with and without Retry-After), dropped connections,
+        // Every kind of transient failure: 5xx (503 with and without Retry-After), dropped connections,
         // answers past the client's timeout, and writes applied but answered 500 or dropped.
         faults: vec![E500, E502, E503, E503RetryAfter, E504, E507, Drop, Slow, Applied500, AppliedDrop],
         slow_ms: 1_500,
@@ -26,11 +22,18 @@ async fn five_thousand_users_converge_in_one_apply_under_faults_and_throttling()
         throttle_ru: Some(300),
         throttle_window: 1.0,
         ..Options::default()
-    };
-    let w = World::build(serde_json::to_value(&generated.seed).unwrap(), options, "", "").await;
+    });
     // Configured well above the 300 requests/s the emulator allows.
-    w.set_rate(600);
-    w.edit_config("concurrency = 4", "concurrency = 48\nrequest_timeout_seconds = 1\nmax_attempts = 8");
+    let w = World::builder(serde_json::to_value(&generated.seed).unwrap())
+        .emulator(options)
+        .rate(|r| {
+            r.requests_per_second = Some(600);
+            r.concurrency = 48;
+            r.request_timeout_seconds = Some(1.0);
+            r.max_attempts = Some(8);
+        })
+        .build()
+        .await;
     let mut csv = Vec::new();
     generated.write_csv(&mut csv).unwrap();
     let input = w.csv("hr.csv", std::str::from_utf8(&csv).unwrap());
@@ -92,7 +95,7 @@ async fn five_thousand_users_converge_in_one_apply_under_faults_and_throttling()
             std::process::ExitCode::from(1)
         }
     );
-    assert_journal_invariants(&w.emulator.changes());
+    assert_journal_safe(&w, Some(&w.planned_by(&["first"])));
 
     // Converged: a second apply, still under faults, finds nothing left to do.
     let (_, second) = w.run("apply", &input, "second").await;
@@ -102,5 +105,5 @@ async fn five_thousand_users_converge_in_one_apply_under_faults_and_throttling()
         failed_users.len() as u64,
         "only the users with a failure remain, user for user: {s2}"
     );
-    assert_journal_invariants(&w.emulator.changes());
+    assert_journal_safe(&w, Some(&w.planned_by(&["first", "second"])));
 }

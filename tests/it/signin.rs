@@ -1,19 +1,14 @@
 //! Every sign-in method against the emulator's token endpoint (docs/graph.md#tokens), including
-//! tokens that expire mid-run and a token revoked under a running job.
+//! tokens that expire mid-run, a token revoked under a running job, and a wrong secret, which
+//! stops the run before any work without echoing it.
 
-mod common;
-
-use common::{CLIENT_ID, SECRET, World, pairs};
+use crate::world::{CLIENT_ID, World, fixture, pairs, pinned};
 use phonesync::config::Env;
 use phonesync_emulator::{Fault, Options};
 use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
-
-fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
-}
 
 fn seed(users: usize) -> serde_json::Value {
     let users: Vec<_> = (0..users)
@@ -30,7 +25,8 @@ fn csv(users: usize) -> String {
     s
 }
 
-fn pinned(options: Options) -> Options {
+/// Emulator options pinning the test client id and no secret: the app signs in some other way.
+fn client_id_only(options: Options) -> Options {
     Options {
         client_id: Some(CLIENT_ID.into()),
         ..options
@@ -55,15 +51,19 @@ async fn converges(w: &World, users: usize, env: Env) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn certificate_ps256_with_x5t_s256_signs_in_again_when_tokens_expire_mid_run() {
-    let options = pinned(Options {
+    let options = client_id_only(Options {
         certificate: Some(fixture("app-cert.pem")),
         token_lifetime: 1,
         ..Options::default()
     });
     let dir = tempfile::tempdir().unwrap();
     let pem = combined_pem(dir.path(), "app-cert.pem", "app-key.pem");
-    let w = World::build(seed(40), options, "", "method = \"certificate\"").await;
-    w.set_rate(25);
+    let w = World::builder(seed(40))
+        .emulator(options)
+        .auth(|a| a.method = Some("certificate".into()))
+        .requests_per_second(25)
+        .build()
+        .await;
     converges(&w, 40, Env::from_pairs([("AZURE_CLIENT_CERTIFICATE_PATH", pem.to_str().unwrap())])).await;
     let grants = w.emulator.grants();
     assert!(grants.len() >= 2, "a fresh assertion each time: signed in {} times", grants.len());
@@ -77,14 +77,20 @@ async fn certificate_ps256_with_x5t_s256_signs_in_again_when_tokens_expire_mid_r
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn certificate_rs256_with_x5t_as_a_fallback_setting() {
-    let options = pinned(Options {
+    let options = client_id_only(Options {
         certificate: Some(fixture("app-cert.pem")),
         ..Options::default()
     });
     let dir = tempfile::tempdir().unwrap();
     let pem = combined_pem(dir.path(), "app-cert.pem", "app-key.pem");
-    let auth = format!("certificate_path = \"{}\"\nassertion_algorithm = \"RS256\"", pem.display());
-    let w = World::build(seed(1), options, "", &auth).await;
+    let w = World::builder(seed(1))
+        .emulator(options)
+        .auth(|a| {
+            a.certificate_path = Some(pem.clone());
+            a.assertion_algorithm = Some("RS256".into());
+        })
+        .build()
+        .await;
     converges(&w, 1, Env::default()).await;
     let grants = w.emulator.grants();
     assert!(!grants.is_empty());
@@ -96,13 +102,13 @@ async fn certificate_rs256_with_x5t_as_a_fallback_setting() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unregistered_certificate_stops_the_run_before_any_work() {
-    let options = pinned(Options {
+    let options = client_id_only(Options {
         certificate: Some(fixture("app-cert.pem")),
         ..Options::default()
     });
     let dir = tempfile::tempdir().unwrap();
     let pem = combined_pem(dir.path(), "other-cert.pem", "other-key.pem");
-    let w = World::build(seed(1), options, "", "").await;
+    let w = World::builder(seed(1)).emulator(options).build().await;
     let input = w.csv("in.csv", &csv(1));
     let (result, _) = w
         .run_env(
@@ -130,13 +136,12 @@ async fn workload_identity_rereads_the_rotated_token_file_at_each_sign_in() {
     // assertion in the file stops being accepted two seconds in (the emulator allows 60 s of clock
     // skew, so it is written as expired 58 s ago); the test rotates the file after one second, as
     // kubelet would. Only a client that reads the file afresh at each sign-in gets through.
-    let options = pinned(Options {
+    let options = client_id_only(Options {
         federated_issuer: Some("https://oidc.example/cluster".into()),
         token_lifetime: 1,
         ..Options::default()
     });
-    let w = World::build(seed(60), options, "", "").await;
-    w.set_rate(25);
+    let w = World::builder(seed(60)).emulator(options).requests_per_second(25).build().await;
     let file = w.dir.path().join("azure-identity-token");
     std::fs::write(&file, federated_jwt(-58)).unwrap();
     let rotate = {
@@ -158,12 +163,10 @@ async fn workload_identity_rereads_the_rotated_token_file_at_each_sign_in() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn client_secret_tokens_are_refreshed_before_they_expire_mid_run() {
     let options = pinned(Options {
-        client_secret: Some(SECRET.into()),
         token_lifetime: 2,
         ..Options::default()
     });
-    let w = World::build(seed(80), options, "", "").await;
-    w.set_rate(40);
+    let w = World::builder(seed(80)).emulator(options).requests_per_second(40).build().await;
     converges(&w, 80, w.env()).await;
     assert!(w.emulator.tokens_issued() >= 2, "signed in {} times", w.emulator.tokens_issued());
     assert!(w.emulator.requests().iter().all(|r| r.status != 401));
@@ -172,8 +175,7 @@ async fn client_secret_tokens_are_refreshed_before_they_expire_mid_run() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_401_makes_the_client_sign_in_again_once() {
     // On a single request.
-    let w = World::new(seed(1)).await;
-    w.edit_config("concurrency = 4", "concurrency = 4\nbatch = false");
+    let w = World::builder(seed(1)).batch(false).build().await;
     w.emulator.inject([Fault::status(401).only("GET")]);
     converges(&w, 1, w.env()).await;
     assert_eq!(w.emulator.tokens_issued(), 2);
@@ -186,7 +188,7 @@ async fn a_401_makes_the_client_sign_in_again_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pre_acquired_token_is_used_as_given_and_not_refreshed() {
-    let w = World::build(seed(2), pinned(Options::default()), "", "").await;
+    let w = World::builder(seed(2)).emulator(client_id_only(Options::default())).build().await;
     let http = reqwest::Client::new();
     let form =
         format!("grant_type=client_credentials&client_id={CLIENT_ID}&client_secret=x&scope=https%3A%2F%2Fgraph.microsoft.com%2F.default");
@@ -220,14 +222,18 @@ async fn a_pre_acquired_token_is_used_as_given_and_not_refreshed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn device_code_sign_in_for_an_admin_at_a_terminal() {
-    let options = pinned(Options {
+    let options = client_id_only(Options {
         device_code_auto_approve: true,
         device_code_interval: 0,
         token_lifetime: 1,
         ..Options::default()
     });
-    let w = World::build(seed(30), options, "", "method = \"device_code\"").await;
-    w.set_rate(20);
+    let w = World::builder(seed(30))
+        .emulator(options)
+        .auth(|a| a.method = Some("device_code".into()))
+        .requests_per_second(20)
+        .build()
+        .await;
     converges(&w, 30, Env::default()).await;
     // The first token comes from the device code; later ones from the refresh token.
     let grants: Vec<String> = w.emulator.grants().into_iter().map(|g| g.grant_type).collect();
@@ -244,4 +250,20 @@ async fn token_service_503s_are_retried() {
     converges(&w, 1, w.env()).await;
     assert_eq!(w.emulator.grants().len(), 1, "one token, after two refusals");
     assert!(w.emulator.pending_faults().is_empty(), "both refusals were met");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_secret_stops_before_any_work() {
+    let w = World::new(json!({"users": []})).await;
+    let csv = w.csv("in.csv", "user,phoneType,phoneNumber\na@contoso.com,mobile,2065550100\n");
+    let (result, _) = w
+        .run_env("apply", &csv, "r", Env::from_pairs([("AZURE_CLIENT_SECRET", "wrong")]))
+        .await;
+    let message = format!("{:#}", result.unwrap_err());
+    assert!(
+        message.contains("cannot sign in") && message.contains("invalid_client"),
+        "{message}"
+    );
+    assert!(!message.contains("wrong"), "the secret is not echoed: {message}");
+    assert!(w.calls().is_empty());
 }

@@ -1,26 +1,19 @@
-//! Regression tests for issue 7 ("no fault, typo, key mix-up or interruption may cost a user a
-//! sign-in phone"): one per path that lost phones, named after it, each asserting the
-//! emulator's state, the reports and the exit code.
+//! No fault, typo, key mix-up or interruption may cost a user a sign-in phone: one test per way
+//! phones were once lost (a rejected row under prune, a lost or late `$batch` answer, one person
+//! under two keys, the default method, an interrupted run), each asserting the emulator's state,
+//! the reports, the exit code and the journal checker.
 
-mod common;
-
-use common::{World, csv_rows, pairs, pinned, summary};
+use crate::world::{World, assert_journal_safe, csv_rows, offices, pairs, pinned, planned_writes, summary};
 use phonesync_emulator::{Fault, Options};
 use serde_json::json;
 use std::process::ExitCode;
 
 const KIM: &str = "0d9c1a3e-5b1f-4c1e-9a53-7f2c8e1b4a01";
 
-/// The checker over the whole journal, with no plan: dependencies, duplicates, floors.
-fn assert_checker_passes(w: &World) {
-    let violations = phonesync_emulator::check::check(&w.emulator.journal(), None);
-    assert!(violations.is_empty(), "{violations:#?}");
-}
-
-/// Path 1: with prune on, a rejected mobile row (invalid number, or a type written
-/// `Mobile Phone`) must not delete the mobile the user has.
+/// With prune on, a rejected mobile row (invalid number, or a type written `Mobile Phone`) must
+/// not delete the mobile the user has.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn regression_prune_with_a_rejected_row_keeps_the_phone() {
+async fn prune_keeps_a_phone_whose_row_was_rejected() {
     let seed = json!({"users": [
         {"id": "u1", "userPrincipalName": "a@contoso.com", "phoneMethods": [
             {"phoneType": "mobile", "phoneNumber": "+1 2065550100"}, {"phoneType": "office", "phoneNumber": "+1 4255550100"}]},
@@ -29,7 +22,7 @@ async fn regression_prune_with_a_rejected_row_keeps_the_phone() {
         {"id": "u3", "userPrincipalName": "c@contoso.com", "phoneMethods": [
             {"phoneType": "mobile", "phoneNumber": "+1 2065550300"}, {"phoneType": "office", "phoneNumber": "+1 4255550300"}]}
     ]});
-    let w = World::with_config(seed, "\n[plan]\nprune = true\n").await;
+    let w = World::builder(seed).prune(true).build().await;
     let csv = w.csv(
         "in.csv",
         "user,phoneType,phoneNumber\n\
@@ -53,13 +46,13 @@ async fn regression_prune_with_a_rejected_row_keeps_the_phone() {
     let plan_md = std::fs::read_to_string(dir.join("plan.md")).unwrap();
     assert!(plan_md.contains("row was rejected"), "plan.md says why: {plan_md}");
     assert!(plan_md.contains("no phone of this user is pruned"), "{plan_md}");
-    assert_checker_passes(&w);
+    assert_journal_safe(&w, Some(&planned_writes(&w, &[&dir])));
 }
 
-/// Path 2: the `$batch` carrying a user's add and delete is refused (503); the add, re-sent
-/// alone, is refused (403). The delete must not be sent: the user keeps the office phone.
+/// The `$batch` carrying a user's add and delete is refused (503); the add, re-sent alone, is
+/// refused (403). The delete must not be sent: the user keeps the office phone.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn regression_a_lost_batch_envelope_keeps_the_dependency() {
+async fn a_refused_batch_envelope_never_lets_a_delete_outrun_its_failed_add() {
     let seed = json!({"users": [{"id": "u1", "userPrincipalName": "a@contoso.com", "phoneMethods": [
         {"phoneType": "office", "phoneNumber": "+1 4255550100"}]}]});
     let w = World::new(seed).await;
@@ -96,13 +89,13 @@ async fn regression_a_lost_batch_envelope_keeps_the_dependency() {
         "no re-read of a single method"
     );
     assert_eq!(summary(&dir)["throttledRequests"], 1, "the refused envelope counts once");
-    assert_checker_passes(&w);
+    assert_journal_safe(&w, Some(&planned_writes(&w, &[&dir])));
 }
 
-/// Path 2, the lost-answer variant: the chain's envelope is dropped after Graph ran it; the
-/// client re-reads the add, finds it applied, and only then settles the delete.
+/// The chain's envelope is dropped after Graph ran it; the client re-reads the add, finds it
+/// applied, and only then settles the delete.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn regression_a_dropped_batch_answer_is_reread_in_dependency_order() {
+async fn a_dropped_batch_answer_is_reread_in_dependency_order() {
     let seed = json!({"users": [{"id": "u1", "userPrincipalName": "a@contoso.com", "phoneMethods": [
         {"phoneType": "office", "phoneNumber": "+1 4255550100"}]}]});
     let w = World::new(seed).await;
@@ -120,18 +113,18 @@ async fn regression_a_dropped_batch_answer_is_reread_in_dependency_order() {
     let writes = w.emulator.changes().iter().filter(|c| c.op != "enableSmsSignIn").count();
     assert_eq!(writes, 2, "each write ran once: none was sent twice");
     assert_eq!(summary(&dir)["writesConfirmedByReread"], 2);
-    assert_checker_passes(&w);
+    assert_journal_safe(&w, Some(&planned_writes(&w, &[&dir])));
 }
 
-/// Path 3: one person named by UPN on one row and by object id on another is one user.
+/// One person named by UPN on one row and by object id on another is one user.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn regression_one_person_under_two_keys_is_one_user() {
+async fn one_person_under_two_keys_is_one_user() {
     let seed = json!({"users": [
         {"id": KIM, "userPrincipalName": "kim@contoso.com", "phoneMethods": [{"phoneType": "mobile", "phoneNumber": "+1 2065550100"}]},
         {"id": "1e8b2f4d-6c20-4d2f-8b64-801d9f2c5b02", "userPrincipalName": "lee@contoso.com", "phoneMethods": [
             {"phoneType": "mobile", "phoneNumber": "+1 2065550200"}, {"phoneType": "office", "phoneNumber": "+1 4255550200"}]}
     ]});
-    let w = World::with_config(seed, "\n[plan]\nprune = true\n").await;
+    let w = World::builder(seed).prune(true).build().await;
     // kim: different mobile numbers under her UPN and her object id (upper case): a conflict,
     // named with both physical lines. lee: mobile under the UPN, office under the id: merged,
     // so prune deletes nothing that either row names.
@@ -159,9 +152,9 @@ async fn regression_one_person_under_two_keys_is_one_user() {
     assert!(!w.emulator.changes().iter().any(|c| c.op != "enableSmsSignIn"), "no write at all");
 }
 
-/// Path 5: deleting the user's default sign-in method is blocked in the plan, not sent.
+/// Deleting the user's default sign-in method is blocked in the plan, not sent.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn regression_the_default_method_is_blocked_not_sent() {
+async fn the_default_method_is_blocked_not_sent() {
     let seed = json!({"users": [{"id": "u1", "userPrincipalName": "a@contoso.com", "defaultMethod": "office",
         "phoneMethods": [{"phoneType": "office", "phoneNumber": "+1 4255550100"}]}]});
     let csv_text = "user,phoneType,phoneNumber\na@contoso.com,mobile,425-555-0100\n";
@@ -186,18 +179,16 @@ async fn regression_the_default_method_is_blocked_not_sent() {
             .any(|c| c.path.starts_with("/beta/") && c.path.ends_with("/signInPreferences")),
         "read where Graph exposes it"
     );
+    assert_journal_safe(&w, Some(&planned_writes(&w, &[&dir])));
 
     // Without permission to read it, the run says so once and goes on as before.
-    let w = World::build(
-        seed,
-        pinned(Options {
+    let w = World::builder(seed)
+        .emulator(pinned(Options {
             sign_in_preferences_forbidden: true,
             ..Options::default()
-        }),
-        "",
-        "",
-    )
-    .await;
+        }))
+        .build()
+        .await;
     let csv = w.csv("in.csv", csv_text);
     let (code, dir) = w.run("apply", &csv, "r").await;
     assert_eq!(code.unwrap(), ExitCode::from(1));
@@ -206,24 +197,23 @@ async fn regression_the_default_method_is_blocked_not_sent() {
         (outcomes[1]["status"].as_str(), outcomes[1]["httpStatus"].as_str()),
         ("failed", "400")
     );
+    assert_journal_safe(&w, Some(&planned_writes(&w, &[&dir])));
 }
 
-/// Path 6: an interrupted run settles the chains in flight, starts no new user, writes every
-/// report and exits 130; no user is left half moved.
+/// An interrupted run settles the chains in flight, starts no new user, writes every report and
+/// exits 130; no user is left half moved.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn regression_an_interrupted_run_settles_in_flight_chains_and_reports() {
-    let (seed, csv) = common::offices(40);
-    let w = World::build(
-        seed,
-        pinned(Options {
+async fn an_interrupted_run_settles_in_flight_chains_and_reports() {
+    let (seed, csv) = offices(40);
+    let w = World::builder(seed)
+        .emulator(pinned(Options {
             latency_ms: 15,
             ..Options::default()
-        }),
-        "",
-        "",
-    )
-    .await;
-    w.edit_config("concurrency = 4", "concurrency = 2\nbatch = false");
+        }))
+        .concurrency(2)
+        .batch(false)
+        .build()
+        .await;
     let input = w.csv("in.csv", &csv);
     let stop = phonesync::interrupt::Stop::new();
     let watch = async {
@@ -252,7 +242,7 @@ async fn regression_an_interrupted_run_settles_in_flight_chains_and_reports() {
         let phones = w.phones(&format!("u{i}@contoso.com"));
         assert_eq!(phones.len(), 1, "u{i} is either untouched or moved, never half: {phones:?}");
     }
-    assert_checker_passes(&w);
+    assert_journal_safe(&w, Some(&planned_writes(&w, &[&dir])));
 }
 
 /// A chain whose `$batch` answer comes after the client gave up (the envelope was run, then
@@ -260,17 +250,14 @@ async fn regression_an_interrupted_run_settles_in_flight_chains_and_reports() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_late_batch_answer_is_confirmed_not_resent() {
     let seed = json!({"users": [{"id": "u1", "userPrincipalName": "a@contoso.com"}]});
-    let w = World::build(
-        seed,
-        pinned(Options {
+    let w = World::builder(seed)
+        .emulator(pinned(Options {
             slow_ms: 1500,
             ..Options::default()
-        }),
-        "",
-        "",
-    )
-    .await;
-    w.edit_config("concurrency = 4", "concurrency = 4\nrequest_timeout_seconds = 0.5");
+        }))
+        .rate(|r| r.request_timeout_seconds = Some(0.5))
+        .build()
+        .await;
     let csv = w.csv(
         "in.csv",
         "user,phoneType,phoneNumber\na@contoso.com,mobile,206-555-0101\na@contoso.com,alternateMobile,206-555-0102\n",
@@ -287,13 +274,13 @@ async fn a_late_batch_answer_is_confirmed_not_resent() {
         pairs(&[("alternateMobile", "+1 2065550102"), ("mobile", "+1 2065550101")])
     );
     assert_eq!(summary(&dir)["writesConfirmedByReread"], 2);
-    assert_checker_passes(&w);
+    assert_journal_safe(&w, Some(&planned_writes(&w, &[&dir])));
 }
 
 /// A `$batch` answered 500 after Graph ran its items (the soak found it): the writes may have
 /// been applied, so they are read back, not sent again and reported failed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn regression_a_batch_answered_500_after_running_is_reread() {
+async fn a_batch_answered_500_after_running_is_reread() {
     let seed = json!({"users": [{"id": "u1", "userPrincipalName": "a@contoso.com", "phoneMethods": [
         {"phoneType": "mobile", "phoneNumber": "+1 2065550101"}]}]});
     let w = World::new(seed).await;
@@ -314,5 +301,5 @@ async fn regression_a_batch_answered_500_after_running_is_reread() {
         !w.calls().iter().any(|c| c.method == "POST" && c.status == 400),
         "the add was not sent twice"
     );
-    assert_checker_passes(&w);
+    assert_journal_safe(&w, Some(&planned_writes(&w, &[&dir])));
 }

@@ -2,9 +2,7 @@
 //! chain linked with `dependsOn`, failed items retried on their own, and 424 dependents re-planned
 //! rather than counted as failures.
 
-mod common;
-
-use common::{World, assert_journal_invariants, csv_rows, offices, pairs, pinned, summary};
+use crate::world::{World, assert_journal_safe, csv_rows, offices, pairs, pinned, planned_writes, summary};
 use phonesync_emulator::{Fault, Options};
 use std::collections::HashMap;
 use std::process::ExitCode;
@@ -12,8 +10,7 @@ use std::process::ExitCode;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reads_and_chains_travel_twenty_to_a_call() {
     let (seed, csv) = offices(60);
-    let w = World::new(seed).await;
-    w.edit_config("concurrency = 4", "concurrency = 20");
+    let w = World::builder(seed).concurrency(20).build().await;
     let input = w.csv("in.csv", &csv);
     let (code, dir) = w.run("apply", &input, "r").await;
     assert_eq!(code.unwrap(), ExitCode::SUCCESS);
@@ -51,8 +48,8 @@ async fn reads_and_chains_travel_twenty_to_a_call() {
         })
         .into_values()
         .collect();
-    assert!(sizes.iter().all(|n| *n <= 20), "{sizes:?}");
-    assert_journal_invariants(&w.emulator.changes());
+    assert!(!sizes.is_empty() && sizes.iter().all(|n| *n <= 20), "{sizes:?}");
+    assert_journal_safe(&w, Some(&planned_writes(&w, &[&dir])));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -64,8 +61,7 @@ async fn concurrency_counts_calls_in_flight_and_each_call_is_filled_from_ready_w
         latency_ms: 30,
         ..Options::default()
     };
-    let w = World::build(seed, pinned(options), "", "").await;
-    w.edit_config("concurrency = 4", "concurrency = 2");
+    let w = World::builder(seed).emulator(pinned(options)).concurrency(2).build().await;
     let input = w.csv("in.csv", &csv);
     let (code, dir) = w.run("apply", &input, "r").await;
     assert_eq!(code.unwrap(), ExitCode::SUCCESS);
@@ -74,7 +70,7 @@ async fn concurrency_counts_calls_in_flight_and_each_call_is_filled_from_ready_w
     let calls = s["httpCalls"].as_u64().unwrap();
     assert!(calls <= 60, "{calls} HTTP calls for 800 operations: {s}");
     assert_eq!(w.emulator.most_calls_in_flight(), 2, "both calls used, never a third");
-    assert_journal_invariants(&w.emulator.changes());
+    assert_journal_safe(&w, Some(&planned_writes(&w, &[&dir])));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -88,6 +84,7 @@ async fn a_424_dependent_is_replanned_once_its_dependency_succeeds() {
     assert_eq!(code.unwrap(), ExitCode::SUCCESS);
     assert_eq!(w.phones("u0@contoso.com"), pairs(&[("mobile", "+1 4255551000")]));
     let outcomes = csv_rows(&dir.join("outcomes.csv"));
+    assert_eq!(outcomes.len(), 2, "the add and its delete: {outcomes:#?}");
     assert!(outcomes.iter().all(|o| o["status"] == "succeeded"), "{outcomes:#?}");
     let deletes: Vec<u16> = w.calls().iter().filter(|r| r.method == "DELETE").map(|r| r.status).collect();
     assert_eq!(deletes, vec![424, 204], "the delete waited for its add, then ran");
@@ -97,17 +94,20 @@ async fn a_424_dependent_is_replanned_once_its_dependency_succeeds() {
         w.calls().iter().filter(|r| r.method == "POST").all(|r| r.batch_item.is_some()),
         "and the retry went in a later batch"
     );
-    assert_journal_invariants(&w.emulator.changes());
+    assert_journal_safe(&w, Some(&planned_writes(&w, &[&dir])));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn batching_can_be_turned_off() {
     let (seed, csv) = offices(3);
-    let w = World::new(seed).await;
-    w.edit_config("concurrency = 4", "concurrency = 4\nbatch = false");
+    let w = World::builder(seed).batch(false).build().await;
     let input = w.csv("in.csv", &csv);
     let (code, dir) = w.run("apply", &input, "r").await;
     assert_eq!(code.unwrap(), ExitCode::SUCCESS);
-    assert!(w.emulator.requests().iter().all(|r| !r.path.ends_with("$batch")));
+    let requests = w.emulator.requests();
+    assert!(
+        !requests.is_empty() && requests.iter().all(|r| !r.path.ends_with("$batch")),
+        "{requests:?}"
+    );
     assert_eq!(summary(&dir)["httpCalls"], 12, "3 reads, 3 default-method reads, 3 adds, 3 deletes");
 }

@@ -1,0 +1,178 @@
+//! Exit codes, as `--help` documents them: 0 done, 1 done with problems, 2 fatal (one clear
+//! message, before any work), `plan --detailed-exitcode` as Terraform's, and 143 after SIGTERM
+//! with the reports written.
+
+use crate::world::{World, edit_toml, embedded_project, phonesync, text, toml_table};
+use serde_json::json;
+use std::path::Path;
+use std::process::{Command, ExitCode};
+
+#[test]
+fn help_documents_the_exit_codes() {
+    let out = phonesync(Path::new("."), &["--help"]);
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert!(help.contains("Exit codes:") && help.contains("2  fatal"), "{help}");
+    let out = phonesync(Path::new("."), &["emulator", "--help"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("--seed"));
+}
+
+#[test]
+fn fatal_problems_exit_2_with_one_clear_message() {
+    let dir = embedded_project();
+    let cases: [(&str, &[&str], &str); 4] = [
+        ("[rate]\nconcurrency = 0\n", &["apply", "samples/hr_phones.csv"], "rate.concurrency"),
+        (
+            "endpoint = \"http://graph.example.com\"\n",
+            &["plan", "samples/hr_phones.csv"],
+            "plain HTTP",
+        ),
+        (
+            "endpoint = \"https://graph.microsoft.com\"\n",
+            &["plan", "samples/hr_phones.csv"],
+            "AZURE_CLIENT_SECRET",
+        ),
+        ("", &["apply", "samples/missing.csv"], "cannot open input file samples/missing.csv"),
+    ];
+    for (config, args, expect) in cases {
+        std::fs::write(dir.path().join("config.toml"), config).unwrap();
+        let out = phonesync(dir.path(), args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{config}: {stderr}");
+        assert!(stderr.starts_with("Error: ") && stderr.contains(expect), "{config}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "one message: {stderr}");
+    }
+    let out = phonesync(dir.path(), &["apply", "samples/hr_phones.csv", "--config", "nope.toml"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read config file nope.toml"));
+    let out = phonesync(dir.path(), &["apply"]);
+    assert_eq!(out.status.code(), Some(2), "usage errors are fatal too");
+}
+
+/// A fatal error exits 2, but 1 for `plan --detailed-exitcode`, where 2 means "changes present".
+#[test]
+fn a_fatal_error_of_a_plan_with_detailed_exit_codes_exits_1() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("config.toml"), "").unwrap();
+    let plain = phonesync(dir.path(), &["plan", "missing.csv"]);
+    assert_eq!(plain.status.code(), Some(2), "{}", text(&plain));
+    let detailed = phonesync(dir.path(), &["plan", "missing.csv", "--detailed-exitcode"]);
+    assert_eq!(detailed.status.code(), Some(1), "{}", text(&detailed));
+    assert!(text(&detailed).contains("missing.csv"), "{}", text(&detailed));
+}
+
+/// `plan --detailed-exitcode`, as Terraform's: 2 when there are changes, 0 when there are none,
+/// 1 when rows were refused; `apply` does not take it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plan_detailed_exitcode_tells_changes_from_none_from_problems() {
+    let seed = json!({"users": [{"id": "id1", "userPrincipalName": "a@contoso.com"}]});
+    let w = World::new(seed).await;
+    let csv = w.csv("in.csv", "user,phoneType,phoneNumber\na@contoso.com,mobile,206-555-0100\n");
+    let (code, _) = w.run_with_args("plan", &csv, "p1", &["--detailed-exitcode"]).await;
+    assert_eq!(code.unwrap(), ExitCode::from(2), "changes present");
+    let (code, _) = w.run("plan", &csv, "p2").await;
+    assert_eq!(code.unwrap(), ExitCode::SUCCESS, "without the flag, changes are a success");
+    let (code, _) = w.run("apply", &csv, "a").await;
+    assert_eq!(code.unwrap(), ExitCode::SUCCESS);
+    let (code, _) = w.run_with_args("plan", &csv, "p3", &["--detailed-exitcode"]).await;
+    assert_eq!(code.unwrap(), ExitCode::SUCCESS, "nothing to change");
+    let bad = w.csv(
+        "bad.csv",
+        "user,phoneType,phoneNumber\na@contoso.com,mobile,206-555-0100\na@contoso.com,office,12345\n",
+    );
+    let (code, _) = w.run_with_args("plan", &bad, "p4", &["--detailed-exitcode"]).await;
+    assert_eq!(code.unwrap(), ExitCode::from(1), "a refused row needs a look");
+    let (code, _) = w.run_with_args("apply", &csv, "a2", &["--detailed-exitcode"]).await;
+    assert!(format!("{:#}", code.unwrap_err()).contains("for `phonesync plan`"));
+}
+
+/// Graph unreachable (the token service answers, Graph does not): the run stops before any
+/// work with an error (exit 2), instead of reporting every user as read_failed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graph_unreachable_before_any_work_is_fatal() {
+    let mut w = World::new(json!({"users": [{"id": "u1", "userPrincipalName": "a@contoso.com"}]})).await;
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    // Graph at a closed port; the token service is still the emulator's.
+    w.configure(|c| c.endpoint = format!("http://127.0.0.1:{port}"));
+    let csv = w.csv("in.csv", "user,phoneType,phoneNumber\na@contoso.com,mobile,206-555-0100\n");
+    let (result, dir) = w.run("apply", &csv, "r").await;
+    let message = format!("{:#}", result.unwrap_err());
+    assert!(message.contains("answered none of the reads"), "{message}");
+    assert!(!dir.join("outcomes.csv").exists(), "no work was started");
+}
+
+/// SIGTERM stops the run gracefully with exit 143, reports written.
+#[test]
+fn sigterm_stops_the_run_with_exit_143_and_its_reports() {
+    let dir = embedded_project();
+    // A tenant big enough that the run is still going when the signal comes.
+    let seed = dir.path().join("big.json");
+    let csv = dir.path().join("big.csv");
+    let generated = Command::new(env!("CARGO_BIN_EXE_phonesync"))
+        .args([
+            "emulator",
+            "--generate-users",
+            "3000",
+            "--change-fraction",
+            "0.5",
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .arg("--write-seed")
+        .arg(&seed)
+        .arg("--write-csv")
+        .arg(&csv)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The generator writes its files, then serves: wait for the files, then stop it.
+    let mut generated = generated;
+    for _ in 0..600 {
+        if seed.exists() && std::fs::metadata(&seed).map(|m| m.len() > 0).unwrap_or(false) && csv.exists() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let _ = generated.kill();
+    let _ = generated.wait();
+    // The embedded emulator starts from the generated tenant; 200 requests a second keep the
+    // run going long enough for the signal to find it at work.
+    edit_toml(&dir.path().join("config.toml"), |config| {
+        toml_table(config, "emulator").insert("seed".into(), "big.json".into());
+        toml_table(config, "rate").insert("requests_per_second".into(), 200.into());
+    });
+    let mut child = Command::new(env!("CARGO_BIN_EXE_phonesync"))
+        .current_dir(dir.path())
+        .args(["apply", "big.csv", "--report-dir", "r"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait until the run has started reading, then SIGTERM.
+    for _ in 0..600 {
+        if dir.path().join("r/rejects.csv").exists() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(143), "{status:?}");
+    for f in ["plan.md", "summary.json"] {
+        assert!(dir.path().join("r").join(f).exists(), "{f}");
+    }
+    let plan_md = std::fs::read_to_string(dir.path().join("r/plan.md")).unwrap();
+    let outcomes = std::fs::read_to_string(dir.path().join("r/outcomes.csv")).unwrap_or_default();
+    assert!(
+        plan_md.contains("interrupted") || outcomes.contains("not_started"),
+        "what the signal stopped is reported as such"
+    );
+    assert!(
+        dir.path().join(".phonesync/emulator-state.json").exists(),
+        "the emulator's state was saved"
+    );
+}

@@ -6,9 +6,9 @@
 //! are checked for op tags and the plan like phone-method writes; the floors are about phone
 //! methods only.
 
-use super::journal::{Event, JournalEntry};
-use super::number;
-use super::tenant::Resource;
+use crate::journal::{Event, JournalEntry};
+use crate::number;
+use crate::tenant::Resource;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;

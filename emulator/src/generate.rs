@@ -2,8 +2,8 @@
 //! export with a chosen fraction of changes, deterministically from a seed number. Benchmarks
 //! and soak tests use it instead of checked-in giant files.
 
-use super::dice::Dice;
-use super::tenant::{Seed, SeedPhone, SeedUser};
+use crate::dice::Dice;
+use crate::tenant::{Seed, SeedPhone, SeedUser};
 use std::io::Write;
 
 /// A generated tenant and the HR rows that describe where it should go.

@@ -1,18 +1,16 @@
-//! What one Graph operation does, whether it came alone or as a `$batch` item: the bearer-token
-//! check, throttling (docs/graph.md#throttling), injected faults, addressing users
+//! What one Graph operation does, whether it came alone or as a `$batch` item: addressing users
 //! (docs/graph.md#addressing-users), and routing to the phone-method resources (tenant.rs) and
-//! the beta profile phones (profile.rs).
+//! the beta profile phones (profile.rs). The token check and throttling are gate.rs's, injected
+//! faults inject.rs's.
 
+use crate::access::Issued;
 use crate::answer::Answer;
-use crate::journal::ChangeRecord;
-use crate::journal::Event;
-use crate::options::{FaultKind, RetryAfterMode};
-use crate::tenant::Failure;
-use crate::tenant::Tenant;
-use crate::{Effect, Issued, Shared, profile};
-use axum::http::HeaderMap;
+use crate::journal::{ChangeRecord, Event};
+use crate::options::UpdateResponse;
+use crate::profile;
+use crate::shared::Shared;
+use crate::tenant::{Failure, Tenant};
 use serde_json::{Value, json};
-use std::time::{Duration, Instant, SystemTime};
 
 /// Characters escaped in the user part of `@odata.context` (Graph writes `users('kim%40contoso.com')`).
 const CONTEXT_SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
@@ -20,178 +18,6 @@ const CONTEXT_SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPH
     .remove(b'-')
     .remove(b'_')
     .remove(b'~');
-
-/// The bearer token's grant, or the 401 Graph gives.
-pub(crate) fn authorize(s: &Shared, headers: &HeaderMap) -> Result<Issued, Answer> {
-    let token = headers
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
-        .map(str::trim)
-        .unwrap_or("");
-    if token.is_empty() {
-        return Err(Answer::error(401, "InvalidAuthenticationToken", "Access token is empty."));
-    }
-    match s.tokens.lock().expect("tokens lock").get(token) {
-        None => Err(Answer::error(
-            401,
-            "InvalidAuthenticationToken",
-            "IDX14100: JWT is not well formed. Access token validation failure.",
-        )),
-        Some(issued) if issued.expiry <= Instant::now() => Err(Answer::error(
-            401,
-            "InvalidAuthenticationToken",
-            "Lifetime validation failed, the token is expired.",
-        )),
-        Some(issued) => Ok(issued.clone()),
-    }
-}
-
-/// The `Retry-After` value for a wait, in the configured style (docs/graph.md#retry-after).
-pub(crate) fn retry_after(mode: RetryAfterMode, wait: Duration) -> Option<String> {
-    match mode {
-        RetryAfterMode::Seconds => Some(wait.as_secs_f64().ceil().max(1.0).to_string()),
-        RetryAfterMode::Fractional => Some(format!("{:.3}", wait.as_secs_f64().max(0.001))),
-        RetryAfterMode::HttpDate => Some(httpdate::fmt_http_date(
-            SystemTime::now() + Duration::from_secs_f64(wait.as_secs_f64().ceil().max(1.0)),
-        )),
-        RetryAfterMode::Absent => None,
-    }
-}
-
-/// Charges the throttle for one request; a 429 answer when over budget.
-pub(crate) fn charge(s: &Shared, issued: &Issued, method: &str) -> Result<Vec<(&'static str, String)>, Answer> {
-    let is_write = matches!(method, "POST" | "PATCH" | "PUT" | "DELETE");
-    let mut headers = vec![("x-ms-resource-unit", "1".to_string())];
-    match s
-        .throttle
-        .lock()
-        .expect("throttle lock")
-        .charge(&issued.app, &issued.tenant, is_write, Instant::now())
-    {
-        Ok(admitted) => {
-            if let Some(p) = admitted.limit_percentage {
-                headers.push(("x-ms-throttle-limit-percentage", format!("{p:.1}")));
-            }
-            Ok(headers)
-        }
-        Err(t) => {
-            let mut a = Answer::error(429, "TooManyRequests", "Please retry again later.");
-            headers.push(("x-ms-throttle-scope", t.scope));
-            headers.push(("x-ms-throttle-information", t.information.to_string()));
-            if let Some(ra) = retry_after(s.options.retry_after, t.wait) {
-                headers.push(("retry-after", ra));
-            }
-            a.headers = headers;
-            Err(a)
-        }
-    }
-}
-
-/// The fault a Graph request with `method` at `path` meets, if any: a scripted one first, else a
-/// random draw (without transport faults unless `transport_ok`).
-fn pick_fault(s: &Shared, method: &str, path: &str, transport_ok: bool) -> Option<Effect> {
-    if let Some(effect) = s.faults.take(method, path) {
-        return Some(effect);
-    }
-    if s.options.fault_rate <= 0.0 {
-        return None;
-    }
-    let mut dice = s.dice.lock().expect("dice lock");
-    if dice.unit() >= s.options.fault_rate {
-        return None;
-    }
-    let kinds: Vec<FaultKind> = s
-        .options
-        .faults
-        .iter()
-        .copied()
-        .filter(|k| transport_ok || !matches!(k, FaultKind::Drop | FaultKind::Slow | FaultKind::AppliedDrop))
-        .collect();
-    let kind = *kinds.get(dice.below(kinds.len() as u64) as usize)?;
-    Some(match kind {
-        FaultKind::E500 => fault_status(500, None),
-        FaultKind::E502 => fault_status(502, None),
-        FaultKind::E503 => fault_status(503, None),
-        FaultKind::E503RetryAfter => fault_status(503, retry_after(s.options.retry_after, Duration::from_secs(1))),
-        FaultKind::E504 => fault_status(504, None),
-        FaultKind::E507 => fault_status(507, None),
-        FaultKind::Drop => Effect::Drop,
-        FaultKind::Slow => Effect::Slow,
-        FaultKind::Applied500 => Effect::Applied(500),
-        FaultKind::AppliedDrop => Effect::AppliedDrop,
-        FaultKind::Applied429 => Effect::Applied(429),
-    })
-}
-
-/// A status effect with the usual code and message.
-fn fault_status(status: u16, retry_after: Option<String>) -> Effect {
-    Effect::Status {
-        status,
-        retry_after,
-        code: None,
-        message: None,
-    }
-}
-
-/// The Graph error for an injected status; `code` and `message` default to the usual ones.
-fn fault_answer(status: u16, retry_after: Option<String>, code: Option<String>, message: Option<String>) -> Answer {
-    let (usual_code, usual_message) = match status {
-        401 => ("InvalidAuthenticationToken", "Access token validation failure."),
-        403 => ("Authorization_RequestDenied", "Insufficient privileges to complete the operation."),
-        429 => ("TooManyRequests", "Please retry again later."),
-        500 => ("generalException", "An unspecified error has occurred."),
-        502 => ("BadGateway", "The upstream service returned an invalid response."),
-        503 => ("serviceNotAvailable", "The service is temporarily unavailable. Please retry later."),
-        504 => ("GatewayTimeout", "The upstream service did not respond in time."),
-        507 => ("quotaLimitReached", "Insufficient storage to complete the request."),
-        _ => ("UnknownError", "Injected fault."),
-    };
-    let mut a = Answer::error(
-        status,
-        code.as_deref().unwrap_or(usual_code),
-        message.unwrap_or_else(|| usual_message.to_string()),
-    );
-    if let Some(ra) = retry_after {
-        a.headers.push(("retry-after", ra));
-    }
-    a
-}
-
-/// Meets the fault a Graph request with `method` at `path` draws (see [`pick_fault`]) around
-/// `run`, which processes the request.
-pub(crate) fn with_fault(s: &Shared, method: &str, path: &str, transport_ok: bool, run: impl FnOnce() -> Answer) -> Answer {
-    let effect = pick_fault(s, method, path, transport_ok);
-    let name = effect.as_ref().map(|e| format!("{e:?}"));
-    let mut answer = match effect {
-        None => return run(),
-        Some(Effect::Status {
-            status,
-            retry_after,
-            code,
-            message,
-        }) => fault_answer(status, retry_after, code, message),
-        Some(Effect::Drop) => Answer {
-            drop: true,
-            ..Answer::ok(0, None)
-        },
-        Some(Effect::Slow) => Answer {
-            delay: Some(s.slow()),
-            ..run()
-        },
-        Some(Effect::Applied(status)) => {
-            let done = run();
-            if done.is_success() {
-                fault_answer(status, None, None, None)
-            } else {
-                done
-            }
-        }
-        Some(Effect::AppliedDrop) => Answer { drop: true, ..run() },
-    };
-    answer.fault = name;
-    answer
-}
 
 /// Splits a raw path into decoded segments, so `%2F` inside a UPN stays inside its segment.
 pub(crate) fn segments(path: &str) -> Vec<String> {
@@ -435,8 +261,8 @@ pub(crate) fn dispatch(s: &Shared, op: &Operation) -> Answer {
         },
         ("PATCH", 3) if phone_methods => match parse_body() {
             Ok(b) => tenant.update(u, names[2], &b).map(|v| match s.options.update_response {
-                super::options::UpdateResponse::Empty => Answer::ok(204, None),
-                super::options::UpdateResponse::Body => Answer::ok(200, Some(v)),
+                UpdateResponse::Empty => Answer::ok(204, None),
+                UpdateResponse::Body => Answer::ok(200, Some(v)),
             }),
             Err(a) => return a,
         },

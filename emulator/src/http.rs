@@ -3,9 +3,12 @@
 //! journal. What an operation does is in `graph.rs`; `$batch` is in `batch.rs`.
 
 use crate::answer::{Answer, respond};
-use crate::graph::{Operation, authorize, charge, dispatch, segments, with_fault};
+use crate::gate::{authorize, charge};
+use crate::graph::{Operation, dispatch, segments};
+use crate::inject::with_fault;
 use crate::journal::{AFTER_HEADER, Event, RequestRecord, after_ops};
-use crate::{Shared, batch, fault, token};
+use crate::shared::Shared;
+use crate::{batch, fault, token};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;

@@ -6,7 +6,7 @@
 //! faults and `$batch` are graph.rs's, as for phone methods, and each write is journaled as a
 //! [`Change`] with `resource` `profilePhones`.
 
-use crate::Issued;
+use crate::access::Issued;
 use crate::tenant::{Change, Failure, Resource, SeedProfilePhone, Tenant};
 use serde_json::{Value, json};
 

@@ -3,9 +3,9 @@
 //! Deliberately shares no code with the client side, so a misreading of Graph's documentation on
 //! one side is caught by the other. Every change is recorded for the journal.
 
-use super::number;
-use super::options::Options;
-use super::profile;
+use crate::number;
+use crate::options::Options;
+use crate::profile;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::collections::HashMap;

@@ -50,6 +50,15 @@ impl Answer {
         Answer::ok(status, Some(json!({"error": {"code": code, "message": message}})))
     }
 
+    /// The 403 for a permission the app lacks.
+    pub fn insufficient_privileges() -> Answer {
+        Answer::error(
+            403,
+            "Authorization_RequestDenied",
+            "Insufficient privileges to complete the operation.",
+        )
+    }
+
     pub(crate) fn is_success(&self) -> bool {
         (200..300).contains(&self.status)
     }

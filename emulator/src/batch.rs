@@ -7,8 +7,9 @@
 
 use crate::access::Issued;
 use crate::answer::{Answer, add_inner_error};
+use crate::call::Operation;
 use crate::gate::charge;
-use crate::graph::{Operation, dispatch, segments};
+use crate::graph::{dispatch, segments};
 use crate::inject::with_fault;
 use crate::journal::{AFTER_HEADER, Event, RequestRecord, after_ops};
 use crate::shared::Shared;

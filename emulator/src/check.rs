@@ -30,15 +30,6 @@ pub struct PlannedWrite {
     pub resource: Resource,
 }
 
-/// How a change names its phone: `mobile`, or `profile phone business`.
-fn phone_label(resource: Resource, phone_type: &str) -> String {
-    match (resource, phone_type) {
-        (Resource::PhoneMethods, t) => t.to_string(),
-        (Resource::ProfilePhones, "") => "profile phone (no type)".into(),
-        (Resource::ProfilePhones, t) => format!("profile phone {t}"),
-    }
-}
-
 /// The journaled change a violation is about.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct At {
@@ -58,7 +49,7 @@ pub struct At {
 
 impl fmt::Display for At {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let phone = phone_label(self.resource, &self.phone_type);
+        let phone = self.resource.phone_label(&self.phone_type);
         write!(f, "seq {}: {} {phone} of user {} by ", self.seq, self.op, self.user_id)?;
         match &self.op_id {
             Some(id) => write!(f, "op {id}"),
@@ -156,7 +147,7 @@ impl fmt::Display for Violation {
                 f,
                 "outside the plan: {at}, planned as {} {} of user {}",
                 p.op,
-                phone_label(p.resource, &p.phone_type),
+                p.resource.phone_label(&p.phone_type),
                 p.user_id
             ),
             Violation::BelowFloor { at, lowest, before, after } => write!(

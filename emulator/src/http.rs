@@ -3,8 +3,9 @@
 //! journal. What an operation does is in `graph.rs`; `$batch` is in `batch.rs`.
 
 use crate::answer::{Answer, respond};
+use crate::call::Operation;
 use crate::gate::{authorize, charge};
-use crate::graph::{Operation, dispatch, segments};
+use crate::graph::{dispatch, segments};
 use crate::inject::with_fault;
 use crate::journal::{AFTER_HEADER, Event, RequestRecord, after_ops};
 use crate::shared::Shared;

@@ -11,6 +11,7 @@ mod access;
 mod answer;
 mod assertion;
 mod batch;
+mod call;
 pub mod check;
 mod dice;
 mod fault;
@@ -22,8 +23,8 @@ mod inject;
 pub mod journal;
 mod number;
 pub mod options;
-mod profile;
 mod refusal;
+mod resources;
 mod shared;
 pub mod tenant;
 mod throttle;
@@ -71,7 +72,7 @@ impl Emulator {
     /// Starts an emulator on `listen` (port 0 picks a free port) holding `seed`.
     pub async fn start(listen: SocketAddr, seed: &Seed, options: Options) -> Result<Emulator> {
         options.validate().map_err(anyhow::Error::msg)?;
-        let tenant = Tenant::from_seed(seed, &options).map_err(|e| anyhow::anyhow!("invalid emulator seed: {e}"))?;
+        let tenant = Tenant::from_seed(seed, resources::tables()).map_err(|e| anyhow::anyhow!("invalid emulator seed: {e}"))?;
         let certificate = match &options.certificate {
             Some(path) => {
                 let pem = std::fs::read(path).with_context(|| format!("cannot read certificate {}", path.display()))?;

@@ -1,6 +1,8 @@
 //! The emulator's HTTP surface: the routes (Graph's paths for both versions, the token endpoint,
 //! the `/_emulator` routes for state, journal and scripted faults), latency, and the request
-//! journal. What an operation does is in `graph.rs`; `$batch` is in `batch.rs`.
+//! journal. Before an operation runs it passes the token check and the throttle (`gate.rs`) and
+//! meets any injected fault (`inject.rs`); what it does is `graph.rs`'s and the resources'
+//! (`resources/`); `$batch` is in `batch.rs`.
 
 use crate::answer::{Answer, respond};
 use crate::call::Operation;
@@ -19,6 +21,7 @@ use axum::routing::{get, post};
 use serde_json::json;
 use std::sync::Arc;
 
+/// Every route the emulator serves; what no route names is a Graph call.
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/{tenant}/oauth2/v2.0/token", post(token::token))

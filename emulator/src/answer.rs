@@ -22,8 +22,11 @@ pub(crate) fn dropped() -> Response {
 /// The answer to one Graph request (or `$batch` item), before correlation headers are added.
 #[derive(Debug)]
 pub(crate) struct Answer {
+    /// HTTP status.
     pub status: u16,
+    /// JSON body, if any.
     pub body: Option<Value>,
+    /// Headers besides the correlation headers every answer gets.
     pub headers: Vec<(&'static str, String)>,
     /// Drop the connection instead of answering.
     pub drop: bool,
@@ -34,6 +37,7 @@ pub(crate) struct Answer {
 }
 
 impl Answer {
+    /// An answer with `status` and `body`.
     pub fn ok(status: u16, body: Option<Value>) -> Answer {
         Answer {
             status,
@@ -45,11 +49,22 @@ impl Answer {
         }
     }
 
+    /// A Graph error: `{"error": {"code", "message"}}` with `status`.
     pub fn error(status: u16, code: &str, message: impl Into<String>) -> Answer {
         let message: String = message.into();
         Answer::ok(status, Some(json!({"error": {"code": code, "message": message}})))
     }
 
+    /// The 403 for a permission the app lacks.
+    pub fn insufficient_privileges() -> Answer {
+        Answer::error(
+            403,
+            "Authorization_RequestDenied",
+            "Insufficient privileges to complete the operation.",
+        )
+    }
+
+    /// Whether the status is 2xx.
     pub(crate) fn is_success(&self) -> bool {
         (200..300).contains(&self.status)
     }

@@ -5,10 +5,14 @@
 //! its response's `headers`) and its own `client-request-id` and `x-phonesync-after` when its
 //! `headers` carry them.
 
-use super::journal::{AFTER_HEADER, Event, RequestRecord, after_ops};
-use super::{Issued, Shared};
+use crate::access::Issued;
 use crate::answer::{Answer, add_inner_error};
-use crate::graph::{Operation, charge, dispatch, segments, with_fault};
+use crate::call::Operation;
+use crate::gate::charge;
+use crate::graph::{dispatch, segments};
+use crate::inject::with_fault;
+use crate::journal::{AFTER_HEADER, Event, RequestRecord, after_ops};
+use crate::shared::Shared;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use std::collections::HashMap;

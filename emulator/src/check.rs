@@ -6,9 +6,9 @@
 //! are checked for op tags and the plan like phone-method writes; the floors are about phone
 //! methods only.
 
-use super::journal::{Event, JournalEntry};
-use super::number;
-use super::tenant::Resource;
+use crate::journal::{Event, JournalEntry};
+use crate::number;
+use crate::tenant::{Change, Resource};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
@@ -30,15 +30,6 @@ pub struct PlannedWrite {
     pub resource: Resource,
 }
 
-/// How a change names its phone: `mobile`, or `profile phone business`.
-fn phone_label(resource: Resource, phone_type: &str) -> String {
-    match (resource, phone_type) {
-        (Resource::PhoneMethods, t) => t.to_string(),
-        (Resource::ProfilePhones, "") => "profile phone (no type)".into(),
-        (Resource::ProfilePhones, t) => format!("profile phone {t}"),
-    }
-}
-
 /// The journaled change a violation is about.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct At {
@@ -58,7 +49,7 @@ pub struct At {
 
 impl fmt::Display for At {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let phone = phone_label(self.resource, &self.phone_type);
+        let phone = self.resource.phone_label(&self.phone_type);
         write!(f, "seq {}: {} {phone} of user {} by ", self.seq, self.op, self.user_id)?;
         match &self.op_id {
             Some(id) => write!(f, "op {id}"),
@@ -156,7 +147,7 @@ impl fmt::Display for Violation {
                 f,
                 "outside the plan: {at}, planned as {} {} of user {}",
                 p.op,
-                phone_label(p.resource, &p.phone_type),
+                p.resource.phone_label(&p.phone_type),
                 p.user_id
             ),
             Violation::BelowFloor { at, lowest, before, after } => write!(
@@ -226,166 +217,263 @@ struct NumberCounts {
 /// (`resource` `phoneMethods`); dependencies, duplicate op ids and the plan cover profile-phone
 /// writes too. Requests are read only for their `client-request-id` and `after`.
 pub fn check(journal: &[JournalEntry], plan: Option<&[PlannedWrite]>) -> Vec<Violation> {
-    let mut depends_on: HashMap<&str, Vec<&str>> = HashMap::new();
+    let mut checker = Checker::new(journal, plan);
     for entry in journal {
-        if let Event::Request(r) = &entry.event
-            && let Some(op) = &r.client_request_id
-        {
-            let deps = depends_on.entry(op).or_default();
-            for dep in &r.after {
-                if !deps.contains(&dep.as_str()) {
-                    deps.push(dep);
-                }
-            }
+        if let Event::Change(record) = &entry.event {
+            checker.change(Seen {
+                seq: entry.seq,
+                change: &record.change,
+                by: record.by.as_deref(),
+            });
         }
     }
-    let plan: Option<HashMap<&str, &PlannedWrite>> = plan.map(|p| p.iter().map(|w| (w.op_id.as_str(), w)).collect());
-    let mut violations = Vec::new();
-    let mut made: HashSet<&str> = HashSet::new();
-    let mut first_write: HashMap<&str, u64> = HashMap::new();
-    let mut held: HashMap<(&str, &str), bool> = HashMap::new();
-    let mut counts: BTreeMap<&str, Counts> = BTreeMap::new();
-    let mut touched: HashSet<(&str, &str)> = HashSet::new();
-    let mut numbers: BTreeMap<(&str, String), NumberCounts> = BTreeMap::new();
-    for entry in journal {
-        let Event::Change(record) = &entry.event else { continue };
-        let (c, by) = (&record.change, record.by.as_deref());
-        let at = || At {
-            seq: entry.seq,
+    checker.finish()
+}
+
+/// Checks a journal as [`check`] does, and panics when it finds a violation, listing every one,
+/// a line each: the one journal check a test needs to call.
+#[track_caller]
+pub fn assert_safe(journal: &[JournalEntry], plan: Option<&[PlannedWrite]>) {
+    let violations = check(journal, plan);
+    if !violations.is_empty() {
+        let lines: Vec<String> = violations.iter().map(Violation::to_string).collect();
+        panic!("the journal shows {} unsafe write(s):\n{}", violations.len(), lines.join("\n"));
+    }
+}
+
+/// A journaled change as the checker meets it.
+#[derive(Clone, Copy)]
+struct Seen<'j> {
+    seq: u64,
+    change: &'j Change,
+    /// The op id of the request that made it.
+    by: Option<&'j str>,
+}
+
+impl Seen<'_> {
+    /// Where a violation about this change is.
+    fn at(&self) -> At {
+        let c = self.change;
+        At {
+            seq: self.seq,
             user_id: c.user_id.clone(),
             op: c.op.to_string(),
             phone_type: c.phone_type.to_string(),
             resource: c.resource,
-            op_id: by.map(str::to_string),
-        };
-        let is_write = matches!(c.op, "add" | "update" | "delete");
-        let phone_method = c.resource == Resource::PhoneMethods;
+            op_id: self.by.map(str::to_string),
+        }
+    }
 
-        for missing in by.and_then(|op| depends_on.get(op)).into_iter().flatten() {
-            if !made.contains(missing) {
-                violations.push(Violation::DependencyNotMet {
-                    at: at(),
+    /// Whether it is a write (not an SMS sign-in action).
+    fn is_write(&self) -> bool {
+        matches!(self.change.op, "add" | "update" | "delete")
+    }
+}
+
+/// What the checker has seen of a journal so far, and the violations found.
+#[derive(Default)]
+struct Checker<'j> {
+    /// The op ids each op's requests named in `x-phonesync-after`, by op id.
+    depends_on: HashMap<&'j str, Vec<&'j str>>,
+    /// The planned writes by op id, when there is a plan.
+    plan: Option<HashMap<&'j str, &'j PlannedWrite>>,
+    /// The ops that made a change so far.
+    made: HashSet<&'j str>,
+    /// The seq of each op's first write.
+    first_write: HashMap<&'j str, u64>,
+    /// Whether a user holds a phone-method type now.
+    held: HashMap<(&'j str, &'j str), bool>,
+    /// Each user's phone-method counts.
+    counts: BTreeMap<&'j str, Counts>,
+    /// The user's phone-method types changed so far.
+    touched: HashSet<(&'j str, &'j str)>,
+    /// How many of a user's types hold each number.
+    numbers: BTreeMap<(&'j str, String), NumberCounts>,
+    violations: Vec<Violation>,
+}
+
+impl<'j> Checker<'j> {
+    /// A checker for `journal`, knowing what each op depends on from its requests.
+    fn new(journal: &'j [JournalEntry], plan: Option<&'j [PlannedWrite]>) -> Checker<'j> {
+        let mut depends_on: HashMap<&str, Vec<&str>> = HashMap::new();
+        for entry in journal {
+            if let Event::Request(r) = &entry.event
+                && let Some(op) = &r.client_request_id
+            {
+                let deps = depends_on.entry(op).or_default();
+                for dep in &r.after {
+                    if !deps.contains(&dep.as_str()) {
+                        deps.push(dep);
+                    }
+                }
+            }
+        }
+        Checker {
+            depends_on,
+            plan: plan.map(|p| p.iter().map(|w| (w.op_id.as_str(), w)).collect()),
+            ..Checker::default()
+        }
+    }
+
+    /// Checks the next change of the journal.
+    fn change(&mut self, seen: Seen<'j>) {
+        self.dependencies(seen);
+        self.duplicates(seen);
+        self.outside_plan(seen);
+        // The floors are about phone methods: profile phones do not sign anyone in.
+        if seen.change.resource == Resource::PhoneMethods {
+            self.count_methods(seen);
+            self.count_numbers(seen);
+        }
+        if let Some(op) = seen.by {
+            self.made.insert(op);
+        }
+    }
+
+    /// [`Violation::DependencyNotMet`]: an op this change's op depends on made no change yet.
+    fn dependencies(&mut self, seen: Seen<'j>) {
+        for missing in seen.by.and_then(|op| self.depends_on.get(op)).into_iter().flatten() {
+            if !self.made.contains(missing) {
+                self.violations.push(Violation::DependencyNotMet {
+                    at: seen.at(),
                     missing: missing.to_string(),
                 });
             }
         }
+    }
 
-        let earlier = match by {
-            Some(op) if is_write => match first_write.get(op) {
+    /// [`Violation::DuplicateWrite`]: an op's second write, or an add of a held phone-method type.
+    fn duplicates(&mut self, seen: Seen<'j>) {
+        let c = seen.change;
+        let earlier = match seen.by {
+            Some(op) if seen.is_write() => match self.first_write.get(op) {
                 Some(e) => Some(*e),
                 None => {
-                    first_write.insert(op, entry.seq);
+                    self.first_write.insert(op, seen.seq);
                     None
                 }
             },
             _ => None,
         };
-        let held_type = phone_method && {
-            let slot = held.entry((&c.user_id, c.phone_type)).or_insert(c.before.is_some());
+        let held_type = c.resource == Resource::PhoneMethods && {
+            let slot = self.held.entry((&c.user_id, c.phone_type)).or_insert(c.before.is_some());
             let held_before = *slot || c.before.is_some();
             *slot = c.after.is_some();
             held_before
         };
         if earlier.is_some() || (c.op == "add" && held_type) {
-            violations.push(Violation::DuplicateWrite { at: at(), earlier });
+            self.violations.push(Violation::DuplicateWrite { at: seen.at(), earlier });
         }
+    }
 
-        if is_write && let Some(plan) = &plan {
-            match by.and_then(|op| plan.get(op)) {
-                None => violations.push(Violation::OutsidePlan { at: at(), planned: None }),
-                Some(p)
-                    if !(p.user_id.eq_ignore_ascii_case(&c.user_id)
-                        && p.phone_type == c.phone_type
-                        && p.op == c.op
-                        && p.resource == c.resource) =>
-                {
-                    violations.push(Violation::OutsidePlan {
-                        at: at(),
-                        planned: Some((*p).clone()),
-                    })
-                }
-                Some(_) => {}
-            }
+    /// [`Violation::OutsidePlan`]: a write the plan, when there is one, does not have as made.
+    fn outside_plan(&mut self, seen: Seen<'j>) {
+        let Some(plan) = &self.plan else { return };
+        if !seen.is_write() {
+            return;
         }
-
-        // The floors are about phone methods: profile phones do not sign anyone in.
-        if phone_method {
-            let n = counts.entry(&c.user_id).or_insert(Counts {
-                before: c.methods_before,
-                after: c.methods_before,
-                lowest: c.methods_before,
-                lowest_at: None,
-            });
-            n.after = c.methods_after;
-            if c.methods_after < n.lowest {
-                n.lowest = c.methods_after;
-                n.lowest_at = Some(at());
-            }
-
-            // Per number: a type's value before its first change is part of the starting state.
-            if touched.insert((&c.user_id, c.phone_type))
-                && let Some(b) = &c.before
+        let c = seen.change;
+        match seen.by.and_then(|op| plan.get(op)) {
+            None => self.violations.push(Violation::OutsidePlan {
+                at: seen.at(),
+                planned: None,
+            }),
+            Some(p)
+                if !(p.user_id.eq_ignore_ascii_case(&c.user_id)
+                    && p.phone_type == c.phone_type
+                    && p.op == c.op
+                    && p.resource == c.resource) =>
             {
-                // That type held the number through everything before, so every count so far,
-                // the lowest included, was one higher.
-                let n = numbers.entry((&c.user_id, number::identity(b))).or_default();
-                n.before += 1;
-                n.now += 1;
-                n.lowest += 1;
+                self.violations.push(Violation::OutsidePlan {
+                    at: seen.at(),
+                    planned: Some((*p).clone()),
+                })
             }
-            if let Some(b) = &c.before {
-                let n = numbers.entry((&c.user_id, number::identity(b))).or_default();
-                n.now = n.now.saturating_sub(1);
-                // Only a delete breaks a type-change pair; an update replaces a number the input
-                // asked to replace.
-                if n.now < n.lowest && c.op == "delete" {
-                    n.lowest = n.now;
-                    n.lowest_at = Some(at());
-                }
-            }
-            if let Some(a) = &c.after {
-                numbers.entry((&c.user_id, number::identity(a))).or_default().now += 1;
-            }
+            Some(_) => {}
         }
+    }
 
-        if let Some(op) = by {
-            made.insert(op);
+    /// Follows the user's phone-method count, for [`Violation::BelowFloor`].
+    fn count_methods(&mut self, seen: Seen<'j>) {
+        let c = seen.change;
+        let n = self.counts.entry(&c.user_id).or_insert(Counts {
+            before: c.methods_before,
+            after: c.methods_before,
+            lowest: c.methods_before,
+            lowest_at: None,
+        });
+        n.after = c.methods_after;
+        if c.methods_after < n.lowest {
+            n.lowest = c.methods_after;
+            n.lowest_at = Some(seen.at());
         }
     }
-    for ((_, number), n) in numbers {
-        if let Some(at) = n.lowest_at
-            && n.lowest < n.before.min(n.now)
+
+    /// Follows how many of the user's types hold each number, for [`Violation::NumberBelowFloor`].
+    fn count_numbers(&mut self, seen: Seen<'j>) {
+        let c = seen.change;
+        // A type's value before its first change is part of the starting state.
+        if self.touched.insert((&c.user_id, c.phone_type))
+            && let Some(b) = &c.before
         {
-            violations.push(Violation::NumberBelowFloor {
-                at,
-                number,
-                lowest: n.lowest,
-                before: n.before,
-                after: n.now,
-            });
+            // That type held the number through everything before, so every count so far,
+            // the lowest included, was one higher.
+            let n = self.numbers.entry((&c.user_id, number::identity(b))).or_default();
+            n.before += 1;
+            n.now += 1;
+            n.lowest += 1;
+        }
+        if let Some(b) = &c.before {
+            let n = self.numbers.entry((&c.user_id, number::identity(b))).or_default();
+            n.now = n.now.saturating_sub(1);
+            // Only a delete breaks a type-change pair; an update replaces a number the input
+            // asked to replace.
+            if n.now < n.lowest && c.op == "delete" {
+                n.lowest = n.now;
+                n.lowest_at = Some(seen.at());
+            }
+        }
+        if let Some(a) = &c.after {
+            self.numbers.entry((&c.user_id, number::identity(a))).or_default().now += 1;
         }
     }
-    for n in counts.into_values() {
-        if let Some(at) = n.lowest_at
-            && n.lowest < n.before.min(n.after)
-        {
-            violations.push(Violation::BelowFloor {
-                at,
-                lowest: n.lowest,
-                before: n.before,
-                after: n.after,
-            });
+
+    /// Every violation found, the floors' included, ordered by seq.
+    fn finish(mut self) -> Vec<Violation> {
+        for ((_, number), n) in self.numbers {
+            if let Some(at) = n.lowest_at
+                && n.lowest < n.before.min(n.now)
+            {
+                self.violations.push(Violation::NumberBelowFloor {
+                    at,
+                    number,
+                    lowest: n.lowest,
+                    before: n.before,
+                    after: n.now,
+                });
+            }
         }
+        for n in self.counts.into_values() {
+            if let Some(at) = n.lowest_at
+                && n.lowest < n.before.min(n.after)
+            {
+                self.violations.push(Violation::BelowFloor {
+                    at,
+                    lowest: n.lowest,
+                    before: n.before,
+                    after: n.after,
+                });
+            }
+        }
+        self.violations.sort_by_key(|v| v.at().seq);
+        self.violations
     }
-    violations.sort_by_key(|v| v.at().seq);
-    violations
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::journal::{ChangeRecord, RequestRecord};
-    use crate::tenant::Change;
 
     const PM: &str = "/v1.0/users/u1/authentication/phoneMethods";
 
@@ -736,5 +824,28 @@ mod tests {
             change("u1", "add", "alternateMobile", (None, Some("+1 9")), (1, 2), None),
         ];
         assert_eq!(kinds(&check(&journal(events), None)), ["NumberBelowFloor", "BelowFloor"]);
+    }
+
+    #[test]
+    fn assert_safe_passes_a_clean_journal_and_lists_every_violation_a_line_each() {
+        let (j, plan) = clean();
+        assert_safe(&j, Some(&plan));
+        let events = [
+            change("u1", "add", "mobile", (None, Some("+1 6")), (1, 2), Some("a1")),
+            change("u1", "add", "mobile", (None, Some("+1 6")), (2, 3), Some("a1")),
+            change("u1", "delete", "office", (Some("+1 5"), None), (3, 0), None),
+            change("u1", "add", "office", (None, Some("+1 5")), (0, 1), None),
+        ];
+        let bad = journal(events);
+        let expected: Vec<String> = check(&bad, None).iter().map(Violation::to_string).collect();
+        assert!(expected.len() >= 3, "{expected:?}");
+        let panic = std::panic::catch_unwind(|| assert_safe(&bad, None)).unwrap_err();
+        let message = panic.downcast_ref::<String>().expect("a formatted message");
+        let mut lines = message.lines();
+        assert_eq!(
+            lines.next(),
+            Some(format!("the journal shows {} unsafe write(s):", expected.len()).as_str())
+        );
+        assert_eq!(lines.collect::<Vec<_>>(), expected);
     }
 }

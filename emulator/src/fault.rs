@@ -1,8 +1,8 @@
 //! Scripted faults: exact failure scenarios a test (or a person trying the client) queues for the
-//! next matching requests, through [`super::Emulator::inject`] or over HTTP at
-//! `/_emulator/faults`. This module holds what a fault is, which request it matches, how many it
-//! hits, and its JSON form; what a fault does to an answer lives with the handlers (`http.rs`
-//! for Graph, `token.rs` for the token endpoint).
+//! next matching requests, through `Emulator::inject` or over HTTP at `/_emulator/faults`. This
+//! module holds what a fault is, which request it matches, how many it hits, and its JSON form;
+//! what a fault does to an answer lives with the handlers (`inject.rs` for Graph calls,
+//! `token.rs` for the token endpoint).
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -141,7 +141,7 @@ impl Fault {
 
 /// The queue of scripted faults, in the order they were added.
 #[derive(Default)]
-pub(super) struct Queue(Mutex<VecDeque<Fault>>);
+pub(crate) struct Queue(Mutex<VecDeque<Fault>>);
 
 impl Queue {
     /// Appends faults.
@@ -311,7 +311,7 @@ impl From<Fault> for Wire {
 
 /// Reads the body of `POST /_emulator/faults`: a JSON array of faults. The error says which
 /// fault is wrong and why.
-pub(super) fn parse_list(body: &[u8]) -> Result<Vec<Fault>, String> {
+pub(crate) fn parse_list(body: &[u8]) -> Result<Vec<Fault>, String> {
     let items: Vec<Value> = match serde_json::from_slice(body) {
         Ok(Value::Array(items)) => items,
         Ok(_) => return Err("expected a JSON array of faults, e.g. [{\"method\":\"GET\",\"status\":503}]".into()),

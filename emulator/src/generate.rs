@@ -2,8 +2,8 @@
 //! export with a chosen fraction of changes, deterministically from a seed number. Benchmarks
 //! and soak tests use it instead of checked-in giant files.
 
-use super::dice::Dice;
-use super::tenant::{Seed, SeedPhone, SeedUser};
+use crate::dice::Dice;
+use crate::tenant::{Seed, SeedPhone, SeedUser};
 use std::io::Write;
 
 /// A generated tenant and the HR rows that describe where it should go.
@@ -164,6 +164,8 @@ impl Generated {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::resources::tables;
+    use crate::tenant::Tenant;
 
     #[test]
     fn is_deterministic_and_holds_the_rules() {
@@ -171,7 +173,7 @@ mod tests {
         let b = generate(500, 7, 0.2);
         assert_eq!(a.seed, b.seed);
         assert_eq!(a.rows, b.rows);
-        assert!(super::super::tenant::Tenant::from_seed(&a.seed, &Default::default()).is_ok());
+        assert!(Tenant::from_seed(&a.seed, tables()).is_ok());
         assert!((60..140).contains(&a.changed_users), "{}", a.changed_users);
         assert_ne!(generate(500, 8, 0.2).seed, a.seed);
     }
@@ -179,7 +181,7 @@ mod tests {
     #[test]
     fn a_migration_moves_every_office_number_to_mobile() {
         let g = generate_type_changes(50, 3);
-        assert!(super::super::tenant::Tenant::from_seed(&g.seed, &Default::default()).is_ok());
+        assert!(Tenant::from_seed(&g.seed, tables()).is_ok());
         assert_eq!(g.rows.len(), 50);
         for (user, row) in g.seed.users.iter().zip(&g.rows) {
             assert_eq!(user.phone_methods.len(), 1);

@@ -1,197 +1,14 @@
-//! What one Graph operation does, whether it came alone or as a `$batch` item: the bearer-token
-//! check, throttling (docs/graph.md#throttling), injected faults, addressing users
-//! (docs/graph.md#addressing-users), and routing to the phone-method resources (tenant.rs) and
-//! the beta profile phones (profile.rs).
+//! What one Graph operation does, whether it came alone or as a `$batch` item: it addresses the
+//! user (docs/graph.md#addressing-users), finds the resource in the route table (resources/),
+//! lets its guard refuse it, looks the user up in the locked tenant, has the resource serve it,
+//! and journals the changes made before the tenant is unlocked. The token check and throttling
+//! happen before (gate.rs), and so does an injected fault (inject.rs).
 
 use crate::answer::Answer;
-use crate::journal::ChangeRecord;
-use crate::journal::Event;
-use crate::options::{FaultKind, RetryAfterMode};
-use crate::tenant::Failure;
-use crate::tenant::Tenant;
-use crate::{Effect, Issued, Shared, profile};
-use axum::http::HeaderMap;
-use serde_json::{Value, json};
-use std::time::{Duration, Instant, SystemTime};
-
-/// Characters escaped in the user part of `@odata.context` (Graph writes `users('kim%40contoso.com')`).
-const CONTEXT_SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
-    .remove(b'.')
-    .remove(b'-')
-    .remove(b'_')
-    .remove(b'~');
-
-/// The bearer token's grant, or the 401 Graph gives.
-pub(crate) fn authorize(s: &Shared, headers: &HeaderMap) -> Result<Issued, Answer> {
-    let token = headers
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
-        .map(str::trim)
-        .unwrap_or("");
-    if token.is_empty() {
-        return Err(Answer::error(401, "InvalidAuthenticationToken", "Access token is empty."));
-    }
-    match s.tokens.lock().expect("tokens lock").get(token) {
-        None => Err(Answer::error(
-            401,
-            "InvalidAuthenticationToken",
-            "IDX14100: JWT is not well formed. Access token validation failure.",
-        )),
-        Some(issued) if issued.expiry <= Instant::now() => Err(Answer::error(
-            401,
-            "InvalidAuthenticationToken",
-            "Lifetime validation failed, the token is expired.",
-        )),
-        Some(issued) => Ok(issued.clone()),
-    }
-}
-
-/// The `Retry-After` value for a wait, in the configured style (docs/graph.md#retry-after).
-pub(crate) fn retry_after(mode: RetryAfterMode, wait: Duration) -> Option<String> {
-    match mode {
-        RetryAfterMode::Seconds => Some(wait.as_secs_f64().ceil().max(1.0).to_string()),
-        RetryAfterMode::Fractional => Some(format!("{:.3}", wait.as_secs_f64().max(0.001))),
-        RetryAfterMode::HttpDate => Some(httpdate::fmt_http_date(
-            SystemTime::now() + Duration::from_secs_f64(wait.as_secs_f64().ceil().max(1.0)),
-        )),
-        RetryAfterMode::Absent => None,
-    }
-}
-
-/// Charges the throttle for one request; a 429 answer when over budget.
-pub(crate) fn charge(s: &Shared, issued: &Issued, method: &str) -> Result<Vec<(&'static str, String)>, Answer> {
-    let is_write = matches!(method, "POST" | "PATCH" | "PUT" | "DELETE");
-    let mut headers = vec![("x-ms-resource-unit", "1".to_string())];
-    match s
-        .throttle
-        .lock()
-        .expect("throttle lock")
-        .charge(&issued.app, &issued.tenant, is_write, Instant::now())
-    {
-        Ok(admitted) => {
-            if let Some(p) = admitted.limit_percentage {
-                headers.push(("x-ms-throttle-limit-percentage", format!("{p:.1}")));
-            }
-            Ok(headers)
-        }
-        Err(t) => {
-            let mut a = Answer::error(429, "TooManyRequests", "Please retry again later.");
-            headers.push(("x-ms-throttle-scope", t.scope));
-            headers.push(("x-ms-throttle-information", t.information.to_string()));
-            if let Some(ra) = retry_after(s.options.retry_after, t.wait) {
-                headers.push(("retry-after", ra));
-            }
-            a.headers = headers;
-            Err(a)
-        }
-    }
-}
-
-/// The fault a Graph request with `method` at `path` meets, if any: a scripted one first, else a
-/// random draw (without transport faults unless `transport_ok`).
-fn pick_fault(s: &Shared, method: &str, path: &str, transport_ok: bool) -> Option<Effect> {
-    if let Some(effect) = s.faults.take(method, path) {
-        return Some(effect);
-    }
-    if s.options.fault_rate <= 0.0 {
-        return None;
-    }
-    let mut dice = s.dice.lock().expect("dice lock");
-    if dice.unit() >= s.options.fault_rate {
-        return None;
-    }
-    let kinds: Vec<FaultKind> = s
-        .options
-        .faults
-        .iter()
-        .copied()
-        .filter(|k| transport_ok || !matches!(k, FaultKind::Drop | FaultKind::Slow | FaultKind::AppliedDrop))
-        .collect();
-    let kind = *kinds.get(dice.below(kinds.len() as u64) as usize)?;
-    Some(match kind {
-        FaultKind::E500 => fault_status(500, None),
-        FaultKind::E502 => fault_status(502, None),
-        FaultKind::E503 => fault_status(503, None),
-        FaultKind::E503RetryAfter => fault_status(503, retry_after(s.options.retry_after, Duration::from_secs(1))),
-        FaultKind::E504 => fault_status(504, None),
-        FaultKind::E507 => fault_status(507, None),
-        FaultKind::Drop => Effect::Drop,
-        FaultKind::Slow => Effect::Slow,
-        FaultKind::Applied500 => Effect::Applied(500),
-        FaultKind::AppliedDrop => Effect::AppliedDrop,
-        FaultKind::Applied429 => Effect::Applied(429),
-    })
-}
-
-/// A status effect with the usual code and message.
-fn fault_status(status: u16, retry_after: Option<String>) -> Effect {
-    Effect::Status {
-        status,
-        retry_after,
-        code: None,
-        message: None,
-    }
-}
-
-/// The Graph error for an injected status; `code` and `message` default to the usual ones.
-fn fault_answer(status: u16, retry_after: Option<String>, code: Option<String>, message: Option<String>) -> Answer {
-    let (usual_code, usual_message) = match status {
-        401 => ("InvalidAuthenticationToken", "Access token validation failure."),
-        403 => ("Authorization_RequestDenied", "Insufficient privileges to complete the operation."),
-        429 => ("TooManyRequests", "Please retry again later."),
-        500 => ("generalException", "An unspecified error has occurred."),
-        502 => ("BadGateway", "The upstream service returned an invalid response."),
-        503 => ("serviceNotAvailable", "The service is temporarily unavailable. Please retry later."),
-        504 => ("GatewayTimeout", "The upstream service did not respond in time."),
-        507 => ("quotaLimitReached", "Insufficient storage to complete the request."),
-        _ => ("UnknownError", "Injected fault."),
-    };
-    let mut a = Answer::error(
-        status,
-        code.as_deref().unwrap_or(usual_code),
-        message.unwrap_or_else(|| usual_message.to_string()),
-    );
-    if let Some(ra) = retry_after {
-        a.headers.push(("retry-after", ra));
-    }
-    a
-}
-
-/// Meets the fault a Graph request with `method` at `path` draws (see [`pick_fault`]) around
-/// `run`, which processes the request.
-pub(crate) fn with_fault(s: &Shared, method: &str, path: &str, transport_ok: bool, run: impl FnOnce() -> Answer) -> Answer {
-    let effect = pick_fault(s, method, path, transport_ok);
-    let name = effect.as_ref().map(|e| format!("{e:?}"));
-    let mut answer = match effect {
-        None => return run(),
-        Some(Effect::Status {
-            status,
-            retry_after,
-            code,
-            message,
-        }) => fault_answer(status, retry_after, code, message),
-        Some(Effect::Drop) => Answer {
-            drop: true,
-            ..Answer::ok(0, None)
-        },
-        Some(Effect::Slow) => Answer {
-            delay: Some(s.slow()),
-            ..run()
-        },
-        Some(Effect::Applied(status)) => {
-            let done = run();
-            if done.is_success() {
-                fault_answer(status, None, None, None)
-            } else {
-                done
-            }
-        }
-        Some(Effect::AppliedDrop) => Answer { drop: true, ..run() },
-    };
-    answer.fault = name;
-    answer
-}
+use crate::call::{Call, Operation};
+use crate::journal::{ChangeRecord, Event};
+use crate::resources::{self, users};
+use crate::shared::Shared;
 
 /// Splits a raw path into decoded segments, so `%2F` inside a UPN stays inside its segment.
 pub(crate) fn segments(path: &str) -> Vec<String> {
@@ -224,253 +41,37 @@ fn user_of(segs: &[String]) -> Result<(String, &[String]), Answer> {
     Ok((inner.replace("''", "'"), &segs[1..]))
 }
 
-fn is(segment: &str, name: &str) -> bool {
-    segment.eq_ignore_ascii_case(name)
-}
-
-/// One Graph operation: a plain request or a `$batch` item.
-pub(crate) struct Operation<'a> {
-    /// `v1.0` or `beta`.
-    pub version: &'a str,
-    /// HTTP method, upper case.
-    pub method: &'a str,
-    /// Decoded path segments after the version.
-    pub rest: &'a [String],
-    /// The query string, without `?` (empty when none).
-    pub query: &'a str,
-    /// The request body.
-    pub body: &'a [u8],
-    /// The `client-request-id` (op id) that changes are journaled as made by.
-    pub by: Option<&'a str>,
-    /// Whom the bearer token was issued to.
-    pub caller: &'a Issued,
-}
-
-/// The `$select` list of a query string, if it has one.
-fn select(query: &str) -> Option<Vec<String>> {
-    url::form_urlencoded::parse(query.as_bytes())
-        .find(|(k, _)| k.eq_ignore_ascii_case("$select"))
-        .map(|(_, v)| v.split(',').map(str::trim).filter(|p| !p.is_empty()).map(str::to_string).collect())
-}
-
-/// `GET /users/{user}`: the properties the emulator knows (`id`, `userPrincipalName`), or the
-/// ones `$select` names.
-fn user_entity(tenant: &Tenant, u: usize, version: &str, query: &str) -> Answer {
-    let (id, upn) = tenant.identity(u);
-    let known = [("id", id), ("userPrincipalName", upn)];
-    let Some(wanted) = select(query) else {
-        let mut body = json!({"@odata.context": format!("https://graph.microsoft.com/{version}/$metadata#users/$entity")});
-        for (name, value) in known {
-            body[name] = json!(value);
-        }
-        return Answer::ok(200, Some(body));
-    };
-    let mut picked = Vec::new();
-    for name in &wanted {
-        match known.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)) {
-            Some(p) => picked.push(*p),
-            None => {
-                return Answer::error(
-                    400,
-                    "BadRequest",
-                    format!(
-                        "Parsing OData Select and Expand failed: Could not find a property named '{name}' on type 'microsoft.graph.user'."
-                    ),
-                );
-            }
-        }
-    }
-    let names: Vec<&str> = picked.iter().map(|(k, _)| *k).collect();
-    let mut body = json!({"@odata.context": format!("https://graph.microsoft.com/{version}/$metadata#users({})/$entity", names.join(","))});
-    for (name, value) in picked {
-        body[name] = json!(value);
-    }
-    Answer::ok(200, Some(body))
-}
-
-/// Users a page holds unless `$top` says otherwise, and at most (Graph's list users: 100, 999).
-const PAGE: usize = 100;
-const MAX_PAGE: usize = 999;
-
-/// `GET /users`: a page of users (`id`, `userPrincipalName`), in a stable order, with an
-/// `@odata.nextLink` carrying a `$skiptoken` while more remain. `$top` sets the page size (1 to
-/// 999); a `$skiptoken` this emulator did not issue is refused.
-fn list_users(tenant: &Tenant, version: &str, query: &str) -> Answer {
-    let params: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes()).into_owned().collect();
-    let param = |name: &str| params.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str());
-    let top = match param("$top").map(str::parse::<usize>) {
-        None => PAGE,
-        Some(Ok(n)) if (1..=MAX_PAGE).contains(&n) => n,
-        Some(_) => {
-            return Answer::error(
-                400,
-                "Request_BadRequest",
-                "Invalid page size specified: the $top value must be between 1 and 999.",
-            );
-        }
-    };
-    let from = match param("$skiptoken").map(|t| t.strip_prefix("emu-").and_then(|n| n.parse::<usize>().ok())) {
-        None => 0,
-        Some(Some(n)) if n <= tenant.user_count() => n,
-        Some(_) => {
-            return Answer::error(
-                400,
-                "Directory_ExpiredPageToken",
-                "The specified page token value has expired and can no longer be included in your request.",
-            );
-        }
-    };
-    let to = (from + top).min(tenant.user_count());
-    let value: Vec<Value> = (from..to)
-        .map(|u| {
-            let (id, upn) = tenant.identity(u);
-            json!({"id": id, "userPrincipalName": upn})
-        })
-        .collect();
-    let mut body = json!({
-        "@odata.context": format!("https://graph.microsoft.com/{version}/$metadata#users(id,userPrincipalName)"),
-        "value": value,
-    });
-    if to < tenant.user_count() {
-        body["@odata.nextLink"] = json!(format!(
-            "https://graph.microsoft.com/{version}/users?$select=id,userPrincipalName&$top={top}&$skiptoken=emu-{to}"
-        ));
-    }
-    Answer::ok(200, Some(body))
-}
-
-/// Serves one Graph operation on a user; shared by plain requests and `$batch` items. The
-/// changes it makes are journaled before the tenant is unlocked, so the journal has them in the
-/// order they were made.
+/// Serves one Graph operation; shared by plain requests and `$batch` items. The changes it makes
+/// are journaled before the tenant is unlocked, so the journal has them in the order they were
+/// made.
 pub(crate) fn dispatch(s: &Shared, op: &Operation) -> Answer {
-    let (version, method, body) = (op.version, op.method, op.body);
-    if method == "GET" && op.rest.len() == 1 && is(&op.rest[0], "users") {
-        return list_users(&s.tenant.lock().expect("tenant lock"), version, op.query);
+    // The users collection is the one path not under a user.
+    if op.method == "GET" && op.rest.len() == 1 && op.rest[0].eq_ignore_ascii_case("users") {
+        return users::list(&s.tenant.lock().expect("tenant lock"), op.version, op.query);
     }
     let (user, tail) = match user_of(op.rest) {
         Ok(v) => v,
         Err(a) => return a,
     };
     let names: Vec<&str> = tail.iter().map(String::as_str).collect();
-    let sign_in_preferences = version == "beta" && names.len() == 2 && is(names[0], "authentication") && is(names[1], "signInPreferences");
-    if sign_in_preferences && s.options.sign_in_preferences_forbidden {
-        return Answer::error(
-            403,
-            "Authorization_RequestDenied",
-            "Insufficient privileges to complete the operation.",
-        );
+    let (route, rest) = resources::route(op.version, &names);
+    if let Some(refused) = route.guard.and_then(|guard| guard(&s.options, op, rest)) {
+        return refused;
     }
-    let profile_phones = version == "beta" && names.len() >= 2 && is(names[0], "profile") && is(names[1], "phones");
-    if profile_phones
-        && s.options.profile_app_only_forbidden
-        && !op.caller.delegated
-        && matches!(method, "POST" | "PATCH" | "PUT" | "DELETE")
-    {
-        return Answer::error(
-            403,
-            "Authorization_RequestDenied",
-            "Insufficient privileges to complete the operation.",
-        );
-    }
-    let parse_body = || -> Result<Value, Answer> {
-        serde_json::from_slice(body).map_err(|_| {
-            Answer::error(
-                400,
-                "BadRequest",
-                "Unable to read JSON request payload. Please ensure Content-Type header is set and payload is of valid JSON format.",
-            )
-        })
-    };
-    let user_context = format!(
-        "https://graph.microsoft.com/{version}/$metadata#users('{}')",
-        percent_encoding::utf8_percent_encode(&user, CONTEXT_SEGMENT)
-    );
-    let context = |suffix: &str| format!("{user_context}/authentication/{suffix}");
-    let profile_entity = |mut v: Value| {
-        v["@odata.context"] = json!(format!("{user_context}/profile/phones/$entity"));
-        v
-    };
-    let not_allowed = || {
-        Ok(Answer::error(
-            405,
-            "Request_BadRequest",
-            format!("The HTTP method '{method}' is not allowed on this resource."),
-        ))
-    };
     let mut tenant = s.tenant.lock().expect("tenant lock");
     let u = match tenant.user(&user) {
         Ok(u) => u,
         Err(f) => return f.into(),
     };
-    let phone_methods = names.len() >= 2 && is(names[0], "authentication") && is(names[1], "phoneMethods");
-    let action = |n: &str| names.len() == 4 && (is(names[3], n) || is(names[3], &format!("microsoft.graph.{n}")));
-    let result: Result<Answer, Failure> = match (method, names.len()) {
-        ("GET", 0) => Ok(user_entity(&tenant, u, version, op.query)),
-        (_, 0) => not_allowed(),
-        ("GET", 2) if sign_in_preferences => Ok(Answer::ok(
-            200,
-            Some(json!({
-                "@odata.context": context("signInPreferences"),
-                "@odata.type": "#microsoft.graph.signInPreferences",
-                "isSystemPreferredAuthenticationMethodEnabled": false,
-                "userPreferredMethodForSecondaryAuthentication": tenant.preferred_method(u),
-            })),
-        )),
-        (_, 2) if sign_in_preferences => not_allowed(),
-        ("GET", 2) if names[0].eq_ignore_ascii_case("authentication") && is(names[1], "methods") => Ok(Answer::ok(
-            200,
-            Some(json!({"@odata.context": context("methods"), "value": tenant.all_methods(u)})),
-        )),
-        ("GET", 2) if phone_methods => Ok(Answer::ok(
-            200,
-            Some(json!({"@odata.context": context("phoneMethods"), "value": tenant.list(u)})),
-        )),
-        ("GET", 3) if phone_methods => tenant.get(u, names[2]).map(|mut v| {
-            v["@odata.context"] = json!(context("phoneMethods/$entity"));
-            Answer::ok(200, Some(v))
-        }),
-        ("POST", 2) if phone_methods => match parse_body() {
-            Ok(b) => tenant.create(u, &b).map(|v| Answer::ok(s.options.create_status, Some(v))),
-            Err(a) => return a,
-        },
-        ("PATCH", 3) if phone_methods => match parse_body() {
-            Ok(b) => tenant.update(u, names[2], &b).map(|v| match s.options.update_response {
-                super::options::UpdateResponse::Empty => Answer::ok(204, None),
-                super::options::UpdateResponse::Body => Answer::ok(200, Some(v)),
-            }),
-            Err(a) => return a,
-        },
-        ("DELETE", 3) if phone_methods => tenant.delete(u, names[2]).map(|()| Answer::ok(204, None)),
-        ("POST", 4) if phone_methods && action("enableSmsSignIn") => tenant.sms_sign_in(u, names[2], true).map(|()| Answer::ok(204, None)),
-        ("POST", 4) if phone_methods && action("disableSmsSignIn") => {
-            tenant.sms_sign_in(u, names[2], false).map(|()| Answer::ok(204, None))
-        }
-        (_, 2..=4) if phone_methods => not_allowed(),
-        ("GET", 2) if profile_phones => Ok(Answer::ok(
-            200,
-            Some(json!({"@odata.context": format!("{user_context}/profile/phones"), "value": tenant.profile(u).list()})),
-        )),
-        ("GET", 3) if profile_phones => tenant.profile(u).get(names[2]).map(|v| Answer::ok(200, Some(profile_entity(v)))),
-        ("POST", 2) if profile_phones => match parse_body() {
-            Ok(b) => profile::create(&mut tenant, u, &b, op.caller).map(|v| Answer::ok(201, Some(profile_entity(v)))),
-            Err(a) => return a,
-        },
-        ("PATCH", 3) if profile_phones => match parse_body() {
-            Ok(b) => profile::update(&mut tenant, u, names[2], &b, op.caller).map(|v| Answer::ok(200, Some(profile_entity(v)))),
-            Err(a) => return a,
-        },
-        ("DELETE", 3) if profile_phones => profile::delete(&mut tenant, u, names[2]).map(|()| Answer::ok(204, None)),
-        (_, 2..=3) if profile_phones => not_allowed(),
-        (_, _) if profile_phones => Ok(Answer::error(
-            400,
-            "BadRequest",
-            format!("Resource not found for the segment '{}'.", names[3]),
-        )),
-        _ => Ok(Answer::error(
+    let mut call = Call::new(op, &s.options, &mut tenant, u, &user);
+    let answer = match (route.serve)(&mut call, rest) {
+        Some(Ok(answer)) => answer,
+        Some(Err(failure)) => failure.into(),
+        None => Answer::error(
             400,
             "BadRequest",
             format!("Resource not found for the segment '{}'.", names.first().copied().unwrap_or("")),
-        )),
+        ),
     };
     let by = op.by.map(str::to_string);
     s.journal.record(
@@ -479,5 +80,5 @@ pub(crate) fn dispatch(s: &Shared, op: &Operation) -> Answer {
             .into_iter()
             .map(|change| Event::Change(ChangeRecord { change, by: by.clone() })),
     );
-    result.unwrap_or_else(Answer::from)
+    answer
 }

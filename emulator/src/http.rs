@@ -1,11 +1,17 @@
 //! The emulator's HTTP surface: the routes (Graph's paths for both versions, the token endpoint,
 //! the `/_emulator` routes for state, journal and scripted faults), latency, and the request
-//! journal. What an operation does is in `graph.rs`; `$batch` is in `batch.rs`.
+//! journal. Before an operation runs it passes the token check and the throttle (`gate.rs`) and
+//! meets any injected fault (`inject.rs`); what it does is `graph.rs`'s and the resources'
+//! (`resources/`); `$batch` is in `batch.rs`.
 
 use crate::answer::{Answer, respond};
-use crate::graph::{Operation, authorize, charge, dispatch, segments, with_fault};
+use crate::call::Operation;
+use crate::gate::{authorize, charge};
+use crate::graph::{dispatch, segments};
+use crate::inject::with_fault;
 use crate::journal::{AFTER_HEADER, Event, RequestRecord, after_ops};
-use crate::{Shared, batch, fault, token};
+use crate::shared::Shared;
+use crate::{batch, fault, token};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
@@ -15,6 +21,7 @@ use axum::routing::{get, post};
 use serde_json::json;
 use std::sync::Arc;
 
+/// Every route the emulator serves; what no route names is a Graph call.
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/{tenant}/oauth2/v2.0/token", post(token::token))

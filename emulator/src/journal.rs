@@ -5,7 +5,7 @@
 //! still locked, so the journal's order of changes is the order they were made; the request
 //! that made it is journaled after it.
 
-use super::tenant::Change;
+use crate::tenant::Change;
 use serde::{Deserialize, Serialize};
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -17,7 +17,7 @@ use std::time::Instant;
 pub const AFTER_HEADER: &str = "x-phonesync-after";
 
 /// The op ids an [`AFTER_HEADER`] value names (none when the header is absent or empty).
-pub(super) fn after_ops(value: Option<&str>) -> Vec<String> {
+pub(crate) fn after_ops(value: Option<&str>) -> Vec<String> {
     value
         .into_iter()
         .flat_map(|v| v.split(','))

@@ -7,107 +7,46 @@
 //! (`phonesync emulator`). It follows docs/graph.md, not the client, and shares no code with the
 //! client side.
 
+mod access;
 mod answer;
+mod assertion;
 mod batch;
+mod call;
 pub mod check;
 mod dice;
 mod fault;
+mod gate;
 pub mod generate;
 mod graph;
 mod http;
+mod inject;
 pub mod journal;
 mod number;
 pub mod options;
-mod profile;
+mod refusal;
+mod resources;
+mod shared;
 pub mod tenant;
 mod throttle;
 mod token;
 
+pub use access::Grant as TokenGrant;
 pub use fault::{Effect, Fault};
 pub use journal::{ChangeRecord, Event, JournalEntry, RequestRecord};
 pub use options::Options;
 pub use tenant::{Change, Resource, Seed, SeedPhone, SeedProfilePhone, SeedUser};
-pub use token::Grant as TokenGrant;
 
 use anyhow::{Context, Result};
-use dice::Dice;
+use assertion::Certificate;
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use std::collections::HashMap;
+use shared::Shared;
 use std::net::SocketAddr;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Instant;
 use tenant::Tenant;
-use throttle::Throttle;
 use tokio::sync::watch;
 use tower::ServiceExt;
-
-/// An access token the emulator issued.
-#[derive(Debug, Clone)]
-struct Issued {
-    expiry: Instant,
-    app: String,
-    tenant: String,
-    /// Issued for a signed-in user (device code, refresh token), not app-only.
-    delegated: bool,
-}
-
-/// State shared by the handlers.
-struct Shared {
-    tenant: Mutex<Tenant>,
-    tokens: Mutex<HashMap<String, Issued>>,
-    options: Options,
-    certificate: Option<token::Certificate>,
-    faults: fault::Queue,
-    dice: Mutex<Dice>,
-    throttle: Mutex<Throttle>,
-    journal: journal::Journal,
-    device_codes: Mutex<HashMap<String, token::PendingDeviceCode>>,
-    refresh_tokens: Mutex<HashMap<String, String>>,
-    tokens_issued: std::sync::atomic::AtomicU64,
-    grants: Mutex<Vec<token::Grant>>,
-    calls: CallGauge,
-}
-
-/// Graph HTTP calls (single requests and `$batch` envelopes) being answered now, and the most
-/// ever at once: how a test sees a client's concurrency.
-#[derive(Default)]
-struct CallGauge {
-    open: std::sync::atomic::AtomicU64,
-    most: std::sync::atomic::AtomicU64,
-}
-
-/// One open call; closing it (dropping) takes it off the gauge, however the handler ends.
-struct OpenCall<'a>(&'a CallGauge);
-
-impl CallGauge {
-    fn open(&self) -> OpenCall<'_> {
-        use std::sync::atomic::Ordering::Relaxed;
-        let now = self.open.fetch_add(1, Relaxed) + 1;
-        self.most.fetch_max(now, Relaxed);
-        OpenCall(self)
-    }
-}
-
-impl Drop for OpenCall<'_> {
-    fn drop(&mut self) {
-        self.0.open.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
-    }
-}
-
-impl Shared {
-    fn latency(&self) -> Duration {
-        let jitter = match self.options.latency_jitter_ms {
-            0 => 0,
-            j => self.dice.lock().expect("dice lock").below(j + 1),
-        };
-        Duration::from_millis(self.options.latency_ms + jitter)
-    }
-
-    fn slow(&self) -> Duration {
-        Duration::from_millis(self.options.slow_ms)
-    }
-}
 
 /// A running emulator.
 pub struct Emulator {
@@ -133,30 +72,16 @@ impl Emulator {
     /// Starts an emulator on `listen` (port 0 picks a free port) holding `seed`.
     pub async fn start(listen: SocketAddr, seed: &Seed, options: Options) -> Result<Emulator> {
         options.validate().map_err(anyhow::Error::msg)?;
-        let tenant = Tenant::from_seed(seed, &options).map_err(|e| anyhow::anyhow!("invalid emulator seed: {e}"))?;
+        let tenant = Tenant::from_seed(seed, resources::tables()).map_err(|e| anyhow::anyhow!("invalid emulator seed: {e}"))?;
         let certificate = match &options.certificate {
             Some(path) => {
                 let pem = std::fs::read(path).with_context(|| format!("cannot read certificate {}", path.display()))?;
-                Some(token::Certificate::from_pem(&pem).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?)
+                Some(Certificate::from_pem(&pem).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?)
             }
             None => None,
         };
         let journal = journal::Journal::new(options.journal.as_deref()).context("cannot open the journal file")?;
-        let shared = Arc::new(Shared {
-            tenant: Mutex::new(tenant),
-            tokens: Mutex::default(),
-            certificate,
-            faults: fault::Queue::default(),
-            dice: Mutex::new(Dice::new(options.random_seed)),
-            throttle: Mutex::new(Throttle::new(&options)),
-            journal,
-            device_codes: Mutex::default(),
-            refresh_tokens: Mutex::default(),
-            tokens_issued: Default::default(),
-            calls: CallGauge::default(),
-            grants: Mutex::default(),
-            options,
-        });
+        let shared = Arc::new(Shared::new(tenant, certificate, journal, options));
         let listener = tokio::net::TcpListener::bind(listen)
             .await
             .with_context(|| format!("cannot listen on {listen}"))?;
@@ -271,7 +196,7 @@ impl Emulator {
     /// The most Graph HTTP calls (single requests and `$batch` envelopes, not token requests)
     /// it was answering at once.
     pub fn most_calls_in_flight(&self) -> u64 {
-        self.shared.calls.most.load(std::sync::atomic::Ordering::Relaxed)
+        self.shared.calls.most()
     }
 
     /// Access tokens issued so far.

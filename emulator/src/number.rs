@@ -2,7 +2,7 @@
 //! (docs/graph.md#number-format-and-echo): which spellings are accepted and how they are echoed.
 //! Written independently of the client's parser on purpose.
 
-use super::options::{NumberEcho, NumberInput};
+use crate::options::{NumberEcho, NumberInput};
 
 /// A number split into its parts.
 #[derive(Debug, Clone, PartialEq, Eq)]

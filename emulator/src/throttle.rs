@@ -3,9 +3,9 @@
 //! counted even while throttled, so retrying before `Retry-After` only makes the wait longer
 //! (docs/graph.md#retry-after).
 
-use super::options::Options;
+use crate::options::{Options, RetryAfterMode};
 use std::collections::HashMap;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 #[derive(Debug, Clone)]
 struct Bucket {
@@ -118,6 +118,18 @@ impl Throttle {
         Ok(Admitted {
             limit_percentage: (used > 0.8).then_some(used.min(1.8)),
         })
+    }
+}
+
+/// The `Retry-After` value for a wait, in the configured style (docs/graph.md#retry-after).
+pub(crate) fn retry_after(mode: RetryAfterMode, wait: Duration) -> Option<String> {
+    match mode {
+        RetryAfterMode::Seconds => Some(wait.as_secs_f64().ceil().max(1.0).to_string()),
+        RetryAfterMode::Fractional => Some(format!("{:.3}", wait.as_secs_f64().max(0.001))),
+        RetryAfterMode::HttpDate => Some(httpdate::fmt_http_date(
+            SystemTime::now() + Duration::from_secs_f64(wait.as_secs_f64().ceil().max(1.0)),
+        )),
+        RetryAfterMode::Absent => None,
     }
 }
 

@@ -1,132 +1,27 @@
 //! The emulator's OAuth 2.0 token endpoint, `POST /{tenant}/oauth2/v2.0/token`, client-credentials
 //! grant (docs/graph.md#tokens): a client secret; a client assertion signed PS256 (`x5t#S256`) or
 //! RS256 (`x5t`) with the configured certificate; or a federated assertion from the configured
-//! issuer with audience `api://AzureADTokenExchange`. Errors are shaped like Entra's, and so are
-//! the answers of faults scripted for it (method `token`).
+//! issuer with audience `api://AzureADTokenExchange`. Also the device-code sign-in and the
+//! refresh-token grant it leads to. Errors are shaped like Entra's (refusal.rs), and so are the
+//! answers of faults scripted for it (method `token`); assertions are checked in assertion.rs;
+//! what a grant leaves behind (tokens, device codes, grants) is kept in access.rs's records.
 
-use super::{Effect, Shared, answer, fault};
+use crate::access::{Grant, Issued, PendingDeviceCode};
+use crate::answer;
+use crate::assertion::{self, JWT_BEARER};
+use crate::fault::{self, Effect};
+use crate::refusal::{Refusal, fault_refusal, refuse};
+use crate::shared::Shared;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::json;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
-const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
-const EXCHANGE_AUDIENCE: &str = "api://AzureADTokenExchange";
-
-/// The certificate client assertions are checked against.
-pub struct Certificate {
-    pem: Vec<u8>,
-    sha256: String,
-    sha1: String,
-}
-
-impl Certificate {
-    /// Reads a PEM certificate and computes its thumbprints.
-    pub fn from_pem(pem_bytes: &[u8]) -> Result<Certificate, String> {
-        let parsed = pem::parse_many(pem_bytes)
-            .map_err(|e| e.to_string())?
-            .into_iter()
-            .find(|p| p.tag() == "CERTIFICATE")
-            .ok_or("no CERTIFICATE block")?;
-        let der = parsed.contents();
-        let digest = |alg| URL_SAFE_NO_PAD.encode(aws_lc_rs::digest::digest(alg, der).as_ref());
-        DecodingKey::from_rsa_pem(pem_bytes).map_err(|e| format!("not an RSA certificate: {e}"))?;
-        Ok(Certificate {
-            pem: pem_bytes.to_vec(),
-            sha256: digest(&aws_lc_rs::digest::SHA256),
-            sha1: digest(&aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY),
-        })
-    }
-}
-
-/// A token-service refusal.
-struct Refusal {
-    status: StatusCode,
-    error: String,
-    code: u32,
-    description: String,
-}
-
-fn refuse(status: StatusCode, error: impl Into<String>, code: u32, description: impl Into<String>) -> Refusal {
-    Refusal {
-        status,
-        error: error.into(),
-        code,
-        description: description.into(),
-    }
-}
-
-/// The refusal a scripted status fault makes: an OAuth error (`temporarily_unavailable` for
-/// 429 and 503/504, `server_error` for other 5xx, `invalid_client` for 401, `invalid_request` for
-/// other 4xx) unless the fault names its own `code` and `message`.
-fn fault_refusal(status: u16, code: Option<String>, message: Option<String>) -> Refusal {
-    let (error, description) = match status {
-        429 | 503 | 504 => (
-            "temporarily_unavailable",
-            "The service is temporarily unavailable. Please retry later.",
-        ),
-        401 => ("invalid_client", "Client authentication failed."),
-        500..=599 => ("server_error", "An unexpected error occurred on the server."),
-        _ => ("invalid_request", "The request is not valid."),
-    };
-    refuse(
-        StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE),
-        code.unwrap_or_else(|| error.to_string()),
-        90033,
-        message.unwrap_or_else(|| description.to_string()),
-    )
-}
-
-impl IntoResponse for Refusal {
-    fn into_response(self) -> Response {
-        let trace = uuid::Uuid::new_v4().to_string();
-        let body = json!({
-            "error": self.error,
-            "error_description": format!("AADSTS{}: {} Trace ID: {trace}", self.code, self.description),
-            "error_codes": [self.code],
-            "timestamp": time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
-            "trace_id": trace,
-            "correlation_id": uuid::Uuid::new_v4().to_string(),
-        });
-        (self.status, axum::Json(body)).into_response()
-    }
-}
-
-/// Claims read from an assertion.
-#[derive(serde::Deserialize)]
-struct Claims {
-    iss: String,
-    sub: String,
-    #[serde(default)]
-    aud: serde_json::Value,
-    #[serde(default)]
-    jti: Option<String>,
-    #[serde(default)]
-    exp: Option<i64>,
-}
-
-fn audiences(aud: &serde_json::Value) -> Vec<String> {
-    match aud {
-        serde_json::Value::String(s) => vec![s.clone()],
-        serde_json::Value::Array(v) => v.iter().filter_map(|a| a.as_str().map(str::to_string)).collect(),
-        _ => Vec::new(),
-    }
-}
-
-/// A device code waiting for an admin to sign in.
-pub struct PendingDeviceCode {
-    user_code: String,
-    client_id: String,
-    approved: bool,
-    expiry: Instant,
-}
+const DEVICE_CODE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
 
 /// What a successful grant yields.
 struct Granted {
@@ -136,7 +31,7 @@ struct Granted {
 }
 
 /// `POST /{tenant}/oauth2/v2.0/token`, meeting the fault scripted for it, if any.
-pub async fn token(State(s): State<Arc<Shared>>, Path(tenant): Path<String>, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+pub(crate) async fn token(State(s): State<Arc<Shared>>, Path(tenant): Path<String>, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
     let effect = s.faults.take(fault::TOKEN, uri.path());
     let answer = || issue(&s, tenant, &headers, &body);
     match effect {
@@ -174,37 +69,6 @@ pub async fn token(State(s): State<Arc<Shared>>, Path(tenant): Path<String>, uri
     }
 }
 
-/// How one granted token was asked for, so tests can check the client's sign-in itself.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Grant {
-    /// `client_credentials`, `refresh_token` or the device-code grant type.
-    pub grant_type: String,
-    /// The client assertion's `alg` (`PS256`, `RS256`), when one was sent.
-    pub assertion_alg: Option<String>,
-    /// The assertion's thumbprint header: `x5t#S256` or `x5t`, when it had one.
-    pub thumbprint_header: Option<&'static str>,
-}
-
-impl Grant {
-    fn of(body: &[u8]) -> Grant {
-        let form: HashMap<String, String> = url::form_urlencoded::parse(body).into_owned().collect();
-        let header = form.get("client_assertion").and_then(|a| jsonwebtoken::decode_header(a).ok());
-        Grant {
-            grant_type: form.get("grant_type").cloned().unwrap_or_default(),
-            assertion_alg: header.as_ref().map(|h| format!("{:?}", h.alg)),
-            thumbprint_header: header.as_ref().and_then(|h| {
-                if h.x5t_s256.is_some() {
-                    Some("x5t#S256")
-                } else if h.x5t.is_some() {
-                    Some("x5t")
-                } else {
-                    None
-                }
-            }),
-        }
-    }
-}
-
 /// Answers a token request: a token, or Entra's refusal.
 fn issue(s: &Shared, tenant: String, headers: &HeaderMap, body: &[u8]) -> Response {
     match grant(s, &tenant, headers, body) {
@@ -212,7 +76,7 @@ fn issue(s: &Shared, tenant: String, headers: &HeaderMap, body: &[u8]) -> Respon
             s.grants.lock().expect("grants lock").push(Grant::of(body));
             let access_token = format!("emu.{}", uuid::Uuid::new_v4().simple());
             let lifetime = s.options.token_lifetime();
-            let issued = super::Issued {
+            let issued = Issued {
                 expiry: Instant::now() + lifetime,
                 app: granted.client_id.clone(),
                 tenant,
@@ -238,7 +102,7 @@ fn issue(s: &Shared, tenant: String, headers: &HeaderMap, body: &[u8]) -> Respon
 }
 
 /// `POST /{tenant}/oauth2/v2.0/devicecode`: starts a device-code sign-in.
-pub async fn device_code(State(s): State<Arc<Shared>>, Path(_tenant): Path<String>, body: Bytes) -> Response {
+pub(crate) async fn device_code(State(s): State<Arc<Shared>>, Path(_tenant): Path<String>, body: Bytes) -> Response {
     let form: HashMap<String, String> = url::form_urlencoded::parse(&body).into_owned().collect();
     let Some(client_id) = form.get("client_id").filter(|c| !c.is_empty()) else {
         return refuse(
@@ -276,7 +140,7 @@ pub async fn device_code(State(s): State<Arc<Shared>>, Path(_tenant): Path<Strin
 }
 
 /// `POST /_emulator/devicelogin` (form `user_code`): the admin signs in.
-pub async fn approve(State(s): State<Arc<Shared>>, body: Bytes) -> Response {
+pub(crate) async fn approve(State(s): State<Arc<Shared>>, body: Bytes) -> Response {
     let form: HashMap<String, String> = url::form_urlencoded::parse(&body).into_owned().collect();
     let code = form.get("user_code").map(|c| c.trim().to_uppercase()).unwrap_or_default();
     let mut pending = s.device_codes.lock().expect("device lock");
@@ -290,12 +154,13 @@ pub async fn approve(State(s): State<Arc<Shared>>, body: Bytes) -> Response {
 }
 
 /// Approves every pending device code (what a test does instead of a person).
-pub fn approve_all(s: &Shared) {
+pub(crate) fn approve_all(s: &Shared) {
     for p in s.device_codes.lock().expect("device lock").values_mut() {
         p.approved = true;
     }
 }
 
+/// The device-code grant: the code `client_id` was given, once an admin signed in.
 fn device_grant(s: &Shared, client_id: &str, device_code: &str) -> Result<Granted, Refusal> {
     let bad = StatusCode::BAD_REQUEST;
     let mut pending = s.device_codes.lock().expect("device lock");
@@ -328,28 +193,20 @@ fn device_grant(s: &Shared, client_id: &str, device_code: &str) -> Result<Grante
     })
 }
 
+/// A token request's form fields.
+type Form = HashMap<String, String>;
+
+/// The form field `name`, when it is present and not empty.
+fn field<'a>(form: &'a Form, name: &str) -> Option<&'a str> {
+    form.get(name).map(String::as_str).filter(|v| !v.is_empty())
+}
+
 /// Checks the request and says who a token is issued to.
 fn grant(s: &Shared, tenant: &str, headers: &HeaderMap, body: &[u8]) -> Result<Granted, Refusal> {
     let bad = StatusCode::BAD_REQUEST;
-    let unauthorized = StatusCode::UNAUTHORIZED;
-    let is_form = headers
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
-    if !is_form {
-        return Err(refuse(
-            bad,
-            "invalid_request",
-            900144,
-            "The request body must contain the following parameter: 'grant_type'.",
-        ));
-    }
-    let form: HashMap<String, String> = url::form_urlencoded::parse(body).into_owned().collect();
-    let field = |k: &str| form.get(k).map(String::as_str).filter(|v| !v.is_empty());
-    if !matches!(
-        field("grant_type"),
-        Some("client_credentials" | "urn:ietf:params:oauth:grant-type:device_code" | "refresh_token")
-    ) {
+    let form = read_form(headers, body)?;
+    let grant_type = field(&form, "grant_type");
+    if !matches!(grant_type, Some("client_credentials" | DEVICE_CODE_GRANT | "refresh_token")) {
         return Err(refuse(
             bad,
             "unsupported_grant_type",
@@ -357,7 +214,7 @@ fn grant(s: &Shared, tenant: &str, headers: &HeaderMap, body: &[u8]) -> Result<G
             "The app requested an unsupported grant type.",
         ));
     }
-    let client_id = field("client_id").ok_or_else(|| {
+    let client_id = field(&form, "client_id").ok_or_else(|| {
         refuse(
             bad,
             "invalid_request",
@@ -365,31 +222,52 @@ fn grant(s: &Shared, tenant: &str, headers: &HeaderMap, body: &[u8]) -> Result<G
             "The request body must contain the following parameter: 'client_id'.",
         )
     })?;
-    match field("grant_type") {
-        Some("urn:ietf:params:oauth:grant-type:device_code") => return device_grant(s, client_id, field("device_code").unwrap_or("")),
-        Some("refresh_token") => {
-            let known = s
-                .refresh_tokens
-                .lock()
-                .expect("refresh lock")
-                .get(field("refresh_token").unwrap_or(""))
-                .cloned();
-            return match known {
-                Some(owner) if owner == client_id => Ok(Granted {
-                    client_id: owner,
-                    delegated: true,
-                }),
-                _ => Err(refuse(
-                    bad,
-                    "invalid_grant",
-                    70000,
-                    "The provided refresh token is invalid or expired.",
-                )),
-            };
-        }
-        _ => {}
+    match grant_type {
+        Some(DEVICE_CODE_GRANT) => device_grant(s, client_id, field(&form, "device_code").unwrap_or("")),
+        Some("refresh_token") => refresh_grant(s, client_id, field(&form, "refresh_token").unwrap_or("")),
+        _ => client_credentials(s, tenant, client_id, &form),
     }
-    let scope = field("scope").unwrap_or("");
+}
+
+/// The form fields of a token request, which must be form-encoded.
+fn read_form(headers: &HeaderMap, body: &[u8]) -> Result<Form, Refusal> {
+    let is_form = headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    if !is_form {
+        return Err(refuse(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            900144,
+            "The request body must contain the following parameter: 'grant_type'.",
+        ));
+    }
+    Ok(url::form_urlencoded::parse(body).into_owned().collect())
+}
+
+/// The refresh-token grant: a refresh token issued to `client_id`.
+fn refresh_grant(s: &Shared, client_id: &str, refresh_token: &str) -> Result<Granted, Refusal> {
+    let known = s.refresh_tokens.lock().expect("refresh lock").get(refresh_token).cloned();
+    match known {
+        Some(owner) if owner == client_id => Ok(Granted {
+            client_id: owner,
+            delegated: true,
+        }),
+        _ => Err(refuse(
+            StatusCode::BAD_REQUEST,
+            "invalid_grant",
+            70000,
+            "The provided refresh token is invalid or expired.",
+        )),
+    }
+}
+
+/// The client-credentials grant: a `/.default` scope, the pinned client (if one is), and the
+/// client's credential.
+fn client_credentials(s: &Shared, tenant: &str, client_id: &str, form: &Form) -> Result<Granted, Refusal> {
+    let bad = StatusCode::BAD_REQUEST;
+    let scope = field(form, "scope").unwrap_or("");
     if !scope.ends_with("/.default") || scope.contains(' ') {
         return Err(refuse(
             bad,
@@ -406,7 +284,18 @@ fn grant(s: &Shared, tenant: &str, headers: &HeaderMap, body: &[u8]) -> Result<G
             format!("Application with identifier '{client_id}' was not found in the directory."),
         ));
     }
-    match (field("client_secret"), field("client_assertion")) {
+    authenticate(s, tenant, client_id, form)?;
+    Ok(Granted {
+        client_id: client_id.to_string(),
+        delegated: false,
+    })
+}
+
+/// The client's credential: a client secret or a client assertion, exactly one.
+fn authenticate(s: &Shared, tenant: &str, client_id: &str, form: &Form) -> Result<(), Refusal> {
+    let bad = StatusCode::BAD_REQUEST;
+    let unauthorized = StatusCode::UNAUTHORIZED;
+    match (field(form, "client_secret"), field(form, "client_assertion")) {
         (Some(secret), None) => {
             if s.options.client_secret.as_deref().is_some_and(|pinned| pinned != secret) {
                 return Err(refuse(unauthorized, "invalid_client", 7000215, "Invalid client secret provided."));
@@ -418,9 +307,10 @@ fn grant(s: &Shared, tenant: &str, headers: &HeaderMap, body: &[u8]) -> Result<G
                 // An app set up for certificate or federated sign-in has no secret.
                 return Err(refuse(unauthorized, "invalid_client", 7000215, "Invalid client secret provided."));
             }
+            Ok(())
         }
         (None, Some(assertion)) => {
-            if field("client_assertion_type") != Some(JWT_BEARER) {
+            if field(form, "client_assertion_type") != Some(JWT_BEARER) {
                 return Err(refuse(
                     bad,
                     "invalid_request",
@@ -428,155 +318,19 @@ fn grant(s: &Shared, tenant: &str, headers: &HeaderMap, body: &[u8]) -> Result<G
                     format!("client_assertion_type must be {JWT_BEARER}."),
                 ));
             }
-            verify_assertion(s, tenant, client_id, assertion)?;
+            assertion::verify(s.certificate.as_ref(), &s.options, tenant, client_id, assertion)
         }
-        (Some(_), Some(_)) => {
-            return Err(refuse(
-                bad,
-                "invalid_request",
-                90023,
-                "Send either client_secret or client_assertion, not both.",
-            ));
-        }
-        (None, None) => {
-            return Err(refuse(
-                unauthorized,
-                "invalid_client",
-                7000218,
-                "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
-            ));
-        }
-    }
-    Ok(Granted {
-        client_id: client_id.to_string(),
-        delegated: false,
-    })
-}
-
-fn verify_assertion(s: &Shared, tenant: &str, client_id: &str, assertion: &str) -> Result<(), Refusal> {
-    let unauthorized = StatusCode::UNAUTHORIZED;
-    let header = jsonwebtoken::decode_header(assertion).map_err(|e| {
-        refuse(
-            StatusCode::BAD_REQUEST,
+        (Some(_), Some(_)) => Err(refuse(
+            bad,
             "invalid_request",
-            50027,
-            format!("Invalid JWT token: {e}."),
-        )
-    })?;
-    // A certificate assertion names its certificate by thumbprint; a federated one does not.
-    let thumbprint = header
-        .x5t_s256
-        .as_ref()
-        .map(|t| (t, true))
-        .or(header.x5t.as_ref().map(|t| (t, false)));
-    match (thumbprint, &s.certificate, &s.options.federated_issuer) {
-        (Some((thumb, sha256)), Some(cert), _) => {
-            let expected = if sha256 { &cert.sha256 } else { &cert.sha1 };
-            if thumb != expected {
-                return Err(refuse(
-                    unauthorized,
-                    "invalid_client",
-                    700027,
-                    "The certificate with identifier used to sign the client assertion is not registered on application.",
-                ));
-            }
-            let alg = match header.alg {
-                Algorithm::PS256 | Algorithm::RS256 => header.alg,
-                other => {
-                    return Err(refuse(
-                        unauthorized,
-                        "invalid_client",
-                        5002738,
-                        format!("Algorithm {other:?} is not supported; use PS256 or RS256."),
-                    ));
-                }
-            };
-            let key = DecodingKey::from_rsa_pem(&cert.pem)
-                .map_err(|_| refuse(unauthorized, "invalid_client", 700027, "Certificate unusable."))?;
-            let mut validation = Validation::new(alg);
-            validation.validate_aud = false;
-            validation.set_required_spec_claims(&["exp", "nbf", "iss", "sub", "aud"]);
-            let claims = jsonwebtoken::decode::<Claims>(assertion, &key, &validation).map_err(|e| match e.kind() {
-                jsonwebtoken::errors::ErrorKind::ExpiredSignature | jsonwebtoken::errors::ErrorKind::ImmatureSignature => refuse(
-                    unauthorized,
-                    "invalid_client",
-                    700024,
-                    "Client assertion is not within its valid time range.",
-                ),
-                _ => refuse(
-                    unauthorized,
-                    "invalid_client",
-                    700027,
-                    format!("Client assertion failed signature validation ({e})."),
-                ),
-            })?;
-            let c = claims.claims;
-            if c.iss != client_id || c.sub != client_id {
-                return Err(refuse(
-                    unauthorized,
-                    "invalid_client",
-                    700021,
-                    "Client assertion application identifier doesn't match 'client_id' parameter.",
-                ));
-            }
-            let suffix = format!("/{tenant}/oauth2/v2.0/token");
-            if !audiences(&c.aud).iter().any(|a| a.ends_with(&suffix)) {
-                return Err(refuse(
-                    unauthorized,
-                    "invalid_client",
-                    700023,
-                    format!("Client assertion audience claim does not match Realm issuer; expected an audience ending in {suffix}."),
-                ));
-            }
-            if c.jti.as_deref().unwrap_or("").is_empty() {
-                return Err(refuse(
-                    unauthorized,
-                    "invalid_client",
-                    700025,
-                    "Client assertion contains no jti claim.",
-                ));
-            }
-            Ok(())
-        }
-        (None, _, Some(issuer)) => {
-            // The external IdP's keys are not known here: the claims are what is checked.
-            let claims = jsonwebtoken::dangerous::insecure_decode::<Claims>(assertion).map_err(|e| {
-                refuse(
-                    unauthorized,
-                    "invalid_client",
-                    700211,
-                    format!("Federated assertion is invalid ({e})."),
-                )
-            })?;
-            let now = time::OffsetDateTime::now_utc().unix_timestamp();
-            if claims.claims.exp.is_none_or(|exp| exp < now - 60) {
-                return Err(refuse(
-                    unauthorized,
-                    "invalid_client",
-                    700024,
-                    "Client assertion is not within its valid time range.",
-                ));
-            }
-            let c = claims.claims;
-            let subject_ok = s.options.federated_subject.as_ref().is_none_or(|want| *want == c.sub);
-            if &c.iss != issuer || !subject_ok || !audiences(&c.aud).iter().any(|a| a == EXCHANGE_AUDIENCE) {
-                return Err(refuse(
-                    unauthorized,
-                    "invalid_client",
-                    70021,
-                    format!(
-                        "No matching federated identity record found for presented assertion. Assertion issuer: '{}'.",
-                        c.iss
-                    ),
-                ));
-            }
-            Ok(())
-        }
-        _ => Err(refuse(
+            90023,
+            "Send either client_secret or client_assertion, not both.",
+        )),
+        (None, None) => Err(refuse(
             unauthorized,
             "invalid_client",
-            700027,
-            "Client assertion failed signature validation: no certificate or federated credential is registered on application.",
+            7000218,
+            "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
         )),
     }
 }

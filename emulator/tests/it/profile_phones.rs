@@ -1,12 +1,10 @@
-//! Profile phones (beta `itemPhone`, `/beta/users/{user}/profile/phones`) over real HTTP: the
+//! Profile phones (beta `itemPhone`, `/beta/users/{user}/profile/phones`) over HTTP: the
 //! shapes and statuses of list, create, get, update and delete; body validation; v1.0 refusing
 //! the segment; the seed and state format; `--profile-app-only-forbidden`; `$batch`; throttling
 //! and faults; and the journal the checker reads.
 
-mod common;
-
-use common::{Graph, batch_item, form_post, response, token_form, try_start, with_headers};
-use phonesync_emulator::check::{PlannedWrite, Violation, check};
+use crate::common::{Graph, batch_item, form_post, response, token_form, try_start, with_headers};
+use phonesync_emulator::check::{PlannedWrite, Violation, assert_safe, check};
 use phonesync_emulator::{Effect, Fault, Options, Resource, Seed};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -77,8 +75,12 @@ fn is_timestamp(v: &Value) -> bool {
         .is_some_and(|s| s.len() >= 20 && s.as_bytes()[4] == b'-' && s.as_bytes()[10] == b'T' && s.ends_with('Z'))
 }
 
+fn uuid_like(s: &str) -> bool {
+    s.len() == 36 && s.chars().filter(|c| *c == '-').count() == 4
+}
+
 #[tokio::test]
-async fn create_get_list_update_delete() {
+async fn create_get_list_update_and_delete_answer_in_graphs_shapes() {
     let g = graph().await;
     let empty = g.call("GET", KIM, None).await;
     assert_eq!(empty.status, StatusCode::OK);
@@ -177,12 +179,8 @@ async fn create_get_list_update_delete() {
     assert_eq!(unauthenticated.status(), StatusCode::UNAUTHORIZED);
 }
 
-fn uuid_like(s: &str) -> bool {
-    s.len() == 36 && s.chars().filter(|c| *c == '-').count() == 4
-}
-
 #[tokio::test]
-async fn bodies_are_validated() {
+async fn bodies_with_unknown_read_only_or_mistyped_properties_are_refused() {
     let g = graph().await;
     let refused = [
         (
@@ -522,7 +520,8 @@ async fn profile_writes_are_journaled_and_checked() {
     assert_eq!(a0.status, StatusCode::CREATED);
 
     let entries = g.emu.journal();
-    assert_eq!(check(&entries, None), vec![], "profile phones have no floors");
+    // Profile phones have no floors.
+    assert_safe(&entries, None);
     let planned = |op_id: &str, user_id: &str, op: &str| PlannedWrite {
         op_id: op_id.into(),
         user_id: user_id.into(),
@@ -537,7 +536,7 @@ async fn profile_writes_are_journaled_and_checked() {
         planned("d0", "u-lee", "delete"),
         planned("a0", "u-lee", "add"),
     ];
-    assert_eq!(check(&entries, Some(&plan)), vec![]);
+    assert_safe(&entries, Some(&plan));
     let as_methods: Vec<PlannedWrite> = plan
         .iter()
         .map(|p| PlannedWrite {

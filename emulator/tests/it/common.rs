@@ -1,16 +1,57 @@
-//! What the emulator's HTTP tests (`graph_api.rs` and `profile.rs`) share, so that both talk to
-//! the emulator the same way: a started emulator with a client and an app-only token
-//! ([`Graph`]), one request helper ([`Graph::call`] and its variants) and the answer it gives
-//! ([`Reply`]), the token endpoint ([`post_token`], [`token_form`]), the emulator's own routes
-//! ([`Graph::emulator_json`]) and `$batch` items ([`batch_item`], [`response`]).
-//!
-//! Each test file is its own crate that includes this module, so everything here is used by
-//! both files; what only one file needs stays in that file.
+//! What every module of the emulator's HTTP tests shares, so that all talk to the emulator the
+//! same way: a started emulator with a client and an app-only token ([`Graph`]), one request
+//! helper ([`Graph::call`] and its variants) and the answer it gives ([`Reply`]), the token
+//! endpoint ([`post_token`], [`token_form`]), the emulator's own routes ([`Graph::emulator_json`],
+//! [`Graph::faults`]), `$batch` items ([`batch_item`], [`response`]), and the tenant most tests
+//! start from ([`seed`], [`graph`]): users with and without phone methods, a guest and a `$`
+//! name. What only one module needs stays in that module.
 
-use phonesync_emulator::{Emulator, Options, Seed};
+use phonesync_emulator::{Emulator, JournalEntry, Options, Seed};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::time::Duration;
+
+/// The mobile's fixed method id.
+pub const MOBILE: &str = "3179e48a-750b-4051-897c-87b9720928f7";
+/// The alternateMobile's fixed method id.
+pub const ALT: &str = "b6332ec1-7057-4abe-9331-3d72feddfe41";
+/// The office phone's fixed method id.
+pub const OFFICE: &str = "e37fc753-ff3b-4958-9484-eaa9425c82bc";
+
+/// Kim's phone methods (kim has none in [`seed`]).
+pub const KIM: &str = "/v1.0/users/kim@contoso.com/authentication/phoneMethods";
+/// Lee's phone methods (all three types in [`seed`]).
+pub const LEE: &str = "/v1.0/users/lee@contoso.com/authentication/phoneMethods";
+
+/// Six users: kim without phones, lee with all three types (office the default), a guest, a UPN
+/// starting with `$`, mo with a mobile default and al with an alternateMobile default.
+pub fn seed() -> Seed {
+    serde_json::from_value(json!({"users": [
+        {"id": "u-kim", "userPrincipalName": "kim@contoso.com"},
+        {"id": "u-lee", "userPrincipalName": "lee@contoso.com", "defaultMethod": "office", "phoneMethods": [
+            {"phoneType": "mobile", "phoneNumber": "+1 2065550100"},
+            {"phoneType": "alternateMobile", "phoneNumber": "+1 2065550101"},
+            {"phoneType": "office", "phoneNumber": "+1 4255550100"}]},
+        {"id": "u-guest", "userPrincipalName": "ann_fabrikam.com#EXT#@contoso.com"},
+        {"id": "u-dollar", "userPrincipalName": "$admin@contoso.com"},
+        {"id": "u-mo", "userPrincipalName": "mo@contoso.com", "defaultMethod": "mobile", "phoneMethods": [
+            {"phoneType": "mobile", "phoneNumber": "+1 2065550300"}]},
+        {"id": "u-al", "userPrincipalName": "al@contoso.com", "defaultMethod": "alternateMobile", "phoneMethods": [
+            {"phoneType": "mobile", "phoneNumber": "+1 2065550310"},
+            {"phoneType": "alternateMobile", "phoneNumber": "+1 2065550311"}]}
+    ]}))
+    .unwrap()
+}
+
+/// [`seed`] in an emulator with `options`, signed in as app-1.
+pub async fn graph_with(options: Options) -> Graph {
+    Graph::start(&seed(), options).await
+}
+
+/// [`seed`] in an emulator with the default options, signed in as app-1.
+pub async fn graph() -> Graph {
+    graph_with(Options::default()).await
+}
 
 /// An emulator on a free local port, a client for it and an app-only token for app-1.
 pub struct Graph {
@@ -190,4 +231,33 @@ pub fn response<'a>(batch: &'a Value, id: &str) -> &'a Value {
         .iter()
         .find(|r| r["id"] == id)
         .unwrap_or_else(|| panic!("a response to item {id}: {batch}"))
+}
+
+impl Graph {
+    /// Calls a `/_emulator/faults` route, without a token.
+    pub async fn faults(&self, method: &str, body: &str) -> (StatusCode, Value) {
+        let r = self
+            .http
+            .request(method.parse().unwrap(), format!("{}/_emulator/faults", self.emu.url()))
+            .header("content-type", "application/json")
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap();
+        let status = r.status();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    /// `GET /_emulator/journal`, read back into journal entries.
+    pub async fn journal_over_http(&self) -> Vec<JournalEntry> {
+        serde_json::from_value(self.emulator_json("journal").await).unwrap()
+    }
+
+    /// The phone methods of `upn` in the state, as (type, number), sorted.
+    pub fn phones(&self, upn: &str) -> Vec<(String, String)> {
+        let user = self.emu.state().users.into_iter().find(|u| u.user_principal_name == upn).unwrap();
+        let mut v: Vec<_> = user.phone_methods.into_iter().map(|p| (p.phone_type, p.phone_number)).collect();
+        v.sort();
+        v
+    }
 }

@@ -2,27 +2,21 @@
 //! `/beta/users/{user}/profile/phones` (docs/graph.md#profile-phones). They are a different
 //! collection from phone methods, with other rules: server-assigned ids, a free-text `number`,
 //! any number of items of any `type`, timestamps and `createdBy` / `lastModifiedBy` naming the
-//! caller. This module is the resource itself; routing, the bearer-token check, throttling,
-//! faults and `$batch` are graph.rs's, as for phone methods, and each write is journaled as a
-//! [`Change`] with `resource` `profilePhones`.
+//! caller. What it keeps about every user is its [`ProfilePhoneTable`]; each write is journaled
+//! as a [`Change`] with `resource` `profilePhones`. With `--profile-app-only-forbidden`, an
+//! app-only token may read them but not write them.
 
-use crate::Issued;
-use crate::tenant::{Change, Failure, Resource, SeedProfilePhone, Tenant};
+use crate::access::Issued;
+use crate::answer::Answer;
+use crate::call::{Call, Operation};
+use crate::options::Options;
+use crate::tenant::{Change, Failure, Resource, SeedProfilePhone, SeedUser, Table, Tenant};
 use serde_json::{Value, json};
 
-/// Graph's `phoneType` values an itemPhone's `type` takes (no `unknownFutureValue`).
-const TYPES: [&str; 10] = [
-    "home",
-    "business",
-    "mobile",
-    "other",
-    "assistant",
-    "homeFax",
-    "businessFax",
-    "otherFax",
-    "pager",
-    "radio",
-];
+/// Graph's `phoneType` values an itemPhone's `type` takes, as the journal's vocabulary has them.
+fn types() -> &'static [&'static str] {
+    Resource::ProfilePhones.phone_types()
+}
 
 /// The `allowedAudiences` values a client may set.
 const AUDIENCES: [&str; 7] = [
@@ -52,8 +46,8 @@ const READ_ONLY: [&str; 9] = [
 ];
 
 /// The profile phone type named `name` (matched exactly, as Graph matches enum values).
-pub(crate) fn type_name(name: &str) -> Option<&'static str> {
-    TYPES.into_iter().find(|t| *t == name)
+fn type_name(name: &str) -> Option<&'static str> {
+    types().iter().copied().find(|t| *t == name)
 }
 
 fn audience_name(name: &str) -> Option<&'static str> {
@@ -115,21 +109,21 @@ impl Item {
 /// One user's profile phones, in the order they were created (seeded ones first, in seed
 /// order): Graph's default order, `createdDateTime`.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct Phones {
+struct UserPhones {
     items: Vec<Item>,
 }
 
-impl Phones {
+impl UserPhones {
     /// The phones of user `user_id` from the seed, refusing values Graph could not hold. Seeded
     /// phones count as entered by the user.
-    pub(crate) fn from_seed(user_id: &str, seed: &[SeedProfilePhone]) -> Result<Phones, String> {
+    fn from_seed(user_id: &str, seed: &[SeedProfilePhone]) -> Result<UserPhones, String> {
         let loaded = now();
         let by = json!({"user": {"id": user_id, "displayName": null}});
         let mut items: Vec<Item> = Vec::with_capacity(seed.len());
         for (n, p) in seed.iter().enumerate() {
             let at = |what: String| format!("profilePhones[{n}]: {what}");
             let kind = match &p.phone_type {
-                Some(t) => Some(type_name(t).ok_or_else(|| at(format!("unknown type '{t}' (one of {})", TYPES.join(", "))))?),
+                Some(t) => Some(type_name(t).ok_or_else(|| at(format!("unknown type '{t}' (one of {})", types().join(", "))))?),
                 None => None,
             };
             let audience = match &p.allowed_audiences {
@@ -162,11 +156,11 @@ impl Phones {
                 modified_by: by.clone(),
             });
         }
-        Ok(Phones { items })
+        Ok(UserPhones { items })
     }
 
     /// The phones in the seed format, ids and timestamps kept.
-    pub(crate) fn to_seed(&self) -> Vec<SeedProfilePhone> {
+    fn to_seed(&self) -> Vec<SeedProfilePhone> {
         self.items
             .iter()
             .map(|i| SeedProfilePhone {
@@ -182,12 +176,12 @@ impl Phones {
     }
 
     /// `GET …/profile/phones`: every item.
-    pub(crate) fn list(&self) -> Vec<Value> {
+    fn list(&self) -> Vec<Value> {
         self.items.iter().map(Item::json).collect()
     }
 
     /// `GET …/profile/phones/{id}`.
-    pub(crate) fn get(&self, id: &str) -> Result<Value, Failure> {
+    fn get(&self, id: &str) -> Result<Value, Failure> {
         self.find(id).map(|n| self.items[n].json())
     }
 
@@ -201,6 +195,85 @@ impl Phones {
                 message: format!("The profile phone '{id}' was not found for this user."),
             })
     }
+}
+
+/// Every user's profile phones.
+#[derive(Debug, Default)]
+pub(crate) struct ProfilePhoneTable {
+    rows: Vec<UserPhones>,
+}
+
+impl Table for ProfilePhoneTable {
+    fn load(&mut self, user: &SeedUser) -> Result<(), String> {
+        self.rows.push(UserPhones::from_seed(&user.id, &user.profile_phones)?);
+        Ok(())
+    }
+
+    fn save(&self, u: usize, user: &mut SeedUser) {
+        user.profile_phones = self.rows[u].to_seed();
+    }
+}
+
+/// User `u`'s profile phones.
+fn phones(tenant: &Tenant, u: usize) -> &UserPhones {
+    &tenant.table::<ProfilePhoneTable>().rows[u]
+}
+
+/// User `u`'s profile phones, to change; the change goes to [`Tenant::record`].
+fn phones_mut(tenant: &mut Tenant, u: usize) -> &mut UserPhones {
+    &mut tenant.table_mut::<ProfilePhoneTable>().rows[u]
+}
+
+/// With `--profile-app-only-forbidden`, a write with an app-only token is refused 403 before
+/// the user is looked up.
+pub(crate) fn guard(options: &Options, op: &Operation, _rest: &[&str]) -> Option<Answer> {
+    let write = matches!(op.method, "POST" | "PATCH" | "PUT" | "DELETE");
+    (options.profile_app_only_forbidden && !op.caller.delegated && write).then(Answer::insufficient_privileges)
+}
+
+/// Beta `…/profile/phones[/{id}]`: list, create, get, update, delete; 405 for another method on
+/// those paths, and Graph's 400 for a segment beyond an item.
+pub(crate) fn serve(call: &mut Call, rest: &[&str]) -> Option<Result<Answer, Failure>> {
+    let u = call.user;
+    Some(match (call.op.method, rest) {
+        ("GET", []) => {
+            let value = phones(call.tenant, u).list();
+            Ok(Answer::ok(
+                200,
+                Some(json!({"@odata.context": call.context("profile/phones"), "value": value})),
+            ))
+        }
+        ("GET", [id]) => phones(call.tenant, u).get(id).map(|v| Answer::ok(200, Some(entity(call, v)))),
+        ("POST", []) => post(call),
+        ("PATCH", [id]) => patch(call, id),
+        ("DELETE", [id]) => delete(call.tenant, u, id).map(|()| Answer::ok(204, None)),
+        (_, [] | [_]) => Ok(call.not_allowed()),
+        (_, [_, segment, ..]) => Ok(Answer::error(
+            400,
+            "BadRequest",
+            format!("Resource not found for the segment '{segment}'."),
+        )),
+    })
+}
+
+/// `item` with the `@odata.context` of one profile phone of the user `call` addresses.
+fn entity(call: &Call, mut item: Value) -> Value {
+    item["@odata.context"] = json!(call.context("profile/phones/$entity"));
+    item
+}
+
+/// `POST …/profile/phones`: 201 with the new item.
+fn post(call: &mut Call) -> Result<Answer, Failure> {
+    let body = call.json_body()?;
+    let item = create(call.tenant, call.user, &body, call.op.caller)?;
+    Ok(Answer::ok(201, Some(entity(call, item))))
+}
+
+/// `PATCH …/profile/phones/{id}`: 200 with the updated item.
+fn patch(call: &mut Call, id: &str) -> Result<Answer, Failure> {
+    let body = call.json_body()?;
+    let item = update(call.tenant, call.user, id, &body, call.op.caller)?;
+    Ok(Answer::ok(200, Some(entity(call, item))))
 }
 
 /// The properties a create or update body sets; `None` for absent, `Some(None)` for `null`.
@@ -300,7 +373,7 @@ fn change(tenant: &Tenant, u: usize, op: &'static str, item: &Item, before: Opti
 
 /// `POST …/profile/phones`: the new item. `number` is required; many items may share a type
 /// or a number.
-pub(crate) fn create(tenant: &mut Tenant, u: usize, body: &Value, caller: &Issued) -> Result<Value, Failure> {
+fn create(tenant: &mut Tenant, u: usize, body: &Value, caller: &Issued) -> Result<Value, Failure> {
     let f = Fields::read(body)?;
     let number = f.number.ok_or_else(number_required)?;
     let (stamp, by) = (now(), identity(caller));
@@ -315,7 +388,7 @@ pub(crate) fn create(tenant: &mut Tenant, u: usize, body: &Value, caller: &Issue
         created_by: by.clone(),
         modified_by: by,
     };
-    let phones = tenant.profile_mut(u);
+    let phones = phones_mut(tenant, u);
     let count = phones.items.len();
     phones.items.push(item.clone());
     let c = change(tenant, u, "add", &item, None, false, (count, count + 1));
@@ -325,10 +398,10 @@ pub(crate) fn create(tenant: &mut Tenant, u: usize, body: &Value, caller: &Issue
 
 /// `PATCH …/profile/phones/{id}`: the updated item. Every successful update is journaled,
 /// whatever it changed.
-pub(crate) fn update(tenant: &mut Tenant, u: usize, id: &str, body: &Value, caller: &Issued) -> Result<Value, Failure> {
-    let n = tenant.profile(u).find(id)?;
+fn update(tenant: &mut Tenant, u: usize, id: &str, body: &Value, caller: &Issued) -> Result<Value, Failure> {
+    let n = phones(tenant, u).find(id)?;
     let f = Fields::read(body)?;
-    let phones = tenant.profile_mut(u);
+    let phones = phones_mut(tenant, u);
     let count = phones.items.len();
     let item = &mut phones.items[n];
     let before = item.number.clone();
@@ -353,9 +426,9 @@ pub(crate) fn update(tenant: &mut Tenant, u: usize, id: &str, body: &Value, call
 }
 
 /// `DELETE …/profile/phones/{id}`.
-pub(crate) fn delete(tenant: &mut Tenant, u: usize, id: &str) -> Result<(), Failure> {
-    let n = tenant.profile(u).find(id)?;
-    let phones = tenant.profile_mut(u);
+fn delete(tenant: &mut Tenant, u: usize, id: &str) -> Result<(), Failure> {
+    let n = phones(tenant, u).find(id)?;
+    let phones = phones_mut(tenant, u);
     let count = phones.items.len();
     let item = phones.items.remove(n);
     let c = change(tenant, u, "delete", &item, Some(item.number.clone()), true, (count, count - 1));
@@ -366,7 +439,6 @@ pub(crate) fn delete(tenant: &mut Tenant, u: usize, id: &str) -> Result<(), Fail
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Options;
     use crate::tenant::Seed;
 
     fn app() -> Issued {
@@ -380,7 +452,7 @@ mod tests {
 
     fn tenant() -> Tenant {
         let seed: Seed = serde_json::from_value(json!({"users": [{"id": "1", "userPrincipalName": "kim@contoso.com"}]})).unwrap();
-        Tenant::from_seed(&seed, &Options::default()).unwrap()
+        Tenant::from_seed(&seed, vec![Box::new(ProfilePhoneTable::default())]).unwrap()
     }
 
     #[test]

@@ -119,11 +119,12 @@ pub fn outcome_of(items: &[Item]) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::model::Phone;
 
-    fn item(id: &str, t: &str, key: &str) -> Item {
+    /// An item of type `t` whose number has comparison key `key` (shown the same).
+    pub(crate) fn item(id: &str, t: &str, key: &str) -> Item {
         Item {
             id: id.into(),
             phone_type: t.into(),

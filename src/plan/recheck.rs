@@ -162,20 +162,8 @@ fn ops_fit(ops: &[Op], current: &CurrentUser) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Item, Phone};
+    use crate::plan::fingerprint::tests::item;
     use crate::plan::saved::check_ops;
-
-    fn item(id: &str, t: &str, key: &str) -> Item {
-        Item {
-            id: id.into(),
-            phone_type: t.into(),
-            phone: Phone {
-                display: key.into(),
-                key: key.into(),
-            },
-            display_name: None,
-        }
-    }
 
     #[test]
     fn an_edited_op_that_does_not_fit_the_users_phones_is_caught() {

@@ -100,9 +100,9 @@ pub struct SavedTarget {
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SavedUser {
-    /// [`fingerprint`](crate::plan::fingerprint::fingerprint) of the state the ops were planned against.
+    /// [`fingerprint`] of the state the ops were planned against.
     pub fingerprint: String,
-    /// [`outcome`](crate::plan::fingerprint::outcome) of the plan: the user's phones once every op that is sent succeeded. A user
+    /// [`outcome`] of the plan: the user's phones once every op that is sent succeeded. A user
     /// found in that state at apply was done by an earlier apply of this plan.
     #[serde(default)]
     pub outcome: String,

@@ -258,41 +258,32 @@ fn changes<'a>(
 /// Users left as they are, with a reason a person should see (e.g. a rejected row held a phone
 /// back from pruning).
 fn left_as_they_are(out: &mut String, plan: &TargetPlan, info: &TargetInfo) {
-    let kept: Vec<_> = plan.users.iter().filter(|u| u.ops.is_empty() && !u.notes.is_empty()).collect();
-    if kept.is_empty() {
-        return;
-    }
-    let _ = writeln!(
-        out,
-        "## Left as they are: {} ({})\n\n| user | note |\n|---|---|",
-        info.title, info.name
-    );
-    for u in kept {
-        for note in &u.notes {
-            let _ = writeln!(out, "| {} | {} |", text(&u.user), text(note));
-        }
-    }
-    let _ = writeln!(out);
+    let rows = plan
+        .users
+        .iter()
+        .filter(|u| u.ops.is_empty())
+        .flat_map(|u| u.notes.iter().map(move |note| (u.user.as_str(), note.clone())));
+    user_table(out, &format!("Left as they are: {} ({})", info.title, info.name), "note", rows);
 }
 
 /// Users skipped, with why.
 fn skipped(out: &mut String, plan: &TargetPlan, info: &TargetInfo) {
-    let skipped: Vec<_> = plan.users.iter().filter(|u| u.skip.is_some()).collect();
-    if skipped.is_empty() {
+    let rows = plan
+        .users
+        .iter()
+        .filter_map(|u| u.skip.as_ref().map(|s| (u.user.as_str(), s.to_string())));
+    user_table(out, &format!("Users skipped: {} ({})", info.title, info.name), "reason", rows);
+}
+
+/// A section `heading` with a table of users and a `why` column, when there are rows.
+fn user_table<'a>(out: &mut String, heading: &str, why: &str, rows: impl Iterator<Item = (&'a str, String)>) {
+    let mut rows = rows.peekable();
+    if rows.peek().is_none() {
         return;
     }
-    let _ = writeln!(
-        out,
-        "## Users skipped: {} ({})\n\n| user | reason |\n|---|---|",
-        info.title, info.name
-    );
-    for u in skipped {
-        let _ = writeln!(
-            out,
-            "| {} | {} |",
-            text(&u.user),
-            text(&u.skip.as_ref().map(|s| s.to_string()).unwrap_or_default())
-        );
+    let _ = writeln!(out, "## {heading}\n\n| user | {why} |\n|---|---|");
+    for (user, text_) in rows {
+        let _ = writeln!(out, "| {} | {} |", text(user), text(&text_));
     }
     let _ = writeln!(out);
 }

@@ -519,11 +519,7 @@ pub fn journal_violations(journal: &[JournalEntry], plan: Option<&[PlannedWrite]
 
 /// Panics listing every violation the emulator's checker finds in `journal`.
 pub fn assert_entries_safe(journal: &[JournalEntry], plan: Option<&[PlannedWrite]>) {
-    let violations = journal_violations(journal, plan);
-    if !violations.is_empty() {
-        let list: Vec<String> = violations.iter().map(|v| format!("- {v}")).collect();
-        panic!("the journal shows {} violation(s):\n{}", violations.len(), list.join("\n"));
-    }
+    phonesync_emulator::check::assert_safe(journal, plan)
 }
 
 /// The whole journal of `w`'s emulator is safe: no dependency broken, no write twice, no user

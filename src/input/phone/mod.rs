@@ -718,7 +718,11 @@ mod tests {
         let mut parsed = 0;
         for i in 0..5000 {
             // Half start as a real number, so the noise after one is met too.
-            let mut s = if i % 2 == 0 { format!("+1 206 555 {:04}", state % 10_000) } else { String::new() };
+            let mut s = if i % 2 == 0 {
+                format!("+1 206 555 {:04}", state % 10_000)
+            } else {
+                String::new()
+            };
             for _ in 0..(state % if i % 2 == 0 { 3 } else { 20 }) {
                 state ^= state << 13;
                 state ^= state >> 7;

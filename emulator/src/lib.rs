@@ -229,7 +229,12 @@ impl Emulator {
 /// Reads a seed file.
 pub fn load_seed(path: &Path) -> Result<Seed> {
     let text = std::fs::read_to_string(path).with_context(|| format!("cannot read emulator seed {}", path.display()))?;
-    serde_json::from_str(&text).with_context(|| format!("{} is not a valid emulator seed (see the README for the format)", path.display()))
+    serde_json::from_str(&text).with_context(|| {
+        format!(
+            "{} is not a valid emulator seed (see docs/emulator.md, Seed format)",
+            path.display()
+        )
+    })
 }
 
 /// Arguments of the standalone emulator (`phonesync emulator`).
@@ -244,7 +249,7 @@ pub struct ServeArgs {
     /// Address to listen on; use port 0 for any free port.
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
-    /// JSON file with the tenant's users and phones (format in the README). Empty tenant if absent.
+    /// JSON file with the tenant's users and phones (format in docs/emulator.md, "Seed format"). Empty tenant if absent.
     #[arg(long, help_heading = "Tenant")]
     pub seed: Option<std::path::PathBuf>,
     /// Generate a tenant of this many users instead of reading a seed.

@@ -106,10 +106,13 @@ impl Config {
         let bad = |key: &str, why: String| anyhow!("{}: {key}: {why}", path.display());
         let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
         let resolve = |p: &Path| if p.is_absolute() { p.to_path_buf() } else { base.join(p) };
+        // Checked in the file's reading order, so the first of several errors is the same one
+        // whichever module checks it.
         let endpoint = endpoint::parse_endpoint(&raw.endpoint).map_err(|why| bad("endpoint", why))?;
+        let authority_host = signin::authority_host(&raw.auth, env, &bad)?;
         let rate = endpoint::rate(raw.rate, &bad)?;
+        Guards::refuse_moved(&raw.plan, &bad)?;
         let targets = target_sections(&raw.targets, &raw.target, &bad)?;
-        let guards = Guards::read(&raw.plan, &bad)?;
         let default_region = raw.input.default_region.trim().to_string();
         let input = input::input_settings(raw.input, &bad)?;
         if default_region.len() != 2 || !default_region.chars().all(|c| c.is_ascii_alphabetic()) {
@@ -118,10 +121,12 @@ impl Config {
                 format!("'{default_region}' is not a two-letter region code such as US, GB or DE"),
             ));
         }
+        let auth = signin::auth(raw.auth, env, &resolve, authority_host, &bad)?;
+        let guards = Guards::read(&raw.plan, &bad)?;
         Ok(Config {
             path: path.to_path_buf(),
             endpoint,
-            auth: signin::auth(raw.auth, env, &resolve, &bad)?,
+            auth,
             rate,
             targets,
             prune: raw.plan.prune,
@@ -147,13 +152,19 @@ struct Guards {
 }
 
 impl Guards {
-    fn read(plan: &RawPlan, bad: Bad) -> Result<Guards> {
+    /// Refuses a key of `[plan]` that has moved elsewhere.
+    fn refuse_moved(plan: &RawPlan, bad: Bad) -> Result<()> {
         if plan.managed_types.is_some() {
             return Err(bad(
                 "plan.managed_types",
                 "has moved: write it as managed_types under [target.auth] (and [target.profile] for profile phones)".into(),
             ));
         }
+        Ok(())
+    }
+
+    /// The limits of `plan`, checked.
+    fn read(plan: &RawPlan, bad: Bad) -> Result<Guards> {
         Ok(Guards {
             max_deletes: plan.max_deletes.unwrap_or(DEFAULT_MAX_DELETES),
             max_delete_percent: match plan.max_delete_percent {

@@ -28,22 +28,31 @@ pub(crate) fn read(text: &str, path: &Path) -> Result<RawConfig> {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawConfig {
+    /// `endpoint` as written.
     #[serde(default = "default_endpoint")]
     pub(crate) endpoint: String,
+    /// `targets` as written.
     #[serde(default = "default_targets")]
     pub(crate) targets: Vec<String>,
+    /// The `[target.NAME]` tables, by name.
     #[serde(default)]
     pub(crate) target: BTreeMap<String, RawTarget>,
+    /// The `[auth]` table.
     #[serde(default)]
     pub(crate) auth: RawAuth,
+    /// The `[rate]` table.
     #[serde(default)]
     pub(crate) rate: RawRate,
+    /// The `[plan]` table.
     #[serde(default)]
     pub(crate) plan: RawPlan,
+    /// The `[input]` table.
     #[serde(default)]
     pub(crate) input: RawInput,
+    /// The `[reports]` table.
     #[serde(default)]
     pub(crate) reports: RawReports,
+    /// The `[emulator]` table.
     #[serde(default)]
     pub(crate) emulator: RawEmulator,
 }
@@ -56,40 +65,65 @@ fn default_targets() -> Vec<String> {
     vec!["auth".into()]
 }
 
+/// A `[target.NAME]` table as written.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawTarget {
+    /// `target.NAME.managed_types` as written.
     pub(crate) managed_types: Option<Vec<String>>,
+    /// `target.NAME.from` as written.
     pub(crate) from: Option<BTreeMap<String, String>>,
 }
 
+/// `[auth]` as written.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawAuth {
+    /// `auth.method` as written.
     pub(crate) method: Option<String>,
+    /// `auth.tenant_id` as written.
     pub(crate) tenant_id: Option<String>,
+    /// `auth.client_id` as written.
     pub(crate) client_id: Option<String>,
+    /// `auth.authority_host` as written.
     pub(crate) authority_host: Option<String>,
+    /// `auth.certificate_path` as written.
     pub(crate) certificate_path: Option<PathBuf>,
+    /// `auth.assertion_algorithm` as written.
     pub(crate) assertion_algorithm: Option<String>,
+    /// `auth.federated_token_file` as written.
     pub(crate) federated_token_file: Option<PathBuf>,
 }
 
+/// `[rate]` as written; defaults are the documented ones.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub(crate) struct RawRate {
+    /// `rate.tenant_size` as written.
     pub(crate) tenant_size: String,
+    /// `rate.resource_units_per_10s` as written.
     pub(crate) resource_units_per_10s: Option<f64>,
+    /// `rate.writes_per_150s` as written.
     pub(crate) writes_per_150s: Option<f64>,
+    /// `rate.requests_per_second` as written.
     pub(crate) requests_per_second: Option<u32>,
+    /// `rate.concurrency` as written.
     pub(crate) concurrency: usize,
+    /// `rate.max_attempts` as written.
     pub(crate) max_attempts: u32,
+    /// `rate.max_backoff_seconds` as written.
     pub(crate) max_backoff_seconds: f64,
+    /// `rate.request_timeout_seconds` as written.
     pub(crate) request_timeout_seconds: f64,
+    /// `rate.retry_budget_seconds` as written.
     pub(crate) retry_budget_seconds: f64,
+    /// `rate.run_timeout_seconds` as written.
     pub(crate) run_timeout_seconds: Option<f64>,
+    /// `rate.throttle_priority` as written.
     pub(crate) throttle_priority: Option<String>,
+    /// `rate.batch` as written.
     pub(crate) batch: bool,
+    /// `rate.batch_size` as written.
     pub(crate) batch_size: usize,
 }
 
@@ -113,31 +147,49 @@ impl Default for RawRate {
     }
 }
 
+/// `[plan]` as written.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub(crate) struct RawPlan {
+    /// `plan.prune` as written.
     pub(crate) prune: bool,
+    /// `plan.max_deletes` as written.
     pub(crate) max_deletes: Option<u64>,
+    /// `plan.max_delete_percent` as written.
     pub(crate) max_delete_percent: Option<f64>,
+    /// `plan.max_shrink_percent` as written.
     pub(crate) max_shrink_percent: Option<f64>,
     /// Moved to `target.auth.managed_types`; read only to say so.
     pub(crate) managed_types: Option<toml::Value>,
 }
 
+/// `[input]` as written; defaults are the long format's standard columns.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub(crate) struct RawInput {
+    /// `input.default_region` as written.
     pub(crate) default_region: String,
+    /// `input.format` as written.
     pub(crate) format: String,
+    /// `input.user_column` as written.
     pub(crate) user_column: String,
+    /// `input.type_column` as written.
     pub(crate) type_column: String,
+    /// `input.number_column` as written.
     pub(crate) number_column: String,
+    /// `input.columns` as written.
     pub(crate) columns: Option<toml::Table>,
+    /// `input.display_name_column` as written.
     pub(crate) display_name_column: String,
+    /// `input.delimiter` as written.
     pub(crate) delimiter: String,
+    /// `input.encoding` as written.
     pub(crate) encoding: String,
+    /// `input.allow_vanity_numbers` as written.
     pub(crate) allow_vanity_numbers: bool,
+    /// `input.region_column` as written.
     pub(crate) region_column: Option<String>,
+    /// `input.empty_column_means_none` as written.
     pub(crate) empty_column_means_none: bool,
 }
 
@@ -160,9 +212,11 @@ impl Default for RawInput {
     }
 }
 
+/// `[reports]` as written.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub(crate) struct RawReports {
+    /// `reports.dir` as written.
     pub(crate) dir: PathBuf,
 }
 
@@ -172,10 +226,13 @@ impl Default for RawReports {
     }
 }
 
+/// `[emulator]` as written.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub(crate) struct RawEmulator {
+    /// `emulator.seed` as written.
     pub(crate) seed: Option<PathBuf>,
+    /// `emulator.state_dir` as written.
     pub(crate) state_dir: PathBuf,
 }
 

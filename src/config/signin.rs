@@ -65,15 +65,27 @@ impl SignIn {
     }
 }
 
-/// Checks and types `[auth]`, taking sign-in values from `env` where the file has none;
-/// `resolve` anchors relative paths at the config's folder.
-pub(crate) fn auth(raw: RawAuth, env: &Env, resolve: &dyn Fn(&Path) -> PathBuf, bad: Bad) -> Result<Auth, anyhow::Error> {
+/// The token service's base URL: `auth.authority_host`, else `AZURE_AUTHORITY_HOST`, else
+/// Entra's public cloud.
+pub(crate) fn authority_host(raw: &RawAuth, env: &Env, bad: Bad) -> Result<reqwest::Url, anyhow::Error> {
     let authority = raw
         .authority_host
         .clone()
         .or_else(|| env.get("AZURE_AUTHORITY_HOST"))
         .unwrap_or_else(|| "https://login.microsoftonline.com".into());
-    let authority_host = parse_url(&authority).map_err(|why| bad("auth.authority_host", why))?;
+    parse_url(&authority).map_err(|why| bad("auth.authority_host", why))
+}
+
+/// Checks and types the rest of `[auth]` (`authority_host` is checked first, by
+/// [`authority_host`]), taking sign-in values from `env` where the file has none; `resolve`
+/// anchors relative paths at the config's folder.
+pub(crate) fn auth(
+    raw: RawAuth,
+    env: &Env,
+    resolve: &dyn Fn(&Path) -> PathBuf,
+    authority_host: reqwest::Url,
+    bad: Bad,
+) -> Result<Auth, anyhow::Error> {
     let sign_in = sign_in(&raw, env, resolve).map_err(|(key, why)| bad(key, why))?;
     Ok(Auth {
         tenant_id: raw.tenant_id.or_else(|| env.get("AZURE_TENANT_ID")),

@@ -30,7 +30,7 @@ pub fn http_client() -> reqwest::Result<reqwest::Client> {
         .build()
 }
 
-/// Settings of a [`GraphClient`](crate::graph::GraphClient): of its wire, and its retries and batching.
+/// Settings of a [`GraphClient`](crate::graph::client::GraphClient): of its wire, and its retries and batching.
 #[derive(Debug, Clone)]
 pub struct ClientSettings {
     /// Graph base URL without version, e.g. `https://graph.microsoft.com`.
@@ -57,10 +57,12 @@ pub struct ClientSettings {
 
 /// What every HTTP call to Graph goes through.
 pub struct Wire {
+    /// The HTTP client (connections are pooled).
     pub(crate) http: reqwest::Client,
     /// Base URL without version and without a trailing slash.
     pub(crate) root: String,
     tokens: TokenSource,
+    /// Spends Graph's budgets: every call waits for its turn here.
     pub(crate) pacer: Pacer,
     timeout: Duration,
     /// No request starts after this instant (the run's time limit).

@@ -1,7 +1,7 @@
 //! The one place report CSV rows are written (`rejects.csv`, the outcome log, the final
-//! `outcomes.csv`), so every cell goes through the spreadsheet-safety rules of [`super::cell`].
+//! `outcomes.csv`), so every cell goes through the spreadsheet-safety rules of [`crate::report::cell`].
 
-use super::cell;
+use crate::report::cell;
 use std::io::{self, Write};
 
 /// One cell of a row, tagged with the rule it is written by.

@@ -5,10 +5,10 @@
 //! whose fate is unknown. At the end, [`write_final`] rewrites the file compactly: final rows
 //! only, in plan order, then one row per skipped user.
 
-use super::csvfile::{Cell, CsvFile};
-use super::files;
 use crate::model::{Op, Plan, UserPlan};
 use crate::pipeline::executor::{Audit, Outcome};
+use crate::report::csvfile::{Cell, CsvFile};
+use crate::report::files;
 use anyhow::{Context, Result, bail};
 use std::borrow::Cow;
 use std::fs::File;

@@ -2,7 +2,7 @@
 //! file, the emulator named as such even with `--quiet`, JSON log lines for schedulers, and a
 //! closed or full console that never makes a run panic.
 
-use crate::world::{CLIENT_ID, SECRET, World, edit_toml, embedded_project, phonesync, pinned, text, toml_table, walk};
+use crate::world::{CLIENT_ID, SECRET, World, assert_journal_safe, edit_toml, embedded_project, phonesync, pinned, text, toml_table, walk};
 use phonesync_emulator::{Fault, Options};
 use serde_json::json;
 use std::process::Command;
@@ -88,6 +88,7 @@ async fn no_secret_or_token_appears_in_any_output_of_a_run() {
         everything.contains("Authorization_RequestDenied"),
         "the run's failures are in its outputs"
     );
+    assert_journal_safe(&w, None);
     assert!(!everything.contains(secret), "the client secret leaked");
     let tokens = w.emulator.issued_tokens();
     assert!(!tokens.is_empty());

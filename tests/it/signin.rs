@@ -2,7 +2,7 @@
 //! tokens that expire mid-run, a token revoked under a running job, and a wrong secret, which
 //! stops the run before any work without echoing it.
 
-use crate::world::{CLIENT_ID, World, fixture, pairs, pinned};
+use crate::world::{CLIENT_ID, World, assert_journal_safe, fixture, pairs, pinned};
 use phonesync::config::Env;
 use phonesync_emulator::{Fault, Options};
 use serde_json::json;
@@ -42,11 +42,21 @@ fn combined_pem(dir: &Path, cert: &str, key: &str) -> PathBuf {
     path
 }
 
+/// Applies a file giving each of `users` users a mobile, and checks every one of them got it,
+/// safely.
 async fn converges(w: &World, users: usize, env: Env) {
     let input = w.csv("in.csv", &csv(users));
     let (code, _) = w.run_env("apply", &input, "r", env).await;
     assert_eq!(code.unwrap(), ExitCode::SUCCESS);
-    assert_eq!(w.phones("u0@contoso.com"), pairs(&[("mobile", "+1 2065551000")]));
+    for i in 0..users {
+        let mobile = format!("+1 206555{:04}", 1000 + i);
+        assert_eq!(
+            w.phones(&format!("u{i}@contoso.com")),
+            pairs(&[("mobile", mobile.as_str())]),
+            "u{i}"
+        );
+    }
+    assert_journal_safe(w, None);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

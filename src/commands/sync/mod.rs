@@ -67,6 +67,7 @@ pub async fn sync(args: &crate::cli::RunArgs, mode: Mode, env: &Env, stop: &Stop
         }
     };
     say(&options, planned.notes.iter().map(|n| format!("Note: {n}")));
+    source.warn_stale(&planned);
     clock.read_time = read_started.elapsed();
     check_guards(&options, &config, &tenant, &planned)?;
     if mode == Mode::Plan {
@@ -89,10 +90,6 @@ pub async fn sync(args: &crate::cli::RunArgs, mode: Mode, env: &Env, stop: &Stop
     let audit = applied.as_mut().and_then(|a| a.audit.take());
     let mut late_error = applied.as_mut().and_then(|a| a.late_error.take());
     let label = connection.label.clone();
-    // The embedded emulator's state is saved, then the reports written, whatever failed before.
-    if let Err(e) = connection.close(mode == Mode::Apply).await {
-        late_error.get_or_insert(e);
-    }
     let finished = Finished {
         options: &options,
         source: &source,
@@ -102,9 +99,14 @@ pub async fn sync(args: &crate::cli::RunArgs, mode: Mode, env: &Env, stop: &Stop
         api,
         clock: &clock,
     };
+    // The run's figures are taken when its work is done, before the connection closes.
     let targets: Vec<TargetInfo> = planned.targets.iter().map(|t| TargetInfo::of(t.as_ref())).collect();
     let timeline = api.stats.timeline();
     let run_report = finished.report(&targets, &timeline);
+    // The embedded emulator's state is saved, then the reports written, whatever failed before.
+    if let Err(e) = connection.close(mode == Mode::Apply).await {
+        late_error.get_or_insert(e);
+    }
     report::write_all(&report_dir, &run_report, audit)?;
     finish::print_summary(out, &run_report, &report_dir);
     if let Some(e) = late_error {
@@ -150,7 +152,7 @@ async fn connect(options: &Options, config: &Config, source: &Source) -> Result<
     if connection.is_embedded() {
         // Never hidden, not even by --quiet: nobody should mistake the emulator for a tenant.
         console::info(&format!(
-            "  This is the built-in emulator, not a Microsoft tenant. To use a real tenant, set endpoint = \"https://graph.microsoft.com\"\n  in {} and AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET in the environment (see README).",
+            "  This is the built-in emulator, not a Microsoft tenant. To use a real tenant, set endpoint = \"https://graph.microsoft.com\"\n  in {} and AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET in the environment (see docs/configuration.md).",
             config.path.display()
         ));
     }

@@ -21,6 +21,8 @@ pub struct Source {
     pub delimiter: String,
     /// The targets to plan or apply, in the plan's order.
     pub targets: Targets,
+    /// What the input is.
+    pub from: From,
     saved: Option<SavedPlan>,
 }
 
@@ -40,6 +42,7 @@ impl Source {
                     encoding: saved.input.encoding.clone(),
                     delimiter: saved.input.delimiter.clone(),
                     targets,
+                    from: From::SavedPlan,
                     saved: Some(saved),
                 }
             }
@@ -50,6 +53,7 @@ impl Source {
                     delimiter: input.delimiter.to_string(),
                     input,
                     targets,
+                    from: From::HrFile,
                     saved: None,
                 }
             }
@@ -89,21 +93,22 @@ impl Source {
         }
     }
 
+    /// Warns, for a saved plan, of the users skipped as stale (changed in Graph since planning).
+    pub fn warn_stale(&self, planned: &Planned) {
+        let stale = planned.plan.skipped_as("stale");
+        if self.from == From::SavedPlan && stale > 0 {
+            console::warn(&format!(
+                "{stale} users changed in Graph after the plan was made and are skipped as stale (see plan.md); plan again to include them"
+            ));
+        }
+    }
+
     /// The plan: the HR file's users planned against the tenant, or the saved plan with the
     /// users changed since planning skipped as stale.
     pub async fn plan(&mut self, reads: &mut Reads<'_>, config: &Config, region: phone::Region) -> Result<Planned> {
         let targets = std::mem::take(&mut self.targets);
         match self.saved.take() {
-            Some(saved) => {
-                let planned = saved.recheck(reads, targets).await;
-                let stale = planned.plan.skipped_as("stale");
-                if stale > 0 {
-                    console::warn(&format!(
-                        "{stale} users changed in Graph after the plan was made and are skipped as stale (see plan.md); plan again to include them"
-                    ));
-                }
-                Ok(planned)
-            }
+            Some(saved) => Ok(saved.recheck(reads, targets).await),
             None => {
                 let desired = std::mem::take(&mut self.input.users);
                 fresh::plan(reads, config, region, targets, desired).await

@@ -242,7 +242,7 @@ pub fn excel_separator(text: &str) -> Option<(u8, usize)> {
 
 /// How many blank lines `text` has from byte `from` on, before its first line with content.
 pub fn blank_lines(text: &str, from: usize) -> u64 {
-    let mut ends = super::lines::LineEnds::default();
+    let mut ends = crate::input::reader::lines::LineEnds::default();
     let rest = text.get(from..).unwrap_or_default();
     rest.bytes()
         .take_while(|b| matches!(b, b'\r' | b'\n'))

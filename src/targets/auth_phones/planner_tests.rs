@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::model::DesiredPhone;
-use crate::targets::auth_phones::PhoneType;
+use crate::targets::auth_phones::types::PhoneType;
 use PhoneType::{AlternateMobile as Alt, Mobile, Office};
 
 const A: &str = "+1 2065550101";

@@ -3,8 +3,10 @@
 //! client's op tags: each write carries `client-request-id: <op id>` and
 //! `x-phonesync-after: <op ids it depends on>`, which the journal records on the request and, as
 //! `by`, on every change the request made. Profile-phone writes (`resource` `profilePhones`)
-//! are checked for op tags and the plan like phone-method writes; the floors are about phone
-//! methods only.
+//! are checked for op tags and the plan like phone-method writes, and against the item the plan
+//! paired an update or delete with; the per-user floor holds for each collection on its own (a
+//! user's profile phones never dip below both their count before and after), while the
+//! per-number floor is about phone methods only, the numbers people sign in with.
 
 use crate::journal::{Event, JournalEntry};
 use crate::number;
@@ -28,6 +30,11 @@ pub struct PlannedWrite {
     /// The collection written (`phoneMethods` when absent from the JSON).
     #[serde(default)]
     pub resource: Resource,
+    /// For a profile phone's update or delete: the id of the item the plan paired it with
+    /// ([`Change::item_id`]); a change of another item by this op is outside the plan. `None`
+    /// (and absent from the JSON) checks no item: an add's item is new, so no plan knows it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub item_id: Option<String>,
 }
 
 /// The journaled change a violation is about.
@@ -43,6 +50,8 @@ pub struct At {
     pub phone_type: String,
     /// The collection changed.
     pub resource: Resource,
+    /// For a profile phone: the id of the item changed.
+    pub item_id: Option<String>,
     /// The op id of the request that made it, if it had one.
     pub op_id: Option<String>,
 }
@@ -78,15 +87,17 @@ pub enum Violation {
         earlier: Option<u64>,
     },
     /// A write that the plan does not have: its op id is not in the plan (or it has none), or
-    /// the planned write with its op id has another user, type or op (`planned`).
+    /// the planned write with its op id has another user, type, op or collection, or names
+    /// another item (`planned`).
     OutsidePlan {
         /// The change.
         at: At,
         /// The planned write with the change's op id, when there is one.
         planned: Option<PlannedWrite>,
     },
-    /// A user's phone-method count went down to `lowest`, below both `before` (the count before
-    /// the user's first change) and `after` (the count after the user's last change).
+    /// A user's phone-method count, or profile-phone count (`at.resource` says which), went down
+    /// to `lowest`, below both `before` (the count before the user's first change of that
+    /// collection) and `after` (the count after the user's last one).
     BelowFloor {
         /// The first change that brought the count to `lowest`.
         at: At,
@@ -143,17 +154,26 @@ impl fmt::Display for Violation {
                 write!(f, "duplicate write: {at} adds a {} phone the user already had", at.phone_type)
             }
             Violation::OutsidePlan { at, planned: None } => write!(f, "outside the plan: {at}, which the plan does not have"),
-            Violation::OutsidePlan { at, planned: Some(p) } => write!(
-                f,
-                "outside the plan: {at}, planned as {} {} of user {}",
-                p.op,
-                p.resource.phone_label(&p.phone_type),
-                p.user_id
-            ),
+            Violation::OutsidePlan { at, planned: Some(p) } => {
+                let planned = format!("{} {} of user {}", p.op, p.resource.phone_label(&p.phone_type), p.user_id);
+                match &p.item_id {
+                    // The plan paired an item: name both.
+                    Some(item) => write!(
+                        f,
+                        "outside the plan: {at} on item {}, planned as {planned} on item {item}",
+                        at.item_id.as_deref().unwrap_or("(none)")
+                    ),
+                    None => write!(f, "outside the plan: {at}, planned as {planned}"),
+                }
+            }
             Violation::BelowFloor { at, lowest, before, after } => write!(
                 f,
-                "below floor: user {} went down to {lowest} phone methods at {at}, below both {before} before and {after} after",
-                at.user_id
+                "below floor: user {} went down to {lowest} {} at {at}, below both {before} before and {after} after",
+                at.user_id,
+                match at.resource {
+                    Resource::PhoneMethods => "phone methods",
+                    Resource::ProfilePhones => "profile phones",
+                }
             ),
             Violation::NumberBelowFloor {
                 at,
@@ -171,7 +191,7 @@ impl fmt::Display for Violation {
     }
 }
 
-/// A user's method counts over the journal.
+/// A user's count of one collection over the journal.
 struct Counts {
     before: usize,
     after: usize,
@@ -200,10 +220,11 @@ struct NumberCounts {
 ///   (profile phones may hold many items of a type, so their adds never meet a held type).
 /// - [`Violation::OutsidePlan`], only when `plan` is given: a write with no `by`, with a `by` not
 ///   in the plan, or whose user (compared without case), type, op or resource differ from the
-///   planned write with its op id.
-/// - [`Violation::BelowFloor`] (at most one per user): a user whose phone-method count after
-///   some phone-method change is below both the count before the user's first phone-method
-///   change and the count after the user's last one.
+///   planned write with its op id, or whose item differs (compared without case) from the
+///   item that planned write names, when it names one.
+/// - [`Violation::BelowFloor`] (at most one per user and collection): a user whose count of a
+///   collection (phone methods, or profile phones) after some change of it is below both the
+///   count before the user's first change of that collection and the count after the last one.
 ///
 /// - [`Violation::NumberBelowFloor`] (at most one per user and number): a delete after which a
 ///   number of a user (compared by its digits, extension left out) is held by fewer of the types
@@ -213,8 +234,9 @@ struct NumberCounts {
 ///   of every count alike.
 ///
 /// `enableSmsSignIn` and `disableSmsSignIn` changes are not writes: they are never duplicate
-/// writes by op id, nor outside the plan. Both floors look at phone-method changes only
-/// (`resource` `phoneMethods`); dependencies, duplicate op ids and the plan cover profile-phone
+/// writes by op id, nor outside the plan. The per-number floor looks at phone-method changes
+/// only (`resource` `phoneMethods`); the per-user floor, dependencies, duplicate op ids (a
+/// retried POST that created a second profile phone included) and the plan cover profile-phone
 /// writes too. Requests are read only for their `client-request-id` and `after`.
 pub fn check(journal: &[JournalEntry], plan: Option<&[PlannedWrite]>) -> Vec<Violation> {
     let mut checker = Checker::new(journal, plan);
@@ -260,6 +282,7 @@ impl Seen<'_> {
             op: c.op.to_string(),
             phone_type: c.phone_type.to_string(),
             resource: c.resource,
+            item_id: c.item_id.clone(),
             op_id: self.by.map(str::to_string),
         }
     }
@@ -283,8 +306,8 @@ struct Checker<'j> {
     first_write: HashMap<&'j str, u64>,
     /// Whether a user holds a phone-method type now.
     held: HashMap<(&'j str, &'j str), bool>,
-    /// Each user's phone-method counts.
-    counts: BTreeMap<&'j str, Counts>,
+    /// Each user's count of each collection.
+    counts: BTreeMap<(&'j str, Resource), Counts>,
     /// The user's phone-method types changed so far.
     touched: HashSet<(&'j str, &'j str)>,
     /// How many of a user's types hold each number.
@@ -320,9 +343,10 @@ impl<'j> Checker<'j> {
         self.dependencies(seen);
         self.duplicates(seen);
         self.outside_plan(seen);
-        // The floors are about phone methods: profile phones do not sign anyone in.
+        self.count_collection(seen);
+        // The per-number floor is about the numbers people sign in with; profile phones may
+        // hold a number many times, and none signs anyone in.
         if seen.change.resource == Resource::PhoneMethods {
-            self.count_methods(seen);
             self.count_numbers(seen);
         }
         if let Some(op) = seen.by {
@@ -382,7 +406,10 @@ impl<'j> Checker<'j> {
                 if !(p.user_id.eq_ignore_ascii_case(&c.user_id)
                     && p.phone_type == c.phone_type
                     && p.op == c.op
-                    && p.resource == c.resource) =>
+                    && p.resource == c.resource
+                    && p.item_id
+                        .as_deref()
+                        .is_none_or(|planned| c.item_id.as_deref().is_some_and(|changed| changed.eq_ignore_ascii_case(planned)))) =>
             {
                 self.violations.push(Violation::OutsidePlan {
                     at: seen.at(),
@@ -393,10 +420,10 @@ impl<'j> Checker<'j> {
         }
     }
 
-    /// Follows the user's phone-method count, for [`Violation::BelowFloor`].
-    fn count_methods(&mut self, seen: Seen<'j>) {
+    /// Follows the user's count of the collection changed, for [`Violation::BelowFloor`].
+    fn count_collection(&mut self, seen: Seen<'j>) {
         let c = seen.change;
-        let n = self.counts.entry(&c.user_id).or_insert(Counts {
+        let n = self.counts.entry((&c.user_id, c.resource)).or_insert(Counts {
             before: c.methods_before,
             after: c.methods_before,
             lowest: c.methods_before,
@@ -555,6 +582,7 @@ mod tests {
             phone_type: phone_type.into(),
             op: op.into(),
             resource: Resource::PhoneMethods,
+            item_id: None,
         }
     }
 
@@ -750,10 +778,10 @@ mod tests {
     }
 
     #[test]
-    fn profile_writes_are_checked_for_op_tags_and_plan_but_not_floors() {
+    fn profile_writes_are_checked_for_op_tags_and_plan() {
         let mut events = Vec::new();
-        // Two business profile phones, then both deleted: a count of 0 is no floor breach, and
-        // two adds of one type are no duplicate.
+        // Two business profile phones, then both deleted: a count of 0, the count before, is no
+        // floor breach, and two adds of one type are no duplicate.
         events.extend(profile_write("u1", "add", "business", (0, 1), "f1"));
         events.extend(profile_write("u1", "add", "business", (1, 2), "f2"));
         events.extend(profile_write("u1", "delete", "business", (2, 1), "f3"));
@@ -803,27 +831,140 @@ mod tests {
         events.push(request("DELETE", 204, "d1", &["a1"]));
         events.extend(profile_write("u1", "add", "mobile", (0, 1), "a1"));
         let v = check(&journal(events), None);
-        assert_eq!(kinds(&v), ["DependencyNotMet"], "and no BelowFloor: the floors are phone methods'");
-        assert_eq!(v[0].at().resource, Resource::ProfilePhones);
+        assert_eq!(
+            kinds(&v),
+            ["DependencyNotMet", "BelowFloor"],
+            "the delete also took the user's profile phones below their floor"
+        );
+        assert!(
+            v.iter().all(|v| v.at().resource == Resource::ProfilePhones && v.at().seq == 1),
+            "{v:?}"
+        );
     }
 
     #[test]
-    fn profile_changes_leave_the_phone_method_floors_alone() {
+    fn profile_phones_have_their_own_per_user_floor_but_no_number_floor() {
         // The user keeps two phone methods throughout; a profile phone's number moves from one
-        // item to another, delete first, and its count dips to 0. Neither is a floor breach.
+        // item to another, delete first: the profile count dips from 1 to 0 and back.
         let events = [
             change("u1", "update", "mobile", (Some("+1 1"), Some("+1 2")), (2, 2), None),
             profile_write("u1", "delete", "business", (1, 0), "p1")[0].clone(),
             profile_write("u1", "add", "mobile", (0, 1), "p2")[0].clone(),
         ];
+        let v = check(&journal(events), None);
+        assert!(
+            matches!(&v[..], [Violation::BelowFloor { at, lowest: 0, before: 1, after: 1 }]
+                if at.seq == 2 && at.resource == Resource::ProfilePhones && at.item_id.as_deref() == Some("item-p1")),
+            "{v:?}"
+        );
+        assert!(
+            v[0].to_string()
+                .contains("below floor: user u1 went down to 0 profile phones at seq 2: delete profile phone business"),
+            "{}",
+            v[0]
+        );
+        // Counted apart from phone methods: a profile count of 3 that dips to 2 is a breach
+        // even while the user holds two phone methods, and a phone-method dip is its own.
+        let events = [
+            change("u1", "update", "mobile", (Some("+1 1"), Some("+1 2")), (2, 2), None),
+            profile_write("u1", "delete", "business", (3, 2), "p1")[0].clone(),
+            profile_write("u1", "add", "business", (2, 3), "p2")[0].clone(),
+            change("u1", "delete", "office", (Some("+1 5"), None), (2, 1), None),
+            change("u1", "add", "office", (None, Some("+1 6")), (1, 2), None),
+        ];
+        let v = check(&journal(events), None);
+        let floors: Vec<(Resource, u64, usize)> = v
+            .iter()
+            .filter_map(|v| match v {
+                Violation::BelowFloor { at, lowest, .. } => Some((at.resource, at.seq, *lowest)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            floors,
+            [(Resource::ProfilePhones, 2, 2), (Resource::PhoneMethods, 4, 1)],
+            "one per user and collection: {v:?}"
+        );
+        // Add first, then delete: no breach. A number on no item for a while is no breach
+        // either: profile phones have no per-number floor (the same order on phone methods is).
+        let events = [
+            profile_write("u1", "add", "mobile", (1, 2), "p2")[0].clone(),
+            profile_write("u1", "delete", "business", (2, 1), "p1")[0].clone(),
+            profile_write("u1", "add", "other", (1, 2), "p3")[0].clone(),
+        ];
         assert_eq!(check(&journal(events), None), vec![]);
-        // The same order on phone methods is a breach.
         let events = [
             change("u1", "update", "mobile", (Some("+1 1"), Some("+1 2")), (2, 2), None),
             change("u1", "delete", "office", (Some("+1 9"), None), (2, 1), None),
             change("u1", "add", "alternateMobile", (None, Some("+1 9")), (1, 2), None),
         ];
         assert_eq!(kinds(&check(&journal(events), None)), ["NumberBelowFloor", "BelowFloor"]);
+    }
+
+    #[test]
+    fn a_profile_update_or_delete_of_another_item_than_the_planned_one_is_outside_the_plan() {
+        // profile_write changes item `item-{op id}`.
+        let mut events = profile_write("u1", "update", "business", (2, 2), "u1").to_vec();
+        events.extend(profile_write("u1", "delete", "business", (2, 1), "d1"));
+        let j = journal(events);
+        let profile = |op_id: &str, op: &str, item: Option<&str>| PlannedWrite {
+            resource: Resource::ProfilePhones,
+            item_id: item.map(str::to_string),
+            ..planned(op_id, "u1", "business", op)
+        };
+        // The items the plan paired, ids compared without case; or no item named.
+        let plan = [profile("u1", "update", Some("ITEM-U1")), profile("d1", "delete", None)];
+        assert_eq!(check(&j, Some(&plan)), vec![]);
+        // Another item of the same user and type.
+        let plan = [profile("u1", "update", Some("item-u1")), profile("d1", "delete", Some("item-kept"))];
+        let v = check(&j, Some(&plan));
+        assert!(
+            matches!(&v[..], [Violation::OutsidePlan { at, planned: Some(p) }]
+                if at.op_id.as_deref() == Some("d1") && p.item_id.as_deref() == Some("item-kept")),
+            "{v:?}"
+        );
+        assert!(
+            v[0].to_string().contains(
+                "seq 3: delete profile phone business of user u1 by op d1 on item item-d1, planned as delete profile phone business of user u1 on item item-kept"
+            ),
+            "{}",
+            v[0]
+        );
+        // A change that names no item never matches a plan that names one.
+        let j = journal(write("u1", "delete", "office", (Some("+1 2"), None), (2, 1), "d1", &[]));
+        let plan = [PlannedWrite {
+            item_id: Some("item-d1".into()),
+            ..planned("d1", "u1", "office", "delete")
+        }];
+        assert_eq!(kinds(&check(&j, Some(&plan))), ["OutsidePlan"]);
+        // The plan's JSON may leave the item out.
+        let read: PlannedWrite =
+            serde_json::from_str(r#"{"opId":"d1","userId":"u1","phoneType":"business","op":"delete","resource":"profilePhones"}"#).unwrap();
+        assert_eq!(read, profile("d1", "delete", None));
+        let written = serde_json::to_string(&profile("d1", "delete", Some("x"))).unwrap();
+        assert!(written.contains(r#""itemId":"x""#), "{written}");
+    }
+
+    #[test]
+    fn a_retried_profile_post_that_created_a_second_item_is_a_duplicate_write() {
+        // The POST was applied and answered 500 (or its answer was lost); the retry, under the
+        // same op id, created another item. Two items of a type are allowed: only the op id
+        // tells the second is a duplicate.
+        let mut events = profile_write("u1", "add", "business", (0, 1), "a1").to_vec();
+        events.extend(profile_write("u1", "add", "business", (1, 2), "a1"));
+        let j = journal(events);
+        let plan = [PlannedWrite {
+            resource: Resource::ProfilePhones,
+            ..planned("a1", "u1", "business", "add")
+        }];
+        for plan in [None, Some(&plan[..])] {
+            let v = check(&j, plan);
+            assert!(
+                matches!(&v[..], [Violation::DuplicateWrite { at, earlier: Some(1) }]
+                    if at.seq == 3 && at.resource == Resource::ProfilePhones && at.op_id.as_deref() == Some("a1")),
+                "{v:?}"
+            );
+        }
     }
 
     #[test]

@@ -12,7 +12,8 @@ use std::sync::Mutex;
 /// What a fault does to a request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Effect {
-    /// Answer with this status (the request is not processed).
+    /// Answer with this status (the request is not processed; but a `$batch` envelope answered
+    /// 429 or 503 runs its items first when `Options::refused_batch_ran_items` is set).
     Status {
         /// HTTP status.
         status: u16,

@@ -1,10 +1,12 @@
 //! Faults injected into Graph calls (docs/graph.md#transient-failures): a call meets the first
 //! scripted fault queued for it (fault.rs), else a random one at the configured rate, and the
-//! fault's effect decides whether the operation runs and what is answered. The token endpoint
-//! meets its own faults in token.rs, in Entra's shape.
+//! fault's effect decides whether the operation runs and what is answered. A status fault runs
+//! nothing, except that a `$batch` envelope refused with 429 or 503 runs its items first under
+//! `--refused-batch-ran-items` (docs/graph.md#batch). The token endpoint meets its own faults in
+//! token.rs, in Entra's shape.
 
 use crate::answer::Answer;
-use crate::fault::Effect;
+use crate::fault::{BATCH, Effect};
 use crate::options::FaultKind;
 use crate::shared::Shared;
 use crate::throttle::retry_after;
@@ -80,6 +82,13 @@ fn fault_answer(status: u16, retry_after: Option<String>, code: Option<String>, 
     a
 }
 
+/// Whether a status fault's refusal of a request with `method` runs it first: only a `$batch`
+/// envelope refused with 429 or 503, and only with `--refused-batch-ran-items` (whether Graph
+/// can run a batch's items and still refuse it is UNCONFIRMED, docs/graph.md#batch).
+fn refusal_runs(s: &Shared, method: &str, status: u16) -> bool {
+    s.options.refused_batch_ran_items && method == BATCH && matches!(status, 429 | 503)
+}
+
 /// Meets the fault a Graph request with `method` at `path` draws (see [`pick_fault`]) around
 /// `run`, which processes the request.
 pub(crate) fn with_fault(s: &Shared, method: &str, path: &str, transport_ok: bool, run: impl FnOnce() -> Answer) -> Answer {
@@ -92,7 +101,13 @@ pub(crate) fn with_fault(s: &Shared, method: &str, path: &str, transport_ok: boo
             retry_after,
             code,
             message,
-        }) => fault_answer(status, retry_after, code, message),
+        }) => {
+            if refusal_runs(s, method, status) {
+                // The items run and are journaled; what they answered is not sent.
+                drop(run());
+            }
+            fault_answer(status, retry_after, code, message)
+        }
         Some(Effect::Drop) => Answer {
             drop: true,
             ..Answer::ok(0, None)

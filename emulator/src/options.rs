@@ -6,6 +6,9 @@ use clap::{Args, ValueEnum};
 use std::path::PathBuf;
 use std::time::Duration;
 
+/// The most items a page of a Graph list holds (`$top` and `--profile-page-size` alike).
+pub const MAX_PAGE_SIZE: usize = 999;
+
 /// How the emulator behaves. `Options::default()` equals the flags' defaults.
 #[derive(Debug, Clone, Args)]
 pub struct Options {
@@ -70,6 +73,18 @@ pub struct Options {
     /// Reads, and writes with a delegated token, are served.
     #[arg(long, help_heading = "Graph behaviour")]
     pub profile_app_only_forbidden: bool,
+    /// Answer a list of profile phones (`GET …/profile/phones`) in pages of at most N items, each
+    /// with an `@odata.nextLink` to the next while more remain, as a request's `$top` does
+    /// (whether Graph pages the list unasked is UNCONFIRMED, docs/graph.md#profile-phone-pages).
+    /// When absent, a list without `$top` is one page of every item.
+    #[arg(long, value_name = "N", help_heading = "Graph behaviour")]
+    pub profile_page_size: Option<usize>,
+    /// A `$batch` envelope the emulator refuses as a whole with 429 or 503 (an injected status
+    /// fault aimed at it) runs its items first, journaled as usual, then answers the refusal;
+    /// without it, nothing in a refused batch runs (UNCONFIRMED which Graph does,
+    /// docs/graph.md#batch).
+    #[arg(long, help_heading = "Graph behaviour")]
+    pub refused_batch_ran_items: bool,
 
     /// Resource units an app may spend per window (app + tenant token bucket,
     /// docs/graph.md#throttle-limits); no throttling when absent. Every phone-method and
@@ -134,6 +149,8 @@ impl Default for Options {
             sms_sign_in_disabled: false,
             sign_in_preferences_forbidden: false,
             profile_app_only_forbidden: false,
+            profile_page_size: None,
+            refused_batch_ran_items: false,
             throttle_ru: None,
             throttle_window: 10.0,
             throttle_writes: None,
@@ -166,6 +183,11 @@ impl Options {
         }
         if !(400..600).contains(&self.rule_error_status) {
             return Err(format!("--rule-error-status {} is not an error status", self.rule_error_status));
+        }
+        if let Some(n) = self.profile_page_size
+            && !(1..=MAX_PAGE_SIZE).contains(&n)
+        {
+            return Err(format!("--profile-page-size {n} is not between 1 and {MAX_PAGE_SIZE}"));
         }
         if self.faults.is_empty() && self.fault_rate > 0.0 {
             return Err("--fault-rate needs at least one kind in --faults".into());

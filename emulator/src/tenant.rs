@@ -107,7 +107,7 @@ const OPS: [&str; 5] = ["add", "update", "delete", "enableSmsSignIn", "disableSm
 pub type Name = &'static str;
 
 /// Which of a user's phone collections a [`Change`] is about.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum Resource {
     /// `…/authentication/phoneMethods` (`"phoneMethods"`).

@@ -2,14 +2,16 @@
 //! `/beta/users/{user}/profile/phones` (docs/graph.md#profile-phones). They are a different
 //! collection from phone methods, with other rules: server-assigned ids, a free-text `number`,
 //! any number of items of any `type`, timestamps and `createdBy` / `lastModifiedBy` naming the
-//! caller. What it keeps about every user is its [`ProfilePhoneTable`]; each write is journaled
-//! as a [`Change`] with `resource` `profilePhones`. With `--profile-app-only-forbidden`, an
-//! app-only token may read them but not write them.
+//! caller. A list pages with `$top` and `$skip` (and, unasked, by `--profile-page-size`), each
+//! page but the last with an `@odata.nextLink`. What it keeps about every user is its
+//! [`ProfilePhoneTable`]; each write is journaled as a [`Change`] with `resource`
+//! `profilePhones`. With `--profile-app-only-forbidden`, an app-only token may read them but not
+//! write them.
 
 use crate::access::Issued;
 use crate::answer::Answer;
-use crate::call::{Call, Operation};
-use crate::options::Options;
+use crate::call::{Call, Operation, bad_page_size};
+use crate::options::{MAX_PAGE_SIZE, Options};
 use crate::tenant::{Change, Failure, Resource, SeedProfilePhone, SeedUser, Table, Tenant};
 use serde_json::{Value, json};
 
@@ -175,9 +177,12 @@ impl UserPhones {
             .collect()
     }
 
-    /// `GET …/profile/phones`: every item.
-    fn list(&self) -> Vec<Value> {
-        self.items.iter().map(Item::json).collect()
+    /// `GET …/profile/phones`: the items from `from`, at most `size` of them (every one when
+    /// `None`), and whether more remain after them.
+    fn page(&self, from: usize, size: Option<usize>) -> (Vec<Value>, bool) {
+        let from = from.min(self.items.len());
+        let to = size.map_or(self.items.len(), |n| from.saturating_add(n).min(self.items.len()));
+        (self.items[from..to].iter().map(Item::json).collect(), to < self.items.len())
     }
 
     /// `GET …/profile/phones/{id}`.
@@ -236,13 +241,7 @@ pub(crate) fn guard(options: &Options, op: &Operation, _rest: &[&str]) -> Option
 pub(crate) fn serve(call: &mut Call, rest: &[&str]) -> Option<Result<Answer, Failure>> {
     let u = call.user;
     Some(match (call.op.method, rest) {
-        ("GET", []) => {
-            let value = phones(call.tenant, u).list();
-            Ok(Answer::ok(
-                200,
-                Some(json!({"@odata.context": call.context("profile/phones"), "value": value})),
-            ))
-        }
+        ("GET", []) => list(call),
         ("GET", [id]) => phones(call.tenant, u).get(id).map(|v| Answer::ok(200, Some(entity(call, v)))),
         ("POST", []) => post(call),
         ("PATCH", [id]) => patch(call, id),
@@ -254,6 +253,87 @@ pub(crate) fn serve(call: &mut Call, rest: &[&str]) -> Option<Result<Answer, Fai
             format!("Resource not found for the segment '{segment}'."),
         )),
     })
+}
+
+/// Characters escaped in a query option kept in a next link (the rest of a query is sent as is).
+const QUERY_VALUE: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'#')
+    .add(b'%')
+    .add(b'&')
+    .add(b'+')
+    .add(b'<')
+    .add(b'=')
+    .add(b'>');
+
+/// How a list request pages (docs/graph.md#profile-phones): `$top` items a page (else
+/// `--profile-page-size`, else every item), from item `$skip`.
+struct Paging {
+    /// Items a page holds; every item when `None`.
+    size: Option<usize>,
+    /// Whether the request gave `$top`, which a next link then repeats.
+    top_given: bool,
+    /// Items skipped before the page.
+    skip: usize,
+    /// The request's other query options, decoded, which a next link keeps.
+    others: Vec<(String, String)>,
+}
+
+impl Paging {
+    /// Reads a list request's query; `$top` outside 1 to 999 and a `$skip` that is not a count
+    /// are refused with 400. Options are named without case, as the users listing reads them.
+    fn read(query: &str, page_size: Option<usize>) -> Result<Paging, Failure> {
+        let mut p = Paging {
+            size: page_size,
+            top_given: false,
+            skip: 0,
+            others: Vec::new(),
+        };
+        for (key, value) in url::form_urlencoded::parse(query.as_bytes()).into_owned() {
+            if key.eq_ignore_ascii_case("$top") {
+                match value.parse::<usize>() {
+                    Ok(n) if (1..=MAX_PAGE_SIZE).contains(&n) => (p.size, p.top_given) = (Some(n), true),
+                    _ => return Err(bad_page_size()),
+                }
+            } else if key.eq_ignore_ascii_case("$skip") {
+                p.skip = value.parse().map_err(|_| {
+                    Failure::bad_request(format!(
+                        "Invalid value '{value}' for $skip: it must be a whole number of items, 0 or more."
+                    ))
+                })?;
+            } else {
+                p.others.push((key, value));
+            }
+        }
+        Ok(p)
+    }
+
+    /// The query of the page that starts at item `from`: the other options as sent, then
+    /// `$top` if the request gave it, then `$skip`.
+    fn next(&self, from: usize) -> String {
+        let encode = |text: &str| percent_encoding::utf8_percent_encode(text, QUERY_VALUE).to_string();
+        let mut parts: Vec<String> = self.others.iter().map(|(k, v)| format!("{}={}", encode(k), encode(v))).collect();
+        if let (true, Some(n)) = (self.top_given, self.size) {
+            parts.push(format!("$top={n}"));
+        }
+        parts.push(format!("$skip={from}"));
+        parts.join("&")
+    }
+}
+
+/// `GET …/profile/phones`: a page of the user's items in creation order (Graph's default
+/// order, `createdDateTime`), with an `@odata.nextLink` to the next page while more remain.
+fn list(call: &Call) -> Result<Answer, Failure> {
+    let paging = Paging::read(call.op.query, call.options.profile_page_size)?;
+    let (value, more) = phones(call.tenant, call.user).page(paging.skip, paging.size);
+    let shown = value.len();
+    let mut body = json!({"@odata.context": call.context("profile/phones"), "value": value});
+    if more {
+        let next = paging.next(paging.skip + shown);
+        body["@odata.nextLink"] = json!(call.link(&format!("profile/phones?{next}")));
+    }
+    Ok(Answer::ok(200, Some(body)))
 }
 
 /// `item` with the `@odata.context` of one profile phone of the user `call` addresses.

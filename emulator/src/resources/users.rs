@@ -4,7 +4,8 @@
 //! user; graph.rs serves it before it addresses one.
 
 use crate::answer::Answer;
-use crate::call::Call;
+use crate::call::{Call, bad_page_size};
+use crate::options::MAX_PAGE_SIZE;
 use crate::tenant::{Failure, Tenant};
 use serde_json::{Value, json};
 
@@ -61,8 +62,6 @@ fn entity(tenant: &Tenant, u: usize, version: &str, query: &str) -> Answer {
 
 /// Users a page holds unless `$top` says otherwise (Graph's list users: 100).
 const PAGE: usize = 100;
-/// The most users a page holds (Graph's list users: 999).
-const MAX_PAGE: usize = 999;
 
 /// `GET /users`: a page of users (`id`, `userPrincipalName`), in a stable order, with an
 /// `@odata.nextLink` carrying a `$skiptoken` while more remain. `$top` sets the page size (1 to
@@ -72,14 +71,8 @@ pub(crate) fn list(tenant: &Tenant, version: &str, query: &str) -> Answer {
     let param = |name: &str| params.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str());
     let top = match param("$top").map(str::parse::<usize>) {
         None => PAGE,
-        Some(Ok(n)) if (1..=MAX_PAGE).contains(&n) => n,
-        Some(_) => {
-            return Answer::error(
-                400,
-                "Request_BadRequest",
-                "Invalid page size specified: the $top value must be between 1 and 999.",
-            );
-        }
+        Some(Ok(n)) if (1..=MAX_PAGE_SIZE).contains(&n) => n,
+        Some(_) => return bad_page_size().into(),
     };
     let from = match param("$skiptoken").map(|t| t.strip_prefix("emu-").and_then(|n| n.parse::<usize>().ok())) {
         None => 0,

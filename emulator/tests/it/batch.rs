@@ -1,9 +1,11 @@
 //! `$batch` over HTTP: dependency chains with 424 for dependents of a failure, responses out of
-//! request order, malformed batches, items throttled on their own, and each item's own
-//! `request-id` and `client-request-id`.
+//! request order, malformed batches, items throttled on their own, each item's own
+//! `request-id` and `client-request-id`, and a batch refused as a whole with 429 or 503 running
+//! nothing, or its items first with `--refused-batch-ran-items`.
 
-use crate::common::{ALT, MOBILE, batch_item, graph, graph_with, response, with_headers};
-use phonesync_emulator::Options;
+use crate::common::{ALT, Graph, MOBILE, batch_item, graph, graph_with, response, with_headers};
+use phonesync_emulator::check::{Violation, check};
+use phonesync_emulator::{Effect, Fault, Options, Resource};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -148,4 +150,134 @@ async fn batch_items_have_their_own_request_id_and_client_request_id() {
     let record = |rid: &str| items.iter().find(|x| x.request_id == rid).expect("journaled under its request-id");
     assert_eq!(record(&own_id).client_request_id.as_deref(), Some("item-crid"));
     assert_eq!(record(&inherited_id).client_request_id.as_deref(), Some("envelope-crid"));
+}
+
+/// A beta batch for kim: a phone-method add (op-1) and, on its own, a profile-phone add (op-2).
+fn kims_two_adds() -> Value {
+    json!({"requests": [
+        with_headers(
+            batch_item("1", "POST", "/users/kim@contoso.com/authentication/phoneMethods",
+                Some(json!({"phoneNumber": "+1 2065550170", "phoneType": "mobile"})), &[]),
+            &[("client-request-id", "op-1")],
+        ),
+        with_headers(
+            batch_item("2", "POST", "/users/kim@contoso.com/profile/phones",
+                Some(json!({"type": "business", "number": "+1 425 555 0170"})), &[]),
+            &[("client-request-id", "op-2")],
+        ),
+    ]})
+}
+
+/// The state changes so far, as (op, resource, op id), sorted: items without `dependsOn` run
+/// in any order.
+fn changes_by(g: &Graph) -> Vec<(&'static str, Resource, Option<String>)> {
+    let mut changes: Vec<_> = g
+        .emu
+        .change_records()
+        .into_iter()
+        .map(|c| (c.change.op, c.change.resource, c.by))
+        .collect();
+    changes.sort();
+    changes
+}
+
+#[tokio::test]
+async fn a_batch_refused_with_429_or_503_runs_nothing_by_default() {
+    let g = graph().await;
+    for status in [429, 503] {
+        g.emu.inject([Fault::status(status).only("$batch").retry_after("1")]);
+        let r = g.call("POST", "/beta/$batch", Some(kims_two_adds())).await;
+        assert_eq!((r.status.as_u16(), r.header("retry-after")), (status, Some("1")));
+        assert!(r.body.get("responses").is_none(), "{}", r.body);
+    }
+    assert!(g.emu.changes().is_empty(), "nothing ran");
+    assert!(g.emu.requests().iter().all(|r| r.batch_item.is_none()), "no item was served");
+    // An `applied` fault on the envelope still runs the items, then answers 429.
+    g.emu.inject([Fault::effect(Effect::Applied(429)).only("$batch")]);
+    let r = g.call("POST", "/beta/$batch", Some(kims_two_adds())).await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
+    let p = Resource::ProfilePhones;
+    let m = Resource::PhoneMethods;
+    assert_eq!(changes_by(&g), [("add", m, Some("op-1".into())), ("add", p, Some("op-2".into()))]);
+}
+
+#[tokio::test]
+async fn with_refused_batch_ran_items_a_refused_batch_runs_its_items_first() {
+    let g = graph_with(Options {
+        refused_batch_ran_items: true,
+        ..Options::default()
+    })
+    .await;
+    g.emu.inject([Fault::status(503).only("$batch").retry_after("2")]);
+    let r = g.call("POST", "/beta/$batch", Some(kims_two_adds())).await;
+    assert_eq!(
+        (r.status.as_u16(), r.code(), r.header("retry-after")),
+        (503, "serviceNotAvailable", Some("2")),
+        "the refusal, not the items' answers"
+    );
+    assert_eq!(g.phones("kim@contoso.com"), [("mobile".to_string(), "+1 2065550170".to_string())]);
+    let (m, p) = (Resource::PhoneMethods, Resource::ProfilePhones);
+    assert_eq!(
+        changes_by(&g),
+        [("add", m, Some("op-1".into())), ("add", p, Some("op-2".into()))],
+        "journaled as made by the items' op ids"
+    );
+    let envelope_id = r.header("request-id").unwrap().to_string();
+    let requests = g.emu.requests();
+    let items: Vec<_> = requests.iter().filter(|r| r.batch_item.is_some()).collect();
+    assert_eq!(items.len(), 2);
+    assert!(
+        items
+            .iter()
+            .all(|i| i.status == 201 && i.envelope.as_deref() == Some(envelope_id.as_str())),
+        "{items:?}"
+    );
+    let envelope = requests.iter().find(|r| r.request_id == envelope_id).unwrap();
+    assert_eq!((envelope.status, envelope.fault.is_some()), (503, true));
+
+    // A client that takes the refusal as "ran nothing" sends the batch again: the phone-method
+    // add meets its own type (400), but the profile phone is created a second time, which the
+    // journal check names.
+    let again = g.call("POST", "/beta/$batch", Some(kims_two_adds())).await;
+    assert_eq!(again.status, StatusCode::OK);
+    assert_eq!(
+        (
+            response(&again.body, "1")["status"].as_u64(),
+            response(&again.body, "2")["status"].as_u64()
+        ),
+        (Some(400), Some(201))
+    );
+    let v = check(&g.emu.journal(), None);
+    assert!(
+        matches!(&v[..], [Violation::DuplicateWrite { at, earlier: Some(_) }]
+            if at.resource == Resource::ProfilePhones && at.op_id.as_deref() == Some("op-2")),
+        "{v:?}"
+    );
+
+    // A 429 refusal runs the items too; a refusal with another status does not.
+    g.emu.inject([Fault::status(429).only("$batch")]);
+    let request = json!({"requests": [with_headers(
+        batch_item("3", "POST", "/users/kim@contoso.com/profile/phones", Some(json!({"number": "+1 3"})), &[]),
+        &[("client-request-id", "op-3")],
+    )]});
+    let r = g.call("POST", "/beta/$batch", Some(request.clone())).await;
+    assert_eq!((r.status, r.code()), (StatusCode::TOO_MANY_REQUESTS, "TooManyRequests"));
+    assert!(changes_by(&g).iter().any(|c| c.2.as_deref() == Some("op-3")));
+    let before = g.emu.changes().len();
+    g.emu.inject([Fault::status(500).only("$batch"), Fault::status(504).only("$batch")]);
+    for status in [500, 504] {
+        assert_eq!(g.call("POST", "/beta/$batch", Some(request.clone())).await.status.as_u16(), status);
+    }
+    assert_eq!(g.emu.changes().len(), before, "only 429 and 503 refusals run the items");
+    // A single request refused 503 is not run either way.
+    g.emu.inject([Fault::status(503).only("POST")]);
+    let single = g
+        .call(
+            "POST",
+            "/beta/users/kim@contoso.com/profile/phones",
+            Some(json!({"number": "+1 4"})),
+        )
+        .await;
+    assert_eq!(single.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(g.emu.changes().len(), before);
 }

@@ -137,6 +137,7 @@ async fn journal_records_op_tags_and_the_checker_reads_it_over_http() {
         phone_type: phone_type.into(),
         op: op.into(),
         resource: Default::default(),
+        item_id: None,
     });
     assert_safe(&journal, Some(&plan));
 

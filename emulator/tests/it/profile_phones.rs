@@ -1,7 +1,9 @@
 //! Profile phones (beta `itemPhone`, `/beta/users/{user}/profile/phones`) over HTTP: the
-//! shapes and statuses of list, create, get, update and delete; body validation; v1.0 refusing
-//! the segment; the seed and state format; `--profile-app-only-forbidden`; `$batch`; throttling
-//! and faults; and the journal the checker reads.
+//! shapes and statuses of list, create, get, update and delete; the list's pages (`$top`,
+//! `$skip`, `--profile-page-size` and `@odata.nextLink`); body validation; v1.0 refusing the
+//! segment; the seed and state format; `--profile-app-only-forbidden`; `$batch`; throttling and
+//! faults; and the journal the checker reads, with the profile phones' own floor and the item
+//! a plan paired a write with.
 
 use crate::common::{Graph, batch_item, form_post, response, token_form, try_start, with_headers};
 use phonesync_emulator::check::{PlannedWrite, Violation, assert_safe, check};
@@ -431,9 +433,9 @@ async fn profile_requests_are_throttled_and_faulted_like_phone_methods() {
     assert!(last.fault.is_some());
 }
 
-#[tokio::test]
-async fn profile_writes_are_journaled_and_checked() {
-    let g = graph().await;
+/// Kim's business phone added (op a1), updated (u1, after a1) and deleted (d1, after u1); the
+/// item's id.
+async fn kims_add_update_delete(g: &Graph) -> String {
     let created = g
         .call_with(
             "POST",
@@ -453,7 +455,13 @@ async fn profile_writes_are_journaled_and_checked() {
     .await;
     g.call_with("DELETE", &item, None, &[("client-request-id", "d1"), ("x-phonesync-after", "u1")])
         .await;
+    id
+}
 
+#[tokio::test]
+async fn profile_writes_are_journaled_with_their_item_and_op_id() {
+    let g = graph().await;
+    let id = kims_add_update_delete(&g).await;
     let records = g.emu.change_records();
     let seen: Vec<_> = records
         .iter()
@@ -501,40 +509,50 @@ async fn profile_writes_are_journaled_and_checked() {
         "{change}"
     );
     assert_eq!(change["displayName"], "Desk");
+}
 
-    // Lee's business number moves to a new item, delete first: the profile count and the
-    // number dip, which the phone-method floors would call a breach.
+#[tokio::test]
+async fn profile_writes_are_checked_for_op_tags_plan_and_items() {
+    let g = graph().await;
+    let id = kims_add_update_delete(&g).await;
+    // Lee's business number moves to a new item, the add first and the delete after it.
     let lee = "/beta/users/lee@contoso.com/profile/phones";
-    let d0 = g
-        .call_with("DELETE", &format!("{lee}/{LEE_ITEM}"), None, &[("client-request-id", "d0")])
-        .await;
-    assert_eq!(d0.status, StatusCode::NO_CONTENT);
     let a0 = g
         .call_with(
             "POST",
             lee,
             Some(json!({"type": "business", "number": "+1 425 555 0100"})),
-            &[("client-request-id", "a0"), ("x-phonesync-after", "d0")],
+            &[("client-request-id", "a0")],
         )
         .await;
     assert_eq!(a0.status, StatusCode::CREATED);
+    let d0 = g
+        .call_with(
+            "DELETE",
+            &format!("{lee}/{LEE_ITEM}"),
+            None,
+            &[("client-request-id", "d0"), ("x-phonesync-after", "a0")],
+        )
+        .await;
+    assert_eq!(d0.status, StatusCode::NO_CONTENT);
 
     let entries = g.emu.journal();
-    // Profile phones have no floors.
     assert_safe(&entries, None);
-    let planned = |op_id: &str, user_id: &str, op: &str| PlannedWrite {
+    let planned = |op_id: &str, user_id: &str, op: &str, item: Option<&str>| PlannedWrite {
         op_id: op_id.into(),
         user_id: user_id.into(),
         phone_type: "business".into(),
         op: op.into(),
         resource: Resource::ProfilePhones,
+        item_id: item.map(str::to_string),
     };
+    // Updates and deletes paired with the items they were planned for.
     let plan = [
-        planned("a1", "u-kim", "add"),
-        planned("u1", "u-kim", "update"),
-        planned("d1", "u-kim", "delete"),
-        planned("d0", "u-lee", "delete"),
-        planned("a0", "u-lee", "add"),
+        planned("a1", "u-kim", "add", None),
+        planned("u1", "u-kim", "update", Some(&id)),
+        planned("d1", "u-kim", "delete", Some(&id)),
+        planned("a0", "u-lee", "add", None),
+        planned("d0", "u-lee", "delete", Some(LEE_ITEM)),
     ];
     assert_safe(&entries, Some(&plan));
     let as_methods: Vec<PlannedWrite> = plan
@@ -573,5 +591,186 @@ async fn profile_writes_are_journaled_and_checked() {
         v.iter()
             .any(|v| matches!(v, Violation::DependencyNotMet { at, missing } if missing == "never" && at.op_id.as_deref() == Some("a4"))),
         "{v:?}"
+    );
+}
+
+/// Reads a list from `path` and every page its `@odata.nextLink`s lead to, each link on Graph's
+/// host, read on the emulator; the items' numbers page by page, and the links followed.
+async fn pages(g: &Graph, path: &str) -> (Vec<Vec<String>>, Vec<String>) {
+    let (mut pages, mut links) = (Vec::new(), Vec::new());
+    let mut next = Some(path.to_string());
+    while let Some(path) = next.take() {
+        let r = g.call("GET", &path, None).await;
+        assert_eq!(r.status, StatusCode::OK, "{path}: {}", r.body);
+        pages.push(r.each("number").into_iter().map(str::to_string).collect());
+        if let Some(link) = r.body["@odata.nextLink"].as_str() {
+            let rest = link.strip_prefix("https://graph.microsoft.com").expect("a link on Graph's host");
+            links.push(link.to_string());
+            next = Some(rest.to_string());
+        }
+        assert!(pages.len() <= 10, "the links go round: {links:?}");
+    }
+    (pages, links)
+}
+
+/// Kim with five profile phones, `+1 1` to `+1 5` in creation order, in an emulator with `options`.
+async fn five_phones(options: Options) -> Graph {
+    let g = graph_with(options).await;
+    for n in 1..=5 {
+        let r = g.call("POST", KIM, Some(json!({"number": format!("+1 {n}")}))).await;
+        assert_eq!(r.status, StatusCode::CREATED);
+    }
+    g
+}
+
+#[tokio::test]
+async fn with_a_page_size_the_list_pages_by_next_link_through_every_item_once_in_order() {
+    let g = five_phones(Options {
+        profile_page_size: Some(2),
+        ..Options::default()
+    })
+    .await;
+    let (read, links) = pages(&g, KIM).await;
+    assert_eq!(read, [vec!["+1 1", "+1 2"], vec!["+1 3", "+1 4"], vec!["+1 5"]]);
+    assert_eq!(
+        links,
+        [
+            "https://graph.microsoft.com/beta/users/kim%40contoso.com/profile/phones?$skip=2",
+            "https://graph.microsoft.com/beta/users/kim%40contoso.com/profile/phones?$skip=4"
+        ],
+        "absolute, on the user as addressed"
+    );
+    // Addressed by object id, the links are too; `$top` beats the page size; other options
+    // ride along.
+    let (read, links) = pages(&g, "/beta/users/u-kim/profile/phones?$select=number,type&$top=3").await;
+    assert_eq!(read, [vec!["+1 1", "+1 2", "+1 3"], vec!["+1 4", "+1 5"]]);
+    assert_eq!(
+        links,
+        ["https://graph.microsoft.com/beta/users/u-kim/profile/phones?$select=number,type&$top=3&$skip=3"]
+    );
+    // The other pages of the five, by `$skip`.
+    assert_eq!(pages_of(&g, "?$skip=1").await, [vec!["+1 2", "+1 3"], vec!["+1 4", "+1 5"]]);
+    assert_eq!(pages_of(&g, "?$skip=4").await, [vec!["+1 5"]]);
+    assert_eq!(pages_of(&g, "?$skip=5").await, [Vec::<String>::new()]);
+    assert_eq!(pages_of(&g, "?$top=5").await, [vec!["+1 1", "+1 2", "+1 3", "+1 4", "+1 5"]]);
+}
+
+/// The pages of kim's list with `query`.
+async fn pages_of(g: &Graph, query: &str) -> Vec<Vec<String>> {
+    pages(g, &format!("{KIM}{query}")).await.0
+}
+
+#[tokio::test]
+async fn without_a_page_size_the_list_is_one_page_unless_top_or_skip_say_otherwise() {
+    let g = five_phones(Options::default()).await;
+    let all = g.call("GET", KIM, None).await;
+    assert_eq!(all.each("number"), ["+1 1", "+1 2", "+1 3", "+1 4", "+1 5"]);
+    assert!(all.body.get("@odata.nextLink").is_none(), "{}", all.body);
+    assert_eq!(
+        pages_of(&g, "?$top=2").await,
+        [vec!["+1 1", "+1 2"], vec!["+1 3", "+1 4"], vec!["+1 5"]]
+    );
+    assert_eq!(pages_of(&g, "?$skip=3").await, [vec!["+1 4", "+1 5"]], "the rest, one page");
+    assert_eq!(pages_of(&g, "?$SKIP=2&$Top=2").await, [vec!["+1 3", "+1 4"], vec!["+1 5"]]);
+    for query in ["$top=0", "$top=1000", "$top=two", "$top=-1"] {
+        let r = g.call("GET", &format!("{KIM}?{query}"), None).await;
+        assert_eq!((r.status, r.code()), (StatusCode::BAD_REQUEST, "Request_BadRequest"), "{query}");
+        assert!(r.message().contains("between 1 and 999"), "{query}: {}", r.message());
+    }
+    for query in ["$skip=-1", "$skip=x"] {
+        let r = g.call("GET", &format!("{KIM}?{query}"), None).await;
+        assert_eq!((r.status, r.code()), (StatusCode::BAD_REQUEST, "BadRequest"), "{query}");
+    }
+    assert_eq!(g.call("GET", &format!("{KIM}?$top=999"), None).await.each("number").len(), 5);
+}
+
+#[tokio::test]
+async fn next_links_address_a_dollar_name_as_addressed_and_a_page_size_must_be_a_page() {
+    let g = Graph::start(
+        &crate::common::seed(),
+        Options {
+            profile_page_size: Some(1),
+            ..Options::default()
+        },
+    )
+    .await;
+    let dollar = "/beta/users('$admin@contoso.com')/profile/phones";
+    for n in ["+1 1", "+1 2"] {
+        assert_eq!(g.call("POST", dollar, Some(json!({"number": n}))).await.status, StatusCode::CREATED);
+    }
+    let (read, links) = pages(&g, dollar).await;
+    assert_eq!(read, [vec!["+1 1"], vec!["+1 2"]]);
+    assert_eq!(
+        links,
+        ["https://graph.microsoft.com/beta/users('%24admin%40contoso.com')/profile/phones?$skip=1"]
+    );
+    for size in [0, 1000] {
+        let e = try_start(
+            &seed(),
+            Options {
+                profile_page_size: Some(size),
+                ..Options::default()
+            },
+        )
+        .await
+        .err()
+        .expect("refused")
+        .to_string();
+        assert!(e.contains("--profile-page-size") && e.contains("between 1 and 999"), "{e}");
+    }
+}
+
+#[tokio::test]
+async fn the_journal_check_holds_profile_phones_to_their_floor_and_to_the_planned_item() {
+    let g = graph().await;
+    let lee = "/beta/users/lee@contoso.com/profile/phones";
+    // Lee's desk number moves to a new item the wrong way round: delete, then add. Lee's two
+    // profile phones go down to one between.
+    let d0 = g
+        .call_with("DELETE", &format!("{lee}/{LEE_ITEM}"), None, &[("client-request-id", "d0")])
+        .await;
+    assert_eq!(d0.status, StatusCode::NO_CONTENT);
+    let a0 = g
+        .call_with(
+            "POST",
+            lee,
+            Some(json!({"type": "business", "number": "+1 425 555 0100"})),
+            &[("client-request-id", "a0")],
+        )
+        .await;
+    assert_eq!(a0.status, StatusCode::CREATED);
+    let entries = g.emu.journal();
+    let v = check(&entries, None);
+    assert!(
+        matches!(&v[..], [Violation::BelowFloor { at, lowest: 1, before: 2, after: 2 }]
+            if at.resource == Resource::ProfilePhones && at.op_id.as_deref() == Some("d0") && at.item_id.as_deref() == Some(LEE_ITEM)),
+        "{v:?}"
+    );
+    assert!(v[0].to_string().contains("went down to 1 profile phones"), "{}", v[0]);
+
+    // The delete was planned for the other item: outside the plan, naming both items.
+    let other = g.profile_of("lee@contoso.com")[0].0.clone().unwrap();
+    assert_ne!(other, LEE_ITEM);
+    let plan = [PlannedWrite {
+        op_id: "d0".into(),
+        user_id: "u-lee".into(),
+        phone_type: "business".into(),
+        op: "delete".into(),
+        resource: Resource::ProfilePhones,
+        item_id: Some(other.clone()),
+    }];
+    let v = check(&entries, Some(&plan));
+    let outside: Vec<String> = v
+        .iter()
+        .filter(|v| matches!(v, Violation::OutsidePlan { .. }))
+        .map(Violation::to_string)
+        .collect();
+    assert_eq!(outside.len(), 2, "the delete of the wrong item, and the add the plan lacks: {v:?}");
+    assert!(
+        outside[0].contains(&format!(
+            "on item {LEE_ITEM}, planned as delete profile phone business of user u-lee on item {other}"
+        )),
+        "{}",
+        outside[0]
     );
 }

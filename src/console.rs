@@ -76,3 +76,12 @@ pub fn progress(phase: &str, done: u64, total: u64, rate: f64, throttled: u64) {
         );
     }
 }
+
+/// `n` and the noun, plural unless there is one: `1 user`, `2 users`, `0 users`. Every count
+/// sentence the tool says goes through it.
+pub fn count(n: impl Into<u64>, noun: &str) -> String {
+    match n.into() {
+        1 => format!("1 {noun}"),
+        n => format!("{n} {noun}s"),
+    }
+}

@@ -31,7 +31,7 @@ impl RunLock {
             .open(&path)
             .with_context(|| format!("cannot open the run lock {}", path.display()))?;
         let mut holder = String::new();
-        match file.try_lock() {
+        match try_lock_for(&file, HELD_FOR_AN_INSTANT) {
             Ok(()) => {}
             Err(std::fs::TryLockError::WouldBlock) => {
                 let _ = file.read_to_string(&mut holder);
@@ -62,6 +62,24 @@ impl RunLock {
             .and_then(|()| file.flush())
             .with_context(|| format!("cannot write {}", path.display()))?;
         Ok((RunLock { file }, warning))
+    }
+}
+
+/// How long a lock found held is tried again before the run stops: a process starting another
+/// program holds a copy of every open file, locks included, from its fork until the program
+/// starts, so a lock just released can look held for an instant.
+const HELD_FOR_AN_INSTANT: std::time::Duration = std::time::Duration::from_millis(250);
+
+/// Takes the lock of `file`, trying again for up to `patience` while it is held.
+fn try_lock_for(file: &File, patience: std::time::Duration) -> Result<(), std::fs::TryLockError> {
+    let deadline = std::time::Instant::now() + patience;
+    loop {
+        match file.try_lock() {
+            Err(std::fs::TryLockError::WouldBlock) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            other => return other,
+        }
     }
 }
 

@@ -8,6 +8,7 @@ use crate::commands::setup;
 use crate::config::{Config, Env};
 use crate::console::{self, Out};
 use crate::graph::connect;
+use crate::graph::request::next_link_path;
 use crate::graph::{GraphClient, Version};
 use crate::interrupt::Stop;
 use crate::model::{DesiredUser, SkipReason};
@@ -90,9 +91,10 @@ pub async fn export(args: &ExportArgs, env: &Env, stop: &Stop, out: Out<'_>) -> 
     write_unread(&paths.unread, &unread)?;
     let _ = writeln!(
         out,
-        "Exported {found} users to {} ({} reads failed; the cells they leave unknown hold '?', left as they are when applied)\nConfig to apply it with: {}",
+        "Exported {} to {} ({} failed; the cells they leave unknown hold '?', left as they are when applied)\nConfig to apply it with: {}",
+        console::count(found as u64, "user"),
         paths.out.display(),
-        unread.len(),
+        console::count(unread.len() as u64, "read"),
         paths.toml.display()
     );
     if let Some(code) = stop.exit_code() {
@@ -182,8 +184,8 @@ fn write_unread(path: &Path, unread: &[(String, String)]) -> Result<()> {
         .write_all(&bytes)
         .with_context(|| format!("cannot write {}", path.display()))?;
     console::warn(&format!(
-        "{} reads failed (a user not found, or their phones unreadable in a target): see {}",
-        unread.len(),
+        "{} failed (a user not found, or their phones unreadable in a target): see {}",
+        console::count(unread.len() as u64, "read"),
         path.display()
     ));
     Ok(())
@@ -241,23 +243,9 @@ async fn list_users(api: &GraphClient) -> Result<Vec<String>> {
         users.extend(page.value.into_iter().map(|u| u.user_principal_name.unwrap_or(u.id)));
         match page.next {
             None => return Ok(users),
-            Some(link) => path = next_path(&link)?,
+            Some(link) => path = next_link_path(&link).map_err(anyhow::Error::msg)?,
         }
     }
-}
-
-/// The path and query of a `@odata.nextLink` after its version segment.
-fn next_path(link: &str) -> Result<String> {
-    let url = url::Url::parse(link).with_context(|| format!("Graph sent a next page link that is not a URL: {link}"))?;
-    let path = url.path();
-    let rest = ["/v1.0", "/beta"]
-        .iter()
-        .find_map(|v| path.strip_prefix(v))
-        .with_context(|| format!("Graph sent a next page link without a version: {link}"))?;
-    Ok(match url.query() {
-        Some(q) => format!("{rest}?{q}"),
-        None => rest.to_string(),
-    })
 }
 
 #[cfg(test)]
@@ -267,11 +255,11 @@ mod tests {
     #[test]
     fn a_next_link_is_followed_on_the_configured_endpoint() {
         assert_eq!(
-            next_path("https://graph.microsoft.com/v1.0/users?$top=999&$skiptoken=X%2BY").unwrap(),
+            next_link_path("https://graph.microsoft.com/v1.0/users?$top=999&$skiptoken=X%2BY").unwrap(),
             "/users?$top=999&$skiptoken=X%2BY"
         );
-        assert!(next_path("/relative").is_err());
-        assert!(next_path("https://evil.example/users").is_err());
+        assert!(next_link_path("/relative").is_err());
+        assert!(next_link_path("https://evil.example/users").is_err());
     }
 
     #[test]

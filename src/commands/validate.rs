@@ -30,10 +30,10 @@ pub fn validate(args: &ValidateArgs, env: &Env, out: Out<'_>) -> Result<ExitCode
     let show = |number: &str| if args.unmask { number.to_string() } else { phone::mask(number) };
     let _ = writeln!(
         out,
-        "{}: {} rows, {} users, {} refused (read as {}, columns separated by {})",
+        "{}: {}, {}, {} refused (read as {}, columns separated by {})",
         args.input.display(),
-        input.rows,
-        input.users.len(),
+        crate::console::count(input.rows, "row"),
+        crate::console::count(input.users.len() as u64, "user"),
         input.rejects.len(),
         input.encoding,
         input.delimiter

@@ -33,6 +33,10 @@ pub struct InputSettings {
     /// nothing, and a file blank throughout deletes nothing): that is far more often a broken
     /// export or mapping than a fact. Rollback and export configs turn it on.
     pub empty_column_means_none: bool,
+    /// Wide format: a phone column's own display-name column (phone column, name column), for
+    /// files holding several named phones per row (rollback and export files); a phone column
+    /// without one takes the row's `display_name_column`.
+    pub name_columns: Vec<(String, String)>,
 }
 
 impl Default for InputSettings {
@@ -50,6 +54,7 @@ impl Default for InputSettings {
             allow_vanity_numbers: false,
             region_column: None,
             empty_column_means_none: false,
+            name_columns: Vec::new(),
         }
     }
 }
@@ -145,6 +150,7 @@ pub(crate) fn input_settings(raw: RawInput, bad: Bad) -> Result<InputSettings, a
             Ok(v)
         }
     };
+    let name_columns = name_columns(raw.name_columns, &columns, bad)?;
     Ok(InputSettings {
         format,
         user_column: column("input.user_column", raw.user_column)?,
@@ -157,5 +163,28 @@ pub(crate) fn input_settings(raw: RawInput, bad: Bad) -> Result<InputSettings, a
         allow_vanity_numbers: raw.allow_vanity_numbers,
         region_column: raw.region_column.map(|c| column("input.region_column", c)).transpose()?,
         empty_column_means_none: raw.empty_column_means_none,
+        name_columns,
     })
+}
+
+/// Checks `[input] name_columns`: each key one of the wide `columns`, each value a column name.
+fn name_columns(raw: Option<toml::Table>, columns: &[(String, String)], bad: Bad) -> Result<Vec<(String, String)>, anyhow::Error> {
+    let mut names = Vec::new();
+    for (column, name) in raw.unwrap_or_default() {
+        let name = name.as_str().map(str::trim).unwrap_or_default();
+        if name.is_empty() {
+            return Err(bad(
+                "input.name_columns",
+                format!("'{column}' must map to the column holding its display name"),
+            ));
+        }
+        if !columns.iter().any(|(c, _)| c.eq_ignore_ascii_case(column.trim())) {
+            return Err(bad(
+                "input.name_columns",
+                format!("'{column}' is not one of input.columns: a display-name column belongs to a phone column"),
+            ));
+        }
+        names.push((column.trim().to_string(), name.to_string()));
+    }
+    Ok(names)
 }

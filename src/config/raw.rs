@@ -191,6 +191,8 @@ pub(crate) struct RawInput {
     pub(crate) region_column: Option<String>,
     /// `input.empty_column_means_none` as written.
     pub(crate) empty_column_means_none: bool,
+    /// `input.name_columns` as written.
+    pub(crate) name_columns: Option<toml::Table>,
 }
 
 impl Default for RawInput {
@@ -208,6 +210,7 @@ impl Default for RawInput {
             allow_vanity_numbers: false,
             region_column: None,
             empty_column_means_none: false,
+            name_columns: None,
         }
     }
 }

@@ -33,6 +33,8 @@ pub struct Item {
     pub client_request_id: String,
     /// Ops this one depends on, sent as the dependency header.
     pub after: Vec<String>,
+    /// See [`Request::resend_may_duplicate`].
+    pub resend_may_duplicate: bool,
 }
 
 impl Item {
@@ -45,6 +47,7 @@ impl Item {
             depends_on: Vec::new(),
             client_request_id: request.client_request_id.clone(),
             after: request.after.clone(),
+            resend_may_duplicate: request.resend_may_duplicate,
         }
     }
 }
@@ -151,7 +154,7 @@ fn lost(message: String, request_id: Option<String>) -> Attempt {
 
 /// Sends one batch and hands every job its attempts.
 async fn send(client: &Wire, version: Version, mut jobs: Vec<Job>) {
-    let (requests, ranges, writes) = envelope(&mut jobs);
+    let (requests, ranges, writes, may_duplicate) = envelope(&mut jobs);
     let client_request_id = uuid::Uuid::new_v4().to_string();
     let queued = Instant::now();
     // Every item costs a resource unit, and a write a write, as Graph counts them; the batch
@@ -193,7 +196,7 @@ async fn send(client: &Wire, version: Version, mut jobs: Vec<Job>) {
                 }
                 _ => {}
             }
-            vec![failure; requests.len()]
+            refused_items(&failure, &may_duplicate)
         }
         Ok((envelope_request_id, body)) => answers(client, body, &writes, envelope_request_id),
     };
@@ -204,14 +207,16 @@ async fn send(client: &Wire, version: Version, mut jobs: Vec<Job>) {
 
 /// The `$batch` items of `jobs` (ids 1, 2, … across jobs, `dependsOn` within a job), each job's
 /// range of them, and which are writes. Each item's JSON is built once, its body moved in.
-fn envelope(jobs: &mut [Job]) -> (Vec<Value>, Vec<std::ops::Range<usize>>, Vec<bool>) {
+fn envelope(jobs: &mut [Job]) -> Envelope {
     let mut requests = Vec::new();
     let mut ranges = Vec::new();
     let mut writes = Vec::new();
+    let mut may_duplicate = Vec::new();
     for job in jobs {
         let start = requests.len();
         for (i, item) in std::mem::take(&mut job.items).into_iter().enumerate() {
             writes.push(item.method != reqwest::Method::GET);
+            may_duplicate.push(item.resend_may_duplicate);
             let id = (start + i + 1).to_string();
             let mut headers = json!({"client-request-id": item.client_request_id});
             if !item.after.is_empty() {
@@ -230,7 +235,28 @@ fn envelope(jobs: &mut [Job]) -> (Vec<Value>, Vec<std::ops::Range<usize>>, Vec<b
         }
         ranges.push(start..requests.len());
     }
-    (requests, ranges, writes)
+    (requests, ranges, writes, may_duplicate)
+}
+
+/// A batch's items, each job's range of them, which write, and which may duplicate if resent.
+type Envelope = (Vec<Value>, Vec<std::ops::Range<usize>>, Vec<bool>, Vec<bool>);
+
+/// Each item's attempt when the envelope was refused as a whole. Graph documents that nothing
+/// inside ran; whether it can run items and still answer 429 or 503 is unconfirmed
+/// (docs/graph.md), so an item that would make a second copy if resent is taken as maybe run,
+/// and read back before it goes again.
+fn refused_items(failure: &Attempt, may_duplicate: &[bool]) -> Vec<Attempt> {
+    let ambiguous = matches!(failure.status, Some(429 | 503));
+    may_duplicate
+        .iter()
+        .map(|d| match ambiguous && *d {
+            true => Attempt {
+                processed: Processed::Unknown,
+                ..failure.clone()
+            },
+            false => failure.clone(),
+        })
+        .collect()
 }
 
 /// Each item's attempt from an answered envelope (`writes` says which items write); an item the
@@ -334,4 +360,27 @@ async fn post(client: &Wire, version: Version, body: &Value, client_request_id: 
     serde_json::from_slice(&bytes)
         .map(|v| (request_id.clone(), v))
         .map_err(|e| lost(format!("unreadable batch answer: {e}"), request_id))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_throttled_or_unavailable_envelope_leaves_only_creates_that_may_duplicate_in_doubt() {
+        let processed = |status: u16, may_duplicate: &[bool]| -> Vec<Processed> {
+            let failure = refused(status, Value::Null, None, None);
+            refused_items(&failure, may_duplicate).iter().map(|a| a.processed).collect()
+        };
+        for status in [429, 503] {
+            assert_eq!(
+                processed(status, &[true, false]),
+                [Processed::Unknown, Processed::No],
+                "{status}: the create is read back, the rest is resent"
+            );
+        }
+        // A 400 or 401 refuses the call before anything could run; a 500 may have run anything.
+        assert_eq!(processed(400, &[true, false]), [Processed::No, Processed::No]);
+        assert_eq!(processed(500, &[true, false]), [Processed::Unknown, Processed::Unknown]);
+    }
 }

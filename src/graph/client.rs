@@ -7,7 +7,7 @@ use crate::graph::auth::{self, AuthError};
 use crate::graph::batch;
 use crate::graph::request::{
     Attempt, CallInfo, ChainItem, ChainObserver, ChainResult, Confirm, GraphError, NOT_STARTED, NotSent, Processed, Request, SEGMENT,
-    Version, error_body,
+    Version, error_body, next_link_path,
 };
 use crate::graph::retry;
 use crate::graph::stats::Stats;
@@ -210,7 +210,8 @@ impl GraphClient {
         let path = match confirm {
             Confirm::Holds { path, .. } | Confirm::Gone { path } => path.clone(),
         };
-        let read = Box::pin(self.settle(&Request::read(version, path), None, None)).await;
+        // Every page: a created item may sit on the last one.
+        let read = Box::pin(self.get_all(version, path)).await;
         match (confirm, read) {
             (Confirm::Holds { check, .. }, Ok((body, _))) => check(&body),
             (Confirm::Gone { .. }, Err(GraphError { status: Some(404), .. })) => true,
@@ -221,6 +222,42 @@ impl GraphClient {
     /// A read through the state machine: Graph's JSON body.
     pub async fn get(&self, version: Version, path: String) -> Result<(Value, CallInfo), GraphError> {
         self.settle(&Request::read(version, path), None, None).await
+    }
+
+    /// A read of a collection through the state machine, every page of it: while Graph's
+    /// answer carries an `@odata.nextLink`, the next page is read (on the configured endpoint)
+    /// and its `value` items appended. The body returned is the first page's, holding them all.
+    pub async fn get_all(&self, version: Version, path: String) -> Result<(Value, CallInfo), GraphError> {
+        let (mut body, mut info) = self.get(version, path).await?;
+        let mut seen = std::collections::HashSet::new();
+        while let Some(link) = body.get("@odata.nextLink").and_then(Value::as_str).map(str::to_string) {
+            let unexpected = |message: String, info: &CallInfo| GraphError {
+                status: info.status,
+                code: "unexpectedResponse".into(),
+                message,
+                info: info.clone(),
+            };
+            // A link that comes round again would page for ever.
+            if !seen.insert(link.clone()) {
+                return Err(unexpected(format!("Graph sent the same next page link twice: {link}"), &info));
+            }
+            let next = next_link_path(&link).map_err(|m| unexpected(m, &info))?;
+            let (mut page, page_info) = self.get(version, next).await?;
+            info = page_info;
+            let items = match page.get_mut("value").map(Value::take) {
+                Some(Value::Array(items)) => items,
+                _ => return Err(unexpected("a next page without a value list".into(), &info)),
+            };
+            match body.get_mut("value") {
+                Some(Value::Array(all)) => all.extend(items),
+                _ => return Err(unexpected("a first page without a value list".into(), &info)),
+            }
+            body["@odata.nextLink"] = page.get("@odata.nextLink").cloned().unwrap_or(Value::Null);
+        }
+        if let Some(fields) = body.as_object_mut() {
+            fields.remove("@odata.nextLink");
+        }
+        Ok((body, info))
     }
 
     /// A read through the state machine, parsed as `T`; `what` names it in the error.

@@ -166,6 +166,10 @@ pub struct Request {
     pub client_request_id: String,
     /// Ops (by id) this request depends on, sent as [`AFTER_HEADER`].
     pub after: Vec<String>,
+    /// Sent again after Graph may have run it, it could make a second copy (a create whose
+    /// server assigns the id): a `$batch` envelope refused with 429 or 503 is then taken as
+    /// maybe having run it, and it is read back before it goes again.
+    pub resend_may_duplicate: bool,
 }
 
 impl Request {
@@ -178,6 +182,7 @@ impl Request {
             body: None,
             client_request_id: uuid::Uuid::new_v4().to_string(),
             after: Vec::new(),
+            resend_may_duplicate: false,
         }
     }
 
@@ -274,4 +279,19 @@ pub fn error_body(body: &Value) -> (String, String) {
             ("unknown".into(), text.chars().take(300).collect())
         }
     }
+}
+
+/// The path and query of an `@odata.nextLink` after its version segment: a next page is read
+/// on the configured endpoint, never on the host the link names.
+pub fn next_link_path(link: &str) -> Result<String, String> {
+    let url = url::Url::parse(link).map_err(|_| format!("Graph sent a next page link that is not a URL: {link}"))?;
+    let path = url.path();
+    let rest = ["/v1.0", "/beta"]
+        .iter()
+        .find_map(|v| path.strip_prefix(v))
+        .ok_or_else(|| format!("Graph sent a next page link without a version: {link}"))?;
+    Ok(match url.query() {
+        Some(q) => format!("{rest}?{q}"),
+        None => rest.to_string(),
+    })
 }

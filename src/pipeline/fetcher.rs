@@ -41,7 +41,8 @@ pub async fn fetch(
 
 async fn read_one(api: &GraphClient, target: &dyn Target, user: &str) -> Read {
     let (version, path) = target.read(user);
-    match api.get(version, path).await {
+    // Every page: a list Graph pages (profile phones may) is read whole.
+    match api.get_all(version, path).await {
         Ok((body, _)) => match target.parse(body) {
             Ok(items) => Ok(CurrentUser {
                 items,

@@ -122,7 +122,8 @@ fn prune_if_all_read(
         return Ok((targets, config.prune));
     }
     console::warn(&format!(
-        "prune is off for this run: {read_errors} user reads failed (see plan.md); run again once Graph answers them"
+        "prune is off for this run: {} failed (see plan.md); run again once Graph answers them",
+        console::count(read_errors as u64, "user read")
     ));
     let no_prune = Config {
         prune: false,

@@ -3,6 +3,7 @@
 //! of half the tenant. Modelled on directory sync's accidental-delete threshold and rclone's
 //! `--max-delete`: the run refuses, says what it would have done and how to proceed.
 
+use crate::console::count;
 use crate::model::{OpKind, Plan};
 use anyhow::Result;
 use std::path::Path;
@@ -34,7 +35,8 @@ pub fn check_shrink(users: u64, last: Option<u64>, max_shrink_percent: f64) -> R
     let how = "check that the input file is complete; if it is, re-run with --allow-deletes N (N: the deletes `phonesync plan` lists)";
     match last {
         Some(last) if last > 0 && (users as f64) < last as f64 * (1.0 - max_shrink_percent / 100.0) => Err(format!(
-            "the input names {users} users, {:.0} % fewer than the {last} of the last successful apply (plan.max_shrink_percent = {max_shrink_percent}); {how}",
+            "the input names {}, {:.0} % fewer than the {last} of the last successful apply (plan.max_shrink_percent = {max_shrink_percent}); {how}",
+            count(users, "user"),
             100.0 * (1.0 - users as f64 / last as f64)
         )),
         _ => Ok(()),
@@ -60,20 +62,24 @@ pub fn check_deletes(deletes: u64, users_read: usize, max: u64, max_percent: Opt
             Ok(())
         } else {
             Err(format!(
-                "{deletes} phones would be deleted, more than --allow-deletes {allowed}; {how}"
+                "{} would be deleted, more than --allow-deletes {allowed}; {how}",
+                count(deletes, "phone")
             ))
         };
     }
     if deletes > max {
         return Err(format!(
-            "{deletes} phones would be deleted, more than plan.max_deletes = {max}; {how} (or raise plan.max_deletes)"
+            "{} would be deleted, more than plan.max_deletes = {max}; {how} (or raise plan.max_deletes)",
+            count(deletes, "phone")
         ));
     }
     if let Some(percent) = max_percent {
         let share = 100.0 * deletes as f64 / users_read.max(1) as f64;
         if share > percent {
             return Err(format!(
-                "{deletes} phones would be deleted for {users_read} users read ({share:.1} %), more than plan.max_delete_percent = {percent}; {how} (or raise plan.max_delete_percent)"
+                "{} would be deleted for {} read ({share:.1} %), more than plan.max_delete_percent = {percent}; {how} (or raise plan.max_delete_percent)",
+                count(deletes, "phone"),
+                count(users_read as u64, "user")
             ));
         }
     }

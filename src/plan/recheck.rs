@@ -150,9 +150,13 @@ fn ops_fit(ops: &[Op], current: &CurrentUser) -> Result<(), String> {
             Some(id) => item.id == *id,
             None => item.phone_type == op.phone_type,
         });
-        let before = op.before.as_deref().map(crate::input::phone::key);
+        // The number as the plan read it (a profile number may be written nationally, which
+        // only its target reads right), else as a number.
+        let before = op.before.as_deref();
+        let same =
+            |item: &crate::model::Item| before.is_some_and(|b| item.phone.display == b || item.phone.key == crate::input::phone::key(b));
         match item {
-            Some(item) if Some(&item.phone.key) == before.as_ref() => {}
+            Some(item) if same(item) => {}
             _ => return Err(format!("op {} changes a phone the user does not have", i + 1)),
         }
     }

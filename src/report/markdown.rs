@@ -217,7 +217,11 @@ fn changes<'a>(
         let _ = writeln!(out, "| # | op | type | before | after | why |{result_header}");
         let _ = writeln!(out, "|---|---|---|---|---|---|{}", if r.outcomes.is_some() { "---|" } else { "" });
         for (i, op) in u.ops.iter().enumerate() {
-            let mut why = text(&op.reason);
+            // A reason may quote numbers (a profile phone's number change): masked like the cells.
+            let mut why = match r.unmask {
+                true => text(&op.reason),
+                false => text(&crate::input::phone::mask_numbers_in(&op.reason)),
+            };
             if !op.depends_on.is_empty() {
                 let deps: Vec<String> = op.depends_on.iter().map(|d| (d + 1).to_string()).collect();
                 let _ = write!(why, "; runs only if #{} succeeded", deps.join(", #"));

@@ -20,11 +20,12 @@ use std::sync::{Mutex, PoisonError};
 pub(super) const FILE: &str = "outcomes.csv";
 
 /// The columns of `outcomes.csv` (the order `Row::write` writes them in).
-pub const OUTCOME_COLUMNS: [&str; 15] = [
+pub const OUTCOME_COLUMNS: [&str; 16] = [
     "user",
     "target",
     "op",
     "phoneType",
+    "itemId",
     "before",
     "after",
     "displayName",
@@ -48,6 +49,7 @@ struct Row<'a> {
     target: &'a str,
     op: &'a str,
     phone_type: &'a str,
+    item_id: &'a str,
     before: &'a str,
     after: &'a str,
     display_name: &'a str,
@@ -69,6 +71,7 @@ impl<'a> Row<'a> {
             target,
             op: op.kind.as_str(),
             phone_type: op.phone_type.as_str(),
+            item_id: op.item_id.as_deref().unwrap_or(""),
             before: op.before.as_deref().unwrap_or(""),
             after: op.after.as_deref().unwrap_or(""),
             display_name: op.display_name.as_deref().unwrap_or(""),
@@ -121,6 +124,7 @@ impl<'a> Row<'a> {
             Text(self.target),
             Text(self.op),
             Text(self.phone_type),
+            Text(self.item_id),
             Phone(self.before),
             Phone(self.after),
             Text(self.display_name),

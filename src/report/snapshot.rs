@@ -8,10 +8,11 @@
 //! - `phonesync export` writes the current state of a tenant's users the same way (`export`).
 //!
 //! The file is wide: one row per user, one column per (target, managed type), an empty cell
-//! meaning "none of this type". A cell the run cannot vouch for holds `?`, which the reader
-//! refuses, so the rollback leaves that type as it is: a target the user was not read in, or a
-//! type the user held more than one profile phone of (the input format names one per type).
-//! The row's one display name is given back when all the user's named phones share it.
+//! meaning "none of this type"; a type some user holds several phones of (profile phones) gets
+//! as many columns (`profile mobile`, `profile mobile 2`), oldest first, and a target that keeps
+//! display names gives each phone column its own name column (`profile mobile name`). A cell
+//! the run cannot vouch for (a target the user was not read in) holds `?`, which the reader
+//! refuses, so the rollback leaves that type as it is.
 
 use crate::config::Config;
 use crate::model::{CurrentUser, Plan, SkipReason};
@@ -27,8 +28,8 @@ pub const CSV: &str = "rollback.csv";
 pub const TOML: &str = "rollback.toml";
 /// The cell of a type the snapshot does not know.
 pub const UNKNOWN: &str = "?";
-/// The column of the display name of a user's phones, for targets that keep one.
-const DISPLAY_NAME: &str = "displayName";
+/// What a phone column's display-name column adds to its name: `profile mobile name`.
+const NAME: &str = "name";
 
 /// A column of the snapshot, also its input type: `auth mobile`.
 fn column(target: &str, phone_type: &str) -> String {
@@ -91,6 +92,53 @@ pub enum Guards {
     Off,
 }
 
+/// A phone column of a snapshot: one slot of one (target, type). A user holds at most one
+/// phone per slot; a type some user holds several of gets as many slots.
+struct Slot {
+    /// The target's index.
+    target: usize,
+    /// The target's type.
+    phone_type: String,
+    /// Which of the user's phones of that type (0: the oldest).
+    nth: usize,
+    /// The column, also its input type: `auth mobile`, `profile mobile 2`.
+    column: String,
+    /// Its display-name column, for a target that keeps names.
+    name: Option<String>,
+}
+
+/// The slots of a snapshot of `users`: per target and managed type, as many as any user holds
+/// phones of that type (at least one).
+fn slots<'a>(targets: &[Box<dyn Target>], users: &[&str], state: &dyn Fn(usize, &str) -> Option<&'a CurrentUser>) -> Vec<Slot> {
+    let mut slots = Vec::new();
+    for (t, target) in targets.iter().enumerate() {
+        for m in &target.settings().managed {
+            let most = users
+                .iter()
+                .filter_map(|u| state(t, u))
+                .map(|c| c.items.iter().filter(|i| i.phone_type == *m).count())
+                .max()
+                .unwrap_or(0)
+                .max(1);
+            for nth in 0..most {
+                let column = match nth {
+                    0 => column(target.name(), m),
+                    n => format!("{} {}", column(target.name(), m), n + 1),
+                };
+                let name = target.keeps_names().then(|| format!("{column} {NAME}"));
+                slots.push(Slot {
+                    target: t,
+                    phone_type: m.clone(),
+                    nth,
+                    column,
+                    name,
+                });
+            }
+        }
+    }
+    slots
+}
+
 /// Writes the snapshot of `users` (their state in target `t` by `state(t, user)`; `None` when
 /// not known) to `csv_path`, and the config that applies it to `toml_path` (headed by
 /// `comment`), both new and owner-only.
@@ -105,57 +153,36 @@ pub fn write<'a>(
     state: &dyn Fn(usize, &str) -> Option<&'a CurrentUser>,
     guards: Guards,
 ) -> Result<()> {
-    let columns: Vec<(usize, String, String)> = targets
-        .iter()
-        .enumerate()
-        .flat_map(|(i, t)| t.settings().managed.iter().map(move |m| (i, t.name().to_string(), m.clone())))
-        .collect();
+    let slots = slots(targets, users, state);
     let mut csv = csv::Writer::from_writer(Vec::new());
     let mut header = vec!["user".to_string()];
-    header.extend(columns.iter().map(|(_, t, m)| column(t, m)));
-    header.push(DISPLAY_NAME.into());
+    for slot in &slots {
+        header.push(slot.column.clone());
+        header.extend(slot.name.clone());
+    }
     csv.write_record(&header)?;
     for user in users {
         let mut row = vec![user.to_string()];
-        let mut names: Vec<Option<&str>> = Vec::new();
-        for (t, _, phone_type) in &columns {
-            let state = state(*t, user);
-            if let Some(c) = state
-                && targets[*t].keeps_names()
-            {
-                names.extend(
-                    c.items
-                        .iter()
-                        .filter(|i| i.phone_type == *phone_type)
-                        .map(|i| i.display_name.as_deref()),
-                );
-            }
-            let cell = match state {
-                Some(c) => {
-                    let mut held = c.items.iter().filter(|i| i.phone_type == *phone_type);
-                    match (held.next(), held.next()) {
-                        (None, _) => String::new(),
-                        (Some(item), None) => item.phone.display.clone(),
-                        (Some(_), Some(_)) => UNKNOWN.into(),
-                    }
-                }
-                None => UNKNOWN.into(),
+        for slot in &slots {
+            let (number, name) = match state(slot.target, user) {
+                Some(c) => match c.items.iter().filter(|i| i.phone_type == slot.phone_type).nth(slot.nth) {
+                    Some(item) => (item.phone.display.clone(), item.display_name.clone().unwrap_or_default()),
+                    None => (String::new(), String::new()),
+                },
+                None => (UNKNOWN.to_string(), String::new()),
             };
-            row.push(cell);
+            row.push(number);
+            if slot.name.is_some() {
+                row.push(name);
+            }
         }
-        // One name per row: given back only when all the user's named phones share it.
-        let name = match names.split_first() {
-            Some((Some(first), rest)) if rest.iter().all(|n| *n == Some(*first)) => first.to_string(),
-            _ => String::new(),
-        };
-        row.push(name);
         csv.write_record(&row)?;
     }
     let bytes = csv.into_inner().with_context(|| format!("cannot write {}", csv_path.display()))?;
     crate::files::create_private(csv_path)?
         .write_all(&bytes)
         .with_context(|| format!("cannot write {}", csv_path.display()))?;
-    let toml = snapshot_config(config, targets, &columns, users.len(), guards)?;
+    let toml = snapshot_config(config, targets, &slots, users.len(), guards)?;
     crate::files::create_private(toml_path)?
         .write_all(format!("{comment}\n{toml}").as_bytes())
         .with_context(|| format!("cannot write {}", toml_path.display()))
@@ -164,13 +191,7 @@ pub fn write<'a>(
 /// The run's config file with what makes it apply the snapshot: the run's targets, each fed
 /// by its own columns and managing the types it managed; prune on; the guards as `guards`
 /// says; relative paths made absolute (the file may live anywhere).
-fn snapshot_config(
-    config: &Config,
-    targets: &[Box<dyn Target>],
-    columns: &[(usize, String, String)],
-    users: usize,
-    guards: Guards,
-) -> Result<String> {
+fn snapshot_config(config: &Config, targets: &[Box<dyn Target>], slots: &[Slot], users: usize, guards: Guards) -> Result<String> {
     let text =
         std::fs::read_to_string(&config.path).with_context(|| format!("cannot read {} to write rollback.toml", config.path.display()))?;
     let mut table: toml::Table = text
@@ -203,14 +224,13 @@ fn snapshot_config(
     };
     plan.insert("prune".into(), true.into());
     if guards == Guards::Off {
-        plan.insert("max_deletes".into(), ((users * columns.len()).max(1) as i64).into());
+        plan.insert("max_deletes".into(), ((users * slots.len()).max(1) as i64).into());
         plan.insert("max_shrink_percent".into(), 100.0.into());
     }
     table.insert("plan".into(), plan.into());
     let mut input = toml::Table::new();
     input.insert("format".into(), "wide".into());
     input.insert("user_column".into(), "user".into());
-    input.insert("display_name_column".into(), DISPLAY_NAME.into());
     input.insert("default_region".into(), config.default_region.clone().into());
     input.insert("delimiter".into(), ",".into());
     input.insert("encoding".into(), "utf-8".into());
@@ -218,19 +238,25 @@ fn snapshot_config(
     input.insert("empty_column_means_none".into(), true.into());
     input.insert("allow_vanity_numbers".into(), config.input.allow_vanity_numbers.into());
     let mut wide = toml::Table::new();
-    for (_, t, m) in columns {
-        wide.insert(column(t, m), column(t, m).into());
+    let mut names = toml::Table::new();
+    for slot in slots {
+        wide.insert(slot.column.clone(), slot.column.clone().into());
+        if let Some(name) = &slot.name {
+            names.insert(slot.column.clone(), name.clone().into());
+        }
     }
     input.insert("columns".into(), wide.into());
+    if !names.is_empty() {
+        input.insert("name_columns".into(), names.into());
+    }
     table.insert("input".into(), input.into());
     let mut sections = toml::Table::new();
     for (i, target) in targets.iter().enumerate() {
         let mut from = toml::Table::new();
-        let mut managed = Vec::new();
-        for (_, t, m) in columns.iter().filter(|(at, _, _)| *at == i) {
-            from.insert(column(t, m), m.clone().into());
-            managed.push(toml::Value::String(m.clone()));
+        for slot in slots.iter().filter(|s| s.target == i) {
+            from.insert(slot.column.clone(), slot.phone_type.clone().into());
         }
+        let managed: Vec<toml::Value> = target.settings().managed.iter().map(|m| toml::Value::String(m.clone())).collect();
         let mut section = toml::Table::new();
         section.insert("from".into(), from.into());
         section.insert("managed_types".into(), managed.into());

@@ -114,7 +114,7 @@ async fn a_clean_run_exits_zero_and_a_plan_writes_nothing() {
     assert_eq!(
         said,
         format!(
-            "Plan: 1 add, 1 delete for 1 users; 0 users already in line\n\
+            "Plan: 1 add, 1 delete for 1 user; 0 users already in line\n\
              Nothing was changed: this was a plan. To make exactly these changes: phonesync apply {}\n\
              Reports: {}\n",
             plan_json.display(),

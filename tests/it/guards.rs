@@ -113,7 +113,7 @@ async fn apply_with_prune_refuses_an_input_far_smaller_than_the_last_one() {
     let (code, _) = w.run("apply", &short, "short").await;
     let e = format!("{:#}", code.unwrap_err());
     assert!(
-        e.contains("refusing to apply with prune") && e.contains("1 users, 75 % fewer than the 4"),
+        e.contains("refusing to apply with prune") && e.contains("1 user, 75 % fewer than the 4"),
         "{e}"
     );
     assert_eq!(w.phones("u1@contoso.com"), pairs(&[("office", "+1 4255550001")]), "nothing written");

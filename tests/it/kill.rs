@@ -1,8 +1,10 @@
-//! SIGKILL at any moment: the real binary, run against an emulator it reaches over HTTP, is
-//! killed at points across the read, apply and report phases. Each killed run's `outcomes.csv`
-//! names every write the emulator's journal shows it made, no user is left without a phone, and
-//! the next run converges with the journal checker passing.
+//! SIGKILL at any moment: the real binary, run against an emulator it reaches over HTTP, keeping
+//! both targets in line, is killed at points across the read, apply and report phases. Each
+//! killed run's `outcomes.csv` names every write the emulator's journal shows it made, no user is
+//! left without a sign-in phone or a profile phone, and the next run converges (each profile
+//! phone updated in place) with the journal checker passing.
 
+use crate::targets::profile_table;
 use crate::world::{SECRET, World, assert_journal_safe, offices, pairs, pinned, planned_writes, summary, unaudited_write};
 use phonesync_emulator::Options;
 use serde_json::json;
@@ -11,14 +13,30 @@ use std::time::Duration;
 
 const USERS: usize = 24;
 
-/// Every user moves an office number to mobile: an add, then a delete that depends on it.
+/// Writes a run makes: per user, a sign-in mobile added, the office deleted after it, and the
+/// profile mobile's number updated in place.
+const WRITES: usize = 3 * USERS;
+
+/// Every user moves an office number to mobile: an add, then a delete that depends on it; and
+/// each user's one profile mobile `Cell` (another number) gets that number, in place.
 async fn world(batch: bool) -> (World, std::path::PathBuf) {
-    let (seed, csv) = offices(USERS);
+    let (mut seed, csv) = offices(USERS);
+    for (i, user) in seed["users"].as_array_mut().unwrap().iter_mut().enumerate() {
+        user["profilePhones"] =
+            json!([{"id": format!("p{i}"), "type": "mobile", "number": format!("+1 206555{:04}", 1000 + i), "displayName": "Cell"}]);
+    }
     let options = pinned(Options {
         latency_ms: 10,
         ..Options::default()
     });
-    let w = World::builder(seed).emulator(options).concurrency(2).batch(batch).build().await;
+    let w = World::builder(seed)
+        .emulator(options)
+        .targets(&["auth", "profile"])
+        .target("profile", profile_table())
+        .concurrency(2)
+        .batch(batch)
+        .build()
+        .await;
     let input = w.csv("hr.csv", &csv);
     (w, input)
 }
@@ -34,12 +52,13 @@ enum Point {
 async fn a_run_killed_anywhere_leaves_a_true_audit_and_the_next_run_converges() {
     // Each point once with single requests and once with `$batch`.
     let points = [
-        Point::Requests(3),         // reading phones
-        Point::Requests(USERS + 2), // reading default methods
-        Point::Writes(1),           // between the first add and its delete
-        Point::Writes(USERS),       // mid-apply
-        Point::Writes(2 * USERS - 1),
-        Point::Writes(2 * USERS), // every write made: the reports are being written
+        Point::Requests(3),             // reading phones
+        Point::Requests(2 * USERS + 2), // reading profile phones and default methods
+        Point::Writes(1),               // between the first add and its delete
+        Point::Writes(USERS),           // mid-apply
+        Point::Writes(2 * USERS),       // among profile updates
+        Point::Writes(WRITES - 1),
+        Point::Writes(WRITES), // every write made: the reports are being written
     ];
     for (point, batch) in points.into_iter().flat_map(|p| [(p, false), (p, true)]) {
         let (w, input) = world(batch).await;
@@ -76,7 +95,7 @@ async fn a_run_killed_anywhere_leaves_a_true_audit_and_the_next_run_converges() 
         let exited = child.try_wait().unwrap();
         let _ = child.kill(); // SIGKILL
         let status = child.wait().unwrap();
-        if !matches!(point, Point::Writes(n) if n == 2 * USERS) {
+        if !matches!(point, Point::Writes(n) if n == WRITES) {
             assert!(
                 exited.is_none() && status.signal() == Some(9),
                 "{point:?} batch {batch}: killed, not finished: {status:?}"
@@ -90,6 +109,11 @@ async fn a_run_killed_anywhere_leaves_a_true_audit_and_the_next_run_converges() 
         // Nobody lost a phone, whatever the moment.
         for i in 0..USERS {
             assert!(!w.phones(&format!("u{i}@contoso.com")).is_empty(), "{point:?}: u{i} has no phone");
+            assert_eq!(
+                w.profile_phones(&format!("u{i}@contoso.com")).len(),
+                1,
+                "{point:?}: u{i}'s profile phone"
+            );
         }
 
         // The next run finishes the job; a plan afterwards finds nothing left.
@@ -106,6 +130,16 @@ async fn a_run_killed_anywhere_leaves_a_true_audit_and_the_next_run_converges() 
                 w.phones(&format!("u{i}@contoso.com")),
                 pairs(&[("mobile", &format!("+1 425555{:04}", 1000 + i))]),
                 "{point:?}"
+            );
+            let profile: Vec<(String, String, String, String)> = w
+                .profile_phones(&format!("u{i}@contoso.com"))
+                .into_iter()
+                .map(|(id, t, n, name)| (id, t, n.replace(' ', ""), name))
+                .collect();
+            assert_eq!(
+                profile,
+                [(format!("p{i}"), "mobile".into(), format!("+1425555{:04}", 1000 + i), "Cell".into())],
+                "{point:?}: the same item, in place"
             );
         }
         eprintln!("checking the journal after a kill at {point:?}, batch {batch}");

@@ -1,14 +1,18 @@
-//! Model-based fault test: no fault, typo, key mix-up or interruption may cost a user a sign-in
-//! phone. For many seeds: a random small tenant and HR file (rejected rows, users named by UPN
-//! and by object id in either case, `prune` on and off, `$batch` on and off) and a random script
-//! of faults on items, on `$batch` envelopes and on the token service. After the first run every
-//! user is no worse than before (each phone as before or as the input wants it, gone only where
-//! pruning or a move licenses it), the journal checker passes, and a second, fault-free run
-//! converges every user the plan could bring in line.
+//! Model-based fault test over both targets: no fault, typo, key mix-up or interruption may cost
+//! a user a sign-in phone or a profile phone. For many seeds: a random small tenant (phone
+//! methods, and profile phones of managed and unmanaged types, some written nationally) and HR
+//! file (rejected rows, users named by UPN and by object id in either case, `prune` on and off,
+//! `$batch` on and off) and a random script of faults on items, on `$batch` envelopes and on the
+//! token service. After the first run every user is no worse than before (each phone as before or
+//! as the input wants it, gone only where pruning or a move licenses it; a profile phone keeps
+//! its id, changing its number only for one HR gives its type), the journal checker passes, and a
+//! second, fault-free run converges every user the plan could bring in line, pairing profile
+//! phones with rows in place (a new number updates an item rather than adding one).
 //!
 //! `cargo test --test it model::` runs 500 seeds; `PHONESYNC_MODEL_SEEDS=10000 cargo test --release
 //! --test it model::` runs the long version (docs/safety.md, "Longer checks").
 
+use crate::targets::profile_table;
 use crate::world::{World, csv_rows, journal_violations, pinned, planned_writes, summary, unaudited_write};
 use phonesync_emulator::{Effect, Fault, Options};
 use serde_json::json;
@@ -47,6 +51,25 @@ const NUMBERS: [(&str, &str); 4] = [
     ("+44 7911123456", "+44 7911 123456"),
 ];
 
+/// Profile phone types seeded: the two the profile target manages (fed by HR `mobile` and
+/// `office`), and one it must never touch.
+const PROFILE_TYPES: [&str; 3] = ["mobile", "business", "home"];
+
+/// The profile type an HR type feeds under [`profile_table`].
+fn profile_type_of(hr_type: &str) -> Option<&'static str> {
+    match hr_type {
+        "mobile" => Some("mobile"),
+        "office" => Some("business"),
+        _ => None,
+    }
+}
+
+/// A number's digits as the tool compares them (national US numbers given their country code).
+fn key(number: &str) -> String {
+    let digits: String = number.chars().filter(char::is_ascii_digit).collect();
+    if digits.len() == 10 { format!("1{digits}") } else { digits }
+}
+
 /// One generated scenario.
 struct Scenario {
     seed: serde_json::Value,
@@ -77,8 +100,18 @@ fn scenario(n: u64) -> Scenario {
                 phones.push((t, r.pick(&NUMBERS).0));
             }
         }
+        let profile: Vec<serde_json::Value> = (0..r.below(4))
+            .map(|i| {
+                let number = r.pick(&NUMBERS);
+                json!({"id": format!("p{u}-{i}"), "type": r.pick(&PROFILE_TYPES),
+                    "number": if r.chance(30) { number.1 } else { number.0 },
+                    "displayName": if r.chance(50) { Some(format!("Phone {i}")) } else { None },
+                    "createdDateTime": format!("2024-01-0{}T00:00:00Z", i + 1)})
+            })
+            .collect();
         seed_users.push(json!({"id": id, "userPrincipalName": upn,
-            "phoneMethods": phones.iter().map(|(t, n)| json!({"phoneType": t, "phoneNumber": n})).collect::<Vec<_>>()}));
+            "phoneMethods": phones.iter().map(|(t, n)| json!({"phoneType": t, "phoneNumber": n})).collect::<Vec<_>>(),
+            "profilePhones": profile}));
         let rows = r.below(4);
         for _ in 0..rows {
             let key = match r.below(4) {
@@ -169,6 +202,8 @@ async fn run_seed(n: u64) -> Result<usize, String> {
     let s = scenario(n);
     let w = World::builder(s.seed.clone())
         .emulator(pinned(Options::default()))
+        .targets(&["auth", "profile"])
+        .target("profile", profile_table())
         .rate(|r| {
             r.max_attempts = Some(6);
             r.request_timeout_seconds = Some(2.0);
@@ -180,6 +215,7 @@ async fn run_seed(n: u64) -> Result<usize, String> {
         .await;
     let input = w.csv("hr.csv", &s.csv);
     let before = phones_of(&w.emulator.state());
+    let profile_before = profile_of(&w.emulator.state());
     w.emulator.inject(s.faults.clone());
     let context = |what: String| {
         format!(
@@ -227,9 +263,13 @@ async fn run_seed(n: u64) -> Result<usize, String> {
             }
         }
     }
+    let profile_after = profile_of(&w.emulator.state());
+    for (id, had) in &profile_before {
+        profile_no_worse(&s, id, had, &profile_after[id]).map_err(context)?;
+    }
     // A person the input contradicts (two numbers for one type) is left as they were.
     for (id, types) in &s.wanted {
-        if types.values().any(|numbers| numbers.len() > 1) && before[id] != after[id] {
+        if types.values().any(|numbers| numbers.len() > 1) && (before[id] != after[id] || profile_before[id] != profile_after[id]) {
             return Err(context(format!(
                 "{id} has conflicting rows but was changed: {:?} -> {:?}",
                 before[id], after[id]
@@ -268,7 +308,139 @@ async fn run_seed(n: u64) -> Result<usize, String> {
     if !violations.is_empty() {
         return Err(context(format!("checker after the second run: {violations:?}")));
     }
+    let profile_end = profile_of(&w.emulator.state());
+    for (id, had) in &profile_before {
+        profile_paired_in_place(&s, id, had, &profile_end[id]).map_err(context)?;
+    }
     Ok(fired)
+}
+
+/// A user's profile phones as (id, type, number key).
+type Profile = Vec<(String, String, String)>;
+
+/// Every user's profile phones, by user id.
+fn profile_of(state: &phonesync_emulator::Seed) -> BTreeMap<String, Profile> {
+    state
+        .users
+        .iter()
+        .map(|u| {
+            let items = u
+                .profile_phones
+                .iter()
+                .map(|p| {
+                    (
+                        p.id.clone().unwrap_or_default(),
+                        p.phone_type.clone().unwrap_or_default(),
+                        key(&p.number),
+                    )
+                })
+                .collect();
+            (u.id.clone(), items)
+        })
+        .collect()
+}
+
+/// What the input says of user `id`'s profile phones: the number keys each managed profile type
+/// is given, the profile types whose row was rejected, and whether a row of unreadable type was,
+/// or the user contradicts themself (then nothing of theirs may change).
+struct ProfileInput {
+    wanted: BTreeMap<&'static str, BTreeSet<String>>,
+    rejected: BTreeSet<&'static str>,
+    untyped: bool,
+    conflict: bool,
+}
+
+fn profile_input(s: &Scenario, id: &str) -> ProfileInput {
+    let hr = s.wanted.get(id).cloned().unwrap_or_default();
+    let (rejected, untyped) = s.rejected.get(id).cloned().unwrap_or_default();
+    let mut wanted: BTreeMap<&'static str, BTreeSet<String>> = BTreeMap::new();
+    for (t, numbers) in &hr {
+        if let Some(p) = profile_type_of(t) {
+            wanted.entry(p).or_default().extend(numbers.iter().map(|n| key(n)));
+        }
+    }
+    ProfileInput {
+        wanted,
+        rejected: rejected.iter().filter_map(|t| profile_type_of(t)).collect(),
+        untyped,
+        conflict: hr.values().any(|n| n.len() > 1),
+    }
+}
+
+/// After a run with faults: each profile phone the user had is still there with its id, its
+/// number changed only to one the input gives its (managed, unrejected) type, its type changed
+/// only to one the input gives its number under; gone only where prune may delete it; and a new
+/// phone only holds a number the input gives its type.
+fn profile_no_worse(s: &Scenario, id: &str, had: &Profile, now: &Profile) -> Result<(), String> {
+    let input = profile_input(s, id);
+    let changeable = |t: &str| (t == "mobile" || t == "business") && !input.rejected.contains(t) && !input.conflict;
+    let given = |t: &str, k: &str| input.wanted.get(t).is_some_and(|w| w.contains(k));
+    for (item, t, k) in had {
+        match now.iter().find(|(i, _, _)| i == item) {
+            None if s.prune && !input.untyped && changeable(t) => {}
+            None => return Err(format!("{id} lost profile phone {item} ({t} {k}): {now:?}")),
+            Some((_, t2, k2)) if t2 == t && k2 == k => {}
+            Some((_, t2, k2)) if t2 != t && k2 == k && changeable(t) && given(t2, k) => {}
+            Some((_, t2, k2)) if t2 == t && changeable(t) && given(t, k2) => {}
+            Some(other) => {
+                return Err(format!(
+                    "{id} profile phone {item} ({t} {k}) became {other:?}, which the input does not give"
+                ));
+            }
+        }
+    }
+    // A new phone (a row of a type whose other row was rejected still adds its number: that
+    // touches no phone the user has).
+    let managed = |t: &str| (t == "mobile" || t == "business") && !input.conflict;
+    for (item, t, k) in now.iter().filter(|(i, _, _)| !had.iter().any(|(h, _, _)| h == i)) {
+        if !(managed(t) && given(t, k)) {
+            return Err(format!("{id} gained profile phone {item} ({t} {k}), which the input does not give"));
+        }
+    }
+    Ok(())
+}
+
+/// Once converged: per managed type the input gives and did not reject, every number it gives is
+/// on a phone of that type (unless a phone this run leaves alone already shows it), and the
+/// phones of that type whose number the input does not give were paired with its new numbers in
+/// place: at least as many of its new numbers sit on phones the user already had as the fewer of
+/// the two.
+fn profile_paired_in_place(s: &Scenario, id: &str, had: &Profile, end: &Profile) -> Result<(), String> {
+    let input = profile_input(s, id);
+    if input.conflict {
+        return Ok(());
+    }
+    let all_wanted: BTreeSet<&String> = input.wanted.values().flatten().collect();
+    for (t, wanted) in input.wanted.iter().filter(|(t, _)| !input.rejected.contains(*t)) {
+        let left_alone = |k: &String| {
+            had.iter()
+                .any(|(_, ht, hk)| hk == k && (ht == "home" || input.rejected.contains(ht.as_str())))
+        };
+        // A number given for two types is kept on one (the earlier row's).
+        let shared = |k: &String| input.wanted.values().filter(|w| w.contains(k)).count() > 1;
+        let on_a_type_wanting_it = |k: &String| {
+            end.iter()
+                .any(|(_, et, ek)| ek == k && input.wanted.get(et.as_str()).is_some_and(|w| w.contains(k)))
+        };
+        if let Some(missing) = wanted.iter().find(|k| !left_alone(k) && !on_a_type_wanting_it(k)) {
+            return Err(format!("{id} converged without {t} {missing}: {end:?}"));
+        }
+        let leftovers = had.iter().filter(|(_, ht, hk)| ht == t && !all_wanted.contains(hk)).count();
+        let new: BTreeSet<&String> = wanted
+            .iter()
+            .filter(|k| !shared(k) && !had.iter().any(|(_, _, hk)| hk == *k))
+            .collect();
+        let in_place = end
+            .iter()
+            .filter(|(i, et, k)| et == t && new.contains(k) && had.iter().any(|(h, _, _)| h == i))
+            .count();
+        if in_place < leftovers.min(new.len()) {
+            return Err(format!(
+                "{id}: {t}'s new numbers {new:?} were added beside its old phones instead of replacing them in place: {had:?} -> {end:?}"
+            ));
+        }
+    }
+    Ok(())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -91,34 +91,66 @@ async fn a_rollback_restores_the_exact_prior_state_after_a_migration() {
     assert_journal_safe_since(&w, from, Some(&planned_writes(&w, &[&rollback])));
 }
 
-/// A type the rollback cannot write back in the input format (two business profile phones, one
-/// pruned by the run) is `?` in rollback.csv: the rollback refuses that cell and leaves business
-/// as it is, deleting nothing of it, and exits 1 to say so.
+/// A user holding two named profile mobiles and an HR file naming only an office phone: with
+/// prune the run deletes both mobiles and adds a business phone. rollback.csv holds both mobiles
+/// with their names (a column each, oldest first), and applying it gives back exactly what the
+/// user had: both mobiles with their names, and no business phone.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_rollback_leaves_alone_a_type_it_cannot_write_back() {
+async fn a_rollback_gives_back_several_named_phones_of_one_type() {
     let seed = json!({"users": [{"id": "id1", "userPrincipalName": "kim@contoso.com", "profilePhones": [
-        {"type": "business", "number": "+1 425 555 0100"}, {"type": "business", "number": "+1 425 555 0199"}]}]});
+        {"type": "mobile", "number": "+44 7911 123456", "displayName": "UK", "createdDateTime": "2024-01-01T00:00:00Z"},
+        {"type": "mobile", "number": "+44 7911 123457", "displayName": "UK2", "createdDateTime": "2025-01-01T00:00:00Z"}]}]});
     let w = World::builder(seed)
         .targets(&["profile"])
         .prune(true)
         .target("profile", profile_table())
         .build()
         .await;
+    let before = |w: &World| {
+        let mut p: Vec<(String, String, String)> = w
+            .profile_phones("kim@contoso.com")
+            .into_iter()
+            .map(|(_, t, n, name)| (t, n.replace(' ', ""), name))
+            .collect();
+        p.sort();
+        p
+    };
+    let had = before(&w);
+    assert_eq!(had.len(), 2);
     let csv = w.csv("in.csv", "user,phoneType,phoneNumber\nkim@contoso.com,office,+1 425 555 0100\n");
     let (code, dir) = w.run("apply", &csv, "run").await;
     assert_eq!(code.unwrap(), ExitCode::SUCCESS);
-    let numbers = |w: &World| w.profile_phones("kim@contoso.com").into_iter().map(|p| p.2).collect::<Vec<_>>();
-    assert_eq!(numbers(&w), ["+1 425 555 0100"], "the second business phone pruned");
+    assert_eq!(
+        w.profile_phones("kim@contoso.com").into_iter().map(|p| p.1).collect::<Vec<_>>(),
+        ["business"],
+        "both mobiles pruned"
+    );
     let rows = csv_rows(&dir.join("rollback.csv"));
-    assert_eq!((rows.len(), rows[0]["profile business"].as_str()), (1, "?"), "{rows:?}");
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    let cell = |k: &str| rows[0][k].replace(' ', "");
+    assert_eq!(
+        (
+            cell("profile mobile"),
+            cell("profile mobile name"),
+            cell("profile mobile 2"),
+            cell("profile mobile 2 name")
+        ),
+        ("+447911123456".into(), "UK".into(), "+447911123457".into(), "UK2".into()),
+        "{rows:?}"
+    );
+    assert_eq!(cell("profile business"), "", "kim had no business phone");
+    assert_journal_safe(&w, Some(&planned_writes(&w, &[&dir])));
 
+    // The rollback, checked on its own: kim's count went down in the run it undoes.
+    let from = w.journal_mark();
     let (code, reports) = w
         .run_config("apply", &dir.join("rollback.csv"), "rollback", &dir.join("rollback.toml"))
         .await;
-    assert_eq!(code.unwrap(), ExitCode::from(1), "the refused cell is reported");
-    assert_eq!(summary(&reports)["ops"]["planned"], json!({"add": 0, "update": 0, "delete": 0}));
-    assert_eq!(numbers(&w), ["+1 425 555 0100"], "business left as it is");
-    assert_journal_safe(&w, Some(&planned_writes(&w, &[&dir, &reports])));
+    let plan_md = std::fs::read_to_string(reports.join("plan.md")).unwrap_or_default();
+    assert_eq!(code.unwrap(), ExitCode::SUCCESS, "{plan_md}");
+    assert_eq!(summary(&reports)["ops"]["planned"], json!({"add": 2, "update": 0, "delete": 1}));
+    assert_eq!(before(&w), had, "both mobiles with their names, and no business phone");
+    assert_journal_safe_since(&w, from, Some(&planned_writes(&w, &[&reports])));
 }
 
 /// The sample migration in both targets, then its rollback as the file says to run it: every
@@ -163,7 +195,9 @@ fn the_sample_migration_rolls_back_to_the_sample_tenant_in_both_targets() {
     assert!(out.contains("Prior state of the 5 users this run changes"), "{out}");
     let csv = std::fs::read_to_string(dir.path().join("migration/rollback.csv")).unwrap();
     assert!(
-        csv.starts_with("user,auth mobile,auth alternateMobile,auth office,profile mobile,profile business,displayName\n"),
+        csv.starts_with(
+            "user,auth mobile,auth alternateMobile,auth office,profile mobile,profile mobile name,profile business,profile business name\n"
+        ),
         "{csv}"
     );
 

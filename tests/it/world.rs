@@ -562,6 +562,8 @@ pub fn planned_writes(w: &World, dirs: &[&Path]) -> Vec<PlannedWrite> {
                     user_id,
                     phone_type: o["phoneType"].clone(),
                     op: o["op"].clone(),
+                    // The item an update or delete was planned for (adds name none).
+                    item_id: Some(o["itemId"].clone()).filter(|i| !i.is_empty()),
                     resource: match o["target"].as_str() {
                         "profile" => phonesync_emulator::tenant::Resource::ProfilePhones,
                         _ => phonesync_emulator::tenant::Resource::PhoneMethods,

@@ -48,7 +48,8 @@ impl Apply<'_> {
         let snapshot = snapshot::rollback(report_dir, config, targets, plan, &planned.current)?;
         if snapshot > 0 && !self.quiet {
             console::info(&format!(
-                "Prior state of the {snapshot} users this run changes: {} (see {})",
+                "Prior state of the {} this run changes: {} (see {})",
+                console::count(snapshot as u64, "user"),
                 report_dir.join(snapshot::CSV).display(),
                 report_dir.join(snapshot::TOML).display()
             ));

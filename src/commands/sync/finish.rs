@@ -4,6 +4,7 @@
 use crate::commands::sync::apply::Applied;
 use crate::commands::sync::options::Options;
 use crate::commands::sync::source::Source;
+use crate::console::count;
 use crate::graph::GraphClient;
 use crate::pipeline::executor::{Outcome, Status};
 use crate::plan::planned::Planned;
@@ -130,13 +131,15 @@ pub fn print_summary(out: &mut dyn Write, r: &RunReport, dir: &Path) {
             .map(|(kind, n)| format!("{n} {kind}"))
             .collect();
         let plan_label = label("Plan", &info.title);
+        let in_line = count(unchanged as u64, "user");
         let _ = if ops.is_empty() {
-            writeln!(out, "{plan_label}: nothing to change; {unchanged} users already in line{held}")
+            writeln!(out, "{plan_label}: nothing to change; {in_line} already in line{held}")
         } else {
             writeln!(
                 out,
-                "{plan_label}: {} for {changed} users; {unchanged} users already in line{held}",
-                ops.join(", ")
+                "{plan_label}: {} for {}; {in_line} already in line{held}",
+                ops.join(", "),
+                count(changed as u64, "user")
             )
         };
         let skips = run::skip_counts(plan);

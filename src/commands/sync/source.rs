@@ -77,18 +77,18 @@ impl Source {
     pub fn describe(&self, options: &Options) -> String {
         match &self.saved {
             Some(saved) => format!(
-                "Applying {}: planned {} from {}, changes for {} users",
+                "Applying {}: planned {} from {}, changes for {}",
                 options.input.display(),
                 saved.created_at,
                 saved.input.path,
-                saved.targets.iter().map(|t| t.users.len()).sum::<usize>()
+                console::count(saved.targets.iter().map(|t| t.users.len()).sum::<usize>() as u64, "user")
             ),
             None => format!(
-                "Read {} rows from {}: {} users, {} rows rejected",
-                self.input.rows,
+                "Read {} from {}: {}, {} rejected",
+                console::count(self.input.rows, "row"),
                 options.input.display(),
-                self.input.users.len(),
-                self.input.rejects.len()
+                console::count(self.input.users.len() as u64, "user"),
+                console::count(self.input.rejects.len() as u64, "row")
             ),
         }
     }
@@ -98,7 +98,8 @@ impl Source {
         let stale = planned.plan.skipped_as("stale");
         if self.from == From::SavedPlan && stale > 0 {
             console::warn(&format!(
-                "{stale} users changed in Graph after the plan was made and are skipped as stale (see plan.md); plan again to include them"
+                "{} changed in Graph after the plan was made and skipped as stale (see plan.md); plan again to include them",
+                console::count(stale as u64, "user")
             ));
         }
     }

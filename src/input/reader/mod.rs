@@ -440,9 +440,15 @@ fn columns(header: &csv::ByteRecord, settings: &InputSettings) -> Result<Columns
                 .collect::<Result<_, _>>()?,
         ),
     };
+    let phone_names = settings
+        .name_columns
+        .iter()
+        .map(|(phone, name)| Ok((column(phone)?, column(name)?)))
+        .collect::<Result<_, ReadError>>()?;
     Ok(Columns {
         user: column(&settings.user_column)?,
         display_name: names.iter().position(|n| same(n, &settings.display_name_column)),
+        phone_names,
         region: settings.region_column.as_deref().map(column).transpose()?,
         layout,
     })

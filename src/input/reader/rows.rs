@@ -72,11 +72,17 @@ pub fn examine<'a>(item: Item, cols: &Columns, spec: &Spec<'a>) -> Outcome<'a> {
     let field = |i: usize| record.get(i).map(String::from_utf8_lossy).unwrap_or_default();
     let not_utf8 = |col: usize| record.get(col).is_some_and(|b| std::str::from_utf8(b).is_err());
     let user = field(cols.user).into_owned();
-    let display_name = cols
-        .display_name
-        .map(field)
-        .filter(|n| !n.is_empty() && !n.chars().any(char::is_control))
-        .map(Cow::into_owned);
+    let name_in = |col: Option<usize>| {
+        col.map(field)
+            .filter(|n| !n.is_empty() && !n.chars().any(char::is_control))
+            .map(Cow::into_owned)
+    };
+    let display_name = name_in(cols.display_name);
+    // A phone column with a display-name column of its own takes its name from there.
+    let name_of = |col: usize| match cols.phone_names.iter().find(|(phone, _)| *phone == col) {
+        Some((_, name)) => name_in(Some(*name)),
+        None => display_name.clone(),
+    };
     // The row's own region, if it names one; an unknown one refuses the row's numbers.
     let row_region = match cols.region.map(field).filter(|r| !r.is_empty()) {
         None => Ok(spec.region),
@@ -111,14 +117,16 @@ pub fn examine<'a>(item: Item, cols: &Columns, spec: &Spec<'a>) -> Outcome<'a> {
         line,
         user: &user,
         user_problem: user_problem.as_deref(),
-        display_name: display_name.as_deref(),
         region: &row_region,
         long: matches!(cols.layout, Layout::Long { .. }),
         spec,
     };
     let mut offers: Vec<Offer> = offered
         .into_iter()
-        .map(|(col, column, type_raw, number_raw)| row.offer(column, &type_raw, &number_raw, not_utf8(col)))
+        .map(|(col, column, type_raw, number_raw)| {
+            let name = name_of(col);
+            row.offer(column, &type_raw, &number_raw, not_utf8(col), name.as_deref())
+        })
         .collect();
     offers.extend(empty);
     Outcome::Row {
@@ -134,7 +142,6 @@ struct Row<'r, 'a> {
     user: &'r str,
     /// Why the user field names no user, if it does not.
     user_problem: Option<&'r str>,
-    display_name: Option<&'r str>,
     /// The row's region, or why its region column is unusable.
     region: &'r Result<phone::Region, String>,
     /// A long file (a type refused is refused in the type column).
@@ -145,7 +152,7 @@ struct Row<'r, 'a> {
 impl<'a> Row<'_, 'a> {
     /// The phone in `column` (its type and number as written; `not_utf8` when its bytes are
     /// not UTF-8): wanted, perhaps with a note, or refused with why.
-    fn offer(&self, column: &str, type_raw: &str, number_raw: &str, not_utf8: bool) -> Offer<'a> {
+    fn offer(&self, column: &str, type_raw: &str, number_raw: &str, not_utf8: bool, display_name: Option<&str>) -> Offer<'a> {
         let settings = self.spec.settings;
         let phone_type = self
             .spec
@@ -193,7 +200,7 @@ impl<'a> Row<'_, 'a> {
                 let wanted = DesiredPhone {
                     phone,
                     line: self.line,
-                    display_name: self.display_name.map(str::to_string),
+                    display_name: display_name.map(str::to_string),
                 };
                 Offer::Wanted(phone_type, wanted, note)
             }

@@ -114,6 +114,8 @@ pub struct Columns {
     pub user: usize,
     /// The display name column, if the header has it.
     pub display_name: Option<usize>,
+    /// Wide: phone columns with a display-name column of their own (phone, name).
+    pub phone_names: Vec<(usize, usize)>,
     /// The row's region, when the header has the region column.
     pub region: Option<usize>,
     /// Long: the type and number columns. Wide: each phone column (position, header name, type).

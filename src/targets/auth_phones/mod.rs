@@ -204,6 +204,8 @@ impl Target for AuthPhones {
             body,
             client_request_id: op_id.to_string(),
             after: Vec::new(),
+            // A phone method's id is fixed per type: a second add of it is refused, not kept.
+            resend_may_duplicate: false,
         };
         (request, confirm)
     }

@@ -3,12 +3,14 @@
 //! have server-assigned ids, a user may have several of one type, and a type or display name is
 //! changed in place (PATCH answers 200 with the object), so there is no add-then-delete here.
 //!
-//! Planning: items are matched to the input's rows by canonical number. A matched item of
-//! another type or display name is updated in place; a number no item has is added; with prune,
-//! an unmatched item of a managed type is deleted, after every write. A rejected row never
-//! licenses a delete: items of a type whose row was rejected are left exactly as they are, and a
-//! rejected row of unreadable type (or a user whose every row was rejected) blocks every delete.
-//! Several items with one number are reported and left; one of them is kept in line.
+//! Planning (`planner`): items are paired with the input's rows, first by canonical number, then,
+//! per type, the items left over (oldest first) with the rows left over (by line). A paired item
+//! of another number, type or display name is updated in place (one PATCH; it keeps its id and
+//! `allowedAudiences`); a row left without an item is added; with prune, an item left without a
+//! row is deleted, after every write (extra copies of one number too, the oldest kept). A
+//! rejected row never licenses a delete: items of a type whose row was rejected are left exactly
+//! as they are, and a rejected row of unreadable type (or a user whose every row was rejected)
+//! blocks every delete.
 //!
 //! Microsoft documents application permissions as not supported for profile-phone writes, so a
 //! 403 on a write is taken as "this run's token cannot write profile phones": reported once, with
@@ -72,6 +74,8 @@ struct ItemPhone {
     display_name: Option<String>,
     #[serde(default)]
     number: Option<String>,
+    #[serde(default)]
+    created_date_time: Option<String>,
 }
 
 /// The body of a list of profile phones.
@@ -111,7 +115,10 @@ impl Target for ProfilePhones {
     }
 
     fn parse(&self, body: Value) -> Result<Vec<Item>, String> {
-        let page: Page = serde_json::from_value(body).map_err(|e| format!("cannot read the list of profile phones: {e}"))?;
+        let mut page: Page = serde_json::from_value(body).map_err(|e| format!("cannot read the list of profile phones: {e}"))?;
+        // Oldest first, whatever order the pages came in: the planner pairs leftovers in this
+        // order and keeps the oldest of duplicates.
+        page.value.sort_by(|a, b| a.created_date_time.cmp(&b.created_date_time));
         Ok(page
             .value
             .into_iter()
@@ -134,6 +141,7 @@ impl Target for ProfilePhones {
         let item = format!("{collection}/{}", path_segment(op.item_id.as_deref().unwrap_or_default()));
         let phone_type = op.phone_type.clone();
         let name = op.display_name.clone();
+        let region = self.region;
         let (method, path, body, confirm) = match op.kind {
             OpKind::Add => {
                 let mut body = Map::new();
@@ -146,7 +154,7 @@ impl Target for ProfilePhones {
                 let check = move |body: &Value| {
                     body.get("value")
                         .and_then(Value::as_array)
-                        .is_some_and(|items| items.iter().any(|i| holds(i, &phone_type, name.as_deref(), Some(&key))))
+                        .is_some_and(|items| items.iter().any(|i| holds(i, &phone_type, name.as_deref(), Some(&key), region)))
                 };
                 let confirm = Confirm::Holds {
                     path: collection.clone(),
@@ -160,7 +168,14 @@ impl Target for ProfilePhones {
                 if let Some(n) = &name {
                     body.insert("displayName".into(), json!(n));
                 }
-                let check = move |body: &Value| holds(body, &phone_type, name.as_deref(), None);
+                // A new number is set in place: the item keeps its id and what this tool does
+                // not manage (allowedAudiences).
+                let number = op.after.as_deref().filter(|after| op.before.as_deref() != Some(*after));
+                if let Some(number) = number {
+                    body.insert("number".into(), json!(number));
+                }
+                let key = number.map(phone::key);
+                let check = move |body: &Value| holds(body, &phone_type, name.as_deref(), key.as_deref(), region);
                 let confirm = Confirm::Holds {
                     path: item.clone(),
                     check: Arc::new(check),
@@ -176,6 +191,8 @@ impl Target for ProfilePhones {
             body,
             client_request_id: op_id.to_string(),
             after: Vec::new(),
+            // A create gets a new server id every time it runs.
+            resend_may_duplicate: op.kind == OpKind::Add,
         };
         (request, confirm)
     }
@@ -207,10 +224,11 @@ fn canonical(number: &str, region: phone::Region) -> Phone {
 }
 
 /// Whether an `itemPhone` body has `phone_type`, the display name `name` (when one is wanted)
-/// and, when given, the number with comparison key `key`.
-fn holds(item: &Value, phone_type: &str, name: Option<&str>, key: Option<&str>) -> bool {
+/// and, when given, the number with comparison key `key` (compared as the planner compares
+/// numbers, national ones read with `region`).
+fn holds(item: &Value, phone_type: &str, name: Option<&str>, key: Option<&str>, region: phone::Region) -> bool {
     let field = |k: &str| item.get(k).and_then(Value::as_str);
     field("type").is_some_and(|t| t.eq_ignore_ascii_case(phone_type))
         && name.is_none_or(|n| field("displayName") == Some(n))
-        && key.is_none_or(|k| field("number").is_some_and(|n| phone::key(n) == k))
+        && key.is_none_or(|k| field("number").is_some_and(|n| canonical(n, region).key == k))
 }

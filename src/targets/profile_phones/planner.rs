@@ -1,8 +1,19 @@
-//! The `profile` target's planner: profile phones are matched to the input's rows by number;
-//! a matched phone whose type or display name differs is updated, a wanted number no phone
-//! holds is added, and with prune an unmatched phone of a managed type is deleted.
+//! The `profile` target's planner. A user may hold several profile phones of one type, with
+//! server ids, so the planner pairs the items the user has with the rows HR gives:
+//!
+//! 1. by number: a row and an item with the same canonical number are one phone (an item of the
+//!    row's type and display name preferred, then the oldest);
+//! 2. per managed type, the items left over, oldest first, with the rows of that type left over,
+//!    by line: a pair is one phone whose number changed;
+//! 3. a row left without an item is added; with prune, an item left without a row is deleted,
+//!    after every write (an extra copy of a number HR gives is such an item).
+//!
+//! A paired item whose number, type or display name differs is one PATCH: it keeps its id and
+//! what this tool does not manage. So a new HR number for the common one-item, one-row case is
+//! exactly one update. Items of a type whose row was rejected, or of a type not managed, are
+//! never paired by type, changed or deleted.
 
-use crate::model::{CurrentUser, DesiredUser, Item, Op, OpKind, SkipReason, UserPlan};
+use crate::model::{CurrentUser, DesiredPhone, DesiredUser, Item, Op, OpKind, SkipReason, UserPlan};
 use crate::targets::profile_phones::types::parse_type;
 use crate::targets::rules::{Projected, Settings, project};
 use std::collections::{BTreeMap, BTreeSet};
@@ -31,33 +42,32 @@ pub fn plan_user(settings: &Settings, desired: &DesiredUser, current: &CurrentUs
     let prune = crate::targets::rules::prune(settings.prune, &desired.rejected_untyped, rows_here, rejected.len(), &mut notes);
     // Items this plan may change: of a managed type whose rows were all readable.
     let changeable = |i: &Item| managed(&i.phone_type) && !rejected.contains_key(i.phone_type.as_str());
-    let (writes, matched) = writes(&wanted, current, &changeable, &mut notes);
-    let seen: BTreeMap<&str, u64> = wanted.iter().map(|w| (w.key.as_str(), w.line)).collect();
-    let mut ops = writes;
+    let pairs = pair(&wanted, &current.items, &changeable, &mut notes);
+    let mut ops: Vec<Op> = Vec::new();
+    for (w, item) in wanted.iter().zip(&pairs.of_row) {
+        match item {
+            Some(i) => ops.extend(update(w, &current.items[*i])),
+            None if pairs.shown.contains(&w.line) => {}
+            None => ops.push(add(w)),
+        }
+    }
+    let writes = ops.len();
+    let wanted_keys: BTreeMap<&str, u64> = wanted.iter().map(|w| (w.key.as_str(), w.line)).collect();
     for (i, item) in current.items.iter().enumerate() {
-        if matched.contains(&i) || !changeable(item) {
+        if pairs.paired.contains(&i) || !changeable(item) {
             continue;
         }
-        if let Some(line) = seen.get(item.phone.key.as_str()) {
-            notes.push(format!(
-                "several profile phones hold the number of line {line}; one is kept in line and the others are left as they are"
-            ));
-            continue;
-        }
+        let copy_of = wanted_keys.get(item.phone.key.as_str());
         if prune.runs {
-            ops.push(Op {
-                kind: OpKind::Delete,
-                phone_type: item.phone_type.clone(),
-                item_id: Some(item.id.clone()),
-                before: Some(item.phone.display.clone()),
-                after: None,
-                display_name: None,
-                // Add before delete, as everywhere: every delete waits for every write.
-                depends_on: (0..ops.iter().filter(|o| o.kind != OpKind::Delete).count()).collect(),
-                blocked: None,
-                reason: "not in the input, and prune is on".into(),
-                moves_to: None,
-            });
+            let reason = match copy_of {
+                Some(line) => format!("another profile phone holds the number of line {line}; this extra copy goes, the oldest stays"),
+                None => "not in the input, and prune is on".into(),
+            };
+            ops.push(delete(item, reason, writes));
+        } else if let Some(line) = copy_of {
+            notes.push(format!(
+                "several profile phones hold the number of line {line}; one is kept in line and the extra copies are left (run with prune to delete them, the oldest is kept)"
+            ));
         }
     }
     notes.dedup();
@@ -70,10 +80,10 @@ pub fn plan_user(settings: &Settings, desired: &DesiredUser, current: &CurrentUs
     }
 }
 
-/// The wanted phones, one per number (the earliest line wins), of managed types; the rows left
-/// out are noted.
+/// The wanted phones, one per number (the earliest line wins), of managed types, by line; the
+/// rows left out are noted.
 fn wanted(
-    phones: BTreeMap<&'static str, Vec<(String, crate::model::DesiredPhone)>>,
+    phones: BTreeMap<&'static str, Vec<(String, DesiredPhone)>>,
     managed: &dyn Fn(&str) -> bool,
     notes: &mut Vec<String>,
 ) -> Vec<Wanted> {
@@ -108,35 +118,46 @@ fn wanted(
     wanted
 }
 
-/// The adds and updates that give each wanted phone an item, and the items matched to one.
-fn writes(
-    wanted: &[Wanted],
-    current: &CurrentUser,
-    changeable: &dyn Fn(&Item) -> bool,
-    notes: &mut Vec<String>,
-) -> (Vec<Op>, BTreeSet<usize>) {
-    let mut matched: BTreeSet<usize> = BTreeSet::new();
-    let mut writes = Vec::new();
-    for w in wanted {
-        // An item left as it is (unmanaged type, or a rejected row's type) that holds the number
-        // already shows it: nothing to add.
-        let candidates: Vec<usize> = (0..current.items.len())
-            .filter(|i| !matched.contains(i) && current.items[*i].phone.key == w.key)
+/// How the rows and items were paired.
+struct Pairs {
+    /// Per wanted row (in order), the item it is paired with.
+    of_row: Vec<Option<usize>>,
+    /// Items paired with a row.
+    paired: BTreeSet<usize>,
+    /// Lines of rows whose number an item this run leaves as it is already shows: nothing to add.
+    shown: BTreeSet<u64>,
+}
+
+/// Pairs rows with items: by number first, then per type the leftovers in order (items as Graph
+/// lists them by age, rows by line).
+fn pair(wanted: &[Wanted], items: &[Item], changeable: &dyn Fn(&Item) -> bool, notes: &mut Vec<String>) -> Pairs {
+    let mut pairs = Pairs {
+        of_row: vec![None; wanted.len()],
+        paired: BTreeSet::new(),
+        shown: BTreeSet::new(),
+    };
+    for (r, w) in wanted.iter().enumerate() {
+        let candidates: Vec<usize> = (0..items.len())
+            .filter(|i| !pairs.paired.contains(i) && items[*i].phone.key == w.key)
             .collect();
-        let best = candidates
-            .iter()
-            .copied()
-            .filter(|i| changeable(&current.items[*i]))
-            .max_by_key(|i| {
-                let item = &current.items[*i];
-                (
-                    item.phone_type == w.phone_type,
-                    w.display_name.is_none() || item.display_name == w.display_name,
-                )
-            });
-        let Some(i) = best else {
-            match candidates.first().map(|i| &current.items[*i]) {
-                Some(held) => {
+        // The item of the row's type and name if there is one, else the oldest (first listed).
+        let best = candidates.iter().copied().filter(|i| changeable(&items[*i])).min_by_key(|i| {
+            let item = &items[*i];
+            (
+                item.phone_type != w.phone_type,
+                w.display_name.is_some() && item.display_name != w.display_name,
+                *i,
+            )
+        });
+        match best {
+            Some(i) => {
+                pairs.of_row[r] = Some(i);
+                pairs.paired.insert(i);
+            }
+            // An item left as it is (unmanaged type, or a rejected row's type) that holds the
+            // number already shows it: nothing to add.
+            None => {
+                if let Some(held) = candidates.first().map(|i| &items[*i]) {
                     let what = match held.phone_type.as_str() {
                         "" => "an untyped".to_string(),
                         t => format!("a {t}"),
@@ -145,31 +166,54 @@ fn writes(
                         "line {}: the number is already on {what} profile phone, which this run leaves as it is",
                         w.line
                     ));
+                    pairs.shown.insert(w.line);
                 }
-                None => writes.push(Op {
-                    kind: OpKind::Add,
-                    phone_type: w.phone_type.to_string(),
-                    item_id: None,
-                    before: None,
-                    after: Some(w.display.clone()),
-                    display_name: w.display_name.clone(),
-                    depends_on: Vec::new(),
-                    blocked: None,
-                    reason: format!("no profile phone has this number; wanted by line {}", w.line),
-                    moves_to: None,
-                }),
             }
-            continue;
-        };
-        matched.insert(i);
-        writes.extend(update(w, &current.items[i]));
+        }
     }
-    (writes, matched)
+    // A number HR gives that some item holds is that item's phone, not a leftover: its extra
+    // copies are not paired by type (they go with prune).
+    let keys: BTreeSet<&str> = wanted.iter().map(|w| w.key.as_str()).collect();
+    for (r, w) in wanted.iter().enumerate() {
+        if pairs.of_row[r].is_some() || pairs.shown.contains(&w.line) {
+            continue;
+        }
+        let leftover = (0..items.len()).find(|i| {
+            let item = &items[*i];
+            !pairs.paired.contains(i) && changeable(item) && item.phone_type == w.phone_type && !keys.contains(item.phone.key.as_str())
+        });
+        if let Some(i) = leftover {
+            pairs.of_row[r] = Some(i);
+            pairs.paired.insert(i);
+        }
+    }
+    pairs
 }
 
-/// The update that gives `item` the wanted phone's type and display name, if it needs one.
+/// The add of a wanted phone no item holds.
+fn add(w: &Wanted) -> Op {
+    Op {
+        kind: OpKind::Add,
+        phone_type: w.phone_type.to_string(),
+        item_id: None,
+        before: None,
+        after: Some(w.display.clone()),
+        display_name: w.display_name.clone(),
+        depends_on: Vec::new(),
+        blocked: None,
+        reason: format!("no profile phone has this number; wanted by line {}", w.line),
+        moves_to: None,
+    }
+}
+
+/// The update that gives `item` the wanted phone's number, type and display name, if it needs
+/// one.
 fn update(w: &Wanted, item: &Item) -> Option<Op> {
     let mut changes = Vec::new();
+    let renumbered = item.phone.key != w.key;
+    if renumbered {
+        changes.push(format!("number {} → {}", item.phone.display, w.display));
+    }
     if item.phone_type != w.phone_type {
         changes.push(format!("type {} → {}", item.phone_type, w.phone_type));
     }
@@ -182,11 +226,32 @@ fn update(w: &Wanted, item: &Item) -> Option<Op> {
         phone_type: w.phone_type.to_string(),
         item_id: Some(item.id.clone()),
         before: Some(item.phone.display.clone()),
-        after: Some(item.phone.display.clone()),
+        after: Some(if renumbered {
+            w.display.clone()
+        } else {
+            item.phone.display.clone()
+        }),
         display_name: w.display_name.clone(),
         depends_on: Vec::new(),
         blocked: None,
         reason: format!("{} (line {})", changes.join(", "), w.line),
         moves_to: None,
     })
+}
+
+/// The delete of `item`, after every one of the user's `writes` (add before delete, as
+/// everywhere).
+fn delete(item: &Item, reason: String, writes: usize) -> Op {
+    Op {
+        kind: OpKind::Delete,
+        phone_type: item.phone_type.clone(),
+        item_id: Some(item.id.clone()),
+        before: Some(item.phone.display.clone()),
+        after: None,
+        display_name: None,
+        depends_on: (0..writes).collect(),
+        blocked: None,
+        reason,
+        moves_to: None,
+    }
 }

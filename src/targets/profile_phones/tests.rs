@@ -160,16 +160,124 @@ fn a_rejected_row_never_licenses_a_delete() {
 }
 
 #[test]
-fn several_items_with_one_number_are_reported_and_one_is_kept_in_line() {
-    let t = target(None, true);
-    let items = current(&[("i1", "home", A, None), ("i2", "business", A, None)]);
-    let p = t.plan(&desired(&[("mobile", A, None)]), &items);
-    // One of the two is brought in line (updated to mobile); the other is left and reported,
-    // not deleted, although prune is on.
-    assert_eq!(shape(&p).len(), 1, "{:?}", p.ops);
-    assert_eq!(p.ops[0].kind, OpKind::Update);
-    assert_eq!(p.ops[0].phone_type, "mobile");
-    assert!(p.notes.iter().any(|n| n.contains("several profile phones")), "{:?}", p.notes);
+fn extra_copies_of_a_number_are_deleted_with_prune_keeping_the_oldest_and_listed_without() {
+    let items = current(&[("i1", "mobile", A, None), ("i2", "mobile", A, None), ("i3", "business", A, None)]);
+    let p = target(None, true).plan(&desired(&[("mobile", A, None)]), &items);
+    assert_eq!(
+        shape(&p),
+        [
+            (OpKind::Delete, "mobile".to_string(), Some("i2".to_string())),
+            (OpKind::Delete, "business".to_string(), Some("i3".to_string())),
+        ],
+        "the oldest copy (listed first) stays in line"
+    );
+    assert!(p.ops[0].reason.contains("extra copy"), "{}", p.ops[0].reason);
+    let p = target(None, false).plan(&desired(&[("mobile", A, None)]), &items);
+    assert!(p.ops.is_empty(), "{:?}", p.ops);
+    assert!(
+        p.notes
+            .iter()
+            .any(|n| n.contains("several profile phones") && n.contains("run with prune")),
+        "{:?}",
+        p.notes
+    );
+}
+
+/// A target whose types are fed by these (input type, profile type) pairs.
+fn target_from(from: &[(&str, &str)], prune: bool) -> ProfilePhones {
+    let section = TargetSection {
+        name: "profile".into(),
+        managed_types: None,
+        from: Some(from.iter().map(|(i, t)| (i.to_string(), t.to_string())).collect()),
+    };
+    let context = Context {
+        prune,
+        region: "US".parse().unwrap(),
+        app_only: true,
+    };
+    let built = build(&section, &context).unwrap();
+    ProfilePhones {
+        settings: built.settings().clone(),
+        region: context.region,
+        app_only: context.app_only,
+    }
+}
+
+const C: &str = "+1 2065550103";
+
+/// An op as (kind, item id, number before, number after).
+type Numbers = (OpKind, Option<String>, Option<String>, Option<String>);
+
+/// Each op's [`Numbers`].
+fn numbers(p: &UserPlan) -> Vec<Numbers> {
+    p.ops
+        .iter()
+        .map(|o| (o.kind, o.item_id.clone(), o.before.clone(), o.after.clone()))
+        .collect()
+}
+
+#[test]
+fn one_item_and_one_row_of_a_type_with_a_new_number_is_one_update_of_that_item() {
+    let p = target(None, false).plan(&desired(&[("mobile", B, None)]), &current(&[("i1", "mobile", A, Some("Cell"))]));
+    assert_eq!(numbers(&p), [(OpKind::Update, Some("i1".into()), Some(A.into()), Some(B.into()))]);
+    assert_eq!(p.ops[0].display_name, None, "a row without a name keeps the item's");
+    assert!(p.ops[0].reason.starts_with(&format!("number {A} → {B}")), "{}", p.ops[0].reason);
+}
+
+#[test]
+fn two_items_of_a_type_with_one_number_changed_update_only_the_changed_one() {
+    let t = target_from(&[("mobile", "mobile"), ("mobile2", "mobile")], false);
+    let items = current(&[("m1", "mobile", A, None), ("m2", "mobile", B, None)]);
+    let p = t.plan(&desired(&[("mobile", A, None), ("mobile2", C, None)]), &items);
+    assert_eq!(numbers(&p), [(OpKind::Update, Some("m2".into()), Some(B.into()), Some(C.into()))]);
+}
+
+#[test]
+fn more_rows_than_items_of_a_type_pair_in_order_and_add_the_rest() {
+    let t = target_from(&[("mobile", "mobile"), ("mobile2", "mobile")], true);
+    let p = t.plan(
+        &desired(&[("mobile", B, None), ("mobile2", C, None)]),
+        &current(&[("m1", "mobile", A, None)]),
+    );
+    assert_eq!(
+        numbers(&p),
+        [
+            (OpKind::Update, Some("m1".into()), Some(A.into()), Some(B.into())),
+            (OpKind::Add, None, None, Some(C.into())),
+        ]
+    );
+}
+
+#[test]
+fn more_items_than_rows_of_a_type_pair_the_oldest_and_prune_decides_the_rest() {
+    let items = current(&[("m1", "mobile", A, None), ("m2", "mobile", B, None)]);
+    let want = desired(&[("mobile", C, None)]);
+    let p = target(None, false).plan(&want, &items);
+    assert_eq!(
+        numbers(&p),
+        [(OpKind::Update, Some("m1".into()), Some(A.into()), Some(C.into()))],
+        "without prune the other stays"
+    );
+    let p = target(None, true).plan(&want, &items);
+    assert_eq!(
+        numbers(&p),
+        [
+            (OpKind::Update, Some("m1".into()), Some(A.into()), Some(C.into())),
+            (OpKind::Delete, Some("m2".into()), Some(B.into()), None),
+        ]
+    );
+    assert_eq!(p.ops[1].depends_on, [0], "the delete waits for the write");
+}
+
+#[test]
+fn a_leftover_is_never_paired_across_types_or_with_an_item_left_as_it_is() {
+    // A home item is no mobile; a mobile of a rejected type stays as it is.
+    let p = target(None, false).plan(&desired(&[("mobile", B, None)]), &current(&[("h1", "home", A, None)]));
+    assert_eq!(numbers(&p), [(OpKind::Add, None, None, Some(B.into()))]);
+    let mut d = desired(&[("mobile", B, None)]);
+    d.reject(Some("mobile"), 9);
+    let p = target(None, true).plan(&d, &current(&[("m1", "mobile", A, None)]));
+    assert_eq!(numbers(&p), [(OpKind::Add, None, None, Some(B.into()))]);
 }
 
 #[test]
@@ -260,15 +368,32 @@ fn writes_are_beta_profile_requests_confirmed_by_reading() {
 
     add.kind = OpKind::Update;
     add.item_id = Some("i 1".into());
+    add.before = Some(A.into());
     let (r, confirm) = t.write("kim@contoso.com", &add, "op-2");
     assert_eq!(r.method.as_str(), "PATCH");
     assert_eq!(r.path, "/users/kim@contoso.com/profile/phones/i%201");
-    assert_eq!(r.body, Some(json!({"type": "mobile", "displayName": "Cell"})));
+    assert_eq!(
+        r.body,
+        Some(json!({"type": "mobile", "displayName": "Cell"})),
+        "the number is not sent again"
+    );
     let Confirm::Holds { check, .. } = confirm else {
         panic!("an update is confirmed by a read")
     };
     assert!(check(&json!({"type": "mobile", "number": A, "displayName": "Cell"})));
     assert!(!check(&json!({"type": "mobile", "number": A, "displayName": "Old"})));
+    // A new number is set in place, and confirmed by the item holding it.
+    let renumber = Op {
+        after: Some(B.into()),
+        ..add.clone()
+    };
+    let (r, confirm) = t.write("kim@contoso.com", &renumber, "op-2b");
+    assert_eq!(r.body, Some(json!({"type": "mobile", "displayName": "Cell", "number": B})));
+    let Confirm::Holds { check, .. } = confirm else {
+        panic!("an update is confirmed by a read")
+    };
+    assert!(check(&json!({"type": "mobile", "number": "(206) 555-0102", "displayName": "Cell"})));
+    assert!(!check(&json!({"type": "mobile", "number": A, "displayName": "Cell"})));
 
     add.kind = OpKind::Delete;
     let (r, confirm) = t.write("kim@contoso.com", &add, "op-3");

@@ -7,9 +7,18 @@ use std::path::PathBuf;
 /// Exit codes, shown at the end of `--help` and repeated in docs/reports.md#exit-codes.
 pub const EXIT_CODES: &str = "\
 Exit codes:
-  0  every op succeeded, or there was nothing to do
-  1  the run finished, but some ops failed, some users were skipped, or some rows were rejected
-  2  fatal: bad config or arguments, unreadable input, or Graph unreachable before any work";
+  0    every op succeeded, or there was nothing to do
+  1    the run finished, but some ops failed or were blocked, some users were skipped, or some
+       rows were rejected (plan and apply alike)
+  2    fatal: bad config or arguments, unreadable input, or Graph unreachable before any work
+  3    Graph became unreachable during the run: it ended early, saying since when; run again
+       when Graph is back (what was done is in the reports; nothing is done twice)
+  130  stopped by Ctrl-C; 143 stopped by SIGTERM (within rate.stop_grace_seconds; reports written)
+With plan --detailed-exitcode: 0 no changes, 2 changes to apply, 1 the run failed (refused rows,
+skipped users and blocked ops too with --fail-on-findings; blocked ops are never changes).";
+
+/// The exit code of a run that ended early because Graph became unreachable.
+pub const EXIT_UNREACHABLE: u8 = 3;
 
 /// Makes the phone authentication methods of Microsoft Entra ID users match an HR export.
 #[derive(Debug, Parser)]
@@ -70,9 +79,14 @@ pub struct RunArgs {
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
     /// `plan` only, as Terraform's: exit 0 when there is nothing to change, 2 when there are
-    /// changes, 1 on an error or when rows were refused or users skipped.
+    /// changes, 1 when the run failed. Refused rows, skipped users and blocked ops are findings
+    /// in plan.md and summary.json, not failures (see --fail-on-findings).
     #[arg(long)]
     pub detailed_exitcode: bool,
+    /// With --detailed-exitcode: refused rows, skipped users and blocked ops make the exit
+    /// code 1, for a pipeline that wants a person to look at them before it goes on.
+    #[arg(long, requires = "detailed_exitcode")]
+    pub fail_on_findings: bool,
 }
 
 impl Cli {

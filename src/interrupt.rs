@@ -6,10 +6,21 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
 
 /// Whether the run has been asked to stop, and by what.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Stop {
     /// 0 while running; else the exit code the signal asks for.
     code: AtomicU8,
+    /// The same, for those who wait for it.
+    told: tokio::sync::watch::Sender<u8>,
+}
+
+impl Default for Stop {
+    fn default() -> Self {
+        Stop {
+            code: AtomicU8::new(0),
+            told: tokio::sync::watch::Sender::new(0),
+        }
+    }
 }
 
 /// Why work the stop left undone was not done, for the reports.
@@ -28,7 +39,15 @@ impl Stop {
 
     /// Asks the run to stop; the process will exit with `code`. The first request wins.
     pub fn request(&self, code: u8) {
-        let _ = self.code.compare_exchange(0, code, Ordering::SeqCst, Ordering::SeqCst);
+        if self.code.compare_exchange(0, code, Ordering::SeqCst, Ordering::SeqCst).is_ok() {
+            self.told.send_replace(code);
+        }
+    }
+
+    /// A receiver that sees the stop's exit code once one is asked for (0 before), for a task
+    /// that waits for it.
+    pub fn watch(&self) -> tokio::sync::watch::Receiver<u8> {
+        self.told.subscribe()
     }
 
     /// True once a stop was asked for: no new user may start.

@@ -69,6 +69,8 @@ pub async fn export(args: &ExportArgs, env: &Env, stop: &Stop, out: Out<'_>) -> 
     };
     let scopes: Vec<&str> = targets.iter().flat_map(|t| t.delegated_scopes().iter().copied()).collect();
     let connection = connect::open(&config, &scopes).await?;
+    // A stop ends the export within its grace, whatever Graph does.
+    let _stop = setup::StopGuard::new(stop, connection.client.halt().clone(), config.rate.stop_grace);
     if !args.quiet {
         console::info(&format!("phonesync export: {}", connection.label));
     }
@@ -147,10 +149,10 @@ fn write(paths: &Paths, config: &Config, targets: &[Box<dyn Target>], names: &[S
         .map(|(_, n)| n.as_str())
         .collect();
     let comment = format!(
-        "# Written by phonesync export: {} users of {}. Edit {} (an empty cell: no phone of that\n\
+        "# Written by phonesync export: {} of {}. Edit {} (an empty cell: no phone of that\n\
          # type), review with `phonesync plan {} --config {}`, then apply it the same way.\n\
          # Prune is on: a phone whose cell you empty is deleted.\n",
-        found.len(),
+        console::count(found.len() as u64, "user"),
         label,
         paths.out.display(),
         paths.out.display(),

@@ -3,7 +3,9 @@
 //! names a tenant.
 
 use crate::config::{self, Config, Env};
+use crate::graph::halt::{self, Halt, Reason};
 use crate::input::{phone, reader};
+use crate::interrupt::Stop;
 use crate::progress;
 use crate::targets::{self, Target};
 use anyhow::{Context, Result};
@@ -80,4 +82,35 @@ pub fn tenant_key(config: &Config) -> String {
         config::Endpoint::Url(url) => url.as_str(),
     };
     format!("{endpoint}|{}", config.auth.tenant_id.as_deref().unwrap_or_default())
+}
+
+/// While alive, turns a stop of the run into a stop of the transport. At the stop no new user
+/// starts (the stages check the stop); the users in flight get `grace` to finish their chains
+/// (so a type change is not left half done when Graph answers), then whatever is still in
+/// flight is abandoned and nothing new is sent, so the run writes its reports and ends within
+/// the grace whatever Graph does.
+pub struct StopGuard(tokio::task::JoinHandle<()>);
+
+impl StopGuard {
+    /// Watches `stop` for `halt`.
+    pub fn new(stop: &Stop, halt: std::sync::Arc<Halt>, grace: std::time::Duration) -> StopGuard {
+        let mut told = stop.watch();
+        StopGuard(tokio::spawn(async move {
+            if told.wait_for(|code| *code != 0).await.is_err() {
+                return;
+            }
+            let reason = |message: &str| Reason {
+                code: halt::STOPPED,
+                message: message.into(),
+            };
+            tokio::time::sleep(grace).await;
+            halt.abandon(reason("the run was stopped and its grace (rate.stop_grace_seconds) ran out"));
+        }))
+    }
+}
+
+impl Drop for StopGuard {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }

@@ -53,6 +53,12 @@ pub struct Rate {
     pub throttle_priority: Option<String>,
     /// Requests per `$batch` call; 1 when batching is off.
     pub batch_size: usize,
+    /// Graph is taken as unreachable, and the run ends, when no call has been answered for
+    /// this long while calls keep failing (`rate.unreachable_after_seconds`, default 30).
+    pub unreachable_after: Duration,
+    /// After Ctrl-C or SIGTERM, how long calls in flight get before they are abandoned and the
+    /// reports written (`rate.stop_grace_seconds`, default 10).
+    pub stop_grace: Duration,
 }
 
 impl Rate {
@@ -105,6 +111,8 @@ pub(crate) fn rate(r: RawRate, bad: Bad) -> Result<Rate, anyhow::Error> {
         request_timeout: seconds("rate.request_timeout_seconds", r.request_timeout_seconds)?,
         retry_budget: seconds("rate.retry_budget_seconds", r.retry_budget_seconds)?,
         run_timeout: r.run_timeout_seconds.map(|v| seconds("rate.run_timeout_seconds", v)).transpose()?,
+        unreachable_after: seconds("rate.unreachable_after_seconds", r.unreachable_after_seconds)?,
+        stop_grace: seconds("rate.stop_grace_seconds", r.stop_grace_seconds)?,
         batch_size: match (r.batch, r.batch_size) {
             (false, _) => 1,
             (true, n @ 1..=20) => n,

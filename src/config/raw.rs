@@ -125,6 +125,10 @@ pub(crate) struct RawRate {
     pub(crate) batch: bool,
     /// `rate.batch_size` as written.
     pub(crate) batch_size: usize,
+    /// `rate.unreachable_after_seconds` as written.
+    pub(crate) unreachable_after_seconds: f64,
+    /// `rate.stop_grace_seconds` as written.
+    pub(crate) stop_grace_seconds: f64,
 }
 
 impl Default for RawRate {
@@ -143,6 +147,8 @@ impl Default for RawRate {
             throttle_priority: None,
             batch: true,
             batch_size: 20,
+            unreachable_after_seconds: 30.0,
+            stop_grace_seconds: 10.0,
         }
     }
 }

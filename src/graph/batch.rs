@@ -161,7 +161,19 @@ async fn send(client: &Wire, version: Version, mut jobs: Vec<Job>) {
     // waits for its whole cost at once.
     let mut cost = Cost::default();
     writes.iter().for_each(|w| cost.add(*w));
-    let in_time = client.pacer.ready(cost, client.deadline.map(Into::into)).await;
+    let in_time = match client
+        .until_stopped(client.pacer.ready(cost, client.deadline.map(Into::into)))
+        .await
+    {
+        Ok(in_time) => in_time,
+        Err(reason) => {
+            // Stopped, or Graph unreachable, while the batch waited for its turn: send nothing.
+            for (job, range) in jobs.into_iter().zip(ranges) {
+                let _ = job.reply.send(vec![Attempt::halted(reason.clone()); range.len()]);
+            }
+            return;
+        }
+    };
     let paced = queued.elapsed();
     if !in_time {
         // The time limit passed while the batch waited for its turn: send nothing.
@@ -331,18 +343,20 @@ async fn post(client: &Wire, version: Version, body: &Value, client_request_id: 
     {
         Ok(r) => r,
         Err(crate::graph::wire::SendError::SignIn(e)) => return Err(Attempt::sign_in(&e)),
+        Err(crate::graph::wire::SendError::Halted(reason)) => return Err(lost(reason.message, None)),
         Err(crate::graph::wire::SendError::Transport(e)) => return Err(lost(e.without_url().to_string(), None)),
     };
     let status = response.status().as_u16();
     let headers = response.headers().clone();
     let request_id = header(&headers, "request-id");
     let retry_after = retry::retry_after(header(&headers, "retry-after").as_deref());
-    let bytes = match response.bytes().await {
-        Ok(b) => {
+    let bytes = match client.until_abandoned(response.bytes()).await {
+        Ok(Ok(b)) => {
             client.stats.answered_after(started.elapsed());
             b
         }
-        Err(e) => return Err(lost(format!("the batch answer was cut off: {}", e.without_url()), request_id)),
+        Ok(Err(e)) => return Err(lost(format!("the batch answer was cut off: {}", e.without_url()), request_id)),
+        Err(reason) => return Err(lost(reason.message, request_id)),
     };
     if !(200..300).contains(&status) {
         tracing::debug!(status, ms = started.elapsed().as_millis() as u64, "batch refused");

@@ -5,6 +5,7 @@
 
 use crate::graph::auth::{self, AuthError};
 use crate::graph::batch;
+use crate::graph::halt::Halt;
 use crate::graph::request::{
     Attempt, CallInfo, ChainItem, ChainObserver, ChainResult, Confirm, GraphError, NOT_STARTED, NotSent, Processed, Request, SEGMENT,
     Version, error_body, next_link_path,
@@ -62,6 +63,11 @@ impl GraphClient {
         self.wire.lowest_rate()
     }
 
+    /// The transport's stop, shared with whoever asks the run to stop (see [`Halt`]).
+    pub fn halt(&self) -> &Arc<Halt> {
+        &self.wire.halt
+    }
+
     /// Signs in once, so a bad credential stops the run before any work.
     pub async fn sign_in(&self) -> Result<(), AuthError> {
         self.wire.sign_in().await
@@ -111,7 +117,7 @@ impl GraphClient {
             let attempt = match next.take() {
                 Some(a) => a,
                 None => {
-                    if let Some(e) = self.past_deadline(&info) {
+                    if let Some(e) = self.no_new_attempt(&info, ambiguous) {
                         return Err(e);
                     }
                     info.attempts += 1;
@@ -123,6 +129,14 @@ impl GraphClient {
                     attempt
                 }
             };
+            if attempt.not_sent == Some(NotSent::Halted) {
+                // Stopped, or Graph unreachable, while it waited for its turn: not sent.
+                info.attempts = info.attempts.saturating_sub(1);
+                info.elapsed = started.elapsed();
+                if let Some(e) = self.no_new_attempt(&info, ambiguous) {
+                    return Err(e);
+                }
+            }
             if attempt.not_sent == Some(NotSent::Deadline) {
                 // The time limit passed while the request waited for its turn: it was not sent,
                 // and the last real answer (if any) stays the one reported.
@@ -180,8 +194,36 @@ impl GraphClient {
                 return Err(failure(&info));
             }
             tracing::debug!(attempt = info.attempts, wait_ms = wait.as_millis() as u64, code = %code, "retrying Graph request");
-            tokio::time::sleep(wait).await;
+            // A stop, or Graph found unreachable, ends the wait: the loop then gives up.
+            let _ = self.wire.until_stopped(tokio::time::sleep(wait)).await;
         }
+    }
+
+    /// The error for a request that may not be sent (again): the run was stopped, Graph became
+    /// unreachable, or the run's time limit passed. `notStarted` when it was never sent at
+    /// all; else the halt's code, or `runTimeout`. A write that may have run (`ambiguous`) is
+    /// said to be of unknown fate: its `started` row stays in the audit.
+    fn no_new_attempt(&self, info: &CallInfo, ambiguous: bool) -> Option<GraphError> {
+        if let Some(reason) = self.wire.halt.reason() {
+            let (code, message) = match (info.attempts, ambiguous) {
+                (0, _) => (NOT_STARTED, format!("not sent: {}", reason.message)),
+                (_, true) => (
+                    reason.code,
+                    format!(
+                        "fate unknown: {}; it may have been applied (its started row stays in outcomes.csv), and the next run reads what it did",
+                        reason.message
+                    ),
+                ),
+                (_, false) => (reason.code, format!("not retried: {}", reason.message)),
+            };
+            return Some(GraphError {
+                status: info.status,
+                code: code.into(),
+                message,
+                info: info.clone(),
+            });
+        }
+        self.past_deadline(info)
     }
 
     /// The error for a request not sent because the run's time limit has passed: `notStarted`
@@ -304,7 +346,7 @@ impl GraphClient {
         }
         if let Some(batcher) = self.batcher(version)
             && ops.len() <= batch::MAX_ITEMS
-            && self.past_deadline(&CallInfo::default()).is_none()
+            && self.no_new_attempt(&CallInfo::default(), false).is_none()
         {
             let items = requests
                 .iter()
@@ -335,7 +377,7 @@ impl GraphClient {
                 match observer.withheld().filter(|_| first.is_none()) {
                     Some(e) => ChainResult::Done(Err(e)),
                     None => {
-                        if unsent && self.past_deadline(&CallInfo::default()).is_none() {
+                        if unsent && self.no_new_attempt(&CallInfo::default(), false).is_none() {
                             observer.sending(i);
                         }
                         ChainResult::Done(self.settle(&requests[i], first, Some(&op.confirm)).await.map(|(_, info)| info))

@@ -43,6 +43,7 @@ pub async fn open(config: &Config, scopes: &[&str]) -> Result<Connection> {
         throttle_priority: config.rate.throttle_priority.clone(),
         batch_size: config.rate.batch_size,
         calls_in_flight: config.rate.concurrency,
+        unreachable_after: config.rate.unreachable_after,
     };
     let (credential, label, embedded) = match &config.endpoint {
         Endpoint::Embedded => {

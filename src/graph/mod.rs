@@ -11,6 +11,7 @@ pub mod auth;
 pub mod batch;
 pub mod client;
 pub mod connect;
+pub mod halt;
 pub mod rate;
 pub mod request;
 pub mod retry;

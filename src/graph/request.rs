@@ -199,6 +199,8 @@ pub enum NotSent {
     SignIn,
     /// The run's time limit passed while it waited for the pacer.
     Deadline,
+    /// The run was stopped, or Graph became unreachable, before it was sent.
+    Halted,
 }
 
 /// Whether Graph processed a request that got no usable answer.
@@ -242,6 +244,14 @@ impl Attempt {
             processed,
             message,
             not_sent: None,
+        }
+    }
+
+    /// An attempt never sent because the transport halted (see [`crate::graph::halt`]).
+    pub fn halted(reason: crate::graph::halt::Reason) -> Attempt {
+        Attempt {
+            not_sent: Some(NotSent::Halted),
+            ..Attempt::unanswered(reason.message, Processed::No)
         }
     }
 

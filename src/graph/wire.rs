@@ -3,6 +3,7 @@
 //! and confirmation are the client's.
 
 use crate::graph::auth::{self, AuthError, TokenSource};
+use crate::graph::halt::{Breaker, Halt, Reason};
 use crate::graph::rate::{self, Pacer};
 use crate::graph::request::{AFTER_HEADER, Attempt, NotSent, Processed, Request, header};
 use crate::graph::retry;
@@ -16,6 +17,8 @@ use std::time::{Duration, Instant};
 
 /// Why a signed send got no answer.
 pub(crate) enum SendError {
+    /// Abandoned in flight: the run stopped and its grace ran out.
+    Halted(Reason),
     /// No token could be had.
     SignIn(AuthError),
     /// The request did not complete.
@@ -53,6 +56,9 @@ pub struct ClientSettings {
     pub batch_size: usize,
     /// HTTP calls to Graph in flight at once (a `$batch` is one).
     pub calls_in_flight: usize,
+    /// Graph is taken as unreachable when no call has been answered for this long while calls
+    /// keep failing (the circuit breaker).
+    pub unreachable_after: Duration,
 }
 
 /// What every HTTP call to Graph goes through.
@@ -72,6 +78,10 @@ pub struct Wire {
     pub(crate) calls: Arc<tokio::sync::Semaphore>,
     /// Counters for the summary, shared with the client.
     pub(crate) stats: Arc<Stats>,
+    /// When to send nothing more, and abandon what is in flight.
+    pub(crate) halt: Arc<Halt>,
+    /// Trips the halt when Graph stops answering.
+    breaker: Breaker,
 }
 
 impl Wire {
@@ -94,6 +104,8 @@ impl Wire {
             priority: settings.throttle_priority,
             calls: Arc::new(tokio::sync::Semaphore::new(settings.calls_in_flight.max(1))),
             stats,
+            halt: Arc::new(Halt::default()),
+            breaker: Breaker::new(settings.unreachable_after),
         })
     }
 
@@ -130,6 +142,31 @@ impl Wire {
         self.tokens.token().await.map(|_| ())
     }
 
+    /// `work`, unless calls in flight are abandoned first (a stop's grace ran out).
+    pub(crate) async fn until_abandoned<T>(&self, work: impl std::future::Future<Output = T>) -> Result<T, Reason> {
+        tokio::select! {
+            done = work => Ok(done),
+            reason = self.halt.abandoned() => Err(reason),
+        }
+    }
+
+    /// `work`, unless no new attempt may start first (a stop, or Graph unreachable): for the
+    /// waits before a call (the pacer, a call permit).
+    pub(crate) async fn until_stopped<T>(&self, work: impl std::future::Future<Output = T>) -> Result<T, Reason> {
+        tokio::select! {
+            done = work => Ok(done),
+            reason = self.halt.stopped() => Err(reason),
+        }
+    }
+
+    /// A call failed without an answer or with a 5xx: the breaker may trip, and then no new
+    /// attempt starts.
+    fn observe_failure(&self, why: &str) {
+        if let Some(reason) = self.breaker.failed(why) {
+            self.halt.stop_new(reason);
+        }
+    }
+
     /// Sends one HTTP request with the current token, the `client-request-id`, the dependency
     /// header and the throttle priority; on a 401 it signs in again once and resends. Counts
     /// `operations` Graph requests (a `$batch` counts its items) and one HTTP call per send.
@@ -143,7 +180,10 @@ impl Wire {
     ) -> Result<reqwest::Response, SendError> {
         let mut refreshed = false;
         loop {
-            let token = self.tokens.token().await.map_err(SendError::SignIn)?;
+            let token = match self.until_abandoned(self.tokens.token()).await {
+                Err(reason) => return Err(SendError::Halted(reason)),
+                Ok(token) => token.map_err(SendError::SignIn)?,
+            };
             let mut request = self
                 .http
                 .request(method.clone(), url)
@@ -160,7 +200,22 @@ impl Wire {
             }
             self.stats.sent(operations);
             self.stats.http_calls.fetch_add(1, Ordering::Relaxed);
-            let response = request.send().await.map_err(SendError::Transport)?;
+            let response = match self.until_abandoned(request.send()).await {
+                Err(reason) => return Err(SendError::Halted(reason)),
+                Ok(Err(e)) => {
+                    let e = e.without_url();
+                    self.observe_failure(&e.to_string());
+                    return Err(SendError::Transport(e));
+                }
+                Ok(Ok(response)) if response.status().is_server_error() => {
+                    self.observe_failure(&format!("HTTP {}", response.status().as_u16()));
+                    response
+                }
+                Ok(Ok(response)) => {
+                    self.breaker.answered();
+                    response
+                }
+            };
             // The token may have been revoked or expired early: sign in again, once.
             if response.status() == 401 && !refreshed && self.tokens.invalidate(&token).await {
                 refreshed = true;
@@ -172,15 +227,18 @@ impl Wire {
 
     /// One attempt of `request` on its own (not in a `$batch`), paced.
     pub async fn send_alone(&self, request: &Request) -> Attempt {
-        if !self
-            .pacer
-            .ready(rate::Cost::of(request.is_write()), self.deadline.map(Into::into))
-            .await
-        {
-            return Attempt {
-                not_sent: Some(NotSent::Deadline),
-                ..Attempt::unanswered("the run's time limit was reached".into(), Processed::No)
-            };
+        let paced = self
+            .until_stopped(self.pacer.ready(rate::Cost::of(request.is_write()), self.deadline.map(Into::into)))
+            .await;
+        match paced {
+            Ok(true) => {}
+            Ok(false) => {
+                return Attempt {
+                    not_sent: Some(NotSent::Deadline),
+                    ..Attempt::unanswered("the run's time limit was reached".into(), Processed::No)
+                };
+            }
+            Err(reason) => return Attempt::halted(reason),
         }
         let url = format!("{}/{}{}", self.root, request.version.as_str(), request.path);
         let after = request.after.join(",");
@@ -189,10 +247,15 @@ impl Wire {
             headers.push((AFTER_HEADER, after.as_str()));
         }
         // One HTTP call in flight per permit; the permit is held until the answer is read.
-        let _call = self.calls.acquire().await.expect("the call semaphore is never closed");
+        let _call = match self.until_stopped(self.calls.acquire()).await {
+            Ok(permit) => permit.expect("the call semaphore is never closed"),
+            Err(reason) => return Attempt::halted(reason),
+        };
         let sent = Instant::now();
         match self.send_signed(&request.method, &url, request.body.as_ref(), &headers, 1).await {
             Err(SendError::SignIn(e)) => Attempt::sign_in(&e),
+            // Sent, and abandoned before an answer: it may or may not have run.
+            Err(SendError::Halted(reason)) => Attempt::unanswered(reason.message, Processed::Unknown),
             Err(SendError::Transport(e)) => {
                 // A request that never connected never reached Graph.
                 let processed = if e.is_connect() { Processed::No } else { Processed::Unknown };
@@ -203,8 +266,16 @@ impl Wire {
                 let response_headers = response.headers().clone();
                 let request_id = header(&response_headers, "request-id");
                 let retry_after = retry::retry_after(header(&response_headers, "retry-after").as_deref());
-                match response.bytes().await {
-                    Ok(bytes) => {
+                match self.until_abandoned(response.bytes()).await {
+                    Err(reason) => Attempt {
+                        request_id,
+                        ..Attempt::unanswered(reason.message, Processed::Unknown)
+                    },
+                    Ok(Err(e)) => Attempt {
+                        request_id,
+                        ..Attempt::unanswered(format!("response cut off: {}", e.without_url()), Processed::Unknown)
+                    },
+                    Ok(Ok(bytes)) => {
                         self.stats.answered_after(sent.elapsed());
                         self.feedback(status, request.is_write(), |name| header(&response_headers, name), retry_after);
                         Attempt {
@@ -222,10 +293,6 @@ impl Wire {
                             not_sent: None,
                         }
                     }
-                    Err(e) => Attempt {
-                        request_id,
-                        ..Attempt::unanswered(format!("response cut off: {}", e.without_url()), Processed::Unknown)
-                    },
                 }
             }
         }

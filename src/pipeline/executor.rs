@@ -127,10 +127,13 @@ pub async fn execute(
                 progress,
                 refused: &refused_ref[at.0],
             };
-            let outcomes = if stop.requested() {
+            // Stopped, or Graph unreachable: no new user starts.
+            let halted = api.halt().reason().map(|r| format!("not started: {}", r.message));
+            let outcomes = if stop.requested() || halted.is_some() {
+                let why = halted.unwrap_or_else(|| crate::interrupt::NOT_STARTED.into());
                 user.ops
                     .iter()
-                    .map(|op| report.settle(report.not_sent(op, Status::NotStarted, crate::interrupt::NOT_STARTED.into())))
+                    .map(|op| report.settle(report.not_sent(op, Status::NotStarted, why.clone())))
                     .collect()
             } else {
                 // Once the target is refused for the run, the chain withholds what it has not

@@ -27,6 +27,8 @@ pub async fn fetch(
     in_order(users, concurrency, |user| async move {
         let result = if stop.requested() {
             Err((SkipReason::ReadFailed(crate::interrupt::NOT_STARTED.into()), None))
+        } else if let Some(reason) = api.halt().reason() {
+            Err((SkipReason::ReadFailed(format!("not read: {}", reason.message)), None))
         } else if user.conflict.is_some() {
             // A conflicting user is skipped by the planner; reading it would only cost quota.
             Ok(CurrentUser::default())
@@ -69,7 +71,10 @@ pub async fn fetch_all(
     let mut reads = Vec::with_capacity(targets.len());
     for target in targets {
         reads.push(fetch(api, target.as_ref(), users, concurrency, bar, stop).await);
-        if let Some(e) = graph_refused_everything(users, &reads) {
+        // A stopped run goes on to write its reports with what it read.
+        if !stop.requested()
+            && let Some(e) = graph_refused_everything(users, &reads)
+        {
             bar.finish_and_clear();
             return Err(e.clone());
         }

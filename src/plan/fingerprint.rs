@@ -84,7 +84,11 @@ pub fn outcome(current: &CurrentUser, ops: &[Op]) -> String {
             }),
             OpKind::Update => {
                 if let Some(item) = items.iter_mut().find(|i| same_item(i, op)) {
-                    item.phone = number();
+                    // A number written as the item holds it (a profile number stored nationally)
+                    // is the item's own, as read.
+                    if op.after != op.before {
+                        item.phone = number();
+                    }
                     item.phone_type = op.phone_type.clone();
                     if op.display_name.is_some() {
                         item.display_name = op.display_name.clone();

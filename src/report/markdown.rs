@@ -124,9 +124,9 @@ fn head(out: &mut String, r: &RunReport) {
     let _ = writeln!(out, "- Started: {}", text(&r.started_at));
     let _ = writeln!(
         out,
-        "- Input: {} ({} rows, {} rejected; read as {}, columns separated by {})",
+        "- Input: {} ({}, {} rejected; read as {}, columns separated by {})",
         text(&r.input.display().to_string()),
-        r.rows,
+        crate::console::count(r.rows, "row"),
         r.rejects.len(),
         r.encoding,
         r.delimiter

@@ -71,10 +71,10 @@ pub fn rollback(
     };
     let (csv, toml) = (dir.join(CSV), dir.join(TOML));
     let comment = format!(
-        "# Written by phonesync apply before its first write. To put the {} users it changes back as\n\
+        "# Written by phonesync apply before its first write. To put the {} it changes back as\n\
          # they were: phonesync apply {} --config {}\n\
          # (review it first with `phonesync plan`). Prune is on for those users and types only.\n",
-        touched.len(),
+        crate::console::count(touched.len() as u64, "user"),
         csv.display(),
         toml.display()
     );

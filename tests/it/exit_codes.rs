@@ -11,7 +11,16 @@ use std::process::{Command, ExitCode};
 fn help_documents_the_exit_codes() {
     let out = phonesync(Path::new("."), &["--help"]);
     let help = String::from_utf8_lossy(&out.stdout);
-    assert!(help.contains("Exit codes:") && help.contains("2  fatal"), "{help}");
+    for code in [
+        "0    every op",
+        "1    the run finished",
+        "2    fatal",
+        "3    Graph became unreachable",
+        "130  stopped",
+        "--detailed-exitcode: 0 no changes, 2 changes",
+    ] {
+        assert!(help.contains(code), "{code}: {help}");
+    }
     let out = phonesync(Path::new("."), &["emulator", "--help"]);
     assert!(String::from_utf8_lossy(&out.stdout).contains("--seed"));
 }
@@ -60,8 +69,9 @@ fn a_fatal_error_of_a_plan_with_detailed_exit_codes_exits_1() {
     assert!(text(&detailed).contains("missing.csv"), "{}", text(&detailed));
 }
 
-/// `plan --detailed-exitcode`, as Terraform's: 2 when there are changes, 0 when there are none,
-/// 1 when rows were refused; `apply` does not take it.
+/// `plan --detailed-exitcode`, as Terraform's: 2 when there are changes, 0 when there are none;
+/// a refused row is a finding, not a failure (1 only with `--fail-on-findings`); `apply` does
+/// not take it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn plan_detailed_exitcode_tells_changes_from_none_from_problems() {
     let seed = json!({"users": [{"id": "id1", "userPrincipalName": "a@contoso.com"}]});
@@ -77,10 +87,16 @@ async fn plan_detailed_exitcode_tells_changes_from_none_from_problems() {
     assert_eq!(code.unwrap(), ExitCode::SUCCESS, "nothing to change");
     let bad = w.csv(
         "bad.csv",
-        "user,phoneType,phoneNumber\na@contoso.com,mobile,206-555-0100\na@contoso.com,office,12345\n",
+        "user,phoneType,phoneNumber\na@contoso.com,mobile,206-555-0199\na@contoso.com,office,12345\n",
     );
     let (code, _) = w.run_with_args("plan", &bad, "p4", &["--detailed-exitcode"]).await;
-    assert_eq!(code.unwrap(), ExitCode::from(1), "a refused row needs a look");
+    assert_eq!(code.unwrap(), ExitCode::from(2), "a refused row does not hide the changes");
+    let (code, _) = w
+        .run_with_args("plan", &bad, "p5", &["--detailed-exitcode", "--fail-on-findings"])
+        .await;
+    assert_eq!(code.unwrap(), ExitCode::from(1), "unless findings fail the step");
+    let (code, _) = w.run("plan", &bad, "p6").await;
+    assert_eq!(code.unwrap(), ExitCode::from(1), "without the flag, a refused row needs a look");
     let (code, _) = w.run_with_args("apply", &csv, "a2", &["--detailed-exitcode"]).await;
     assert!(format!("{:#}", code.unwrap_err()).contains("for `phonesync plan`"));
 }
@@ -175,4 +191,41 @@ fn sigterm_stops_the_run_with_exit_143_and_its_reports() {
         dir.path().join(".phonesync/emulator-state.json").exists(),
         "the emulator's state was saved"
     );
+}
+
+/// A plan whose only ops are blocked (deletes of the default sign-in method) has no changes:
+/// the console says they are blocked, not planned; plan and apply agree on exit 1 (a finding
+/// that needs a look); `--detailed-exitcode` says "no changes" unless findings fail the step.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn blocked_ops_are_findings_not_changes_in_plan_and_apply_alike() {
+    let seed = json!({"users": [
+        {"id": "id1", "userPrincipalName": "a@contoso.com", "defaultMethod": "mobile",
+         "phoneMethods": [{"phoneType": "mobile", "phoneNumber": "+1 2065550100"}]},
+        {"id": "id2", "userPrincipalName": "b@contoso.com", "defaultMethod": "mobile",
+         "phoneMethods": [{"phoneType": "mobile", "phoneNumber": "+1 2065550101"}]}]});
+    let w = World::builder(seed).prune(true).build().await;
+    // Each user named with an office phone only: their default mobile would be pruned.
+    let csv = w.csv(
+        "in.csv",
+        "user,phoneType,phoneNumber\na@contoso.com,office,+1 4255550100\nb@contoso.com,office,+1 4255550101\n",
+    );
+    let (code, dir, said) = w.run_and_read("plan", &csv, "plan").await;
+    assert_eq!(code.unwrap(), ExitCode::from(1), "{said}");
+    assert!(
+        said.contains("2 add for 2 users") && said.contains("2 ops blocked (see plan.md)") && !said.contains("delete"),
+        "{said}"
+    );
+    assert_eq!(crate::world::summary(&dir)["ops"]["planned"]["delete"], json!(2));
+    let only_blocked = w.csv("blocked.csv", "user,phoneType,phoneNumber\na@contoso.com,office,+1 4255550100\n");
+    let (code, _) = w.run("apply", &csv, "apply").await;
+    assert_eq!(code.unwrap(), ExitCode::from(1), "apply agrees with plan");
+    let (code, _, said) = w.run_and_read("plan", &only_blocked, "again").await;
+    assert!(said.contains("nothing to change") && said.contains("1 op blocked"), "{said}");
+    assert_eq!(code.unwrap(), ExitCode::from(1));
+    let (code, _) = w.run_with_args("plan", &only_blocked, "detailed", &["--detailed-exitcode"]).await;
+    assert_eq!(code.unwrap(), ExitCode::SUCCESS, "blocked ops are no changes");
+    let (code, _) = w
+        .run_with_args("plan", &only_blocked, "strict", &["--detailed-exitcode", "--fail-on-findings"])
+        .await;
+    assert_eq!(code.unwrap(), ExitCode::from(1));
 }

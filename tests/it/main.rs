@@ -19,6 +19,7 @@ mod input_formats;
 mod input_properties;
 mod kill;
 mod model;
+mod outage;
 mod profile_phones;
 mod prune;
 mod resilience;

@@ -375,9 +375,15 @@ fn profile_no_worse(s: &Scenario, id: &str, had: &Profile, now: &Profile) -> Res
     let input = profile_input(s, id);
     let changeable = |t: &str| (t == "mobile" || t == "business") && !input.rejected.contains(t) && !input.conflict;
     let given = |t: &str, k: &str| input.wanted.get(t).is_some_and(|w| w.contains(k));
+    // Prune runs here only for a user with a readable row for these phones, and no row of
+    // unreadable type (the prune guard).
+    let prunes = s.prune && !input.untyped && !input.wanted.is_empty();
+    let all_wanted: BTreeSet<&String> = input.wanted.values().flatten().collect();
     for (item, t, k) in had {
+        // A phone whose number the input gives goes only as an extra copy: another phone keeps it.
+        let kept_elsewhere = || now.iter().any(|(i, _, nk)| i != item && nk == k);
         match now.iter().find(|(i, _, _)| i == item) {
-            None if s.prune && !input.untyped && changeable(t) => {}
+            None if prunes && changeable(t) && (!all_wanted.contains(k) || kept_elsewhere()) => {}
             None => return Err(format!("{id} lost profile phone {item} ({t} {k}): {now:?}")),
             Some((_, t2, k2)) if t2 == t && k2 == k => {}
             Some((_, t2, k2)) if t2 != t && k2 == k && changeable(t) && given(t2, k) => {}

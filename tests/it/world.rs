@@ -91,6 +91,12 @@ pub struct Rate {
     /// `x-ms-throttle-priority`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub throttle_priority: Option<String>,
+    /// How long without an answer makes Graph unreachable (the circuit breaker).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unreachable_after_seconds: Option<f64>,
+    /// How long calls in flight get after a stop.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stop_grace_seconds: Option<f64>,
 }
 
 /// `[plan]`.
@@ -168,6 +174,8 @@ impl Config {
                 request_timeout_seconds: None,
                 run_timeout_seconds: None,
                 throttle_priority: None,
+                unreachable_after_seconds: None,
+                stop_grace_seconds: None,
             },
             plan: Plan::default(),
             target: BTreeMap::new(),

@@ -6,6 +6,7 @@ use crate::commands::sync::options::Options;
 use crate::commands::sync::source::Source;
 use crate::console::count;
 use crate::graph::GraphClient;
+use crate::model::OpKind;
 use crate::pipeline::executor::{Outcome, Status};
 use crate::plan::planned::Planned;
 use crate::report::run::{self, RunReport, TargetInfo};
@@ -97,18 +98,23 @@ impl Finished<'_> {
         }
     }
 
-    /// The run's exit code once it finished: 1 when something needs a look (a failed op, a
-    /// skipped user, a refused row), 2 under `--detailed-exitcode` when a plan has changes.
+    /// The run's exit code once it finished. Without `--detailed-exitcode`: 1 when something
+    /// needs a look (a failed op; a finding: a blocked op, a skipped user, a refused row), else
+    /// 0, plan and apply alike. With it (plan): 2 when there are changes (ops that will be
+    /// sent; a blocked op is none), else 0; findings make it 1 only with
+    /// `--fail-on-findings`.
     pub fn exit_code(&self) -> ExitCode {
         let outcomes: &[Outcome] = self.applied.map_or(&[], |a| &a.outcomes);
         let plan = &self.planned.plan;
-        let clean =
-            outcomes.iter().all(|o| o.status == Status::Succeeded) && plan.skipped_users() == 0 && self.source.input.rejects.is_empty();
-        match (clean, self.options.detailed_exitcode) {
-            (false, _) => ExitCode::from(1),
-            (true, true) if plan.ops().any(|o| o.blocked.is_none()) => ExitCode::from(2),
-            (true, _) => ExitCode::SUCCESS,
-        }
+        let failed = outcomes.iter().any(|o| !matches!(o.status, Status::Succeeded | Status::Blocked));
+        let findings = plan.skipped_users() > 0 || !self.source.input.rejects.is_empty() || plan.ops().any(|o| o.blocked.is_some());
+        let changes = plan.ops().any(|o| o.blocked.is_none());
+        let code = match (self.options.detailed_exitcode, self.options.fail_on_findings) {
+            (false, _) => u8::from(failed || findings),
+            (true, fail_on_findings) if failed || (fail_on_findings && findings) => 1,
+            (true, _) => 2 * u8::from(changes),
+        };
+        ExitCode::from(code)
     }
 }
 
@@ -119,25 +125,42 @@ pub fn print_summary(out: &mut dyn Write, r: &RunReport, dir: &Path) {
     let named = r.plan.targets.len() > 1;
     let label = |what: &str, title: &str| if named { format!("{what} ({title})") } else { what.to_string() };
     for (plan, info) in r.plan.targets.iter().zip(r.targets) {
-        let changed = plan.users.iter().filter(|u| !u.ops.is_empty()).count();
+        // Blocked ops are reported, not sent: no change.
+        let sent = |u: &crate::model::UserPlan| u.ops.iter().any(|o| o.blocked.is_none());
+        let changed = plan.users.iter().filter(|u| sent(u)).count();
+        let blocked = plan.users.iter().flat_map(|u| &u.ops).filter(|o| o.blocked.is_some()).count();
         let unchanged = plan.in_line();
         let held = match plan.held_back() {
             0 => String::new(),
             n => format!("; {n} left as they are because of rejected rows (see plan.md)"),
         };
-        let ops: Vec<String> = run::planned_counts(plan)
-            .iter()
+        let ops: Vec<String> = [OpKind::Add, OpKind::Update, OpKind::Delete]
+            .into_iter()
+            .map(|k| {
+                (
+                    k,
+                    plan.users
+                        .iter()
+                        .flat_map(|u| &u.ops)
+                        .filter(|o| o.kind == k && o.blocked.is_none())
+                        .count(),
+                )
+            })
             .filter(|(_, n)| *n > 0)
-            .map(|(kind, n)| format!("{n} {kind}"))
+            .map(|(kind, n)| format!("{n} {}", kind.as_str()))
             .collect();
+        let blocked = match blocked {
+            0 => String::new(),
+            n => format!("; {} blocked (see plan.md)", count(n as u64, "op")),
+        };
         let plan_label = label("Plan", &info.title);
         let in_line = count(unchanged as u64, "user");
         let _ = if ops.is_empty() {
-            writeln!(out, "{plan_label}: nothing to change; {in_line} already in line{held}")
+            writeln!(out, "{plan_label}: nothing to change; {in_line} already in line{held}{blocked}")
         } else {
             writeln!(
                 out,
-                "{plan_label}: {} for {}; {in_line} already in line{held}",
+                "{plan_label}: {} for {}; {in_line} already in line{held}{blocked}",
                 ops.join(", "),
                 count(changed as u64, "user")
             )

@@ -49,6 +49,8 @@ pub async fn sync(args: &crate::cli::RunArgs, mode: Mode, env: &Env, stop: &Stop
     // The client outlives the connection's close, which comes before the reports are written.
     let client = connection.client.clone();
     let api = client.as_ref();
+    // A stop ends the run within its grace, whatever Graph does.
+    let _stop = setup::StopGuard::new(stop, api.halt().clone(), config.rate.stop_grace);
     let read_started = Instant::now();
     let mut moves = Moves::load(setup::state_dir(&config), &connection.label)?;
     let mut reads = Reads {
@@ -115,6 +117,9 @@ pub async fn sync(args: &crate::cli::RunArgs, mode: Mode, env: &Env, stop: &Stop
     if let Some(code) = stop.exit_code() {
         return Ok(ExitCode::from(code));
     }
+    if let Some(code) = unreachable(&finished, &run_report) {
+        return Ok(code);
+    }
     // The size of a finished apply's input, for the next run's shrink guard; writes were made,
     // so failing to record it is a warning, not the run's failure.
     if mode == Mode::Apply
@@ -123,6 +128,28 @@ pub async fn sync(args: &crate::cli::RunArgs, mode: Mode, env: &Env, stop: &Stop
         console::warn(&format!("{e:#}"));
     }
     Ok(finished.exit_code())
+}
+
+/// When Graph became unreachable during the run: says so once, with what was left undone, and
+/// gives the exit code for it.
+fn unreachable(finished: &Finished, report: &crate::report::run::RunReport) -> Option<ExitCode> {
+    let reason = finished.api.halt().reason().filter(|r| r.code == crate::graph::halt::UNREACHABLE)?;
+    let not_started = report.outcomes.map_or(0, |o| {
+        o.iter()
+            .filter(|o| o.status == crate::pipeline::executor::Status::NotStarted)
+            .count()
+    });
+    let unread = report.plan.skipped_as("read_failed");
+    let mut left = vec![console::count(not_started as u64, "op") + " not started"];
+    if unread > 0 {
+        left.push(console::count(unread as u64, "user") + " not read");
+    }
+    console::error(&format!("{}: {}; run again when it is back", reason.message, left.join(", ")));
+    Some(ExitCode::from(if finished.options.detailed_exitcode {
+        1
+    } else {
+        crate::cli::EXIT_UNREACHABLE
+    }))
 }
 
 /// Says each line on stderr unless `--quiet`: banners and notes, never report data.

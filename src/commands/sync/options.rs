@@ -39,6 +39,8 @@ pub struct Options {
     pub out: Option<PathBuf>,
     /// `plan`'s exit code says whether there are changes.
     pub detailed_exitcode: bool,
+    /// With `detailed_exitcode`, findings (refused rows, skipped users, blocked ops) fail it.
+    pub fail_on_findings: bool,
 }
 
 impl Options {
@@ -81,6 +83,7 @@ impl Options {
             allow_deletes: args.allow_deletes,
             out: args.out.clone(),
             detailed_exitcode: args.detailed_exitcode,
+            fail_on_findings: args.fail_on_findings,
         })
     }
 }

@@ -119,6 +119,9 @@ impl Target for ProfilePhones {
         // Oldest first, whatever order the pages came in: the planner pairs leftovers in this
         // order and keeps the oldest of duplicates.
         page.value.sort_by(|a, b| a.created_date_time.cmp(&b.created_date_time));
+        // An item listed twice (on two pages) is one item.
+        let mut seen = std::collections::HashSet::new();
+        page.value.retain(|p| seen.insert(p.id.clone()));
         Ok(page
             .value
             .into_iter()

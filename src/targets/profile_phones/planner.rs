@@ -44,10 +44,10 @@ pub fn plan_user(settings: &Settings, desired: &DesiredUser, current: &CurrentUs
     let changeable = |i: &Item| managed(&i.phone_type) && !rejected.contains_key(i.phone_type.as_str());
     let pairs = pair(&wanted, &current.items, &changeable, &mut notes);
     let mut ops: Vec<Op> = Vec::new();
-    for (w, item) in wanted.iter().zip(&pairs.of_row) {
+    for (r, (w, item)) in wanted.iter().zip(&pairs.of_row).enumerate() {
         match item {
             Some(i) => ops.extend(update(w, &current.items[*i])),
-            None if pairs.shown.contains(&w.line) => {}
+            None if pairs.shown.contains(&r) => {}
             None => ops.push(add(w)),
         }
     }
@@ -70,7 +70,8 @@ pub fn plan_user(settings: &Settings, desired: &DesiredUser, current: &CurrentUs
             ));
         }
     }
-    notes.dedup();
+    let mut said = BTreeSet::new();
+    notes.retain(|n| said.insert(n.clone()));
     UserPlan {
         user: desired.user.clone(),
         ops,
@@ -87,18 +88,24 @@ fn wanted(
     managed: &dyn Fn(&str) -> bool,
     notes: &mut Vec<String>,
 ) -> Vec<Wanted> {
-    let mut wanted: Vec<Wanted> = phones
+    let mut wanted: Vec<(Wanted, (String, u64))> = phones
         .into_iter()
-        .flat_map(|(t, rows)| rows.into_iter().map(move |(_, d)| (t, d)))
-        .map(|(t, d)| Wanted {
-            phone_type: t,
-            key: d.phone.key.clone(),
-            display: d.phone.display.clone(),
-            display_name: d.display_name.clone(),
-            line: d.line,
+        .flat_map(|(t, rows)| rows.into_iter().map(move |(input, d)| (t, input, d)))
+        .map(|(t, input, d)| {
+            let w = Wanted {
+                phone_type: t,
+                key: d.phone.key.clone(),
+                display: d.phone.display.clone(),
+                display_name: d.display_name.clone(),
+                line: d.line,
+            };
+            (w, natural(&input))
         })
         .collect();
-    wanted.sort_by_key(|w| w.line);
+    // By line, and within a line (a wide file's row) by column in natural order: `profile
+    // mobile 2` before `profile mobile 10`.
+    wanted.sort_by(|(a, an), (b, bn)| (a.line, an).cmp(&(b.line, bn)));
+    let mut wanted: Vec<Wanted> = wanted.into_iter().map(|(w, _)| w).collect();
     let mut seen: BTreeMap<String, u64> = BTreeMap::new();
     wanted.retain(|w| {
         if !managed(w.phone_type) {
@@ -124,8 +131,9 @@ struct Pairs {
     of_row: Vec<Option<usize>>,
     /// Items paired with a row.
     paired: BTreeSet<usize>,
-    /// Lines of rows whose number an item this run leaves as it is already shows: nothing to add.
-    shown: BTreeSet<u64>,
+    /// Rows (by index) whose number an item this run leaves as it is already shows: nothing to
+    /// add. (Not by line: the phones of a wide file's row share one.)
+    shown: BTreeSet<usize>,
 }
 
 /// Pairs rows with items: by number first, then per type the leftovers in order (items as Graph
@@ -166,7 +174,7 @@ fn pair(wanted: &[Wanted], items: &[Item], changeable: &dyn Fn(&Item) -> bool, n
                         "line {}: the number is already on {what} profile phone, which this run leaves as it is",
                         w.line
                     ));
-                    pairs.shown.insert(w.line);
+                    pairs.shown.insert(r);
                 }
             }
         }
@@ -175,7 +183,7 @@ fn pair(wanted: &[Wanted], items: &[Item], changeable: &dyn Fn(&Item) -> bool, n
     // copies are not paired by type (they go with prune).
     let keys: BTreeSet<&str> = wanted.iter().map(|w| w.key.as_str()).collect();
     for (r, w) in wanted.iter().enumerate() {
-        if pairs.of_row[r].is_some() || pairs.shown.contains(&w.line) {
+        if pairs.of_row[r].is_some() || pairs.shown.contains(&r) {
             continue;
         }
         let leftover = (0..items.len()).find(|i| {
@@ -254,4 +262,12 @@ fn delete(item: &Item, reason: String, writes: usize) -> Op {
         reason,
         moves_to: None,
     }
+}
+
+/// An input type as a sort key in natural order: its text before a trailing number, and that
+/// number (`profile mobile 10` after `profile mobile 2`).
+fn natural(input_type: &str) -> (String, u64) {
+    let stem = input_type.trim_end_matches(|c: char| c.is_ascii_digit());
+    let number = input_type[stem.len()..].parse().unwrap_or(0);
+    (stem.to_lowercase(), number)
 }

@@ -447,3 +447,29 @@ fn an_app_only_403_refuses_the_target_for_the_run_and_nothing_else_does() {
         assert!(target(None, false).refused_for_run(&error(status)).is_none(), "{status}");
     }
 }
+
+#[test]
+fn phones_of_one_wide_row_are_paired_each_on_its_own_whatever_the_others() {
+    // A wide file's row gives every phone one line: the office number already on a home phone
+    // (left as it is) must not stop the mobile's new number from replacing the old one.
+    let mut d = desired(&[]);
+    for (t, n) in [("mobile", B), ("office", A)] {
+        d.want(
+            t,
+            DesiredPhone {
+                phone: phone::from_graph(n),
+                line: 2,
+                display_name: None,
+            },
+        );
+    }
+    let items = current(&[("m1", "mobile", C, None), ("h1", "home", A, None)]);
+    for prune in [false, true] {
+        let p = target(Some(&["mobile", "business"]), prune).plan(&d, &items);
+        assert_eq!(
+            numbers(&p),
+            [(OpKind::Update, Some("m1".into()), Some(C.into()), Some(B.into()))],
+            "prune {prune}"
+        );
+    }
+}

@@ -5,7 +5,7 @@
 //! throttled requests, retries, p50/p95 HTTP call time, peak RSS and CPU seconds of the child,
 //! with each scenario's goal beside its figure.
 //!
-//! `cargo run --release --example throughput [-- SCENARIO…]` with scenarios `nightly`,
+//! `cargo run --release --example throughput [-- SCENARIO…]` with scenarios `faults`, `nightly`,
 //! `migration`, `latency`, `memory`, `reading` (default: all five, about eight minutes on two
 //! cores). `reading` runs `phonesync validate` on a generated 1,000,000-row file instead, and
 //! bare `phonenumber` parsing of the same numbers beside it.
@@ -335,6 +335,56 @@ async fn latency_bound() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The committed config's `[rate]` (only the endpoint differs), as an admin's nightly meets it.
+const COMMITTED_RATE: &str = "tenant_size = \"small\"\nconcurrency = 8\nmax_attempts = 6\nmax_backoff_seconds = 60\nrequest_timeout_seconds = 30\nretry_budget_seconds = 300\nbatch = true\nbatch_size = 20";
+
+/// 200 users, half of them changing, under the committed config: once against a clean Graph,
+/// once against one failing 10% of calls in every way (500, 502, 503 with and without
+/// Retry-After, 504, 507, dropped connections, answers held past the timeout, writes applied
+/// then failed or throttled).
+async fn faults() -> anyhow::Result<()> {
+    let generated = generate::generate(200, 46, 0.5);
+    announce("faults", &generated, "the committed config; clean, then 10% faults of every kind");
+    let seed = generated.seed.clone();
+    let mut bed = Bed::start(generated, Options::default()).await?;
+    let clean = bed.apply(COMMITTED_RATE, "clean").await?;
+    print_run("clean", &clean, 0.0);
+    bed.emulator.stop().await;
+    bed.emulator = Emulator::start(
+        "127.0.0.1:0".parse()?,
+        &seed,
+        Options {
+            client_id: Some("bench".into()),
+            client_secret: Some("bench".into()),
+            fault_rate: 0.1,
+            random_seed: 7,
+            ..Options::default()
+        },
+    )
+    .await?;
+    let faulty = bed.apply(COMMITTED_RATE, "10% faults").await?;
+    print_run("10% faults", &faulty, 0.0);
+    println!(
+        "  lowest pacing {} requests/s, {} writes confirmed by re-reading, ops {}, skipped users {}",
+        faulty.summary["lowestRequestsPerSecond"],
+        faulty.summary["writesConfirmedByReread"],
+        faulty.summary["ops"]["byStatus"],
+        faulty.summary["targets"]["auth"]["users"]["skipped"]
+    );
+    let converged = number(&faulty.summary["ops"]["byStatus"]["succeeded"]) == number(&clean.summary["ops"]["byStatus"]["succeeded"]);
+    println!(
+        "  goal: the faulty run within 60 s and converged ({}: {:.1} s, {:.1}× the clean run's {:.2} s; {} ops succeeded of {})",
+        verdict(faulty.wall <= 60.0 && converged),
+        faulty.wall,
+        faulty.wall / clean.wall.max(0.001),
+        clean.wall,
+        number(&faulty.summary["ops"]["byStatus"]["succeeded"]),
+        number(&clean.summary["ops"]["byStatus"]["succeeded"]),
+    );
+    bed.emulator.stop().await;
+    Ok(())
+}
+
 async fn memory() -> anyhow::Result<()> {
     let generated = generate::generate(100_000, 45, 0.05);
     announce("memory: apply", &generated, "no latency, no throttle");
@@ -488,7 +538,7 @@ fn main() -> anyhow::Result<ExitCode> {
     let chosen: Vec<&str> = if args.len() > 1 {
         args[1..].iter().map(String::as_str).collect()
     } else {
-        vec!["nightly", "migration", "latency", "memory", "reading"]
+        vec!["nightly", "migration", "latency", "faults", "memory", "reading"]
     };
     let runtime = tokio::runtime::Runtime::new()?;
     for name in chosen {
@@ -500,7 +550,8 @@ fn main() -> anyhow::Result<ExitCode> {
                 "latency" => latency_bound().await,
                 "memory" => memory().await,
                 "reading" => reading().await,
-                other => anyhow::bail!("unknown scenario '{other}': nightly, migration, latency, memory or reading"),
+                "faults" => faults().await,
+                other => anyhow::bail!("unknown scenario '{other}': nightly, migration, latency, faults, memory or reading"),
             }
         })?;
         println!("  ({:.0} s with setup)\n", started.elapsed().as_secs_f64());

@@ -108,10 +108,10 @@ impl Halt {
     }
 }
 
-/// The circuit breaker: trips when no call has been answered for `window` while calls keep
-/// failing without an answer (connection refused or dropped, a timeout) or with a 5xx. A blip,
-/// a few failures between answers, never trips it; 429s are answers (Graph is there, and says
-/// to slow down).
+/// The circuit breaker: trips when calls have kept failing without an answer (connection
+/// refused or dropped, a timeout) or with a 5xx for `window` since the first of them, with no
+/// answer between. A blip, a few failures between answers, never trips it, nor does one slow
+/// call failing after a quiet spell; 429s are answers (Graph is there, and says to slow down).
 #[derive(Debug)]
 pub struct Breaker {
     window: Duration,
@@ -120,11 +120,14 @@ pub struct Breaker {
 
 #[derive(Debug)]
 struct Health {
-    /// The last answer (or the start).
-    last_answer: Instant,
-    /// The first failure since then: when (UTC, for people) and what.
-    failing_since: Option<(String, String)>,
+    /// The first failure since the last answer: when, when for people (UTC), and what.
+    failing_since: Option<(Instant, String, String)>,
+    /// Failures since the last answer.
+    failures: u32,
 }
+
+/// Failures in a row, at the least, that trip the breaker.
+const FAILURES: u32 = 3;
 
 impl Breaker {
     /// A breaker tripping after `window` without an answer.
@@ -132,8 +135,8 @@ impl Breaker {
         Breaker {
             window,
             state: Mutex::new(Health {
-                last_answer: Instant::now(),
                 failing_since: None,
+                failures: 0,
             }),
         }
     }
@@ -141,23 +144,24 @@ impl Breaker {
     /// Graph answered a call (any status below 500).
     pub fn answered(&self) {
         let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        s.last_answer = Instant::now();
         s.failing_since = None;
+        s.failures = 0;
     }
 
     /// A call failed (`why`); returns the reason to halt with when this trips the breaker.
     pub fn failed(&self, why: &str) -> Option<Reason> {
         let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        let silent = s.last_answer.elapsed() >= self.window;
+        s.failures += 1;
+        let failures = s.failures;
         let since = s.failing_since.get_or_insert_with(|| {
             let now = time::OffsetDateTime::now_utc()
                 .format(time::macros::format_description!("[hour]:[minute]:[second]"))
                 .unwrap_or_default();
-            (now, why.chars().take(200).collect())
+            (Instant::now(), now, why.chars().take(200).collect())
         });
-        silent.then(|| Reason {
+        (failures >= FAILURES && since.0.elapsed() >= self.window).then(|| Reason {
             code: UNREACHABLE,
-            message: format!("Graph has been unreachable since {} UTC ({})", since.0, since.1),
+            message: format!("Graph has been unreachable since {} UTC ({})", since.1, since.2),
         })
     }
 }
@@ -174,10 +178,13 @@ mod tests {
             assert_eq!(breaker.failed("connection reset"), None);
         }
         breaker.answered();
+        // One slow call failing after a quiet spell is no outage.
+        tokio::time::advance(Duration::from_secs(40)).await;
+        assert_eq!(breaker.failed("connection refused"), None, "the first failure");
         tokio::time::advance(Duration::from_secs(29)).await;
-        assert_eq!(breaker.failed("connection refused"), None, "29 s without an answer");
+        assert_eq!(breaker.failed("timed out"), None, "29 s of failures");
         tokio::time::advance(Duration::from_secs(1)).await;
-        let reason = breaker.failed("timed out").expect("30 s without an answer");
+        let reason = breaker.failed("timed out").expect("30 s of failures without an answer");
         assert_eq!(reason.code, UNREACHABLE);
         assert!(
             reason.message.contains("(connection refused)"),

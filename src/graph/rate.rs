@@ -31,7 +31,7 @@ use tokio::time::Instant;
 const HOT: f64 = 0.95;
 /// How long a rate must stay calm (no 429, no hot answer) before it climbs a step, and by how much.
 const CLIMB_EVERY: Duration = Duration::from_secs(1);
-const CLIMB: f64 = 1.1;
+const CLIMB: f64 = 1.5;
 /// A burst of 429s multiplies the rate by at most this.
 const FALL: f64 = 0.5;
 /// 429s closer together than this (or than the `Retry-After` they carry) are one burst.

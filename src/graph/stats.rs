@@ -91,6 +91,11 @@ impl Stats {
         self.latency[ms].fetch_add(1, Ordering::Relaxed);
     }
 
+    /// How many HTTP calls were answered.
+    pub fn answered(&self) -> u64 {
+        self.latency.iter().map(|c| c.load(Ordering::Relaxed)).sum()
+    }
+
     /// The median and 95th percentile of the answered HTTP calls' times, if any was answered.
     pub fn latency(&self) -> Option<Latency> {
         let counts: Vec<u64> = self.latency.iter().map(|c| c.load(Ordering::Relaxed)).collect();

@@ -61,6 +61,9 @@ pub struct ClientSettings {
     pub unreachable_after: Duration,
 }
 
+/// The shortest a call's timeout gets however fast Graph answers (see `Wire::call_timeout`).
+pub const SHORTEST_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// What every HTTP call to Graph goes through.
 pub struct Wire {
     /// The HTTP client (connections are pooled).
@@ -142,6 +145,21 @@ impl Wire {
         self.tokens.token().await.map(|_| ())
     }
 
+    /// How long one call may take: the configured timeout until Graph's answers are known, then
+    /// ten times their 95th percentile (at least [`SHORTEST_TIMEOUT`], at most the configured
+    /// one). An answer held far past the others is then given up early and the call's op goes
+    /// again, instead of one held call keeping a twentieth of the pool (a whole `$batch`)
+    /// waiting the full timeout.
+    fn call_timeout(&self) -> Duration {
+        if self.stats.answered() < 3 {
+            return self.timeout;
+        }
+        match self.stats.latency() {
+            Some(l) => (Duration::from_millis(l.p95) * 10).clamp(SHORTEST_TIMEOUT.min(self.timeout), self.timeout),
+            None => self.timeout,
+        }
+    }
+
     /// `work`, unless calls in flight are abandoned first (a stop's grace ran out).
     pub(crate) async fn until_abandoned<T>(&self, work: impl std::future::Future<Output = T>) -> Result<T, Reason> {
         tokio::select! {
@@ -188,7 +206,7 @@ impl Wire {
                 .http
                 .request(method.clone(), url)
                 .bearer_auth(token.expose_secret())
-                .timeout(self.timeout);
+                .timeout(self.call_timeout());
             for (name, value) in headers {
                 request = request.header(*name, *value);
             }

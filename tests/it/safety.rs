@@ -161,7 +161,7 @@ async fn the_default_method_is_blocked_not_sent() {
     let w = World::new(seed.clone()).await;
     let csv = w.csv("in.csv", csv_text);
     let (code, dir) = w.run("plan", &csv, "plan").await;
-    assert_eq!(code.unwrap(), ExitCode::SUCCESS);
+    assert_eq!(code.unwrap(), ExitCode::from(1), "a blocked op is a finding, in plan as in apply");
     let plan_md = std::fs::read_to_string(dir.join("plan.md")).unwrap();
     assert!(
         plan_md.contains("BLOCKED") && plan_md.contains("default sign-in method"),

@@ -60,6 +60,7 @@ async fn graph_going_away_mid_run_ends_it_promptly_with_exit_3_and_a_clean_rerun
     let took = gone_at.elapsed();
     assert_eq!(code.unwrap(), ExitCode::from(3), "its own exit code");
     let calls_after = w.emulator.requests().len() - calls_before;
+    eprintln!("Graph went away: the run ended {took:?} later, after {calls_after} more calls (window 1 s)");
     assert!(took < Duration::from_secs(10), "ended {took:?} after Graph went away");
     assert!(calls_after < 50, "a few calls while Graph was gone, not thousands: {calls_after}");
     let outcomes = csv_rows(&dir.join("outcomes.csv"));
@@ -124,6 +125,7 @@ async fn a_stop_with_graph_hung_ends_within_the_grace_with_the_reports() {
     };
     let ((code, dir), stopped_at) = tokio::join!(run, signal);
     let took = stopped_at.elapsed();
+    eprintln!("SIGTERM with Graph hung: the run ended {took:?} later (grace 1 s)");
     assert_eq!(code.unwrap(), ExitCode::from(143));
     assert!(took < Duration::from_secs(4), "ended {took:?} after the stop, with a grace of 1 s");
     for report in ["plan.md", "summary.json", "report.html", "rejects.csv"] {

@@ -8,11 +8,18 @@ const A: &str = "+1 2065550101";
 const B: &str = "+1 2065550102";
 
 fn target(managed_types: Option<&[&str]>, prune: bool) -> ProfilePhones {
-    let section = TargetSection {
-        name: "profile".into(),
-        managed_types: managed_types.map(|m| m.iter().map(|s| s.to_string()).collect()),
-        from: None,
-    };
+    built(
+        TargetSection {
+            name: "profile".into(),
+            managed_types: managed_types.map(|m| m.iter().map(|s| s.to_string()).collect()),
+            from: None,
+        },
+        prune,
+    )
+}
+
+/// The target built from `section`, with `prune`.
+fn built(section: TargetSection, prune: bool) -> ProfilePhones {
     let context = Context {
         prune,
         region: "US".parse().unwrap(),
@@ -185,22 +192,14 @@ fn extra_copies_of_a_number_are_deleted_with_prune_keeping_the_oldest_and_listed
 
 /// A target whose types are fed by these (input type, profile type) pairs.
 fn target_from(from: &[(&str, &str)], prune: bool) -> ProfilePhones {
-    let section = TargetSection {
-        name: "profile".into(),
-        managed_types: None,
-        from: Some(from.iter().map(|(i, t)| (i.to_string(), t.to_string())).collect()),
-    };
-    let context = Context {
+    built(
+        TargetSection {
+            name: "profile".into(),
+            managed_types: None,
+            from: Some(from.iter().map(|(i, t)| (i.to_string(), t.to_string())).collect()),
+        },
         prune,
-        region: "US".parse().unwrap(),
-        app_only: true,
-    };
-    let built = build(&section, &context).unwrap();
-    ProfilePhones {
-        settings: built.settings().clone(),
-        region: context.region,
-        app_only: context.app_only,
-    }
+    )
 }
 
 const C: &str = "+1 2065550103";

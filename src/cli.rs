@@ -10,7 +10,8 @@ Exit codes:
   0    every op succeeded, or there was nothing to do
   1    the run finished, but some ops failed or were blocked, some users were skipped, or some
        rows were rejected (plan and apply alike)
-  2    fatal: bad config or arguments, unreadable input, or Graph unreachable before any work
+  2    fatal: bad config or arguments, unreadable input, a guard or the run lock refused, or
+       Graph unreachable before any work
   3    Graph became unreachable during the run: it ended early, saying since when; run again
        when Graph is back (what was done is in the reports; nothing is done twice)
   130  stopped by Ctrl-C; 143 stopped by SIGTERM (within rate.stop_grace_seconds; reports written)

@@ -114,3 +114,15 @@ impl Drop for StopGuard {
         self.0.abort();
     }
 }
+
+/// Resolves `grace` after `stop` is asked for, with the exit code it asks for: bounds what runs
+/// before the transport's own halt exists (signing in).
+pub async fn stopped_for(stop: &Stop, grace: std::time::Duration) -> u8 {
+    let mut told = stop.watch();
+    let code = match told.wait_for(|code| *code != 0).await {
+        Ok(code) => *code,
+        Err(_) => return std::future::pending().await,
+    };
+    tokio::time::sleep(grace).await;
+    code
+}

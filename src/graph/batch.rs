@@ -299,6 +299,12 @@ fn answers(client: &Wire, mut body: Value, writes: &[bool], envelope_request_id:
         let retry_after = retry::retry_after(item_header("retry-after").as_deref());
         if let Some(status) = status {
             client.feedback(status, writes[n - 1], item_header, retry_after);
+            // Each item says whether Graph is there, not the envelope.
+            if status >= 500 {
+                client.observe_failure(&format!("HTTP {status} on a $batch item"));
+            } else {
+                client.observe_answer();
+            }
         }
         let request_id = item_header("request-id").or_else(|| envelope_request_id.clone());
         let processed = if status.is_some() {
@@ -344,6 +350,7 @@ async fn post(client: &Wire, version: Version, body: &Value, client_request_id: 
         Ok(r) => r,
         Err(crate::graph::wire::SendError::SignIn(e)) => return Err(Attempt::sign_in(&e)),
         Err(crate::graph::wire::SendError::Halted(reason)) => return Err(lost(reason.message, None)),
+        Err(crate::graph::wire::SendError::NotSent(reason)) => return Err(Attempt::halted(reason)),
         Err(crate::graph::wire::SendError::Transport(e)) => return Err(lost(e.without_url().to_string(), None)),
     };
     let status = response.status().as_u16();
@@ -360,6 +367,10 @@ async fn post(client: &Wire, version: Version, body: &Value, client_request_id: 
     };
     if !(200..300).contains(&status) {
         tracing::debug!(status, ms = started.elapsed().as_millis() as u64, "batch refused");
+        if status < 500 {
+            // Refused, but answered: Graph is there.
+            client.observe_answer();
+        }
         if status == 429 {
             // Throttled as a whole: the budget it names slows and waits once, not once per item.
             client.throttled(header(&headers, "x-ms-throttle-scope").as_deref(), retry_after);

@@ -210,7 +210,7 @@ impl GraphClient {
                 (_, true) => (
                     reason.code,
                     format!(
-                        "fate unknown: {}; it may have been applied (its started row stays in outcomes.csv), and the next run reads what it did",
+                        "fate unknown: {}; it may have been applied, and the next run reads what it did",
                         reason.message
                     ),
                 ),

@@ -1,7 +1,7 @@
-//! Why the transport stops sending, and how fast: a stop asked for by a signal (no new attempt
-//! starts at once; what is in flight gets a grace, then is abandoned), and Graph gone away (the
-//! circuit breaker: when no call has been answered for a window while failures keep coming, no
-//! new attempt starts and the run ends saying so). Every wait of the transport (the pacer, a
+//! Why the transport stops sending, and how fast: a stop asked for by a signal (what is in
+//! flight gets a grace, then is abandoned and nothing new is sent), and Graph gone away (the
+//! circuit breaker: when failures have kept coming for a window with no answer between, no new
+//! attempt starts and the run ends saying so). Every wait of the transport (the pacer, a
 //! call permit, an HTTP call) ends when the halt says so, so a stop ends within its grace
 //! whatever Graph does.
 

@@ -19,6 +19,8 @@ use std::time::{Duration, Instant};
 pub(crate) enum SendError {
     /// Abandoned in flight: the run stopped and its grace ran out.
     Halted(Reason),
+    /// Not sent: the transport halted first.
+    NotSent(Reason),
     /// No token could be had.
     SignIn(AuthError),
     /// The request did not complete.
@@ -163,8 +165,9 @@ impl Wire {
     /// `work`, unless calls in flight are abandoned first (a stop's grace ran out).
     pub(crate) async fn until_abandoned<T>(&self, work: impl std::future::Future<Output = T>) -> Result<T, Reason> {
         tokio::select! {
-            done = work => Ok(done),
+            biased;
             reason = self.halt.abandoned() => Err(reason),
+            done = work => Ok(done),
         }
     }
 
@@ -172,14 +175,21 @@ impl Wire {
     /// waits before a call (the pacer, a call permit).
     pub(crate) async fn until_stopped<T>(&self, work: impl std::future::Future<Output = T>) -> Result<T, Reason> {
         tokio::select! {
-            done = work => Ok(done),
+            biased;
             reason = self.halt.stopped() => Err(reason),
+            done = work => Ok(done),
         }
+    }
+
+    /// Graph answered (a status below 500): the breaker closes. For a `$batch`, each item's
+    /// answer says, not the envelope's.
+    pub(crate) fn observe_answer(&self) {
+        self.breaker.answered();
     }
 
     /// A call failed without an answer or with a 5xx: the breaker may trip, and then no new
     /// attempt starts.
-    fn observe_failure(&self, why: &str) {
+    pub(crate) fn observe_failure(&self, why: &str) {
         if let Some(reason) = self.breaker.failed(why) {
             self.halt.stop_new(reason);
         }
@@ -202,11 +212,7 @@ impl Wire {
                 Err(reason) => return Err(SendError::Halted(reason)),
                 Ok(token) => token.map_err(SendError::SignIn)?,
             };
-            let mut request = self
-                .http
-                .request(method.clone(), url)
-                .bearer_auth(token.expose_secret())
-                .timeout(self.call_timeout());
+            let mut request = self.http.request(method.clone(), url).bearer_auth(token.expose_secret());
             for (name, value) in headers {
                 request = request.header(*name, *value);
             }
@@ -216,12 +222,22 @@ impl Wire {
             if let Some(b) = body {
                 request = request.json(b);
             }
+            // Halted while it waited for a token: not sent.
+            if let Some(reason) = self.halt.reason() {
+                return Err(SendError::NotSent(reason));
+            }
             self.stats.sent(operations);
             self.stats.http_calls.fetch_add(1, Ordering::Relaxed);
-            let response = match self.until_abandoned(request.send()).await {
+            let timeout = self.call_timeout();
+            let response = match self.until_abandoned(request.timeout(timeout).send()).await {
                 Err(reason) => return Err(SendError::Halted(reason)),
                 Ok(Err(e)) => {
                     let e = e.without_url();
+                    if e.is_timeout() {
+                        // A call given up counts as taking the whole timeout, so a Graph slow
+                        // for everyone lengthens the timeout instead of being cut at it.
+                        self.stats.answered_after(timeout);
+                    }
                     self.observe_failure(&e.to_string());
                     return Err(SendError::Transport(e));
                 }
@@ -229,6 +245,9 @@ impl Wire {
                     self.observe_failure(&format!("HTTP {}", response.status().as_u16()));
                     response
                 }
+                // A `$batch` envelope's own answer says nothing of the items: they are observed
+                // one by one (`batch::answers`).
+                Ok(Ok(response)) if operations > 1 || url.ends_with("/$batch") => response,
                 Ok(Ok(response)) => {
                     self.breaker.answered();
                     response
@@ -274,6 +293,7 @@ impl Wire {
             Err(SendError::SignIn(e)) => Attempt::sign_in(&e),
             // Sent, and abandoned before an answer: it may or may not have run.
             Err(SendError::Halted(reason)) => Attempt::unanswered(reason.message, Processed::Unknown),
+            Err(SendError::NotSent(reason)) => Attempt::halted(reason),
             Err(SendError::Transport(e)) => {
                 // A request that never connected never reached Graph.
                 let processed = if e.is_connect() { Processed::No } else { Processed::Unknown };

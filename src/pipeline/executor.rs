@@ -133,7 +133,10 @@ pub async fn execute(
                 let why = halted.unwrap_or_else(|| crate::interrupt::NOT_STARTED.into());
                 user.ops
                     .iter()
-                    .map(|op| report.settle(report.not_sent(op, Status::NotStarted, why.clone())))
+                    .map(|op| match &op.blocked {
+                        Some(reason) => report.settle(report.not_sent(op, Status::Blocked, reason.clone())),
+                        None => report.settle(report.not_sent(op, Status::NotStarted, why.clone())),
+                    })
                     .collect()
             } else {
                 // Once the target is refused for the run, the chain withholds what it has not
@@ -258,8 +261,15 @@ impl ChainObserver for Watch<'_> {
                     .iter()
                     .find(|d| outcomes[**d].as_ref().is_none_or(|o| o.status != Status::Succeeded));
                 let mut outcome = match failed.and_then(|d| outcomes[*d].as_ref().map(|o| (&ops[*d], o))) {
-                    // The run stopped before the dependency was sent: neither was started.
-                    Some((_, dep)) if dep.status == Status::NotStarted => self.report.not_sent(op, Status::NotStarted, dep.message.clone()),
+                    // The run stopped before the dependency was sent, or gave up on it when Graph
+                    // went away or its grace ran out: this one was not started.
+                    Some((_, dep))
+                        if dep.status == Status::NotStarted
+                            || [crate::graph::halt::STOPPED, crate::graph::halt::UNREACHABLE].contains(&dep.error_code.as_str()) =>
+                    {
+                        self.report
+                            .not_sent(op, Status::NotStarted, format!("not started: {}", dep.message))
+                    }
                     Some((dep, _)) => {
                         let why = format!("not sent: the {} of {} did not succeed", dep.kind.as_str(), dep.phone_type);
                         self.report.not_sent(op, Status::Skipped, why)

@@ -28,7 +28,15 @@ pub async fn fetch(
         let result = if stop.requested() {
             Err((SkipReason::ReadFailed(crate::interrupt::NOT_STARTED.into()), None))
         } else if let Some(reason) = api.halt().reason() {
-            Err((SkipReason::ReadFailed(format!("not read: {}", reason.message)), None))
+            // Unanswered, as far as the run can tell: a run whose Graph was gone from the start
+            // stops as fatal (Graph answered none of the reads).
+            let error = GraphError {
+                status: None,
+                code: reason.code.into(),
+                message: reason.message.clone(),
+                info: crate::graph::CallInfo::default(),
+            };
+            Err((SkipReason::ReadFailed(format!("not read: {}", reason.message)), Some(error)))
         } else if user.conflict.is_some() {
             // A conflicting user is skipped by the planner; reading it would only cost quota.
             Ok(CurrentUser::default())

@@ -25,6 +25,11 @@ fn tenant(n: usize) -> (serde_json::Value, String) {
 /// A world of `n` users whose calls each take 20 ms, one call in flight, no `$batch`, and a
 /// breaker that trips after one second without an answer.
 async fn slow_world(n: usize) -> (World, std::path::PathBuf) {
+    slow_world_batched(n, false).await
+}
+
+/// [`slow_world`], with `$batch` on or off.
+async fn slow_world_batched(n: usize, batch: bool) -> (World, std::path::PathBuf) {
     let (seed, csv) = tenant(n);
     let options = pinned(Options {
         latency_ms: 20,
@@ -33,7 +38,7 @@ async fn slow_world(n: usize) -> (World, std::path::PathBuf) {
     let w = World::builder(seed)
         .emulator(options)
         .concurrency(1)
-        .batch(false)
+        .batch(batch)
         .rate(|r| {
             r.unreachable_after_seconds = Some(1.0);
             r.max_backoff_seconds = 0.2;
@@ -133,4 +138,22 @@ async fn a_stop_with_graph_hung_ends_within_the_grace_with_the_reports() {
     }
     let skipped = &summary(&dir)["targets"]["auth"]["users"]["skipped"];
     assert_eq!(skipped["read_failed"], json!(20), "{skipped}");
+}
+
+/// With `$batch` on (the default), Graph answering every envelope 200 while every request
+/// inside fails with 503: the items say Graph is not there, so the breaker trips as it does for
+/// calls that get no answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failures_inside_batches_trip_the_breaker_too() {
+    let (w, input) = slow_world_batched(100, true).await;
+    // Every item (their paths are under /users); the envelopes are answered 200.
+    w.emulator.inject([Fault::status(503).path("/users/").times(u32::MAX)]);
+    let started = Instant::now();
+    let (code, dir) = w.run("apply", &input, "items").await;
+    assert_eq!(code.unwrap(), ExitCode::from(3), "{:?}", started.elapsed());
+    assert!(started.elapsed() < Duration::from_secs(20), "{:?}", started.elapsed());
+    let skipped = &summary(&dir)["targets"]["auth"]["users"]["skipped"];
+    assert_eq!(skipped["read_failed"], json!(100), "{skipped}");
+    let batches = w.emulator.requests().iter().filter(|r| r.path.ends_with("$batch")).count();
+    assert!(batches < 60, "a few envelopes once Graph was taken as gone: {batches}");
 }

@@ -6,7 +6,7 @@ use crate::commands::sync::options::Options;
 use crate::commands::sync::source::Source;
 use crate::console::count;
 use crate::graph::GraphClient;
-use crate::model::OpKind;
+use crate::model::{Op, OpKind, UserPlan};
 use crate::pipeline::executor::{Outcome, Status};
 use crate::plan::planned::Planned;
 use crate::report::run::{self, RunReport, TargetInfo};
@@ -106,9 +106,11 @@ impl Finished<'_> {
     pub fn exit_code(&self) -> ExitCode {
         let outcomes: &[Outcome] = self.applied.map_or(&[], |a| &a.outcomes);
         let plan = &self.planned.plan;
-        let failed = outcomes.iter().any(|o| !matches!(o.status, Status::Succeeded | Status::Blocked));
+        // Users whose phones could not be read were not planned: the run failed for them.
+        let failed =
+            outcomes.iter().any(|o| !matches!(o.status, Status::Succeeded | Status::Blocked)) || plan.skipped_as("read_failed") > 0;
         let findings = plan.skipped_users() > 0 || !self.source.input.rejects.is_empty() || plan.ops().any(|o| o.blocked.is_some());
-        let changes = plan.ops().any(|o| o.blocked.is_none());
+        let changes = plan.user_plans().any(|(_, u)| sendable(u).contains(&true));
         let code = match (self.options.detailed_exitcode, self.options.fail_on_findings) {
             (false, _) => u8::from(failed || findings),
             (true, fail_on_findings) if failed || (fail_on_findings && findings) => 1,
@@ -125,10 +127,10 @@ pub fn print_summary(out: &mut dyn Write, r: &RunReport, dir: &Path) {
     let named = r.plan.targets.len() > 1;
     let label = |what: &str, title: &str| if named { format!("{what} ({title})") } else { what.to_string() };
     for (plan, info) in r.plan.targets.iter().zip(r.targets) {
-        // Blocked ops are reported, not sent: no change.
-        let sent = |u: &crate::model::UserPlan| u.ops.iter().any(|o| o.blocked.is_none());
-        let changed = plan.users.iter().filter(|u| sent(u)).count();
-        let blocked = plan.users.iter().flat_map(|u| &u.ops).filter(|o| o.blocked.is_some()).count();
+        // Blocked ops, and ops that wait for one, are reported, not sent: no change.
+        let sent: Vec<(&Op, bool)> = plan.users.iter().flat_map(|u| u.ops.iter().zip(sendable(u))).collect();
+        let changed = plan.users.iter().filter(|u| sendable(u).contains(&true)).count();
+        let blocked = sent.iter().filter(|(_, s)| !s).count();
         let unchanged = plan.in_line();
         let held = match plan.held_back() {
             0 => String::new(),
@@ -136,16 +138,7 @@ pub fn print_summary(out: &mut dyn Write, r: &RunReport, dir: &Path) {
         };
         let ops: Vec<String> = [OpKind::Add, OpKind::Update, OpKind::Delete]
             .into_iter()
-            .map(|k| {
-                (
-                    k,
-                    plan.users
-                        .iter()
-                        .flat_map(|u| &u.ops)
-                        .filter(|o| o.kind == k && o.blocked.is_none())
-                        .count(),
-                )
-            })
+            .map(|k| (k, sent.iter().filter(|(o, s)| *s && o.kind == k).count()))
             .filter(|(_, n)| *n > 0)
             .map(|(kind, n)| format!("{n} {}", kind.as_str()))
             .collect();
@@ -203,4 +196,15 @@ pub fn print_summary(out: &mut dyn Write, r: &RunReport, dir: &Path) {
         None => {}
     }
     let _ = writeln!(out, "Reports: {}", dir.display());
+}
+
+/// Which of a user's ops will be sent: not blocked, and not waiting for one that is not sent
+/// (the executor skips those).
+fn sendable(u: &UserPlan) -> Vec<bool> {
+    let mut sent: Vec<bool> = Vec::with_capacity(u.ops.len());
+    for op in &u.ops {
+        let ok = op.blocked.is_none() && op.depends_on.iter().all(|d| sent.get(*d).copied().unwrap_or(false));
+        sent.push(ok);
+    }
+    sent
 }

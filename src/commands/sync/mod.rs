@@ -45,7 +45,14 @@ pub async fn sync(args: &crate::cli::RunArgs, mode: Mode, env: &Env, stop: &Stop
     // Written now, so a run that dies later still leaves the refused rows behind.
     report::write_rejects(&report_dir, &source.input.rejects)?;
 
-    let connection = connect(&options, &config, &source).await?;
+    // Signing in ends within the grace of a stop too.
+    let connection = tokio::select! {
+        connection = connect(&options, &config, &source) => connection?,
+        code = setup::stopped_for(stop, config.rate.stop_grace) => {
+            console::warn("stopped while signing in: nothing was read or changed");
+            return Ok(ExitCode::from(code));
+        }
+    };
     // The client outlives the connection's close, which comes before the reports are written.
     let client = connection.client.clone();
     let api = client.as_ref();

@@ -130,16 +130,18 @@ struct Bed {
 
 impl Bed {
     async fn start(generated: Generated, options: Options) -> anyhow::Result<Bed> {
-        let options = Options {
-            client_id: Some("bench".into()),
-            client_secret: Some("bench".into()),
-            ..options
-        };
-        let emulator = Emulator::start("127.0.0.1:0".parse()?, &generated.seed, options).await?;
+        let emulator = Emulator::start("127.0.0.1:0".parse()?, &generated.seed, bench(options)).await?;
         let dir = tempfile::tempdir()?;
         let csv = dir.path().join("hr.csv");
         generated.write_csv(std::io::BufWriter::new(std::fs::File::create(&csv)?))?;
         Ok(Bed { emulator, dir, csv })
+    }
+
+    /// Starts the scenario again from `seed` on a new emulator with `options` (the same files).
+    async fn restart(&mut self, seed: &phonesync_emulator::Seed, options: Options) -> anyhow::Result<()> {
+        let fresh = Emulator::start("127.0.0.1:0".parse()?, seed, bench(options)).await?;
+        std::mem::replace(&mut self.emulator, fresh).stop().await;
+        Ok(())
     }
 
     /// A config for this emulator: auth only, the default `[rate]` plus `rate` lines.
@@ -154,6 +156,15 @@ impl Bed {
         let (dir, csv, config) = (self.dir.path().to_path_buf(), self.csv.clone(), self.config(rate));
         let label = label.to_string();
         tokio::task::spawn_blocking(move || apply(&dir, &csv, &config, &label)).await?
+    }
+}
+
+/// `options` with the benchmark's app credentials.
+fn bench(options: Options) -> Options {
+    Options {
+        client_id: Some("bench".into()),
+        client_secret: Some("bench".into()),
+        ..options
     }
 }
 
@@ -312,13 +323,9 @@ async fn latency_bound() -> anyhow::Result<()> {
     let rounds = |per_round: f64| (requests / per_round).ceil().max(PHASES);
     print_run("$batch off", &off, rounds(calls) * latency as f64 / 1000.0);
     // The same changes again, from the same starting tenant.
-    bed.emulator.stop().await;
-    bed.emulator = Emulator::start(
-        "127.0.0.1:0".parse()?,
+    bed.restart(
         &seed,
         Options {
-            client_id: Some("bench".into()),
-            client_secret: Some("bench".into()),
             latency_ms: latency,
             ..Options::default()
         },
@@ -349,13 +356,9 @@ async fn faults() -> anyhow::Result<()> {
     let mut bed = Bed::start(generated, Options::default()).await?;
     let clean = bed.apply(COMMITTED_RATE, "clean").await?;
     print_run("clean", &clean, 0.0);
-    bed.emulator.stop().await;
-    bed.emulator = Emulator::start(
-        "127.0.0.1:0".parse()?,
+    bed.restart(
         &seed,
         Options {
-            client_id: Some("bench".into()),
-            client_secret: Some("bench".into()),
             fault_rate: 0.1,
             random_seed: 7,
             ..Options::default()

@@ -68,12 +68,10 @@ pub async fn export(args: &ExportArgs, env: &Env, stop: &Stop, out: Out<'_>) -> 
         None => None,
     };
     let scopes: Vec<&str> = targets.iter().flat_map(|t| t.delegated_scopes().iter().copied()).collect();
-    let connection = tokio::select! {
-        connection = connect::open(&config, &scopes) => connection?,
-        code = setup::stopped_for(stop, config.rate.stop_grace) => {
-            console::warn("stopped while signing in: nothing was exported");
-            return Ok(ExitCode::from(code));
-        }
+    let signing_in = ("signing in", "nothing was exported");
+    let connection = match setup::unless_stopped(connect::open(&config, &scopes), stop, config.rate.stop_grace, signing_in).await? {
+        Ok(connection) => connection,
+        Err(code) => return Ok(code),
     };
     // A stop ends the export within its grace, whatever Graph does.
     let _stop = setup::StopGuard::new(stop, connection.client.halt().clone(), config.rate.stop_grace);

@@ -115,14 +115,29 @@ impl Drop for StopGuard {
     }
 }
 
-/// Resolves `grace` after `stop` is asked for, with the exit code it asks for: bounds what runs
-/// before the transport's own halt exists (signing in).
-pub async fn stopped_for(stop: &Stop, grace: std::time::Duration) -> u8 {
+/// `work` (signing in: what runs before the transport's own halt exists), unless `stop` is
+/// asked for and `grace` runs out first: then the exit code the stop asks for, said as
+/// "stopped while `doing`: `left`".
+pub async fn unless_stopped<T>(
+    work: impl std::future::Future<Output = Result<T>>,
+    stop: &Stop,
+    grace: std::time::Duration,
+    (doing, left): (&str, &str),
+) -> Result<Result<T, std::process::ExitCode>> {
     let mut told = stop.watch();
-    let code = match told.wait_for(|code| *code != 0).await {
-        Ok(code) => *code,
-        Err(_) => return std::future::pending().await,
+    let stopped = async {
+        let code = match told.wait_for(|code| *code != 0).await {
+            Ok(code) => *code,
+            Err(_) => return std::future::pending().await,
+        };
+        tokio::time::sleep(grace).await;
+        code
     };
-    tokio::time::sleep(grace).await;
-    code
+    tokio::select! {
+        done = work => done.map(Ok),
+        code = stopped => {
+            crate::console::warn(&format!("stopped while {doing}: {left}"));
+            Ok(Err(std::process::ExitCode::from(code)))
+        }
+    }
 }

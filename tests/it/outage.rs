@@ -99,10 +99,8 @@ async fn a_blip_of_three_dropped_calls_does_not_trip_the_breaker() {
     assert_journal_safe(&w, Some(&planned_writes(&w, &[&dir])));
 }
 
-/// A Graph that accepts connections and never answers: a stop ends the run within the grace
-/// (here one second), with exit 143 and every report written.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_stop_with_graph_hung_ends_within_the_grace_with_the_reports() {
+/// A listener that accepts connections and never answers; its address.
+fn hung_server() -> std::net::SocketAddr {
     let hung = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let address = hung.local_addr().unwrap();
     std::thread::spawn(move || {
@@ -111,6 +109,42 @@ async fn a_stop_with_graph_hung_ends_within_the_grace_with_the_reports() {
             held.push(connection); // accepted, never answered
         }
     });
+    address
+}
+
+/// A token service that never answers: a stop while the run signs in ends it within the grace
+/// too, saying so, with nothing read or written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stop_while_signing_in_with_the_token_service_hung_ends_within_the_grace() {
+    let address = hung_server();
+    let (seed, csv) = tenant(3);
+    let mut w = World::builder(seed)
+        .rate(|r| {
+            r.stop_grace_seconds = Some(1.0);
+            r.request_timeout_seconds = Some(600.0);
+        })
+        .build()
+        .await;
+    w.configure(|c| c.auth.authority_host = format!("http://{address}"));
+    let input = w.csv("hr.csv", &csv);
+    let stop = Stop::new();
+    let run = w.run_stoppable("apply", &input, "signing-in", &stop);
+    let signal = async {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        stop.request(phonesync::interrupt::EXIT_TERMINATED);
+        Instant::now()
+    };
+    let ((code, _), stopped_at) = tokio::join!(run, signal);
+    assert_eq!(code.unwrap(), ExitCode::from(143));
+    assert!(stopped_at.elapsed() < Duration::from_secs(4), "{:?}", stopped_at.elapsed());
+    assert!(w.calls().is_empty(), "nothing read or written");
+}
+
+/// A Graph that accepts connections and never answers: a stop ends the run within the grace
+/// (here one second), with exit 143 and every report written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stop_with_graph_hung_ends_within_the_grace_with_the_reports() {
+    let address = hung_server();
     let (seed, csv) = tenant(20);
     let mut w = World::builder(seed)
         .rate(|r| {

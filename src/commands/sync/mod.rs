@@ -46,12 +46,10 @@ pub async fn sync(args: &crate::cli::RunArgs, mode: Mode, env: &Env, stop: &Stop
     report::write_rejects(&report_dir, &source.input.rejects)?;
 
     // Signing in ends within the grace of a stop too.
-    let connection = tokio::select! {
-        connection = connect(&options, &config, &source) => connection?,
-        code = setup::stopped_for(stop, config.rate.stop_grace) => {
-            console::warn("stopped while signing in: nothing was read or changed");
-            return Ok(ExitCode::from(code));
-        }
+    let signing_in = ("signing in", "nothing was read or changed");
+    let connection = match setup::unless_stopped(connect(&options, &config, &source), stop, config.rate.stop_grace, signing_in).await? {
+        Ok(connection) => connection,
+        Err(code) => return Ok(code),
     };
     // The client outlives the connection's close, which comes before the reports are written.
     let client = connection.client.clone();

@@ -8,7 +8,8 @@
 //! `cargo run --release --example throughput [-- SCENARIO…]` with scenarios `faults`, `nightly`,
 //! `migration`, `latency`, `memory`, `reading` (default: all five, about eight minutes on two
 //! cores). `reading` runs `phonesync validate` on a generated 1,000,000-row file instead, and
-//! bare `phonenumber` parsing of the same numbers beside it.
+//! bare `phonenumber` parsing of the same numbers beside it, then files whose header is 10,000 and
+//! 100,000 columns wide.
 //! With `THROUGHPUT_WRAP="perf record -g --"` (or `"heaptrack"`), each child runs under it.
 //!
 //! The floor is the shortest wall the setup allows: with a throttle, the time Graph's buckets
@@ -514,9 +515,40 @@ async fn reading() -> anyhow::Result<()> {
         // contradicting rows, so this one exits 1).
         let few = write("few-users.csv", 1000)?;
         validate("1,000 users", &few)?;
-        Ok(())
+        wide_headers(dir.path(), &config)
     })
     .await?
+}
+
+/// `validate` of a one-row file whose header has 10,000 and then 100,000 filler columns: reading
+/// the header must be linear in its width (it was quadratic: 100,000 columns took minutes).
+fn wide_headers(dir: &Path, config: &Path) -> anyhow::Result<()> {
+    let mut walls = Vec::new();
+    for width in [10_000usize, 100_000] {
+        let csv = dir.join(format!("wide-{width}.csv"));
+        let fillers: String = (0..width).map(|i| format!(",filler {i}")).collect();
+        let blanks = ",".repeat(width);
+        std::fs::write(
+            &csv,
+            format!("user,phoneType,phoneNumber{fillers}\nkim@contoso.com,mobile,+1 2065550100{blanks}\n"),
+        )?;
+        let c = child(
+            dir,
+            "wide",
+            &["validate".as_ref(), csv.as_os_str(), "-c".as_ref(), config.as_os_str()],
+        )?;
+        println!(
+            "  phonesync validate, header of {width:>7} columns: wall {:.2} s  peak RSS {:.1} MiB  exit {}",
+            c.wall, c.peak_rss_mib, c.exit
+        );
+        walls.push(c.wall);
+    }
+    let ratio = walls[1] / walls[0];
+    println!(
+        "  goal: linear in the header's width: 100,000 columns ≤ 15 × 10,000 columns' wall, process start included ({}: {ratio:.1} ×)",
+        verdict(ratio <= 15.0)
+    );
+    Ok(())
 }
 
 fn main() -> anyhow::Result<ExitCode> {

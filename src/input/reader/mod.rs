@@ -399,9 +399,11 @@ fn columns(header: &csv::ByteRecord, settings: &InputSettings) -> Result<Columns
         .iter()
         .any(|n| n.contains('@') || n.chars().filter(char::is_ascii_digit).count() >= 3);
     // Header names match ignoring case (any script's) and surrounding spaces.
-    let same = |a: &str, b: &str| a.trim().to_lowercase() == b.trim().to_lowercase();
+    // Each name once, by its folded form: a header of 100,000 columns is read in one pass.
+    let fold = |a: &str| a.trim().to_lowercase();
+    let mut position: HashMap<String, usize> = HashMap::with_capacity(names.len());
     for (i, n) in names.iter().enumerate().filter(|(_, n)| !n.is_empty()) {
-        if let Some(j) = names[..i].iter().position(|m| same(m, n)) {
+        if let Some(j) = position.insert(fold(n), i) {
             return Err(ReadError::DuplicateColumn {
                 // A name that may be data is named by its positions only.
                 name: if looks_like_data { "(a value)".into() } else { n.clone() },
@@ -410,8 +412,9 @@ fn columns(header: &csv::ByteRecord, settings: &InputSettings) -> Result<Columns
             });
         }
     }
+    let find = |want: &str| position.get(&fold(want)).copied();
     let column = |want: &str| {
-        names.iter().position(|n| same(n, want)).ok_or_else(|| {
+        find(want).ok_or_else(|| {
             if looks_like_data {
                 ReadError::NoHeader {
                     expected: expected.clone(),
@@ -420,7 +423,7 @@ fn columns(header: &csv::ByteRecord, settings: &InputSettings) -> Result<Columns
             } else {
                 ReadError::MissingColumn {
                     missing: want.to_string(),
-                    found: format!("{}{hint}", names.join(", ")),
+                    found: format!("{}{hint}", listed(&names)),
                     expected: expected.clone(),
                 }
             }
@@ -447,11 +450,21 @@ fn columns(header: &csv::ByteRecord, settings: &InputSettings) -> Result<Columns
         .collect::<Result<_, ReadError>>()?;
     Ok(Columns {
         user: column(&settings.user_column)?,
-        display_name: names.iter().position(|n| same(n, &settings.display_name_column)),
+        display_name: find(&settings.display_name_column),
         phone_names,
         region: settings.region_column.as_deref().map(column).transpose()?,
         layout,
     })
+}
+
+/// The header's names as an error lists them: the first few, and how many more.
+fn listed(names: &[String]) -> String {
+    const SHOWN: usize = 20;
+    let mut text = names.iter().take(SHOWN).cloned().collect::<Vec<_>>().join(", ");
+    if names.len() > SHOWN {
+        text.push_str(&format!(" and {} more", names.len() - SHOWN));
+    }
+    text
 }
 
 /// The users of one file, matched case-insensitively (object ids and UPNs alike).
@@ -876,6 +889,32 @@ mod tests {
     fn a_header_naming_a_column_twice_names_both() {
         let e = read_str_err("user,phoneType,phoneNumber, USER \nk@x.com,mobile,2065555555,k\n");
         assert!(e.contains("'USER' twice (columns 1 and 4)"), "{e}");
+    }
+
+    /// A header of 100,000 columns is read (its names found through one index, not compared
+    /// pairwise), and a missing column's error lists a few of them, not all.
+    #[test]
+    fn a_very_wide_header_is_read_and_named_briefly() {
+        // Names without digits (three digits in a name make a header look like data).
+        let letters = |i: usize| {
+            (0..4)
+                .map(|d| char::from(b'a' + (i / 26usize.pow(d) % 26) as u8))
+                .collect::<String>()
+        };
+        let fillers: String = (0..100_000).map(|i| format!(",filler {}", letters(i))).collect();
+        let blanks = ",".repeat(100_000);
+        let input = read_str(&format!("{fillers},user,phoneType,phoneNumber\n{blanks}k@x.com,mobile,2065555555\n")[1..]);
+        assert_eq!(input.users.len(), 1);
+        assert!(input.rejects.is_empty());
+        let e = read_str_err(&format!("user,phoneType{fillers}\nk@x.com,mobile{blanks}\n"));
+        assert!(e.contains("missing column 'phoneNumber'"), "{e}");
+        assert!(e.contains("filler raaa and 99982 more"), "{e}");
+        assert!(e.len() < 1000, "{} characters", e.len());
+        // Duplicates are still found, at their positions.
+        let e = read_str_err(&format!(
+            "user,phoneType,phoneNumber{fillers},Filler FAAA\nk@x.com,mobile,1{blanks},\n"
+        ));
+        assert!(e.contains("twice (columns 9 and 100004)"), "{e}");
     }
 
     fn read_str_err(s: &str) -> String {

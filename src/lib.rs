@@ -10,7 +10,7 @@
 //!
 //! `commands` holds one module per command (`sync` for plan and apply, `export`, `validate`)
 //! and wires the stages; `config`, `model` and the small infrastructure modules (`console`,
-//! `progress`, `interrupt`, `lock`, `files`, `fanout`) are leaves every stage may use. The
+//! `progress`, `interrupt`, `lock`, `files`, `fanout`, `sheet` for every CSV written) are leaves every stage may use. The
 //! Graph emulator (the embedded endpoint and the tests' Graph) is its own crate,
 //! `phonesync-emulator`. This file only dispatches a command line to its command; `main.rs`
 //! gives it the process's stdout.
@@ -30,6 +30,7 @@ pub mod pipeline;
 pub mod plan;
 pub mod progress;
 pub mod report;
+pub mod sheet;
 pub mod targets;
 
 use anyhow::{Context, Result};

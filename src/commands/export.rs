@@ -15,6 +15,7 @@ use crate::model::{DesiredUser, SkipReason};
 use crate::pipeline::fetcher;
 use crate::progress;
 use crate::report::snapshot;
+use crate::sheet::{Cell, CsvFile};
 use crate::targets::Target;
 use anyhow::{Context, Result, bail};
 use std::io::Write;
@@ -180,10 +181,9 @@ fn write_unread(path: &Path, unread: &[(String, String)]) -> Result<()> {
     if unread.is_empty() {
         return Ok(());
     }
-    let mut csv = csv::Writer::from_writer(Vec::new());
-    csv.write_record(["user", "why"])?;
+    let mut csv = CsvFile::new(Vec::new(), &["user", "why"])?;
     for (user, why) in unread {
-        csv.write_record([user, why])?;
+        csv.row(&[Cell::Text(user), Cell::Text(why)])?;
     }
     let bytes = csv.into_inner().context("cannot write the list of users not read")?;
     crate::files::create_private(path)?

@@ -2,12 +2,10 @@
 //! (one row per op), `rejects.csv` (input rows refused) and `summary.json` (counts and timings).
 //! The files hold personal data, so the folder and files are new, created readable by the owner
 //! only and never through a symlink (`files`). The CSVs are safe to open in a spreadsheet
-//! ([`cell`]); the text in `plan.md` cannot render as anything but text (`markdown`).
+//! ([`crate::sheet`]); the text in `plan.md` cannot render as anything but text (`markdown`).
 //! `outcomes.csv` is written as the run goes, so a killed run still leaves its audit
 //! ([`OutcomeLog`]).
 
-pub mod cell;
-mod csvfile;
 mod files;
 pub mod html;
 mod markdown;
@@ -20,8 +18,8 @@ pub use files::create_dir;
 pub use outcomes::{OUTCOME_COLUMNS, OutcomeLog, STARTED};
 
 use crate::input::reader::Reject;
+use crate::sheet::{Cell, CsvFile};
 use anyhow::{Context, Result};
-use csvfile::{Cell, CsvFile};
 use run::RunReport;
 use std::io::Write;
 use std::path::Path;

@@ -7,8 +7,8 @@
 
 use crate::model::{Op, Plan, UserPlan};
 use crate::pipeline::executor::{Audit, Outcome};
-use crate::report::csvfile::{Cell, CsvFile};
 use crate::report::files;
+use crate::sheet::{Cell, CsvFile};
 use anyhow::{Context, Result, bail};
 use std::borrow::Cow;
 use std::fs::File;

@@ -16,6 +16,7 @@
 
 use crate::config::Config;
 use crate::model::{CurrentUser, Plan, SkipReason};
+use crate::sheet::{Cell, CsvFile};
 use crate::targets::Target;
 use anyhow::{Context, Result};
 use std::collections::HashMap;
@@ -154,29 +155,28 @@ pub fn write<'a>(
     guards: Guards,
 ) -> Result<()> {
     let slots = slots(targets, users, state);
-    let mut csv = csv::Writer::from_writer(Vec::new());
     let mut header = vec!["user".to_string()];
     for slot in &slots {
         header.push(slot.column.clone());
         header.extend(slot.name.clone());
     }
-    csv.write_record(&header)?;
+    let mut csv = CsvFile::new(Vec::new(), &header)?;
     for user in users {
-        let mut row = vec![user.to_string()];
+        let mut row = vec![Cell::Text(user)];
         for slot in &slots {
             let (number, name) = match state(slot.target, user) {
                 Some(c) => match c.items.iter().filter(|i| i.phone_type == slot.phone_type).nth(slot.nth) {
-                    Some(item) => (item.phone.display.clone(), item.display_name.clone().unwrap_or_default()),
-                    None => (String::new(), String::new()),
+                    Some(item) => (item.phone.display.as_str(), item.display_name.as_deref().unwrap_or_default()),
+                    None => ("", ""),
                 },
-                None => (UNKNOWN.to_string(), String::new()),
+                None => (UNKNOWN, ""),
             };
-            row.push(number);
+            row.push(Cell::Phone(number));
             if slot.name.is_some() {
-                row.push(name);
+                row.push(Cell::Text(name));
             }
         }
-        csv.write_record(&row)?;
+        csv.row(&row)?;
     }
     let bytes = csv.into_inner().with_context(|| format!("cannot write {}", csv_path.display()))?;
     crate::files::create_private(csv_path)?

@@ -1,11 +1,11 @@
 //! Tests of the report files as written to disk, and the fixtures they share with the other
 //! report modules' tests.
 
-use super::cell::{phone_from_cell, text_from_cell};
 use super::*;
 use crate::model::{Op, Plan, SkipReason, UserPlan};
 use crate::pipeline::executor::{Audit, Outcome, Status};
 use crate::report::run::{Mode, TargetInfo, status_counts};
+use crate::sheet::{phone_from_cell, text_from_cell};
 use serde_json::json;
 use std::collections::HashMap;
 use std::path::PathBuf;

@@ -602,7 +602,8 @@ pub fn unaudited_write(w: &World, dir: &Path) -> Option<phonesync_emulator::Chan
 // Reports, seeds and inputs
 // ---------------------------------------------------------------------------------------------
 
-/// Reads a report CSV as header-keyed rows.
+/// Reads a CSV the tool wrote as header-keyed rows of the values it was written from (its
+/// spreadsheet-safety rule undone, as the tool's own reader does).
 pub fn csv_rows(path: &Path) -> Vec<std::collections::HashMap<String, String>> {
     let mut r = csv::Reader::from_path(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let headers = r.headers().unwrap().clone();
@@ -611,10 +612,40 @@ pub fn csv_rows(path: &Path) -> Vec<std::collections::HashMap<String, String>> {
             headers
                 .iter()
                 .map(str::to_string)
-                .zip(rec.unwrap().iter().map(str::to_string))
+                .zip(rec.unwrap().iter().map(|c| phonesync::sheet::phone_from_cell(c).to_string()))
                 .collect()
         })
         .collect()
+}
+
+/// Every cell of the CSV at `path` as a spreadsheet would open it, checked: none starts a
+/// formula except the text formula `="…"` of a phone number (`+`, digits, spaces, `x`).
+/// Returns how many cells were quoted to be safe (so a caller can see the check had work).
+pub fn assert_spreadsheet_safe(path: &Path) -> usize {
+    let mut r = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_path(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let trigger = |c: char| matches!(c, '=' | '+' | '-' | '@' | '\t' | '\r' | '＝' | '＋' | '－' | '＠');
+    let mut quoted = 0;
+    let mut cells = 0;
+    for record in r.records() {
+        for cell in record.unwrap().iter() {
+            cells += 1;
+            quoted += usize::from(cell.starts_with('\''));
+            if !cell.starts_with(trigger) {
+                continue;
+            }
+            let phone = cell
+                .strip_prefix("=\"")
+                .and_then(|c| c.strip_suffix('"'))
+                .is_some_and(|n| !n.is_empty() && n.chars().all(|c| matches!(c, '+' | '0'..='9' | ' ' | 'x')));
+            assert!(phone, "{}: the cell {cell:?} would run as a formula", path.display());
+        }
+    }
+    assert!(cells > 0, "{} has no cells", path.display());
+    quoted
 }
 
 /// Reads `summary.json`.

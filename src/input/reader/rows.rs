@@ -6,6 +6,7 @@
 use crate::input::phone::{self, Kind};
 use crate::input::reader::spec::{self, Columns, Layout, NOT_UTF8, Reject, Spec, clip};
 use crate::model::DesiredPhone;
+use crate::sheet;
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, mpsc};
@@ -68,8 +69,14 @@ pub fn examine<'a>(item: Item, cols: &Columns, spec: &Spec<'a>) -> Outcome<'a> {
         }
     };
     let settings = spec.settings;
-    // Borrowed from the record unless a byte is not UTF-8 (then the row is refused anyway).
-    let field = |i: usize| record.get(i).map(String::from_utf8_lossy).unwrap_or_default();
+    // Borrowed from the record unless a byte is not UTF-8 (then the row is refused anyway), and
+    // read as the tool's own CSVs write cells (a file it exported, edited and applied).
+    let cell = |i: usize, rule: fn(&str) -> &str| match record.get(i).map(String::from_utf8_lossy).unwrap_or_default() {
+        Cow::Borrowed(s) => Cow::Borrowed(rule(s)),
+        Cow::Owned(s) => Cow::Owned(rule(&s).to_string()),
+    };
+    let field = |i: usize| cell(i, sheet::text_from_cell);
+    let number_cell = |i: usize| cell(i, sheet::phone_from_cell);
     let not_utf8 = |col: usize| record.get(col).is_some_and(|b| std::str::from_utf8(b).is_err());
     let user = field(cols.user).into_owned();
     let name_in = |col: Option<usize>| {
@@ -95,11 +102,11 @@ pub fn examine<'a>(item: Item, cols: &Columns, spec: &Spec<'a>) -> Outcome<'a> {
             phone_type,
             number,
             number_name,
-        } => vec![(*number, number_name.as_str(), field(*phone_type), field(*number))],
+        } => vec![(*number, number_name.as_str(), field(*phone_type), number_cell(*number))],
         // An empty cell is no value for its type.
         Layout::Wide(phones) => phones
             .iter()
-            .map(|(col, name, t)| (*col, name.as_str(), Cow::Borrowed(t.as_str()), field(*col)))
+            .map(|(col, name, t)| (*col, name.as_str(), Cow::Borrowed(t.as_str()), number_cell(*col)))
             .filter(|(col, _, _, n)| !n.is_empty() || not_utf8(*col))
             .collect(),
     };

@@ -153,7 +153,7 @@ pub const CHUNK: usize = 64 * 1024;
 /// The user a row's user field names, or why it names none. One rule for rows and skipped lines.
 pub fn user<'a>(field: &'a [u8], settings: &InputSettings) -> Result<&'a str, String> {
     let column = &settings.user_column;
-    let user = std::str::from_utf8(field).map_err(|_| NOT_UTF8.to_string())?;
+    let user = crate::sheet::text_from_cell(std::str::from_utf8(field).map_err(|_| NOT_UTF8.to_string())?);
     if user.is_empty() {
         Err(format!("the {column} column is empty"))
     } else if user.chars().any(char::is_control) {

@@ -88,6 +88,11 @@ pub struct RunArgs {
     /// code 1, for a pipeline that wants a person to look at them before it goes on.
     #[arg(long, requires = "detailed_exitcode")]
     pub fail_on_findings: bool,
+    /// `apply PLAN.json` only: run the plan only if its digest is this one (the `sha256:…`
+    /// plan.md shows for the approved plan); any other plan, even one whose digest was
+    /// recomputed after an edit, is refused. Also read from PHONESYNC_EXPECT_DIGEST.
+    #[arg(long, value_name = "SHA256")]
+    pub expect_digest: Option<String>,
 }
 
 impl Cli {

@@ -1,10 +1,13 @@
-//! The process environment the tool reads (the standard `AZURE_*` variables and
-//! `PHONESYNC_ACCESS_TOKEN`), captured once so tests can supply their own.
+//! The process environment the tool reads (the standard `AZURE_*` variables and its own
+//! `PHONESYNC_*`), captured once so tests can supply their own.
 
 use std::collections::BTreeMap;
 
 /// The variable a pre-acquired bearer token is read from.
 pub const ACCESS_TOKEN_VAR: &str = "PHONESYNC_ACCESS_TOKEN";
+
+/// The variable holding the digest of the one plan `apply` may run (as `--expect-digest`).
+pub const EXPECT_DIGEST_VAR: &str = "PHONESYNC_EXPECT_DIGEST";
 
 /// The environment variables the tool reads, captured once so tests can supply their own.
 #[derive(Debug, Clone, Default)]
@@ -14,7 +17,7 @@ impl Env {
     /// The variables of this process that the tool cares about.
     pub fn from_process() -> Env {
         Env(std::env::vars()
-            .filter(|(k, _)| k.starts_with("AZURE_") || k == ACCESS_TOKEN_VAR)
+            .filter(|(k, _)| k.starts_with("AZURE_") || k.starts_with("PHONESYNC_"))
             .collect())
     }
 

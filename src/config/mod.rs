@@ -15,7 +15,7 @@ pub mod raw;
 pub mod signin;
 
 pub use endpoint::{Endpoint, Rate, WRITES_PER_150S, resource_units_per_10s};
-pub use env::{ACCESS_TOKEN_VAR, Env};
+pub use env::{ACCESS_TOKEN_VAR, EXPECT_DIGEST_VAR, Env};
 pub use input::{InputEncoding, InputFormat, InputSettings};
 pub use signin::{AssertionAlgorithm, Auth, SignIn};
 

@@ -132,6 +132,18 @@ fn head(out: &mut String, r: &RunReport) {
         r.delimiter
     );
     let _ = writeln!(out, "- Graph: {}", text(r.endpoint));
+    match (r.mode, r.digest) {
+        (Mode::Plan, Some(digest)) => {
+            let _ = writeln!(
+                out,
+                "- Plan digest: `{digest}` (`phonesync apply plan.json --expect-digest {digest}` runs this plan and no other)"
+            );
+        }
+        (Mode::Apply, Some(digest)) => {
+            let _ = writeln!(out, "- Applied the saved plan with digest `{digest}`");
+        }
+        (_, None) => {}
+    }
     for t in r.targets {
         let _ = writeln!(
             out,

@@ -39,6 +39,8 @@ pub struct RunReport<'a> {
     pub input: &'a Path,
     /// What the run talked to, for people (e.g. "embedded Graph emulator").
     pub endpoint: &'a str,
+    /// The digest of the plan the run saved (plan) or applied (apply of a saved plan).
+    pub digest: Option<&'a str>,
     /// The run's targets, in plan order, for the record.
     pub targets: &'a [TargetInfo],
     /// Whether prune was on.

@@ -55,6 +55,7 @@ pub fn summary(r: &RunReport, log_error: Option<&str>) -> serde_json::Value {
         "applyMs": r.apply_time.as_millis() as u64,
         "input": r.input.display().to_string(),
         "endpoint": r.endpoint,
+        "planDigest": r.digest,
         "settings": {"targets": r.targets.iter().map(|t| t.name.as_str()).collect::<Vec<_>>(), "prune": r.prune},
         "rows": {"read": r.rows, "rejected": r.rejects.len(), "noted": r.noted},
         "inputFile": {"encoding": r.encoding, "delimiter": r.delimiter},

@@ -65,6 +65,7 @@ pub(super) fn apply_report<'a>(plan: &'a Plan, rejects: &'a [Reject], outcomes: 
         started_at: "2025-01-01T00:00:00Z".into(),
         input: Path::new("hr.csv"),
         endpoint: "test",
+        digest: None,
         targets: Box::leak(
             plan.targets
                 .iter()

@@ -3,6 +3,7 @@
 //! `plan`, for another tenant, damaged, or under a config that would not have planned it.
 
 use crate::world::{Target, World, assert_journal_safe, pairs, summary};
+use phonesync::config::Env;
 use serde_json::json;
 use std::process::ExitCode;
 
@@ -29,7 +30,7 @@ async fn a_saved_plan_applies_as_planned_and_skips_users_changed_since_as_stale(
     let json: serde_json::Value = serde_json::from_str(&text).unwrap();
     assert_eq!(
         (json["format"].as_str(), json["version"].as_u64()),
-        (Some("phonesync-plan"), Some(1))
+        (Some("phonesync-plan"), Some(2))
     );
     assert_eq!(json["input"]["sha256"].as_str().unwrap().len(), 64);
     assert_eq!(json["usersRead"], 3);
@@ -122,7 +123,7 @@ async fn a_saved_plan_applies_as_planned_and_skips_users_changed_since_as_stale(
     let damaged = w.csv("damaged.json", &edited.to_string());
     let (code, _) = w.run("apply", &damaged, "damaged").await;
     let e = format!("{:#}", code.unwrap_err());
-    assert!(e.contains("damaged") && e.contains("does not come before it"), "{e}");
+    assert!(e.contains("changed after it was made (target auth, user a@contoso.com"), "{e}");
     w.configure(|c| {
         c.target.insert("auth".into(), Target::managing(&["office"], &[]));
     });
@@ -130,4 +131,80 @@ async fn a_saved_plan_applies_as_planned_and_skips_users_changed_since_as_stale(
     assert!(format!("{:#}", code.unwrap_err()).contains("changed since this plan was made"));
     assert_eq!(w.calls().len(), before, "refused before anything was sent");
     assert_journal_safe(&w, Some(&w.planned_by(&["other", "apply", "again"])));
+}
+
+/// What was approved is what runs: a plan whose number was edited after review is refused naming
+/// the user, and nothing is sent; `--expect-digest` (or PHONESYNC_EXPECT_DIGEST) runs only the
+/// approved plan, refuses another one, and refuses an HR file planned and applied unreviewed.
+/// plan.md, summary.json and the console carry the digest.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_edited_plan_is_refused_and_only_the_approved_digest_runs() {
+    let seed = json!({"users": [
+        {"id": "id1", "userPrincipalName": "kim@contoso.com", "phoneMethods": [{"phoneType": "mobile", "phoneNumber": "+1 2065550001"}]},
+        {"id": "id2", "userPrincipalName": "lee@contoso.com", "phoneMethods": [{"phoneType": "mobile", "phoneNumber": "+1 2065550002"}]},
+    ]});
+    let w = World::new(seed).await;
+    let csv = w.csv(
+        "hr.csv",
+        "user,phoneType,phoneNumber\nkim@contoso.com,mobile,+1 2065550101\nlee@contoso.com,mobile,+1 2065550102\n",
+    );
+    let approved = w.dir.path().join("approved.json");
+    let (code, plan_dir, console) = w
+        .run_and_read_with_args("plan", &csv, "plan", &["--out", approved.to_str().unwrap()])
+        .await;
+    assert_eq!(code.unwrap(), ExitCode::SUCCESS);
+    let text = std::fs::read_to_string(&approved).unwrap();
+    let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let digest = json["digest"].as_str().unwrap().to_string();
+    assert!(digest.starts_with("sha256:") && digest.len() == 71, "{digest}");
+    assert!(console.contains(&format!("Plan digest: {digest}")), "{console}");
+    let md = std::fs::read_to_string(plan_dir.join("plan.md")).unwrap();
+    assert!(md.contains(&format!("Plan digest: `{digest}`")), "{md}");
+    assert_eq!(summary(&plan_dir)["planDigest"], json!(digest));
+
+    // An insider edits one number between review and apply: refused, naming the user; nothing sent.
+    let before = w.calls().len();
+    let mut edited = json.clone();
+    edited["targets"][0]["users"][0]["plan"]["ops"][0]["after"] = json!("+1 9005550666");
+    let tampered = w.csv("tampered.json", &serde_json::to_string_pretty(&edited).unwrap());
+    let (code, _) = w.run("apply", &tampered, "tampered").await;
+    let e = format!("{:#}", code.unwrap_err());
+    assert!(e.contains("changed after it was made (target auth, user kim@contoso.com"), "{e}");
+    assert_eq!(w.calls().len(), before, "refused before anything was read or sent");
+    assert_eq!(w.phones("kim@contoso.com"), pairs(&[("mobile", "+1 2065550001")]));
+
+    // The pipeline names the approved digest: another plan (a fresh, self-consistent one) is
+    // refused, by flag and by environment; an HR file may not run at all.
+    let (code, _) = w
+        .run_with_args(
+            "plan",
+            &w.csv("other.csv", "user,phoneType,phoneNumber\nkim@contoso.com,mobile,+1 9005550666\n"),
+            "other",
+            &[],
+        )
+        .await;
+    assert_eq!(code.unwrap(), ExitCode::SUCCESS);
+    let other = w.reports("other").join("plan.json");
+    let before = w.calls().len();
+    let (code, _) = w.run_with_args("apply", &other, "wrong-flag", &["--expect-digest", &digest]).await;
+    assert!(format!("{:#}", code.unwrap_err()).contains("not the approved plan"));
+    let env = |d: &str| Env::from_pairs([("AZURE_CLIENT_SECRET", crate::world::SECRET), ("PHONESYNC_EXPECT_DIGEST", d)]);
+    let (code, _) = w.run_env("apply", &other, "wrong-env", env(&digest)).await;
+    assert!(format!("{:#}", code.unwrap_err()).contains("not the approved plan"));
+    let (code, _) = w.run_env("apply", &csv, "hr-env", env(&digest)).await;
+    assert!(format!("{:#}", code.unwrap_err()).contains("only the approved plan may run"));
+    let (code, _) = w
+        .run_with_args("apply", &approved, "malformed", &["--expect-digest", "sha256:abc"])
+        .await;
+    assert!(format!("{:#}", code.unwrap_err()).contains("not a plan digest"));
+    assert_eq!(w.calls().len(), before, "every refusal came before Graph was asked anything");
+
+    // The approved plan runs, named by its digest without its prefix and in capitals too.
+    let bare = digest.trim_start_matches("sha256:").to_uppercase();
+    let (code, dir) = w.run_with_args("apply", &approved, "approved", &["--expect-digest", &bare]).await;
+    assert_eq!(code.unwrap(), ExitCode::SUCCESS);
+    assert_eq!(w.phones("kim@contoso.com"), pairs(&[("mobile", "+1 2065550101")]));
+    assert_eq!(w.phones("lee@contoso.com"), pairs(&[("mobile", "+1 2065550102")]));
+    assert_eq!(summary(&dir)["planDigest"], json!(digest));
+    assert_journal_safe(&w, Some(&w.planned_by(&["approved"])));
 }

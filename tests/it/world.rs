@@ -409,7 +409,18 @@ impl World {
     /// Like [`World::run`], also returning what the run wrote for its caller (the binary's
     /// stdout), as text.
     pub async fn run_and_read(&self, mode: &str, input: &Path, name: &str) -> (anyhow::Result<ExitCode>, PathBuf, String) {
-        let (args, reports) = self.command(mode, input, name, &self.config, &[]);
+        self.run_and_read_with_args(mode, input, name, &[]).await
+    }
+
+    /// [`World::run_and_read`] with extra command-line arguments.
+    pub async fn run_and_read_with_args(
+        &self,
+        mode: &str,
+        input: &Path,
+        name: &str,
+        extra: &[&str],
+    ) -> (anyhow::Result<ExitCode>, PathBuf, String) {
+        let (args, reports) = self.command(mode, input, name, &self.config, extra);
         let (result, said) = self.invoke(&args, self.env(), &Stop::new()).await;
         (result, reports, String::from_utf8(said).expect("the summary is UTF-8"))
     }

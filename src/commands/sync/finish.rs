@@ -9,7 +9,7 @@ use crate::graph::GraphClient;
 use crate::model::{Op, OpKind, UserPlan};
 use crate::pipeline::executor::{Outcome, Status};
 use crate::plan::planned::Planned;
-use crate::report::run::{self, RunReport, TargetInfo};
+use crate::report::run::{self, Mode, RunReport, TargetInfo};
 use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
@@ -61,6 +61,8 @@ pub struct Finished<'a> {
     pub api: &'a GraphClient,
     /// The phases' times.
     pub clock: &'a Clock,
+    /// The digest of the plan saved (plan) or applied (apply of a saved plan).
+    pub digest: Option<&'a str>,
 }
 
 impl Finished<'_> {
@@ -72,6 +74,7 @@ impl Finished<'_> {
             started_at: self.clock.started_at.clone(),
             input: &options.input,
             endpoint: self.endpoint,
+            digest: self.digest,
             targets,
             prune: self.planned.prune,
             unmask: options.unmask,
@@ -194,6 +197,15 @@ pub fn print_summary(out: &mut dyn Write, r: &RunReport, dir: &Path) {
             );
         }
         None => {}
+    }
+    if let Some(digest) = r.digest {
+        let _ = match r.mode {
+            Mode::Plan => writeln!(
+                out,
+                "Plan digest: {digest} (approve it; --expect-digest runs this plan and no other)"
+            ),
+            Mode::Apply => writeln!(out, "Applied the plan with digest {digest}"),
+        };
     }
     let _ = writeln!(out, "Reports: {}", dir.display());
 }

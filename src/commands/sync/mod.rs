@@ -31,7 +31,7 @@ use std::time::Instant;
 /// Runs `plan` or `apply` (`mode`) as `args` ask, writing the closing lines to `out`.
 pub async fn sync(args: &crate::cli::RunArgs, mode: Mode, env: &Env, stop: &Stop, out: Out<'_>) -> Result<ExitCode> {
     let mut clock = Clock::start();
-    let options = Options::check(args, mode)?;
+    let options = Options::check(args, mode, env)?;
     let (config, region, targets) = setup::load(&options.config, env)?;
     let tenant = setup::tenant_key(&config);
     // One apply per tenant at a time: a second one stops here, before reading anything.
@@ -77,9 +77,18 @@ pub async fn sync(args: &crate::cli::RunArgs, mode: Mode, env: &Env, stop: &Stop
     source.warn_stale(&planned);
     clock.read_time = read_started.elapsed();
     check_guards(&options, &config, &tenant, &planned)?;
-    if mode == Mode::Plan {
-        save_plan(&options, &source, &planned, &clock, &tenant, &connection.label, &report_dir)?;
-    }
+    let digest = match mode {
+        Mode::Plan => Some(save_plan(
+            &options,
+            &source,
+            &planned,
+            &clock,
+            &tenant,
+            &connection.label,
+            &report_dir,
+        )?),
+        Mode::Apply => source.digest.clone(),
+    };
 
     clock.apply_started = Instant::now();
     let mut applied = match mode {
@@ -105,6 +114,7 @@ pub async fn sync(args: &crate::cli::RunArgs, mode: Mode, env: &Env, stop: &Stop
         endpoint: &label,
         api,
         clock: &clock,
+        digest: digest.as_deref(),
     };
     // The run's figures are taken when its work is done, before the connection closes.
     let targets: Vec<TargetInfo> = planned.targets.iter().map(|t| TargetInfo::of(t.as_ref())).collect();
@@ -219,7 +229,8 @@ fn check_guards(options: &Options, config: &Config, tenant: &str, planned: &Plan
     Ok(())
 }
 
-/// Writes the plan as `plan.json` in the report folder, and to `--out` when given.
+/// Writes the plan as `plan.json` in the report folder, and to `--out` when given; returns its
+/// digest.
 fn save_plan(
     options: &Options,
     source: &Source,
@@ -228,7 +239,7 @@ fn save_plan(
     tenant: &str,
     endpoint: &str,
     report_dir: &std::path::Path,
-) -> Result<()> {
+) -> Result<String> {
     let record = saved::SavedPlan::new(
         &planned.plan,
         &planned.current,
@@ -261,5 +272,5 @@ fn save_plan(
     if let Some(out) = &options.out {
         record.write(out)?;
     }
-    Ok(())
+    Ok(record.digest)
 }

@@ -2,6 +2,7 @@
 //! combination a run cannot honour is refused here, before the config is read.
 
 use crate::cli::RunArgs;
+use crate::config::{EXPECT_DIGEST_VAR, Env};
 use crate::plan::saved;
 use crate::report::run::Mode;
 use anyhow::{Result, bail};
@@ -41,11 +42,14 @@ pub struct Options {
     pub detailed_exitcode: bool,
     /// With `detailed_exitcode`, findings (refused rows, skipped users, blocked ops) fail it.
     pub fail_on_findings: bool,
+    /// The digest of the one saved plan this apply may run (`--expect-digest` or
+    /// `PHONESYNC_EXPECT_DIGEST`), as [`saved::parse_digest`] writes it.
+    pub expect_digest: Option<String>,
 }
 
 impl Options {
-    /// `args` for a run in `mode`, or why they cannot go together.
-    pub fn check(args: &RunArgs, mode: Mode) -> Result<Options> {
+    /// `args` for a run in `mode` (in `env`), or why they cannot go together.
+    pub fn check(args: &RunArgs, mode: Mode, env: &Env) -> Result<Options> {
         if args.detailed_exitcode && mode == Mode::Apply {
             bail!("--detailed-exitcode is for `phonesync plan`");
         }
@@ -72,6 +76,7 @@ impl Options {
                 args.input.display()
             );
         }
+        let expect_digest = expected_digest(args, mode, from, env)?;
         Ok(Options {
             mode,
             input: args.input.clone(),
@@ -84,6 +89,29 @@ impl Options {
             out: args.out.clone(),
             detailed_exitcode: args.detailed_exitcode,
             fail_on_findings: args.fail_on_findings,
+            expect_digest,
         })
     }
+}
+
+/// The approved plan's digest, from `--expect-digest` or else the environment, for an apply of a
+/// saved plan; refused where no saved plan is applied (a plan made and applied at once has no
+/// approval to match). A `plan` ignores the variable: it only writes a plan.
+fn expected_digest(args: &RunArgs, mode: Mode, from: From, env: &Env) -> Result<Option<String>> {
+    let (given, how) = match (&args.expect_digest, env.get(EXPECT_DIGEST_VAR)) {
+        (Some(flag), _) => (flag.clone(), "--expect-digest"),
+        (None, Some(var)) if mode == Mode::Apply => (var, EXPECT_DIGEST_VAR),
+        (None, _) => return Ok(None),
+    };
+    if mode == Mode::Plan {
+        bail!("--expect-digest is for `phonesync apply PLAN.json`: it names the approved plan to run");
+    }
+    if from == From::HrFile {
+        bail!(
+            "{how} is set, so only the approved plan may run, and {} is an HR file that would be planned and applied unreviewed: \
+             apply the approved plan (`phonesync apply PLAN.json`)",
+            args.input.display()
+        );
+    }
+    saved::parse_digest(&given).map(Some).map_err(|why| anyhow::anyhow!("{how}: {why}"))
 }

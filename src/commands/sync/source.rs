@@ -23,6 +23,8 @@ pub struct Source {
     pub targets: Targets,
     /// What the input is.
     pub from: From,
+    /// The saved plan's digest (what this apply runs).
+    pub digest: Option<String>,
     saved: Option<SavedPlan>,
 }
 
@@ -32,7 +34,7 @@ impl Source {
     pub fn open(options: &Options, config: &Config, region: phone::Region, targets: Targets, tenant: &str) -> Result<Source> {
         let mut source = match options.from {
             From::SavedPlan => {
-                let saved = SavedPlan::load(&options.input)?;
+                let saved = SavedPlan::load(&options.input, options.expect_digest.as_deref())?;
                 let targets = saved.targets_for(tenant, config.prune, targets)?;
                 Source {
                     input: reader::Input {
@@ -43,6 +45,7 @@ impl Source {
                     delimiter: saved.input.delimiter.clone(),
                     targets,
                     from: From::SavedPlan,
+                    digest: Some(saved.digest.clone()),
                     saved: Some(saved),
                 }
             }
@@ -54,6 +57,7 @@ impl Source {
                     input,
                     targets,
                     from: From::HrFile,
+                    digest: None,
                     saved: None,
                 }
             }

@@ -1,15 +1,27 @@
-//! One `apply` per tenant at a time. Two scheduled runs that overlap (a slow night, a manual
-//! run during the cron one) would plan from the same state and write over each other; the
-//! second one stops instead, naming the first. The lock is an operating-system lock on a file
-//! in the folder that keeps the tenant's state between runs, so it ends with its process however
-//! that process ends (a kill, a reboot); the file holds the holder's process id for the message,
-//! and is emptied on a normal release, so a process id found in a free lock names a run that
-//! died holding it, which is said as a warning.
+//! One `apply` per tenant per machine. Two scheduled runs that overlap (a slow night, a manual
+//! run during the cron one, two configs in two folders pointing at one tenant) would plan from
+//! the same state and write over each other; the second one stops instead, naming the first.
+//!
+//! The lock is an operating-system lock on a file named by the tenant, in one folder per
+//! machine whatever the config's folder (`PHONESYNC_LOCK_DIR`, default `phonesync-locks` in the
+//! system's temporary folder; the embedded emulator's tenant is its state folder, so its lock
+//! lives there). It ends with its process however that process ends (a kill, a reboot). The
+//! file names the holder (process id, start time, config) for the message, and is emptied on a
+//! normal release, so a holder found in a free lock names a run that died holding it, which is
+//! said as a warning. It cannot see another machine: run one scheduler per tenant.
 
 use anyhow::{Context, Result, bail};
 use std::fs::File;
 use std::io::{Read, Seek, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+/// The variable naming the per-machine folder of run locks.
+pub const LOCK_DIR_VAR: &str = "PHONESYNC_LOCK_DIR";
+
+/// The per-machine folder of run locks when `PHONESYNC_LOCK_DIR` is not set.
+pub fn default_dir() -> PathBuf {
+    std::env::temp_dir().join("phonesync-locks")
+}
 
 /// A held run lock; dropping it releases it.
 #[derive(Debug)]
@@ -18,29 +30,24 @@ pub struct RunLock {
 }
 
 impl RunLock {
-    /// Takes the lock of `tenant` in `dir`, or says which process holds it. Returns a warning
-    /// when the previous holder ended without releasing it.
-    pub fn take(dir: &Path, tenant: &str) -> Result<(RunLock, Option<String>)> {
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    /// Takes the lock of `tenant` in `dir` for the run described by `holder` (e.g. its config's
+    /// path), or says which run holds it. Returns a warning when the previous holder ended
+    /// without releasing it.
+    pub fn take(dir: &Path, tenant: &str, holder: &str) -> Result<(RunLock, Option<String>)> {
+        shared_dir(dir)?;
         let path = crate::files::tenant_file(dir, tenant, "apply.lock");
-        let mut file = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
-            .with_context(|| format!("cannot open the run lock {}", path.display()))?;
-        let mut holder = String::new();
+        let mut file = open(&path)?;
+        let mut previous = String::new();
         match try_lock_for(&file, HELD_FOR_AN_INSTANT) {
             Ok(()) => {}
             Err(std::fs::TryLockError::WouldBlock) => {
-                let _ = file.read_to_string(&mut holder);
-                let who = match holder.trim() {
-                    "" => "another phonesync apply".to_string(),
-                    pid => format!("another phonesync apply (process {pid})"),
+                let _ = file.read_to_string(&mut previous);
+                let who = match describe(&previous) {
+                    None => "another phonesync apply".to_string(),
+                    Some(who) => format!("another phonesync apply ({who})"),
                 };
                 bail!(
-                    "{who} is running against this tenant; wait for it to finish (lock: {})",
+                    "{who} is running against this tenant on this machine; wait for it to finish (lock: {})",
                     path.display()
                 );
             }
@@ -48,21 +55,81 @@ impl RunLock {
                 return Err(e).with_context(|| format!("cannot lock {}", path.display()));
             }
         }
-        let _ = file.read_to_string(&mut holder);
-        let warning = match holder.trim() {
-            "" => None,
-            pid => Some(format!(
-                "the previous apply against this tenant (process {pid}) ended without finishing; its lock {} is taken over",
+        let _ = file.read_to_string(&mut previous);
+        let warning = describe(&previous).map(|who| {
+            format!(
+                "the previous apply against this tenant ({who}) ended without finishing; its lock {} is taken over",
                 path.display()
-            )),
-        };
+            )
+        });
+        let started = time::OffsetDateTime::now_utc()
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default();
         file.set_len(0)
             .and_then(|()| file.rewind())
-            .and_then(|()| writeln!(file, "{}", std::process::id()))
+            .and_then(|()| write!(file, "{}\n{started}\n{holder}\n", std::process::id()))
             .and_then(|()| file.flush())
             .with_context(|| format!("cannot write {}", path.display()))?;
         Ok((RunLock { file }, warning))
     }
+}
+
+/// The holder a lock file names ("process 4242, started …, config …"), if it names one.
+fn describe(content: &str) -> Option<String> {
+    let mut lines = content.lines().map(str::trim);
+    let pid = lines.next().filter(|p| !p.is_empty())?;
+    let mut who = format!("process {pid}");
+    if let Some(started) = lines.next().filter(|s| !s.is_empty()) {
+        who.push_str(&format!(", started {started}"));
+    }
+    if let Some(config) = lines.next().filter(|s| !s.is_empty()) {
+        who.push_str(&format!(", config {config}"));
+    }
+    Some(who)
+}
+
+/// Makes `dir` ready to hold the locks of every user of the machine: created open to all with
+/// the sticky bit (as `/tmp`: nobody removes another's file), and never a symlink someone
+/// planted in its place.
+fn shared_dir(dir: &Path) -> Result<()> {
+    match dir.symlink_metadata() {
+        Ok(m) if m.file_type().is_symlink() => bail!(
+            "the run lock folder {} is a symlink: set {LOCK_DIR_VAR} to a real folder",
+            dir.display()
+        ),
+        Ok(_) => Ok(()),
+        Err(_) => {
+            std::fs::create_dir_all(dir).with_context(|| format!("cannot create the run lock folder {}", dir.display()))?;
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o1777));
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Opens (or creates) the lock file at `path`, never through a symlink; one this process
+/// creates may be locked by the machine's other users too.
+fn open(path: &Path) -> Result<File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true).write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NOFOLLOW).mode(0o666);
+    }
+    let file = options
+        .open(path)
+        .with_context(|| format!("cannot open the run lock {}", path.display()))?;
+    #[cfg(unix)]
+    {
+        // The mode above is narrowed by the umask; another user's apply must open it too.
+        use std::os::unix::fs::PermissionsExt;
+        let _ = file.set_permissions(std::fs::Permissions::from_mode(0o666));
+    }
+    Ok(file)
 }
 
 /// How long a lock found held is tried again before the run stops: a process starting another
@@ -98,21 +165,51 @@ mod tests {
     #[test]
     fn a_second_run_is_refused_naming_the_first_and_a_dead_holder_is_said() {
         let dir = tempfile::tempdir().unwrap();
-        let tenant = "https://graph.microsoft.com/|contoso";
-        let (held, warning) = RunLock::take(dir.path(), tenant).unwrap();
+        let locks = dir.path().join("locks");
+        let tenant = "https://graph.microsoft.com|contoso";
+        let (held, warning) = RunLock::take(&locks, tenant, "/etc/phonesync/a.toml").unwrap();
         assert_eq!(warning, None);
-        let e = RunLock::take(dir.path(), tenant).unwrap_err().to_string();
-        assert!(e.contains(&format!("process {}", std::process::id())), "{e}");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(locks.metadata().unwrap().permissions().mode() & 0o7777, 0o1777, "shared, sticky");
+        }
+        let e = RunLock::take(&locks, tenant, "/etc/phonesync/b.toml").unwrap_err().to_string();
+        assert!(e.contains(&format!("process {}, started 20", std::process::id())), "{e}");
+        assert!(e.contains("config /etc/phonesync/a.toml"), "{e}");
         // Another tenant has its own lock.
-        let other = RunLock::take(dir.path(), "https://graph.microsoft.com/|fabrikam").unwrap();
+        let other = RunLock::take(&locks, "https://graph.microsoft.com|fabrikam", "x").unwrap();
         drop((held, other));
         // Released normally: taken again without a word.
-        let (held, warning) = RunLock::take(dir.path(), tenant).unwrap();
+        let (held, warning) = RunLock::take(&locks, tenant, "x").unwrap();
         assert_eq!(warning, None);
         drop(held);
-        // A run that died holding it leaves its process id in a free lock.
-        std::fs::write(crate::files::tenant_file(dir.path(), tenant, "apply.lock"), "4242\n").unwrap();
-        let (_held, warning) = RunLock::take(dir.path(), tenant).unwrap();
-        assert!(warning.is_some_and(|w| w.contains("process 4242")));
+        // A run that died holding it leaves its holder in a free lock.
+        let path = crate::files::tenant_file(&locks, tenant, "apply.lock");
+        std::fs::write(&path, "4242\n2026-12-04T01:00:00Z\n/x/config.toml\n").unwrap();
+        let (_held, warning) = RunLock::take(&locks, tenant, "x").unwrap();
+        let warning = warning.unwrap();
+        assert!(
+            warning.contains("process 4242, started 2026-12-04T01:00:00Z, config /x/config.toml"),
+            "{warning}"
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_symlink_is_never_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        let victim = dir.path().join("victim");
+        std::fs::write(&victim, "keep me").unwrap();
+        let locks = dir.path().join("locks");
+        std::fs::create_dir(&locks).unwrap();
+        let tenant = "https://graph.microsoft.com|contoso";
+        std::os::unix::fs::symlink(&victim, crate::files::tenant_file(&locks, tenant, "apply.lock")).unwrap();
+        assert!(RunLock::take(&locks, tenant, "x").is_err());
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep me");
+        let linked = dir.path().join("linked");
+        std::os::unix::fs::symlink(dir.path(), &linked).unwrap();
+        let e = RunLock::take(&linked, tenant, "x").unwrap_err().to_string();
+        assert!(e.contains("is a symlink"), "{e}");
     }
 }

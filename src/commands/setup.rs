@@ -6,10 +6,11 @@ use crate::config::{self, Config, Env};
 use crate::graph::halt::{self, Halt, Reason};
 use crate::input::{phone, reader};
 use crate::interrupt::Stop;
+use crate::lock;
 use crate::progress;
 use crate::targets::{self, Target};
 use anyhow::{Context, Result};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// A run's targets, in config order.
 pub type Targets = Vec<Box<dyn Target>>;
@@ -65,8 +66,7 @@ pub fn read_input(config: &Config, region: phone::Region, targets: &[Box<dyn Tar
     input.with_context(|| format!("cannot use input file {}", path.display()))
 }
 
-/// Where a tenant's state is kept between runs (type changes in progress, the run lock, the
-/// last run's size): the embedded emulator's state folder, or the reports folder.
+/// Where a tenant's state is kept between runs (type changes in progress, the last run's size): the embedded emulator's state folder, or the reports folder.
 pub fn state_dir(config: &Config) -> &Path {
     match config.endpoint {
         config::Endpoint::Embedded => &config.emulator.state_dir,
@@ -74,14 +74,25 @@ pub fn state_dir(config: &Config) -> &Path {
     }
 }
 
-/// The tenant a config points at, as a key (the endpoint as written and the tenant id): what
-/// the run lock, the shrink guard's record and a saved plan are tied to.
+/// The tenant a config points at, as a key (the endpoint without case or a trailing `/`, and
+/// the tenant id without case): what the run lock, the shrink guard's record and a saved plan
+/// are tied to, the same from any config that names the tenant the same way.
 pub fn tenant_key(config: &Config) -> String {
     let endpoint = match &config.endpoint {
-        config::Endpoint::Embedded => "embedded",
-        config::Endpoint::Url(url) => url.as_str(),
+        config::Endpoint::Embedded => "embedded".to_string(),
+        config::Endpoint::Url(url) => url.as_str().trim_end_matches('/').to_lowercase(),
     };
-    format!("{endpoint}|{}", config.auth.tenant_id.as_deref().unwrap_or_default())
+    format!("{endpoint}|{}", config.auth.tenant_id.as_deref().unwrap_or_default().to_lowercase())
+}
+
+/// Where the run lock of the tenant `config` points at lives: the embedded emulator's state
+/// folder (that folder is its tenant), else the machine's one folder of run locks, whatever the
+/// config's folder (`PHONESYNC_LOCK_DIR`, or [`lock::default_dir`]).
+pub fn lock_dir(config: &Config, env: &Env) -> PathBuf {
+    match config.endpoint {
+        config::Endpoint::Embedded => config.emulator.state_dir.clone(),
+        config::Endpoint::Url(_) => env.get(lock::LOCK_DIR_VAR).map_or_else(lock::default_dir, PathBuf::from),
+    }
 }
 
 /// While alive, turns a stop of the run into a stop of the transport. At the stop no new user

@@ -26,6 +26,11 @@ impl Env {
         Env(pairs.into_iter().map(|(k, v)| (k.into(), v.into())).collect())
     }
 
+    /// Sets the variable `key` (as a test or a caller's own environment would).
+    pub fn set(&mut self, key: &str, value: &str) {
+        self.0.insert(key.into(), value.into());
+    }
+
     /// The variable `key`, unless unset or blank.
     pub fn get(&self, key: &str) -> Option<String> {
         self.0.get(key).filter(|v| !v.trim().is_empty()).cloned()

@@ -122,8 +122,10 @@ async fn apply_with_prune_refuses_an_input_far_smaller_than_the_last_one() {
     assert_eq!(w.phones("u1@contoso.com"), pairs(&[("mobile", "+1 2065550001")]));
 }
 
-/// Two real processes: while one `apply` runs against a tenant, a second one exits 2 naming the
-/// first's process; a lock left by a process that is gone is taken over with a warning.
+/// Two real processes: while one `apply` runs against a tenant, a second one, from a config in
+/// another folder (its own reports folder) naming the tenant with another spelling, exits 2
+/// naming the first's process, start and config; a lock left by a process that is gone is
+/// taken over with a warning.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_apply_against_the_same_tenant_stops_naming_the_first() {
     // Every call takes 400 ms: the first run is still going when the second starts.
@@ -144,18 +146,30 @@ async fn a_second_apply_against_the_same_tenant_stops_naming_the_first() {
         "user,phoneType,phoneNumber\na@contoso.com,mobile,206-555-0100\nb@contoso.com,mobile,425-555-0100\n",
     );
     let path = w.dir.path().to_path_buf();
+    // The same tenant from another folder: the endpoint written with a trailing `/`, in capitals.
+    let other = path.join("other");
+    std::fs::create_dir(&other).unwrap();
+    let config = std::fs::read_to_string(path.join("config.toml")).unwrap();
+    let url = w.emulator.url();
+    assert!(config.contains(&url), "{config}");
+    std::fs::write(other.join("config.toml"), config.replace(&url, &format!("{}/", url.to_uppercase()))).unwrap();
+    std::fs::copy(path.join("in.csv"), other.join("in.csv")).unwrap();
+    let locks = w.lock_dir();
     let apply = move |path: &Path| {
         Command::new(env!("CARGO_BIN_EXE_phonesync"))
             .current_dir(path)
             .args(["apply", "in.csv", "--quiet"])
             .env("AZURE_CLIENT_SECRET", SECRET)
+            .env(phonesync::lock::LOCK_DIR_VAR, &locks)
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
             .spawn()
             .unwrap()
     };
-    let lock_file = |path: &Path| {
-        std::fs::read_dir(path.join("reports"))
+    let lock_dir = w.lock_dir();
+    let other_reports = other.join("reports");
+    let lock_file = move |_: &Path| {
+        std::fs::read_dir(&lock_dir)
             .into_iter()
             .flatten()
             .flatten()
@@ -174,7 +188,7 @@ async fn a_second_apply_against_the_same_tenant_stops_naming_the_first() {
             std::thread::sleep(std::time::Duration::from_millis(10));
             waited += 1;
         };
-        let second = apply(&path).wait_with_output().unwrap();
+        let second = apply(&other).wait_with_output().unwrap();
         let first_pid = first.id();
         let first = first.wait_with_output().unwrap();
         assert_eq!(std::fs::read_to_string(&lock).unwrap(), "", "released when the run ends");
@@ -187,7 +201,13 @@ async fn a_second_apply_against_the_same_tenant_stops_naming_the_first() {
     .await
     .unwrap();
     assert_eq!(second.status.code(), Some(2), "{}", text(&second));
-    assert!(text(&second).contains(&format!("process {first_pid}")), "{}", text(&second));
+    assert!(
+        text(&second).contains(&format!("process {first_pid}, started 20")),
+        "{}",
+        text(&second)
+    );
+    assert!(text(&second).contains("config.toml"), "{}", text(&second));
+    assert!(!other_reports.exists(), "refused before its report folder was made");
     assert_eq!(first.status.code(), Some(0), "{}", text(&first));
     assert_eq!(third.status.code(), Some(0), "{}", text(&third));
     assert!(

@@ -3,7 +3,6 @@
 //! `plan`, for another tenant, damaged, or under a config that would not have planned it.
 
 use crate::world::{Target, World, assert_journal_safe, pairs, summary};
-use phonesync::config::Env;
 use serde_json::json;
 use std::process::ExitCode;
 
@@ -188,7 +187,11 @@ async fn an_edited_plan_is_refused_and_only_the_approved_digest_runs() {
     let before = w.calls().len();
     let (code, _) = w.run_with_args("apply", &other, "wrong-flag", &["--expect-digest", &digest]).await;
     assert!(format!("{:#}", code.unwrap_err()).contains("not the approved plan"));
-    let env = |d: &str| Env::from_pairs([("AZURE_CLIENT_SECRET", crate::world::SECRET), ("PHONESYNC_EXPECT_DIGEST", d)]);
+    let env = |d: &str| {
+        let mut env = w.env();
+        env.set("PHONESYNC_EXPECT_DIGEST", d);
+        env
+    };
     let (code, _) = w.run_env("apply", &other, "wrong-env", env(&digest)).await;
     assert!(format!("{:#}", code.unwrap_err()).contains("not the approved plan"));
     let (code, _) = w.run_env("apply", &csv, "hr-env", env(&digest)).await;

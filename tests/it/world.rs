@@ -357,7 +357,15 @@ impl World {
 
     /// The environment a run sees: the secret only.
     pub fn env(&self) -> Env {
-        Env::from_pairs([("AZURE_CLIENT_SECRET", SECRET)])
+        Env::from_pairs([
+            ("AZURE_CLIENT_SECRET", SECRET.to_string()),
+            (phonesync::lock::LOCK_DIR_VAR, self.lock_dir().display().to_string()),
+        ])
+    }
+
+    /// The folder this world's runs keep their run locks in (the machine's, for them).
+    pub fn lock_dir(&self) -> PathBuf {
+        self.dir.path().join("locks")
     }
 
     /// Writes `csv` to a file in the temp folder and returns its path.

@@ -36,7 +36,7 @@ pub async fn sync(args: &crate::cli::RunArgs, mode: Mode, env: &Env, stop: &Stop
     let tenant = setup::tenant_key(&config);
     // One apply per tenant at a time: a second one stops here, before reading anything.
     let _lock = if mode == Mode::Apply {
-        Some(take_lock(&config, &tenant)?)
+        Some(take_lock(&config, env, &tenant)?)
     } else {
         None
     };
@@ -176,9 +176,10 @@ fn say(options: &Options, lines: impl IntoIterator<Item = String>) {
     }
 }
 
-/// The run lock of `tenant`, or why another run holds it.
-fn take_lock(config: &Config, tenant: &str) -> Result<RunLock> {
-    let (lock, warning) = RunLock::take(setup::state_dir(config), tenant)?;
+/// The run lock of `tenant` on this machine, or why another run holds it.
+fn take_lock(config: &Config, env: &Env, tenant: &str) -> Result<RunLock> {
+    let holder = std::path::absolute(&config.path).unwrap_or_else(|_| config.path.clone());
+    let (lock, warning) = RunLock::take(&setup::lock_dir(config, env), tenant, &holder.display().to_string())?;
     if let Some(warning) = warning {
         console::warn(&warning);
     }

@@ -21,7 +21,8 @@ skipped users and blocked ops too with --fail-on-findings; blocked ops are never
 /// The exit code of a run that ended early because Graph became unreachable.
 pub const EXIT_UNREACHABLE: u8 = 3;
 
-/// Makes the phone authentication methods of Microsoft Entra ID users match an HR export.
+/// Makes the phones of Microsoft Entra ID users match an HR export: their sign-in phone methods
+/// (target `auth`) and their profile phones (target `profile`), from one file and one plan.
 #[derive(Debug, Parser)]
 #[command(name = "phonesync", version, after_help = EXIT_CODES)]
 pub struct Cli {
@@ -55,7 +56,8 @@ pub enum Command {
 /// Arguments shared by `plan` and `apply`.
 #[derive(Debug, Args, Clone)]
 pub struct RunArgs {
-    /// The HR export: CSV with columns user, phoneType, phoneNumber. For `apply`, also a plan
+    /// The HR export: CSV with columns user, phoneType, phoneNumber (or one column per phone;
+    /// see `[input]`), feeding every configured target. For `apply`, also a plan
     /// saved by `phonesync plan --out FILE.json`, executed as it was planned.
     pub input: PathBuf,
     /// The config file; relative paths inside it are relative to its folder.

@@ -85,3 +85,27 @@ pub fn count(n: impl Into<u64>, noun: &str) -> String {
         n => format!("{n} {noun}s"),
     }
 }
+
+/// Whether `c` could make text read as something it is not where people read it: a control
+/// character (tab, CR and LF included) or a bidirectional control (U+061C, U+200E, U+200F,
+/// U+202A–U+202E, U+2066–U+2069), which reorders the text around it when displayed.
+pub fn is_hidden(c: char) -> bool {
+    c.is_control() || matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+/// `s` with every [`is_hidden`] character shown as a visible `\u{XXXX}`: text from the input
+/// or from Graph as the console and `plan.md` print it.
+pub fn visible(s: &str) -> std::borrow::Cow<'_, str> {
+    if !s.chars().any(is_hidden) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if is_hidden(c) {
+            out.push_str(&format!("\\u{{{:04X}}}", u32::from(c)));
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}

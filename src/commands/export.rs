@@ -10,6 +10,7 @@ use crate::console::{self, Out};
 use crate::graph::connect;
 use crate::graph::request::next_link_path;
 use crate::graph::{GraphClient, Version};
+use crate::input::identity;
 use crate::interrupt::Stop;
 use crate::model::{DesiredUser, SkipReason};
 use crate::pipeline::fetcher;
@@ -120,16 +121,10 @@ async fn read(
     stop: &Stop,
 ) -> Result<(Vec<String>, Reads)> {
     let names = match listed {
-        Some(names) => names,
+        Some(names) => once_each(api, names, config.rate.users_in_flight(), stop).await,
         None => list_users(api).await?,
     };
-    let users: Vec<DesiredUser> = names
-        .iter()
-        .map(|u| DesiredUser {
-            user: u.clone(),
-            ..DesiredUser::default()
-        })
-        .collect();
+    let users = as_users(&names);
     let bar = progress::bar(
         (users.len() * targets.len()) as u64,
         "read",
@@ -140,6 +135,36 @@ async fn read(
         .await
         .map_err(|e| anyhow::anyhow!("Graph answered none of the reads, so nothing was exported: {e}"))?;
     Ok((names, reads))
+}
+
+/// `names` as users with nothing wanted (what the fetcher reads).
+fn as_users(names: &[String]) -> Vec<DesiredUser> {
+    names
+        .iter()
+        .map(|u| DesiredUser {
+            user: u.clone(),
+            ..DesiredUser::default()
+        })
+        .collect()
+}
+
+/// The users `names` lists, each person once: a list naming people both by UPN and by object id
+/// is resolved (as a run resolves its HR file's keys) and a later name of a person already
+/// listed is dropped, so the export has one row per person. A name that cannot be resolved stays
+/// (its read then says why).
+async fn once_each(api: &GraphClient, names: Vec<String>, concurrency: usize, stop: &Stop) -> Vec<String> {
+    let users = as_users(&names);
+    if !identity::mixed(&users) {
+        return names;
+    }
+    let resolved = identity::resolve(api, &users, concurrency, stop).await;
+    let mut seen = std::collections::HashSet::new();
+    names
+        .into_iter()
+        .zip(resolved)
+        .filter(|(_, id)| id.as_ref().map_or(true, |id| seen.insert(id.clone())))
+        .map(|(name, _)| name)
+        .collect()
 }
 
 /// Writes the export and its config; returns how many users it holds. Users not found at all

@@ -8,7 +8,7 @@
 use crate::cli::ValidateArgs;
 use crate::commands::setup;
 use crate::config::{Config, Env};
-use crate::console::Out;
+use crate::console::{Out, visible};
 use crate::input::phone;
 use crate::input::reader::Reject;
 use anyhow::Result;
@@ -55,7 +55,7 @@ pub fn validate(args: &ValidateArgs, env: &Env, out: Out<'_>) -> Result<ExitCode
         .filter_map(|u| u.conflict.as_ref().map(|c| (&u.user, c)))
         .collect();
     for (user, why) in &conflicts {
-        let _ = writeln!(out, "  conflict: {user}: {why}");
+        let _ = writeln!(out, "  conflict: {}: {}", visible(user), visible(why));
     }
     let preview: Vec<_> = input.users.iter().filter(|u| !u.phones.is_empty()).take(args.preview).collect();
     if !preview.is_empty() {
@@ -63,7 +63,7 @@ pub fn validate(args: &ValidateArgs, env: &Env, out: Out<'_>) -> Result<ExitCode
     }
     for user in preview {
         let phones: Vec<String> = user.phones.iter().map(|(t, p)| format!("{t} {}", show(&p.phone.display))).collect();
-        let _ = writeln!(out, "  {}: {}", user.user, phones.join(", "));
+        let _ = writeln!(out, "  {}: {}", visible(&user.user), phones.join(", "));
     }
     Ok(if input.rejects.is_empty() && conflicts.is_empty() {
         ExitCode::SUCCESS
@@ -82,7 +82,7 @@ fn list(out: &mut dyn Write, label: &str, rows: &[Reject], total: u64, unmask: b
         } else {
             format!(", {}", r.column)
         };
-        let _ = writeln!(out, "  {label}: line {}{column}: {reason}", r.line);
+        let _ = writeln!(out, "  {label}: line {}{}: {}", r.line, visible(&column), visible(&reason));
     }
     let listed = rows.len().min(LISTED) as u64;
     if total > listed {

@@ -98,7 +98,10 @@ pub(crate) fn rate(r: RawRate, bad: Bad) -> Result<Rate, anyhow::Error> {
         if v.is_finite() && v > 0.0 && v <= 86_400.0 {
             Ok(Duration::from_secs_f64(v))
         } else {
-            Err(bad(key, format!("{v} is not a number of seconds between 0 and 86400")))
+            Err(bad(
+                key,
+                format!("{v} is not a time this run can wait: give seconds above 0 and at most 86400 (a day), e.g. 30"),
+            ))
         }
     };
     Ok(Rate {

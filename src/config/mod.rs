@@ -268,6 +268,18 @@ mod tests {
         assert_eq!(c.report_dir, PathBuf::from("/etc/ps/reports"));
     }
 
+    /// A time of 0 (or below, or beyond a day, or not a number) says what it is and what to give.
+    #[test]
+    fn a_time_that_cannot_be_waited_says_what_to_give() {
+        for v in ["0", "-1", "86401", "nan"] {
+            let e = parse(&format!("[rate]\nrequest_timeout_seconds = {v}\n")).unwrap_err().to_string();
+            assert!(e.contains("rate.request_timeout_seconds"), "{v}: {e}");
+            assert!(e.contains("give seconds above 0 and at most 86400"), "{v}: {e}");
+            assert!(!e.contains("between 0 and"), "{v}: {e}");
+        }
+        assert!(parse("[rate]\nrequest_timeout_seconds = 0.5\n").is_ok());
+    }
+
     #[test]
     fn errors_name_the_file_and_the_key() {
         let e = parse("[rate]\nrequests_per_second = 0\n").unwrap_err().to_string();

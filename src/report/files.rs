@@ -47,6 +47,44 @@ pub fn create_dir(base: &Path, explicit: Option<&Path>, mode: Mode, stamp: &str)
     bail!("cannot create a report folder in {}: too many runs named {stamp}", base.display())
 }
 
+/// A report folder this run made, removed again when the run ends before its reports are
+/// written and the folder holds nothing but `rejects.csv` (a fatal error or a stop before any
+/// work: nothing to audit), so the same `--report-dir` can be given to the run again. Anything
+/// more in it (a saved plan, a rollback file, an outcome log) keeps it.
+#[derive(Debug)]
+pub struct Unfinished {
+    dir: PathBuf,
+    kept: bool,
+}
+
+impl Unfinished {
+    /// Watches `dir`, which this run created.
+    pub fn new(dir: PathBuf) -> Unfinished {
+        Unfinished { dir, kept: false }
+    }
+
+    /// The run's reports are written: the folder stays whatever happens next.
+    pub fn keep(&mut self) {
+        self.kept = true;
+    }
+}
+
+impl Drop for Unfinished {
+    fn drop(&mut self) {
+        if self.kept {
+            return;
+        }
+        let names: Vec<std::ffi::OsString> = match std::fs::read_dir(&self.dir) {
+            Ok(entries) => entries.flatten().map(|e| e.file_name()).collect(),
+            Err(_) => return,
+        };
+        if names.iter().all(|n| n == "rejects.csv") {
+            let _ = std::fs::remove_file(self.dir.join("rejects.csv"));
+            let _ = std::fs::remove_dir(&self.dir);
+        }
+    }
+}
+
 fn create_parents(dir: &Path) -> Result<()> {
     std::fs::create_dir_all(dir).with_context(|| cannot_create(dir))
 }

@@ -14,9 +14,8 @@ use std::fmt::Write;
 /// - ``\ ` * _ [ ] ( ) | ! # ~`` get a backslash in front;
 /// - a `:` followed by `//` gets a backslash too, so GitHub does not turn a bare
 ///   `http://…` into a link;
-/// - control characters (tab, CR and LF included) and the bidirectional controls (U+061C,
-///   U+200E, U+200F, U+202A–U+202E, U+2066–U+2069), which could make text read as something
-///   it is not, become a visible `\u{XXXX}`.
+/// - control characters and the bidirectional controls ([`crate::console::is_hidden`]), which
+///   could make text read as something it is not, become a visible `\u{XXXX}`.
 fn text(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for (i, c) in s.char_indices() {
@@ -29,18 +28,11 @@ fn text(s: &str) -> String {
                 out.push(c);
             }
             ':' if s[i + 1..].starts_with("//") => out.push_str("\\:"),
-            c if c.is_control() || is_bidi_control(c) => {
-                let _ = write!(out, "\\u{{{:04X}}}", u32::from(c));
-            }
+            c if crate::console::is_hidden(c) => out.push_str(&crate::console::visible(&c.to_string())),
             c => out.push(c),
         }
     }
     out
-}
-
-/// Characters that reorder the text around them when displayed.
-fn is_bidi_control(c: char) -> bool {
-    matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 
 /// The legend of the op marks, said once above the changes.

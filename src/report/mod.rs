@@ -14,7 +14,7 @@ pub mod run;
 pub mod snapshot;
 mod summary;
 
-pub use files::create_dir;
+pub use files::{Unfinished, create_dir};
 pub use outcomes::{OUTCOME_COLUMNS, OutcomeLog, STARTED};
 
 use crate::input::reader::Reject;

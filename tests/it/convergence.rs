@@ -116,8 +116,12 @@ async fn a_clean_run_exits_zero_and_a_plan_writes_nothing() {
         format!(
             "Plan: 1 add, 1 delete for 1 user; 0 users already in line\n\
              Nothing was changed: this was a plan. To make exactly these changes: phonesync apply {}\n\
+             Plan digest: {} (approve it; --expect-digest runs this plan and no other)\n\
              Reports: {}\n",
             plan_json.display(),
+            serde_json::from_str::<serde_json::Value>(&std::fs::read_to_string(&plan_json).unwrap()).unwrap()["digest"]
+                .as_str()
+                .unwrap(),
             plan_dir.display()
         )
     );

@@ -11,6 +11,8 @@ use std::process::{Command, ExitCode};
 fn help_documents_the_exit_codes() {
     let out = phonesync(Path::new("."), &["--help"]);
     let help = String::from_utf8_lossy(&out.stdout);
+    // What the tool does, every target named, not only sign-in phones.
+    assert!(help.contains("sign-in phone methods") && help.contains("profile phones"), "{help}");
     for code in [
         "0    every op",
         "1    the run finished",
@@ -228,4 +230,25 @@ async fn blocked_ops_are_findings_not_changes_in_plan_and_apply_alike() {
         .run_with_args("plan", &only_blocked, "strict", &["--detailed-exitcode", "--fail-on-findings"])
         .await;
     assert_eq!(code.unwrap(), ExitCode::from(1));
+}
+
+/// A run that fails fatally before any work (sign-in not configured) leaves no report folder
+/// behind, though it had written its refused rows there: the same `--report-dir` works on the
+/// rerun. A run that did its work keeps its folder.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fatal_error_before_any_work_leaves_no_report_folder_to_refuse_the_rerun() {
+    let w = World::new(json!({"users": [{"id": "1", "userPrincipalName": "kim@contoso.com"}]})).await;
+    let csv = w.csv(
+        "hr.csv",
+        "user,phoneType,phoneNumber\nkim@contoso.com,mobile,+1 2065550100\nkim@contoso.com,pager,123\n",
+    );
+    let mut unsigned = w.env();
+    unsigned.set("AZURE_CLIENT_SECRET", "");
+    let (code, dir) = w.run_env("apply", &csv, "r", unsigned).await;
+    let e = format!("{:#}", code.unwrap_err());
+    assert!(e.contains("AZURE_CLIENT_SECRET") || e.contains("sign"), "{e}");
+    assert!(!dir.exists(), "{} was left behind", dir.display());
+    let (code, dir) = w.run("apply", &csv, "r").await;
+    assert_eq!(code.unwrap(), ExitCode::from(1), "one row refused");
+    assert!(dir.join("rejects.csv").exists() && dir.join("summary.json").exists());
 }

@@ -191,3 +191,31 @@ async fn every_csv_written_is_spreadsheet_safe_and_reads_back_as_written() {
     assert_eq!(summary(&again)["ops"]["planned"], json!({"add": 0, "update": 0, "delete": 0}));
     assert_eq!(summary(&again)["rows"]["rejected"], json!(0));
 }
+
+/// A users list naming one person by UPN and by object id exports them once (the first name
+/// given), so an edit of their row cannot conflict with a second row.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_person_listed_by_upn_and_by_object_id_is_exported_once() {
+    const KIM: &str = "0d9c1a3e-5b1f-4c1e-9a53-7f2c8e1b4a01";
+    let w = World::new(json!({"users": [
+        {"id": KIM, "userPrincipalName": "kim@contoso.com", "phoneMethods": [{"phoneType": "mobile", "phoneNumber": "+1 2065550001"}]},
+        {"id": "1e9c1a3e-5b1f-4c1e-9a53-7f2c8e1b4a02", "userPrincipalName": "lee@contoso.com"},
+    ]}))
+    .await;
+    let list = w.csv("users.txt", &format!("kim@contoso.com\n{}\nlee@contoso.com\n", KIM.to_uppercase()));
+    let out = w.dir.path().join("some.csv");
+    let code = w.export(&["--out", out.to_str().unwrap(), "--users", list.to_str().unwrap()]).await;
+    assert_eq!(code.unwrap(), ExitCode::SUCCESS);
+    let users: Vec<String> = csv_rows(&out).iter().map(|r| r["user"].clone()).collect();
+    assert_eq!(users, ["kim@contoso.com", "lee@contoso.com"]);
+    // Applied as exported (with kim's mobile changed): one row per person, no conflict.
+    let text = std::fs::read_to_string(&out)
+        .unwrap()
+        .replace(&shown("+1 2065550001"), "+1 2065550099");
+    let (code, dir) = w
+        .run_config("apply", &w.csv("edited.csv", &text), "edited", &w.dir.path().join("some.toml"))
+        .await;
+    assert_eq!(code.unwrap(), ExitCode::SUCCESS);
+    assert_eq!(summary(&dir)["ops"]["planned"], json!({"add": 0, "update": 1, "delete": 0}));
+    assert_eq!(w.phones("kim@contoso.com"), pairs(&[("mobile", "+1 2065550099")]));
+}

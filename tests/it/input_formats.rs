@@ -139,6 +139,17 @@ fn validate_checks_a_file_with_no_network_and_says_by_exit_code() {
         out.contains("6 rows, 6 users, 1 refused") && out.contains("line 7, Mobile Phone"),
         "{out}"
     );
+    // A user name with bidi controls (a right-to-left override that shows "moc.osotnoc@kim"
+    // reversed) is previewed with them visible, as plan.md shows them; nothing raw reaches the
+    // terminal.
+    std::fs::write(
+        dir.path().join("bidi.csv"),
+        "user,phoneType,phoneNumber\nkim\u{202E}moc.liam@x.com,mobile,2065550100\nlee\u{2066}@x.com,pager,1\n",
+    )
+    .unwrap();
+    let out = text(&phonesync(dir.path(), &["validate", "bidi.csv"]));
+    assert!(out.contains("kim\\u{202E}moc.liam@x.com: mobile"), "{out}");
+    assert!(!out.contains('\u{202E}') && !out.contains('\u{2066}'), "{out}");
     // Every row usable: 0. Not a CSV at all: 2, naming what it is.
     std::fs::write(dir.path().join("ok.csv"), "user,phoneType,phoneNumber\nk@x.com,mobile,2065550100\n").unwrap();
     assert_eq!(phonesync(dir.path(), &["validate", "ok.csv"]).status.code(), Some(0));

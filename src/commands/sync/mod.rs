@@ -42,6 +42,8 @@ pub async fn sync(args: &crate::cli::RunArgs, mode: Mode, env: &Env, stop: &Stop
     };
     let mut source = Source::open(&options, &config, region, targets, &tenant)?;
     let report_dir = report::create_dir(&config.report_dir, options.report_dir.as_deref(), mode, &clock.stamp)?;
+    // Removed again if the run ends before its reports with nothing but the refused rows in it.
+    let mut unfinished = report::Unfinished::new(report_dir.clone());
     // Written now, so a run that dies later still leaves the refused rows behind.
     report::write_rejects(&report_dir, &source.input.rejects)?;
 
@@ -125,6 +127,7 @@ pub async fn sync(args: &crate::cli::RunArgs, mode: Mode, env: &Env, stop: &Stop
         late_error.get_or_insert(e);
     }
     report::write_all(&report_dir, &run_report, audit)?;
+    unfinished.keep();
     finish::print_summary(out, &run_report, &report_dir);
     if let Some(e) = late_error {
         return Err(e);

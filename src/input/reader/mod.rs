@@ -708,6 +708,15 @@ mod tests {
         let lines: Vec<u64> = input.rejects.iter().map(|r| r.line).collect();
         assert_eq!(lines, vec![2, 3, 4, 5]);
         assert!(input.rejects[0].reason.contains("user column is empty"));
+        let columns: Vec<&str> = input.rejects.iter().map(|r| r.column.as_str()).collect();
+        assert_eq!(
+            columns,
+            ["user", "phoneType", "phoneNumber", "phoneNumber"],
+            "each refused where the problem is"
+        );
+        let long = format!("user,phoneType,phoneNumber\n{}@x.com,mobile,2065555555\n", "u".repeat(1100));
+        let input_long = read_str(&long);
+        assert_eq!(input_long.rejects[0].column, "user", "{:?}", input_long.rejects[0]);
         assert!(input.rejects[1].reason.contains("unknown phoneType 'pager'"));
         assert!(input.rejects[2].reason.contains("12345"));
         assert!(input.rejects[3].reason.contains("empty"));
@@ -782,7 +791,7 @@ mod tests {
         let utf8 = settings(|s| s.encoding = crate::config::InputEncoding::Utf8);
         let input = read_with(&bad_user, &utf8).unwrap();
         assert_eq!(input.rejects.len(), 1);
-        assert_eq!((input.rejects[0].line, input.rejects[0].column.as_str()), (2, "phoneNumber"));
+        assert_eq!((input.rejects[0].line, input.rejects[0].column.as_str()), (2, "user"));
         assert_eq!(input.users.len(), 1);
     }
 
@@ -806,7 +815,7 @@ mod tests {
         assert_eq!(lee.phones["office"].phone.key, "+14255550101");
         assert_eq!(lee.rejected.get("mobile"), Some(&3), "a refused cell holds its type back");
         let cols: Vec<(u64, &str)> = input.rejects.iter().map(|r| (r.line, r.column.as_str())).collect();
-        assert_eq!(cols, [(3, "Mobile Phone"), (4, "Mobile Phone")]);
+        assert_eq!(cols, [(3, "Mobile Phone"), (4, "Work Email")]);
         assert!(
             input.rejects[1].reason.contains("Work Email column is empty"),
             "{:?}",

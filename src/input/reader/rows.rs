@@ -212,9 +212,12 @@ impl<'a> Row<'_, 'a> {
                 Offer::Wanted(phone_type, wanted, note)
             }
             Err(reason) => {
-                // A long row refused for its type is refused in the type column.
+                // Refused for its user: in the user column; a long row refused for its type:
+                // in the type column.
                 let type_refused = self.user_problem.is_none() && phone_type.is_none();
-                let column = if self.long && type_refused {
+                let column = if self.user_problem.is_some() {
+                    settings.user_column.as_str()
+                } else if self.long && type_refused {
                     settings.type_column.as_str()
                 } else {
                     column

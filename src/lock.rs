@@ -18,10 +18,18 @@ use std::path::{Path, PathBuf};
 /// The variable naming the per-machine folder of run locks.
 pub const LOCK_DIR_VAR: &str = "PHONESYNC_LOCK_DIR";
 
-/// The per-machine folder of run locks when `PHONESYNC_LOCK_DIR` is not set.
+/// The per-machine folder of run locks when `PHONESYNC_LOCK_DIR` is not set: `/tmp` on Unix
+/// (not `$TMPDIR`, which is per user on some systems), the temporary folder elsewhere.
 pub fn default_dir() -> PathBuf {
-    std::env::temp_dir().join("phonesync-locks")
+    #[cfg(unix)]
+    let base = PathBuf::from("/tmp");
+    #[cfg(not(unix))]
+    let base = std::env::temp_dir();
+    base.join("phonesync-locks")
 }
+
+/// The longest holder description read back from a lock file (anyone may write it).
+const MAX_HOLDER: usize = 300;
 
 /// A held run lock; dropping it releases it.
 #[derive(Debug)]
@@ -74,9 +82,11 @@ impl RunLock {
     }
 }
 
-/// The holder a lock file names ("process 4242, started …, config …"), if it names one.
+/// The holder a lock file names ("process 4242, started …, config …"), if it names one; shown
+/// visibly and clipped, since any user of the machine may have written it.
 fn describe(content: &str) -> Option<String> {
-    let mut lines = content.lines().map(str::trim);
+    let content: String = content.chars().take(MAX_HOLDER).collect();
+    let mut lines = content.lines().map(|l| crate::console::visible(l.trim()).into_owned());
     let pid = lines.next().filter(|p| !p.is_empty())?;
     let mut who = format!("process {pid}");
     if let Some(started) = lines.next().filter(|s| !s.is_empty()) {
@@ -97,7 +107,7 @@ fn shared_dir(dir: &Path) -> Result<()> {
             "the run lock folder {} is a symlink: set {LOCK_DIR_VAR} to a real folder",
             dir.display()
         ),
-        Ok(_) => Ok(()),
+        Ok(m) => trusted(dir, &m),
         Err(_) => {
             std::fs::create_dir_all(dir).with_context(|| format!("cannot create the run lock folder {}", dir.display()))?;
             #[cfg(unix)]
@@ -108,6 +118,33 @@ fn shared_dir(dir: &Path) -> Result<()> {
             Ok(())
         }
     }
+}
+
+/// Whether an existing lock folder can be trusted: owned by this user or by root, and, if
+/// others may write in it, sticky (so nobody deletes the lock file a run holds, letting a second
+/// run lock a new one).
+fn trusted(dir: &Path, meta: &std::fs::Metadata) -> Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        // SAFETY: geteuid has no preconditions and cannot fail.
+        let me = unsafe { libc::geteuid() };
+        let mode = meta.mode();
+        if meta.uid() != me && meta.uid() != 0 {
+            bail!(
+                "the run lock folder {} belongs to another user: set {LOCK_DIR_VAR} to a folder of yours or root's",
+                dir.display()
+            );
+        }
+        if mode & 0o022 != 0 && mode & 0o1000 == 0 {
+            bail!(
+                "the run lock folder {} may be written by others but is not sticky (chmod +t it, or set {LOCK_DIR_VAR})",
+                dir.display()
+            );
+        }
+    }
+    let _ = (dir, meta);
+    Ok(())
 }
 
 /// Opens (or creates) the lock file at `path`, never through a symlink; one this process
@@ -193,6 +230,29 @@ mod tests {
             warning.contains("process 4242, started 2026-12-04T01:00:00Z, config /x/config.toml"),
             "{warning}"
         );
+        // Anyone may write the file: what it says is shown visibly and clipped.
+        drop(_held);
+        std::fs::write(&path, format!("42\u{202E}\x1b[2J\n{}\n", "x".repeat(5000))).unwrap();
+        let (_held, warning) = RunLock::take(&locks, tenant, "x").unwrap();
+        let warning = warning.unwrap();
+        assert!(
+            warning.contains("process 42\\u{202E}\\u{001B}[2J") && warning.len() < 700,
+            "{warning}"
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_lock_folder_others_may_empty_is_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let locks = dir.path().join("locks");
+        std::fs::create_dir(&locks).unwrap();
+        std::fs::set_permissions(&locks, std::fs::Permissions::from_mode(0o777)).unwrap();
+        let e = RunLock::take(&locks, "t", "x").unwrap_err().to_string();
+        assert!(e.contains("not sticky"), "{e}");
+        std::fs::set_permissions(&locks, std::fs::Permissions::from_mode(0o1777)).unwrap();
+        assert!(RunLock::take(&locks, "t", "x").is_ok());
     }
 
     #[cfg(unix)]

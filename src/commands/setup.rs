@@ -74,15 +74,14 @@ pub fn state_dir(config: &Config) -> &Path {
     }
 }
 
-/// The tenant a config points at, as a key (the endpoint without case or a trailing `/`, and
-/// the tenant id without case): what the run lock, the shrink guard's record and a saved plan
-/// are tied to, the same from any config that names the tenant the same way.
+/// The tenant a config points at, as a key (the endpoint as parsed and the tenant id): what
+/// the run lock, the shrink guard's record and a saved plan are tied to.
 pub fn tenant_key(config: &Config) -> String {
     let endpoint = match &config.endpoint {
-        config::Endpoint::Embedded => "embedded".to_string(),
-        config::Endpoint::Url(url) => url.as_str().trim_end_matches('/').to_lowercase(),
+        config::Endpoint::Embedded => "embedded",
+        config::Endpoint::Url(url) => url.as_str(),
     };
-    format!("{endpoint}|{}", config.auth.tenant_id.as_deref().unwrap_or_default().to_lowercase())
+    format!("{endpoint}|{}", config.auth.tenant_id.as_deref().unwrap_or_default())
 }
 
 /// Where the run lock of the tenant `config` points at lives: the embedded emulator's state
@@ -90,7 +89,7 @@ pub fn tenant_key(config: &Config) -> String {
 /// config's folder (`PHONESYNC_LOCK_DIR`, or [`lock::default_dir`]).
 pub fn lock_dir(config: &Config, env: &Env) -> PathBuf {
     match config.endpoint {
-        config::Endpoint::Embedded => config.emulator.state_dir.clone(),
+        config::Endpoint::Embedded => state_dir(config).to_path_buf(),
         config::Endpoint::Url(_) => env.get(lock::LOCK_DIR_VAR).map_or_else(lock::default_dir, PathBuf::from),
     }
 }

@@ -72,9 +72,11 @@ async fn an_export_edited_and_applied_is_what_the_tenant_then_holds() {
     assert!(format!("{:#}", again.unwrap_err()).contains("already exists"));
 }
 
-/// A phone number as the tool writes it in a CSV: `="…"`, quoted for CSV.
+/// A phone number as the tool writes it in a CSV (`="…"`), quoted for CSV.
 fn shown(number: &str) -> String {
-    format!("\"=\"\"{number}\"\"\"")
+    let cell = phonesync::sheet::phone(number);
+    assert!(cell.starts_with("=\""), "{cell}");
+    format!("\"{}\"", cell.replace('"', "\"\""))
 }
 
 /// UPNs and display names a hostile directory could hold, each beside a plain one.

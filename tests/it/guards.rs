@@ -123,7 +123,7 @@ async fn apply_with_prune_refuses_an_input_far_smaller_than_the_last_one() {
 }
 
 /// Two real processes: while one `apply` runs against a tenant, a second one, from a config in
-/// another folder (its own reports folder) naming the tenant with another spelling, exits 2
+/// another folder (its own reports folder) writing the tenant id in capitals, exits 2
 /// naming the first's process, start and config; a lock left by a process that is gone is
 /// taken over with a warning.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -146,13 +146,16 @@ async fn a_second_apply_against_the_same_tenant_stops_naming_the_first() {
         "user,phoneType,phoneNumber\na@contoso.com,mobile,206-555-0100\nb@contoso.com,mobile,425-555-0100\n",
     );
     let path = w.dir.path().to_path_buf();
-    // The same tenant from another folder: the endpoint written with a trailing `/`, in capitals.
+    // The same tenant from another folder, its id written in capitals.
     let other = path.join("other");
     std::fs::create_dir(&other).unwrap();
     let config = std::fs::read_to_string(path.join("config.toml")).unwrap();
-    let url = w.emulator.url();
-    assert!(config.contains(&url), "{config}");
-    std::fs::write(other.join("config.toml"), config.replace(&url, &format!("{}/", url.to_uppercase()))).unwrap();
+    assert!(config.contains("tenant_id = \"contoso\""), "{config}");
+    std::fs::write(
+        other.join("config.toml"),
+        config.replace("tenant_id = \"contoso\"", "tenant_id = \"CONTOSO\""),
+    )
+    .unwrap();
     std::fs::copy(path.join("in.csv"), other.join("in.csv")).unwrap();
     let locks = w.lock_dir();
     let apply = move |path: &Path| {

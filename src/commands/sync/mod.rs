@@ -44,7 +44,8 @@ pub async fn sync(args: &crate::cli::RunArgs, mode: Mode, env: &Env, stop: &Stop
     let report_dir = report::create_dir(&config.report_dir, options.report_dir.as_deref(), mode, &clock.stamp)?;
     // Removed again if the run ends before its reports with nothing but the refused rows in it.
     let mut unfinished = report::Unfinished::new(report_dir.clone());
-    // Written now, so a run that dies later still leaves the refused rows behind.
+    // Written now, so a run killed later still leaves the refused rows behind (a run that ends
+    // on a fatal error before its reports removes the folder again: see `Unfinished`).
     report::write_rejects(&report_dir, &source.input.rejects)?;
 
     // Signing in ends within the grace of a stop too.
@@ -182,7 +183,8 @@ fn say(options: &Options, lines: impl IntoIterator<Item = String>) {
 /// The run lock of `tenant` on this machine, or why another run holds it.
 fn take_lock(config: &Config, env: &Env, tenant: &str) -> Result<RunLock> {
     let holder = std::path::absolute(&config.path).unwrap_or_else(|_| config.path.clone());
-    let (lock, warning) = RunLock::take(&setup::lock_dir(config, env), tenant, &holder.display().to_string())?;
+    // Tenant ids are names without case (a domain, or a GUID in either case): one lock for all.
+    let (lock, warning) = RunLock::take(&setup::lock_dir(config, env), &tenant.to_lowercase(), &holder.display().to_string())?;
     if let Some(warning) = warning {
         console::warn(&warning);
     }

@@ -386,7 +386,7 @@ fn columns(header: &csv::ByteRecord, settings: &InputSettings) -> Result<Columns
     }
     let names: Vec<String> = header
         .iter()
-        .map(|h| String::from_utf8_lossy(h).trim_start_matches('\u{feff}').trim().to_string())
+        .map(|h| crate::sheet::text_from_cell(String::from_utf8_lossy(h).trim_start_matches('\u{feff}').trim()).to_string())
         .collect();
     // A header that is one field holding `;` or tabs is a file with another delimiter.
     let hint = match names.as_slice() {
@@ -924,6 +924,18 @@ mod tests {
             "user,phoneType,phoneNumber{fillers},Filler FAAA\nk@x.com,mobile,1{blanks},\n"
         ));
         assert!(e.contains("twice (columns 9 and 100004)"), "{e}");
+    }
+
+    /// A header cell the tool's own CSV rule quoted (a column named like a formula) is read as
+    /// the name it was written from.
+    #[test]
+    fn header_names_are_read_as_the_csv_rule_wrote_them() {
+        let s = settings(|s| {
+            s.format = InputFormat::Wide;
+            s.columns = vec![("+Mobile".into(), "mobile".into())];
+        });
+        let input = read_with(b"user,'+Mobile\nk@x.com,2065550100\n", &s).unwrap();
+        assert_eq!(input.users[0].phones.len(), 1);
     }
 
     fn read_str_err(s: &str) -> String {

@@ -303,3 +303,36 @@ async fn a_batch_answered_500_after_running_is_reread() {
     );
     assert_journal_safe(&w, Some(&planned_writes(&w, &[&dir])));
 }
+
+/// The default sign-in method is read only where its answer can change the plan: for the users
+/// whose plan deletes a method (a prune, or a type change's second half), never for a user
+/// whose plan only adds or updates, nor for one already in line. Counted in the requests Graph
+/// received: one methods read per user, plus one preferences read per deleting user.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_default_method_is_read_only_for_users_whose_plan_deletes() {
+    let method = |t: &str, n: &str| json!([{"phoneType": t, "phoneNumber": n}]);
+    let seed = json!({"users": [
+        {"id": "1", "userPrincipalName": "adds@contoso.com"},
+        {"id": "2", "userPrincipalName": "updates@contoso.com", "phoneMethods": method("mobile", "+1 2065550002")},
+        {"id": "3", "userPrincipalName": "moves@contoso.com", "phoneMethods": method("office", "+1 4255550003")},
+        {"id": "4", "userPrincipalName": "same@contoso.com", "phoneMethods": method("mobile", "+1 2065550004")},
+    ]});
+    let w = World::new(seed).await;
+    let csv = w.csv(
+        "in.csv",
+        "user,phoneType,phoneNumber\nadds@contoso.com,mobile,+1 2065550001\nupdates@contoso.com,mobile,+1 2065559002\n\
+         moves@contoso.com,mobile,+1 4255550003\nsame@contoso.com,mobile,+1 2065550004\n",
+    );
+    let (code, dir) = w.run("plan", &csv, "plan").await;
+    assert_eq!(code.unwrap(), ExitCode::SUCCESS);
+    assert_eq!(summary(&dir)["ops"]["planned"], json!({"add": 2, "update": 1, "delete": 1}));
+    let gets: Vec<String> = w.calls().iter().filter(|c| c.method == "GET").map(|c| c.path.clone()).collect();
+    let preferences: Vec<&String> = gets.iter().filter(|p| p.ends_with("/signInPreferences")).collect();
+    assert_eq!(preferences.len(), 1, "{gets:?}");
+    assert!(
+        preferences[0].contains("moves%40contoso.com") || preferences[0].contains("moves@contoso.com"),
+        "{gets:?}"
+    );
+    let methods = gets.iter().filter(|p| p.ends_with("/authentication/phoneMethods")).count();
+    assert_eq!((methods, gets.len()), (4, 5), "one read per user, one preferences read: {gets:?}");
+}

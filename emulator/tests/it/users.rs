@@ -118,3 +118,49 @@ async fn get_user_by_id_or_upn_honours_select_alone_and_in_a_batch() {
         (Some(404), Some("Request_ResourceNotFound"))
     );
 }
+
+/// `GET /users?$filter=userPrincipalName in (…)` resolves up to 15 UPNs in one request (any case,
+/// a guest's `#EXT#`, a `$` name), leaves out those the directory does not have, refuses a 16th
+/// value as Graph does, and `id in (…)` matches object ids only.
+#[tokio::test]
+async fn users_are_resolved_in_bulk_by_filter_in() {
+    let g = graph().await;
+    let filter = |clause: &str| {
+        format!(
+            "/v1.0/users?$filter={}&$select=id,userPrincipalName",
+            percent_encoding::utf8_percent_encode(clause, percent_encoding::NON_ALPHANUMERIC)
+        )
+    };
+    let r = g
+        .call(
+            "GET",
+            &filter(
+                "userPrincipalName in ('LEE@contoso.com', 'ann_fabrikam.com#EXT#@contoso.com', '$admin@contoso.com', 'nobody@contoso.com')",
+            ),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let mut upns: Vec<&str> = r.body["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["userPrincipalName"].as_str().unwrap())
+        .collect();
+    upns.sort_unstable();
+    assert_eq!(upns, ["$admin@contoso.com", "ann_fabrikam.com#EXT#@contoso.com", "lee@contoso.com"]);
+    let by_id = g.call("GET", &filter("id in ('u-lee', 'lee@contoso.com')"), None).await;
+    let ids: Vec<&str> = by_id.body["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["u-lee"], "a UPN is no object id");
+    let sixteen: Vec<String> = (0..16).map(|i| format!("'u{i}@contoso.com'")).collect();
+    let r = g
+        .call("GET", &filter(&format!("userPrincipalName in ({})", sixteen.join(","))), None)
+        .await;
+    assert_eq!((r.status, r.code()), (StatusCode::BAD_REQUEST, "Request_UnsupportedQuery"));
+    assert!(r.message().contains("Max allowed: 15"), "{}", r.message());
+}

@@ -24,14 +24,20 @@ pub fn mixed(users: &[DesiredUser]) -> bool {
 /// What resolving a key found.
 pub type Resolved = Result<String, GraphError>;
 
+/// UPNs one request resolves: `$filter=userPrincipalName in (…)` takes at most 15 values
+/// without advanced queries (docs/graph.md#resolving-many-users).
+pub const UPNS_PER_REQUEST: usize = 15;
+
 /// Resolves every user's key to its object id (lowercased), in order. An object id is its own
-/// answer; only UPNs are asked of Graph. Once `stop` is requested, keys not yet resolved are
-/// left unresolved (`notStarted`).
+/// answer; UPNs are asked of Graph fifteen at a time (`GET /users?$filter=userPrincipalName in
+/// (…)`, which the client batches twenty to a `$batch`), so resolving costs one request per
+/// fifteen UPNs, not one each. A UPN the answer leaves out is not in the directory (404, as a
+/// lookup of it would say). Once `stop` is requested, keys not yet resolved are left unresolved
+/// (`notStarted`).
 pub async fn resolve(api: &GraphClient, users: &[DesiredUser], concurrency: usize, stop: &Stop) -> Vec<Resolved> {
-    in_order(users, concurrency, |u| async move {
-        if looks_like_object_id(&u.user) {
-            return Ok(u.user.to_lowercase());
-        }
+    let upns: Vec<&str> = users.iter().map(|u| u.user.as_str()).filter(|k| !looks_like_object_id(k)).collect();
+    let groups: Vec<&[&str]> = upns.chunks(UPNS_PER_REQUEST).collect();
+    let answers = in_order(&groups, concurrency, |group| async move {
         if stop.requested() {
             return Err(GraphError {
                 status: None,
@@ -40,12 +46,54 @@ pub async fn resolve(api: &GraphClient, users: &[DesiredUser], concurrency: usiz
                 info: Default::default(),
             });
         }
-        let path = format!("{}?$select=id,userPrincipalName", GraphClient::user_path(&u.user));
-        api.get_as::<DirectoryUser>(Version::V1, path, "the user")
+        #[derive(serde::Deserialize)]
+        struct Page {
+            value: Vec<DirectoryUser>,
+        }
+        api.get_as::<Page>(Version::V1, filter_path(group), "the users")
             .await
-            .map(|(d, _)| d.id.to_lowercase())
+            .map(|(page, _)| page.value)
     })
-    .await
+    .await;
+    let mut found: std::collections::HashMap<String, Resolved> = std::collections::HashMap::new();
+    for (group, answer) in groups.iter().zip(answers) {
+        for upn in group.iter() {
+            let resolved = match &answer {
+                Ok(page) => page
+                    .iter()
+                    .find(|d| d.user_principal_name.eq_ignore_ascii_case(upn))
+                    .map(|d| d.id.to_lowercase())
+                    .ok_or_else(|| GraphError {
+                        status: Some(404),
+                        code: "Request_ResourceNotFound".into(),
+                        message: "no user has this user principal name".into(),
+                        info: Default::default(),
+                    }),
+                Err(e) => Err(e.clone()),
+            };
+            found.insert(upn.to_lowercase(), resolved);
+        }
+    }
+    let mut resolved = Vec::with_capacity(users.len());
+    for u in users {
+        resolved.push(if looks_like_object_id(&u.user) {
+            Ok(u.user.to_lowercase())
+        } else {
+            found.get(&u.user.to_lowercase()).cloned().expect("every UPN was asked")
+        });
+    }
+    resolved
+}
+
+/// The request resolving `upns`: their values quoted (`'` written `''`), the whole filter
+/// percent-encoded (a guest's `#`, a `%`, a `+` or `&` in a UPN stay in the value).
+fn filter_path(upns: &[&str]) -> String {
+    let values: Vec<String> = upns.iter().map(|u| format!("'{}'", u.replace('\'', "''"))).collect();
+    let clause = format!("userPrincipalName in ({})", values.join(","));
+    format!(
+        "/users?$filter={}&$select=id,userPrincipalName",
+        percent_encoding::utf8_percent_encode(&clause, percent_encoding::NON_ALPHANUMERIC)
+    )
 }
 
 /// Merges users that resolved to the same object id into the first of them (input order);

@@ -112,12 +112,11 @@ fn hung_server() -> std::net::SocketAddr {
     address
 }
 
-/// A token service that never answers: a stop while the run signs in ends it within the grace
-/// too, saying so, with nothing read or written.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_stop_while_signing_in_with_the_token_service_hung_ends_within_the_grace() {
+/// A world of `users` users (a grace of one second, calls that may wait ten minutes) whose config
+/// `aim` points somewhere at a [`hung_server`], and its HR file.
+async fn hung_world(users: usize, aim: impl FnOnce(&mut crate::world::Config, std::net::SocketAddr)) -> (World, std::path::PathBuf) {
     let address = hung_server();
-    let (seed, csv) = tenant(3);
+    let (seed, csv) = tenant(users);
     let mut w = World::builder(seed)
         .rate(|r| {
             r.stop_grace_seconds = Some(1.0);
@@ -125,16 +124,35 @@ async fn a_stop_while_signing_in_with_the_token_service_hung_ends_within_the_gra
         })
         .build()
         .await;
-    w.configure(|c| c.auth.authority_host = format!("http://{address}"));
+    w.configure(|c| aim(c, address));
     let input = w.csv("hr.csv", &csv);
+    (w, input)
+}
+
+/// An apply of `input` reporting as `name`, stopped as SIGTERM would after `ms`: its result and
+/// report folder, and when the stop came.
+async fn stopped_after(
+    w: &World,
+    input: &std::path::Path,
+    name: &str,
+    ms: u64,
+) -> ((anyhow::Result<ExitCode>, std::path::PathBuf), Instant) {
     let stop = Stop::new();
-    let run = w.run_stoppable("apply", &input, "signing-in", &stop);
+    let run = w.run_stoppable("apply", input, name, &stop);
     let signal = async {
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        tokio::time::sleep(Duration::from_millis(ms)).await;
         stop.request(phonesync::interrupt::EXIT_TERMINATED);
         Instant::now()
     };
-    let ((code, _), stopped_at) = tokio::join!(run, signal);
+    tokio::join!(run, signal)
+}
+
+/// A token service that never answers: a stop while the run signs in ends it within the grace
+/// too, saying so, with nothing read or written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stop_while_signing_in_with_the_token_service_hung_ends_within_the_grace() {
+    let (w, input) = hung_world(3, |c, address| c.auth.authority_host = format!("http://{address}")).await;
+    let ((code, _), stopped_at) = stopped_after(&w, &input, "signing-in", 300).await;
     assert_eq!(code.unwrap(), ExitCode::from(143));
     assert!(stopped_at.elapsed() < Duration::from_secs(4), "{:?}", stopped_at.elapsed());
     assert!(w.calls().is_empty(), "nothing read or written");
@@ -144,25 +162,8 @@ async fn a_stop_while_signing_in_with_the_token_service_hung_ends_within_the_gra
 /// (here one second), with exit 143 and every report written.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stop_with_graph_hung_ends_within_the_grace_with_the_reports() {
-    let address = hung_server();
-    let (seed, csv) = tenant(20);
-    let mut w = World::builder(seed)
-        .rate(|r| {
-            r.stop_grace_seconds = Some(1.0);
-            r.request_timeout_seconds = Some(600.0);
-        })
-        .build()
-        .await;
-    w.configure(|c| c.endpoint = format!("http://{address}"));
-    let input = w.csv("hr.csv", &csv);
-    let stop = Stop::new();
-    let run = w.run_stoppable("apply", &input, "stopped", &stop);
-    let signal = async {
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        stop.request(phonesync::interrupt::EXIT_TERMINATED);
-        Instant::now()
-    };
-    let ((code, dir), stopped_at) = tokio::join!(run, signal);
+    let (w, input) = hung_world(20, |c, address| c.endpoint = format!("http://{address}")).await;
+    let ((code, dir), stopped_at) = stopped_after(&w, &input, "stopped", 500).await;
     let took = stopped_at.elapsed();
     eprintln!("SIGTERM with Graph hung: the run ended {took:?} later (grace 1 s)");
     assert_eq!(code.unwrap(), ExitCode::from(143));
